@@ -1,0 +1,224 @@
+//! Raw record -> normalized event.
+
+use super::raw::{RawRecord, RawRequest, RawResponse};
+use crate::event::{Batch, Field};
+use crate::time::parse_ms;
+
+/// Calls whose response carries freshly minted credentials.
+pub fn is_minting_call(event_name: &str) -> bool {
+    matches!(
+        event_name,
+        "AssumeRole" | "AssumeRoleWithSAML" | "AssumeRoleWithWebIdentity" | "GetSessionToken" | "GetFederationToken"
+            | "AssumeRoot"
+    )
+}
+
+/// Calls whose request parameters name what the detector or the timeline needs.
+fn reads_request(event_name: &str) -> bool {
+    is_minting_call(event_name)
+        || matches!(
+            event_name,
+            "AssociateAddress" | "DisassociateAddress" | "PutRolePolicy" | "DeleteRolePolicy" | "AssociateIamInstanceProfile"
+        )
+}
+
+/// Which records pass the user's filters.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.since_ms.is_none() && self.until_ms.is_none() && self.accounts.is_empty() && self.regions.is_empty()
+    }
+
+    fn keeps(&self, time_ms: Option<i64>, account: &str, region: &str) -> bool {
+        if let Some(since) = self.since_ms {
+            if time_ms.is_none_or(|t| t < since) {
+                return false;
+            }
+        }
+        if let Some(until) = self.until_ms {
+            if time_ms.is_none_or(|t| t >= until) {
+                return false;
+            }
+        }
+        (self.accounts.is_empty() || self.accounts.iter().any(|a| a == account))
+            && (self.regions.is_empty() || self.regions.iter().any(|r| r == region))
+    }
+}
+
+/// What happened to one record.
+pub enum Normalized {
+    Kept,
+    Filtered,
+}
+
+/// The dedup key of an `eventID`: the UUID's 128 bits when it is one, a 128-bit hash otherwise.
+pub fn dedup_key(event_id: &str) -> Option<u128> {
+    if event_id.is_empty() {
+        return None;
+    }
+    let b = event_id.as_bytes();
+    if b.len() == 36 && b[8] == b'-' && b[13] == b'-' && b[18] == b'-' && b[23] == b'-' {
+        let mut v: u128 = 0;
+        let mut ok = true;
+        for &c in b {
+            if c == b'-' {
+                continue;
+            }
+            let d = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                b'A'..=b'F' => c - b'A' + 10,
+                _ => {
+                    ok = false;
+                    break;
+                }
+            };
+            v = (v << 4) | u128::from(d);
+        }
+        if ok {
+            return Some(v);
+        }
+    }
+    // Non-UUID ids (sanitized corpora, hand-written tests) get a 128-bit hash: collisions are negligible.
+    Some(xxhash_rust::xxh3::xxh3_128(b) | (1u128 << 127))
+}
+
+/// `arn:aws:sts::<acct>:assumed-role/<role>/<session>` -> `<session>`; else the part after `:` in the
+/// principal id (`AROA...:i-...`).
+fn session_name<'s>(arn: &'s str, principal_id: &'s str) -> &'s str {
+    if let Some(pos) = arn.find(":assumed-role/") {
+        let rest = &arn[pos + ":assumed-role/".len()..];
+        if let Some(slash) = rest.find('/') {
+            return &rest[slash + 1..];
+        }
+    }
+    match principal_id.split_once(':') {
+        Some((_, s)) => s,
+        None => "",
+    }
+}
+
+/// Copies one raw record into `batch` when it passes `filter`.
+pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Normalized {
+    let time_ms = if !rec.event_time.is_empty() {
+        parse_ms(&rec.event_time)
+    } else if !rec.at_timestamp.is_empty() {
+        parse_ms(&rec.at_timestamp)
+    } else {
+        None
+    };
+    let uid = rec.user_identity.as_ref();
+    let account = if rec.recipient_account_id.is_empty() {
+        uid.map_or("", |u| u.account_id.as_ref())
+    } else {
+        rec.recipient_account_id.as_ref()
+    };
+    if !filter.keeps(time_ms, account, &rec.aws_region) {
+        return Normalized::Filtered;
+    }
+
+    let mut b = batch.begin();
+    b.dedup_key(dedup_key(&rec.event_id));
+    b.set(Field::EventId, &rec.event_id);
+    b.set(Field::AccountId, account);
+    b.set(Field::Region, &rec.aws_region);
+    b.set(Field::EventSource, &rec.event_source);
+    b.set(Field::EventName, &rec.event_name);
+    b.set(Field::EventType, &rec.event_type);
+    b.set(Field::ErrorCode, &rec.error_code);
+    b.set(Field::SourceIp, &rec.source_ip);
+    b.set(Field::UserAgent, &rec.user_agent);
+    b.set(Field::VpcEndpointId, &rec.vpc_endpoint_id);
+
+    let mut issued_ms = None;
+    if let Some(u) = uid {
+        b.set(Field::PrincipalType, &u.kind);
+        b.set(Field::PrincipalId, &u.principal_id);
+        b.set(Field::PrincipalArn, &u.arn);
+        b.set(Field::UserName, &u.user_name);
+        b.set(Field::AccessKeyId, &u.access_key_id);
+        b.set(Field::InvokedBy, &u.invoked_by);
+        b.set(Field::SessionName, session_name(&u.arn, &u.principal_id));
+        if let Some(ctx) = &u.session_context {
+            b.set(Field::Ec2RoleDelivery, &ctx.ec2_role_delivery);
+            if let Some(iss) = &ctx.session_issuer {
+                if iss.kind == "Role" || iss.arn.contains(":role/") {
+                    b.set(Field::RoleArn, &iss.arn);
+                    b.set(Field::RoleId, &iss.principal_id);
+                }
+            }
+            if let Some(attrs) = &ctx.attributes {
+                issued_ms = parse_ms(&attrs.creation_date);
+            }
+        }
+    }
+    b.time(time_ms, issued_ms, rec.read_only);
+
+    for r in &rec.resources {
+        b.resource(&r.arn, &r.kind, &r.account_id);
+    }
+
+    let name: &str = &rec.event_name;
+    if reads_request(name) {
+        if let Some(req) = rec.request_parameters.and_then(|raw| serde_json::from_str::<RawRequest<'_>>(raw.get()).ok()) {
+            b.set(Field::MintedRoleArn, &req.role_arn);
+            b.set(Field::MintedSessionName, &req.role_session_name);
+            b.set(Field::TargetInstanceId, &req.instance_id);
+            b.set(Field::TargetPublicIp, &req.public_ip);
+            b.set(Field::AllocationId, &req.allocation_id);
+            b.set(Field::TargetRoleName, &req.role_name);
+            b.set(Field::TargetPolicyName, &req.policy_name);
+        }
+    }
+    if is_minting_call(name) || name == "AllocateAddress" {
+        if let Some(resp) = rec.response_elements.and_then(|raw| serde_json::from_str::<RawResponse<'_>>(raw.get()).ok()) {
+            if let Some(c) = &resp.credentials {
+                b.set(Field::MintedKey, &c.access_key_id);
+            }
+            if let Some(u) = &resp.assumed_role_user {
+                if let Some((role_id, session)) = u.assumed_role_id.split_once(':') {
+                    b.set(Field::MintedRoleId, role_id);
+                    if b.peek(Field::MintedSessionName).is_empty() {
+                        b.set(Field::MintedSessionName, session);
+                    }
+                }
+            }
+            if b.peek(Field::TargetPublicIp).is_empty() {
+                b.set(Field::TargetPublicIp, &resp.public_ip);
+            }
+            if b.peek(Field::AllocationId).is_empty() {
+                b.set(Field::AllocationId, &resp.allocation_id);
+            }
+        }
+    }
+    b.finish();
+    Normalized::Kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedup_keys() {
+        let a = dedup_key("2a5178c8-b4c7-44ba-b066-1ecc79b7087c").unwrap();
+        assert_eq!(a, 0x2a5178c8_b4c7_44ba_b066_1ecc79b7087c);
+        assert_eq!(dedup_key("2A5178C8-B4C7-44BA-B066-1ECC79B7087C"), Some(a));
+        assert!(dedup_key("sanitized").unwrap() >> 127 == 1);
+        assert_eq!(dedup_key(""), None);
+    }
+
+    #[test]
+    fn session_names() {
+        assert_eq!(session_name("arn:aws:sts::1:assumed-role/r/i-0abc", ""), "i-0abc");
+        assert_eq!(session_name("", "AROAX:fn-name"), "fn-name");
+        assert_eq!(session_name("arn:aws:iam::1:user/bob", "AIDAX"), "");
+    }
+}

@@ -1,0 +1,129 @@
+//! AWS's published address ranges (`ip-ranges.json`), for "inside AWS" versus "outside AWS".
+//!
+//! A snapshot is built into the binary (`src/detect/ip-ranges.json.gz`); `--ip-ranges FILE` uses another
+//! copy. To refresh the snapshot, download the current list from AWS
+//! (`https://ip-ranges.amazonaws.com/ip-ranges.json`) and `gzip -9` it over the built-in file.
+
+use ipnet::{Ipv4Net, Ipv6Net};
+use prefix_trie::PrefixMap;
+use serde::Deserialize;
+use std::io::Read;
+use std::net::IpAddr;
+
+const SNAPSHOT: &[u8] = include_bytes!("ip-ranges.json.gz");
+
+/// Where an AWS address belongs, from its most specific prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsRange {
+    pub region: String,
+    /// `EC2`, `S3`, ... or `AMAZON` when no narrower service claims the prefix.
+    pub service: String,
+}
+
+pub struct IpRanges {
+    v4: PrefixMap<Ipv4Net, AwsRange>,
+    v6: PrefixMap<Ipv6Net, AwsRange>,
+    pub create_date: String,
+    pub prefixes: usize,
+}
+
+#[derive(Deserialize)]
+struct File {
+    #[serde(rename = "createDate", default)]
+    create_date: String,
+    #[serde(default)]
+    prefixes: Vec<V4>,
+    #[serde(default)]
+    ipv6_prefixes: Vec<V6>,
+}
+
+#[derive(Deserialize)]
+struct V4 {
+    ip_prefix: String,
+    region: String,
+    service: String,
+}
+
+#[derive(Deserialize)]
+struct V6 {
+    ipv6_prefix: String,
+    region: String,
+    service: String,
+}
+
+/// `AMAZON` lists every prefix; a named service on the same prefix says more.
+fn better(new: &str, old: &str) -> bool {
+    old == "AMAZON" && new != "AMAZON"
+}
+
+impl IpRanges {
+    /// The snapshot built into the binary.
+    pub fn builtin() -> anyhow::Result<Self> {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(SNAPSHOT).read_to_string(&mut text)?;
+        Self::parse(&text)
+    }
+
+    pub fn from_file(path: &std::path::Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read --ip-ranges {}: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| anyhow::anyhow!("--ip-ranges {}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let f: File = serde_json::from_str(text).map_err(|e| anyhow::anyhow!("not an AWS ip-ranges.json: {e}"))?;
+        if f.prefixes.is_empty() && f.ipv6_prefixes.is_empty() {
+            anyhow::bail!("not an AWS ip-ranges.json: no prefixes");
+        }
+        let mut v4 = PrefixMap::<Ipv4Net, AwsRange>::new();
+        let mut v6 = PrefixMap::<Ipv6Net, AwsRange>::new();
+        let mut n = 0;
+        for p in f.prefixes {
+            let Ok(net) = p.ip_prefix.parse::<Ipv4Net>() else { continue };
+            let net = net.trunc();
+            n += 1;
+            match v4.get_mut(&net) {
+                Some(old) if !better(&p.service, &old.service) => {}
+                _ => {
+                    v4.insert(net, AwsRange { region: p.region, service: p.service });
+                }
+            }
+        }
+        for p in f.ipv6_prefixes {
+            let Ok(net) = p.ipv6_prefix.parse::<Ipv6Net>() else { continue };
+            let net = net.trunc();
+            n += 1;
+            match v6.get_mut(&net) {
+                Some(old) if !better(&p.service, &old.service) => {}
+                _ => {
+                    v6.insert(net, AwsRange { region: p.region, service: p.service });
+                }
+            }
+        }
+        Ok(IpRanges { v4, v6, create_date: f.create_date, prefixes: n })
+    }
+
+    /// The AWS range holding `addr`, if any (longest prefix wins).
+    pub fn lookup(&self, addr: IpAddr) -> Option<&AwsRange> {
+        match addr {
+            IpAddr::V4(a) => self.v4.get_lpm(&Ipv4Net::from(a)).map(|(_, r)| r),
+            IpAddr::V6(a) => self.v6.get_lpm(&Ipv6Net::from(a)).map(|(_, r)| r),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_snapshot_classifies() {
+        let r = IpRanges::builtin().unwrap();
+        assert!(r.prefixes > 10_000);
+        let ec2 = r.lookup("3.225.16.109".parse().unwrap()).unwrap();
+        assert_eq!((ec2.region.as_str(), ec2.service.as_str()), ("us-east-1", "EC2"));
+        assert_eq!(r.lookup("52.42.146.205".parse().unwrap()).unwrap().region, "us-west-2");
+        assert!(r.lookup("45.33.32.156".parse().unwrap()).is_none());
+        assert!(r.lookup("192.168.10.20".parse().unwrap()).is_none());
+    }
+}

@@ -1,0 +1,170 @@
+//! Where a call came from, and with what client.
+
+use super::ipranges::IpRanges;
+use ipnet::IpNet;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// What kind of place a call came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OriginClass {
+    /// A service acting for the principal (`invokedBy`, `*.amazonaws.com`, `AWS Internal`), or SSM's
+    /// control channels: not a place the credentials were used from.
+    Service,
+    /// The operator's trusted egress (`--trusted-cidr`).
+    Trusted,
+    /// Through a VPC endpoint: the address is private to that VPC.
+    VpcEndpoint,
+    /// A private address without a VPC endpoint (anonymized logs, or traffic AWS records that way).
+    Private,
+    /// Inside AWS's published ranges.
+    Aws { region: String, service: String },
+    /// A public address outside AWS.
+    Outside,
+    /// Not an address at all.
+    Unparsable,
+}
+
+impl OriginClass {
+    pub fn label(&self) -> String {
+        match self {
+            OriginClass::Service => "AWS service".into(),
+            OriginClass::Trusted => "trusted CIDR".into(),
+            OriginClass::VpcEndpoint => "VPC endpoint".into(),
+            OriginClass::Private => "private address".into(),
+            OriginClass::Aws { region, service } => format!("AWS {service} {region}"),
+            OriginClass::Outside => "outside AWS".into(),
+            OriginClass::Unparsable => "unparsable address".into(),
+        }
+    }
+}
+
+/// Parses an address leniently: real trails carry zero-padded octets such as `035.249.253.232`,
+/// which the standard parser refuses.
+pub fn parse_addr(s: &str) -> Option<IpAddr> {
+    if let Ok(a) = s.parse::<IpAddr>() {
+        return Some(a);
+    }
+    let mut octets = [0u8; 4];
+    let mut n = 0;
+    for part in s.split('.') {
+        if n == 4 || part.is_empty() || part.len() > 3 || !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        octets[n] = part.parse().ok()?;
+        n += 1;
+    }
+    (n == 4).then(|| IpAddr::V4(Ipv4Addr::from(octets)))
+}
+
+/// True for events that only carry a service's own traffic or the SSM agent's control channel.
+pub fn is_service_call(source_ip: &str, invoked_by: &str, event_source: &str) -> bool {
+    !invoked_by.is_empty()
+        || source_ip == "AWS Internal"
+        || source_ip.ends_with(".amazonaws.com")
+        || matches!(event_source, "ssmmessages.amazonaws.com" | "ec2messages.amazonaws.com")
+}
+
+pub struct Classifier {
+    pub ranges: IpRanges,
+    pub trusted: Vec<IpNet>,
+}
+
+impl Classifier {
+    pub fn classify(&self, source_ip: &str, vpc_endpoint: &str) -> OriginClass {
+        let addr = parse_addr(source_ip);
+        if let Some(a) = addr {
+            if self.trusted.iter().any(|n| n.contains(&a)) {
+                return OriginClass::Trusted;
+            }
+        }
+        if !vpc_endpoint.is_empty() {
+            return OriginClass::VpcEndpoint;
+        }
+        let Some(a) = addr else { return OriginClass::Unparsable };
+        let private = match a {
+            IpAddr::V4(v) => v.is_private() || v.is_loopback() || v.is_link_local() || (v.octets()[0] == 100 && (v.octets()[1] & 0xc0) == 64),
+            IpAddr::V6(v) => v.is_unique_local() || v.is_loopback() || v.is_unicast_link_local(),
+        };
+        if private {
+            return OriginClass::Private;
+        }
+        match self.ranges.lookup(a) {
+            Some(r) => OriginClass::Aws { region: r.region.clone(), service: r.service.clone() },
+            None => OriginClass::Outside,
+        }
+    }
+}
+
+/// A client family: the product and operating system in a user agent, without versions
+/// (`aws-cli linux`, `boto3 darwin`, `amazon-ssm-agent linux`). Versions change with upgrades; a
+/// different product or OS on the same credentials is what a thief's machine looks like.
+pub fn client_family(user_agent: &str) -> String {
+    let ua = user_agent.to_ascii_lowercase();
+    let product = if ua.contains("amazon-ssm-agent") {
+        "amazon-ssm-agent"
+    } else {
+        let first = ua.trim_start_matches('[').split([' ', '/', '(']).next().unwrap_or("");
+        match first {
+            "" => "none",
+            p => p,
+        }
+    };
+    let os = if ua.contains("darwin") || ua.contains("macos") || ua.contains("mac os") {
+        "darwin"
+    } else if ua.contains("windows") || ua.contains("win32") {
+        "windows"
+    } else if ua.contains("linux") {
+        "linux"
+    } else {
+        "unknown-os"
+    };
+    format!("{product} {os}")
+}
+
+/// Clients that run on an EKS node itself; pods reaching the node's credentials through the metadata
+/// service use many other clients legitimately.
+pub fn is_eks_node_client(family: &str) -> bool {
+    ["amazon-vpc-cni-k8s", "kubernetes", "kubelet", "aws-node", "eks", "karpenter"].iter().any(|p| family.starts_with(p))
+}
+
+/// Services whose calls are logged in us-east-1 wherever the caller runs.
+pub fn is_global_service(event_source: &str) -> bool {
+    matches!(
+        event_source,
+        "iam.amazonaws.com"
+            | "sts.amazonaws.com"
+            | "organizations.amazonaws.com"
+            | "cloudfront.amazonaws.com"
+            | "route53.amazonaws.com"
+            | "support.amazonaws.com"
+            | "health.amazonaws.com"
+            | "signin.amazonaws.com"
+            | "s3.amazonaws.com"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lenient_addresses() {
+        assert_eq!(parse_addr("035.249.253.232"), Some("35.249.253.232".parse().unwrap()));
+        assert_eq!(parse_addr("2600:1f18::1"), Some("2600:1f18::1".parse().unwrap()));
+        assert_eq!(parse_addr("not-an-ip"), None);
+        assert_eq!(parse_addr("1.2.3.4.5"), None);
+        assert_eq!(parse_addr("256.1.1.1"), None);
+    }
+
+    #[test]
+    fn families() {
+        assert_eq!(
+            client_family("aws-sdk-go/1.41.4 (go1.18.3; linux; amd64) amazon-ssm-agent/"),
+            "amazon-ssm-agent linux"
+        );
+        assert_eq!(client_family("aws-cli/2.15.0 Python/3.11 Darwin/23.1.0 exe/x86_64"), "aws-cli darwin");
+        assert_eq!(client_family("aws-cli/1.18.136 Python/3.8 Linux/4.14"), "aws-cli linux");
+        assert_eq!(client_family("[Boto3/1.28.0 md/Botocore#1.31.0 os/linux#5.10]"), "boto3 linux");
+        assert_eq!(client_family(""), "none unknown-os");
+    }
+}

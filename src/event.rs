@@ -1,0 +1,307 @@
+//! The normalized event, stored compactly.
+//!
+//! Decoding copies the fields the pipeline needs out of each record into one string arena per batch,
+//! with fixed-size spans per event: a few allocations per batch instead of a dozen per event, and the
+//! decompressed buffer can be reused as soon as its file is parsed. [`Event`] is a borrowed view.
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+macro_rules! fields {
+    ($($variant:ident => $name:literal, $accessor:ident;)*) => {
+        /// The text fields of a normalized event.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(usize)]
+        pub enum Field { $($variant),* }
+
+        impl Field {
+            /// Every field, in output order.
+            pub const ALL: &'static [Field] = &[$(Field::$variant),*];
+            /// The stable output name (JSON key, CSV column).
+            pub fn name(self) -> &'static str {
+                match self { $(Field::$variant => $name),* }
+            }
+        }
+
+        impl<'a> Event<'a> {
+            $(
+                #[inline]
+                pub fn $accessor(&self) -> &'a str { self.get(Field::$variant) }
+            )*
+        }
+    };
+}
+
+fields! {
+    EventId => "event_id", event_id;
+    AccountId => "account_id", account_id;
+    Region => "region", region;
+    EventSource => "event_source", event_source;
+    EventName => "event_name", event_name;
+    EventType => "event_type", event_type;
+    ErrorCode => "error_code", error_code;
+    PrincipalType => "principal_type", principal_type;
+    PrincipalId => "principal_id", principal_id;
+    PrincipalArn => "principal_arn", principal_arn;
+    UserName => "user_name", user_name;
+    RoleArn => "role_arn", role_arn;
+    RoleId => "role_id", role_id;
+    SessionName => "session_name", session_name;
+    AccessKeyId => "access_key_id", access_key_id;
+    Ec2RoleDelivery => "ec2_role_delivery", ec2_role_delivery;
+    SourceIp => "source_ip", source_ip;
+    UserAgent => "user_agent", user_agent;
+    VpcEndpointId => "vpc_endpoint_id", vpc_endpoint_id;
+    InvokedBy => "invoked_by", invoked_by;
+    MintedKey => "minted_access_key_id", minted_key;
+    MintedRoleArn => "minted_role_arn", minted_role_arn;
+    MintedRoleId => "minted_role_id", minted_role_id;
+    MintedSessionName => "minted_session_name", minted_session_name;
+    TargetInstanceId => "target_instance_id", target_instance_id;
+    TargetPublicIp => "target_public_ip", target_public_ip;
+    AllocationId => "allocation_id", allocation_id;
+    TargetRoleName => "target_role_name", target_role_name;
+    TargetPolicyName => "target_policy_name", target_policy_name;
+}
+
+const NFIELDS: usize = Field::ALL.len();
+
+/// Position of a string in a batch's arena.
+#[derive(Clone, Copy, Default, Debug)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+/// Numbers and spans of one event; its strings live in the owning [`Batch`].
+#[derive(Clone, Debug)]
+pub struct CompactEvent {
+    /// `eventTime` (or Logstash `@timestamp`) in epoch milliseconds; `None` when missing or unreadable.
+    pub time_ms: Option<i64>,
+    /// `sessionContext.attributes.creationDate`: what `aws:TokenIssueTime` compares.
+    pub issued_ms: Option<i64>,
+    pub read_only: Option<bool>,
+    /// The key under which duplicates are recognized (from `eventID`); `None` when the record has none.
+    pub dedup_key: Option<u128>,
+    spans: [Span; NFIELDS],
+    resources_start: u32,
+    resources_len: u32,
+}
+
+/// A resource named by an event (`resources[]`).
+#[derive(Clone, Copy, Debug)]
+pub struct Resource<'a> {
+    pub arn: &'a str,
+    pub kind: &'a str,
+    pub account_id: &'a str,
+}
+
+/// Events of one input (or one part of a large input), in input order.
+#[derive(Default, Debug)]
+pub struct Batch {
+    arena: String,
+    events: Vec<CompactEvent>,
+    resources: Vec<[Span; 3]>,
+}
+
+/// Fills one event's fields; dropped without [`EventBuilder::finish`] it leaves the batch unchanged.
+pub struct EventBuilder<'b> {
+    batch: &'b mut Batch,
+    arena_mark: usize,
+    res_mark: usize,
+    ev: CompactEvent,
+}
+
+impl EventBuilder<'_> {
+    #[inline]
+    pub fn set(&mut self, field: Field, value: &str) {
+        if value.is_empty() {
+            return;
+        }
+        let start = self.batch.arena.len();
+        self.batch.arena.push_str(value);
+        self.ev.spans[field as usize] = Span { start: start as u32, len: value.len() as u32 };
+    }
+
+    pub fn time(&mut self, time_ms: Option<i64>, issued_ms: Option<i64>, read_only: Option<bool>) {
+        self.ev.time_ms = time_ms;
+        self.ev.issued_ms = issued_ms;
+        self.ev.read_only = read_only;
+    }
+
+    pub fn dedup_key(&mut self, key: Option<u128>) {
+        self.ev.dedup_key = key;
+    }
+
+    pub fn resource(&mut self, arn: &str, kind: &str, account_id: &str) {
+        let mut spans = [Span::default(); 3];
+        for (slot, v) in spans.iter_mut().zip([arn, kind, account_id]) {
+            let start = self.batch.arena.len();
+            self.batch.arena.push_str(v);
+            *slot = Span { start: start as u32, len: v.len() as u32 };
+        }
+        self.batch.resources.push(spans);
+        self.ev.resources_len += 1;
+    }
+
+    /// Reads back a field set earlier on this builder.
+    pub fn peek(&self, field: Field) -> &str {
+        let s = self.ev.spans[field as usize];
+        &self.batch.arena[s.start as usize..(s.start + s.len) as usize]
+    }
+
+    pub fn finish(mut self) {
+        let ev = std::mem::replace(
+            &mut self.ev,
+            CompactEvent {
+                time_ms: None,
+                issued_ms: None,
+                read_only: None,
+                dedup_key: None,
+                spans: [Span::default(); NFIELDS],
+                resources_start: 0,
+                resources_len: 0,
+            },
+        );
+        self.batch.events.push(ev);
+        // Mark as committed so Drop keeps the strings.
+        self.arena_mark = usize::MAX;
+    }
+}
+
+impl Drop for EventBuilder<'_> {
+    fn drop(&mut self) {
+        if self.arena_mark != usize::MAX {
+            self.batch.arena.truncate(self.arena_mark);
+            self.batch.resources.truncate(self.res_mark);
+        }
+    }
+}
+
+impl Batch {
+    /// Arena size after which a batch is handed on, so one huge input cannot hold everything at once
+    /// and spans stay far from `u32::MAX`.
+    pub const FLUSH_BYTES: usize = 64 << 20;
+
+    pub fn begin(&mut self) -> EventBuilder<'_> {
+        let arena_mark = self.arena.len();
+        let res_mark = self.resources.len();
+        let resources_start = res_mark as u32;
+        EventBuilder {
+            batch: self,
+            arena_mark,
+            res_mark,
+            ev: CompactEvent {
+                time_ms: None,
+                issued_ms: None,
+                read_only: None,
+                dedup_key: None,
+                spans: [Span::default(); NFIELDS],
+                resources_start,
+                resources_len: 0,
+            },
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    pub fn arena_bytes(&self) -> usize {
+        self.arena.len()
+    }
+
+    pub fn get(&self, i: usize) -> Event<'_> {
+        Event { batch: self, ev: &self.events[i] }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Event<'_>> {
+        self.events.iter().map(move |ev| Event { batch: self, ev })
+    }
+}
+
+/// A borrowed view of one normalized event.
+#[derive(Clone, Copy)]
+pub struct Event<'a> {
+    batch: &'a Batch,
+    ev: &'a CompactEvent,
+}
+
+impl<'a> Event<'a> {
+    #[inline]
+    pub fn get(&self, field: Field) -> &'a str {
+        let s = self.ev.spans[field as usize];
+        &self.batch.arena[s.start as usize..(s.start + s.len) as usize]
+    }
+
+    pub fn time_ms(&self) -> Option<i64> {
+        self.ev.time_ms
+    }
+
+    pub fn issued_ms(&self) -> Option<i64> {
+        self.ev.issued_ms
+    }
+
+    pub fn read_only(&self) -> Option<bool> {
+        self.ev.read_only
+    }
+
+    pub fn dedup_key(&self) -> Option<u128> {
+        self.ev.dedup_key
+    }
+
+    pub fn resources(&self) -> impl Iterator<Item = Resource<'a>> + 'a {
+        let batch = self.batch;
+        let (start, len) = (self.ev.resources_start as usize, self.ev.resources_len as usize);
+        batch.resources[start..start + len].iter().map(move |spans| {
+            let s = |sp: Span| &batch.arena[sp.start as usize..(sp.start + sp.len) as usize];
+            Resource { arn: s(spans[0]), kind: s(spans[1]), account_id: s(spans[2]) }
+        })
+    }
+
+    /// True for temporary credentials (`ASIA...`), whose use detection follows.
+    pub fn is_temporary_key(&self) -> bool {
+        self.access_key_id().starts_with("ASIA")
+    }
+}
+
+/// `--dump-events` form: stable names, empty fields left out, times as RFC 3339.
+impl Serialize for Event<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        if let Some(t) = self.time_ms() {
+            m.serialize_entry("event_time", &crate::time::format_ms(t))?;
+        }
+        for &f in Field::ALL {
+            let v = self.get(f);
+            if !v.is_empty() {
+                m.serialize_entry(f.name(), v)?;
+            }
+        }
+        if let Some(t) = self.issued_ms() {
+            m.serialize_entry("session_issued_at", &crate::time::format_ms(t))?;
+        }
+        if let Some(r) = self.read_only() {
+            m.serialize_entry("read_only", &r)?;
+        }
+        let res: Vec<_> = self.resources().collect();
+        if !res.is_empty() {
+            struct R<'x>(Resource<'x>);
+            impl Serialize for R<'_> {
+                fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    let mut m = s.serialize_map(Some(3))?;
+                    m.serialize_entry("arn", self.0.arn)?;
+                    m.serialize_entry("type", self.0.kind)?;
+                    m.serialize_entry("account_id", self.0.account_id)?;
+                    m.end()
+                }
+            }
+            let list: Vec<R<'_>> = res.into_iter().map(R).collect();
+            m.serialize_entry("resources", &list)?;
+        }
+        m.end()
+    }
+}

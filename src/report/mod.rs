@@ -1,0 +1,148 @@
+//! Report: findings as a terminal table, JSON, JSON Lines or CSV.
+
+pub mod escape;
+
+use crate::cli::Format;
+use crate::detect::Finding;
+use std::io::{self, Write};
+
+/// CSV columns, in order (list fields joined with `;`).
+pub const CSV_COLUMNS: &[&str] = &[
+    "kind",
+    "severity",
+    "confidence",
+    "score",
+    "access_key_id",
+    "account_id",
+    "role_arn",
+    "role_id",
+    "session_name",
+    "workload",
+    "source_ips",
+    "source_classes",
+    "expected_origins",
+    "first_seen",
+    "last_seen",
+    "event_count",
+    "error_count",
+    "session_issued_at",
+    "delivery_event_id",
+    "signals",
+    "reasons",
+    "event_ids",
+];
+
+fn csv_row(f: &Finding) -> Vec<String> {
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    vec![
+        f.kind.clone(),
+        f.severity.clone(),
+        f.confidence.clone(),
+        format!("{:.2}", f.score),
+        f.access_key_id.clone(),
+        f.account_id.clone(),
+        f.role_arn.clone(),
+        f.role_id.clone(),
+        f.session_name.clone(),
+        f.workload.clone(),
+        f.source_ips.join(";"),
+        f.source_classes.join(";"),
+        f.expected_origins.join(";"),
+        opt(&f.first_seen),
+        opt(&f.last_seen),
+        f.event_count.to_string(),
+        f.error_count.to_string(),
+        opt(&f.session_issued_at),
+        opt(&f.delivery_event_id),
+        f.signals.join(";"),
+        f.reasons.join(";"),
+        f.event_ids.join(";"),
+    ]
+}
+
+pub fn write_findings(findings: &[Finding], format: Format, out: &mut dyn Write) -> io::Result<()> {
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, findings)?;
+            writeln!(out)
+        }
+        Format::Ndjson => {
+            for f in findings {
+                serde_json::to_writer(&mut *out, f)?;
+                writeln!(out)?;
+            }
+            Ok(())
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(CSV_COLUMNS)?;
+            for f in findings {
+                w.write_record(csv_row(f).iter().map(|c| escape::csv_cell(c)).map(|c| c.into_owned()))?;
+            }
+            w.flush()
+        }
+        Format::Table => table(findings, out),
+    }
+}
+
+fn table(findings: &[Finding], out: &mut dyn Write) -> io::Result<()> {
+    use escape::term;
+    if findings.is_empty() {
+        return writeln!(out, "No findings.");
+    }
+    writeln!(
+        out,
+        "{:<9} {:<6} {:<20} {:<7} {:<26} {:<20} {:>6}  {}",
+        "SEVERITY", "CONF", "ACCESS KEY", "WORKLOAD", "KIND", "FIRST SEEN", "EVENTS", "SOURCE"
+    )?;
+    for f in findings {
+        writeln!(
+            out,
+            "{:<9} {:<6} {:<20} {:<7} {:<26} {:<20} {:>6}  {}",
+            f.severity,
+            f.confidence,
+            term(&f.access_key_id),
+            f.workload,
+            f.kind,
+            f.first_seen.as_deref().unwrap_or("-"),
+            f.event_count,
+            term(&f.source_ips.join(", "))
+        )?;
+        writeln!(out, "          role {} session {}", term(&f.role_arn), term(&f.session_name))?;
+        for r in &f.reasons {
+            writeln!(out, "          - {}", term(r))?;
+        }
+    }
+    Ok(())
+}
+
+/// `--dump-events`: every distinct event as one JSON line.
+pub struct EventDump<W: Write + Send> {
+    out: W,
+    pub error: Option<io::Error>,
+}
+
+impl<W: Write + Send> EventDump<W> {
+    pub fn new(out: W) -> Self {
+        EventDump { out, error: None }
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.out.flush()
+    }
+}
+
+impl<W: Write + Send> crate::scan::EventSink for EventDump<W> {
+    fn observe(&mut self, ev: &crate::event::Event<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        let res = serde_json::to_writer(&mut self.out, ev).map_err(io::Error::from).and_then(|()| self.out.write_all(b"\n"));
+        if let Err(e) = res {
+            self.error = Some(e);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Inputs: where CloudTrail bytes come from, listed and pruned before anything is read.
+
+pub mod layout;
+pub mod local;
+
+use layout::LayoutKey;
+use std::path::PathBuf;
+
+/// Where one input lives.
+#[derive(Clone, Debug)]
+pub enum Location {
+    Local(PathBuf),
+}
+
+/// One file (or object) to read.
+#[derive(Clone, Debug)]
+pub struct Input {
+    /// How the input is named in the summary and in errors.
+    pub name: String,
+    pub location: Location,
+    pub size: u64,
+    /// Set when the name follows CloudTrail's S3 layout.
+    pub layout: Option<LayoutKey>,
+}
+
+/// Listing filters that can be decided from names alone.
+#[derive(Clone, Debug, Default)]
+pub struct Prune {
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub margin_ms: i64,
+}
+
+/// The result of listing: what to read, and what was left out with the reason.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub inputs: Vec<Input>,
+    /// Left out by name (digests, pruned by layout): `(name, reason)`.
+    pub pruned: Vec<(String, String)>,
+    /// Could not be listed at all: `(name, reason)`.
+    pub failed: Vec<(String, String)>,
+}
+
+impl Listing {
+    /// Applies layout pruning to one candidate and files it.
+    pub fn offer(&mut self, input: Input, prune: &Prune) {
+        if layout::is_digest_path(&input.name) {
+            self.pruned.push((input.name, "CloudTrail-Digest folder (digests hold no events)".into()));
+            return;
+        }
+        if let Some(k) = &input.layout {
+            if let Some(why) =
+                layout::prune_reason(k, &prune.accounts, &prune.regions, prune.since_ms, prune.until_ms, prune.margin_ms)
+            {
+                self.pruned.push((input.name, why.into()));
+                return;
+            }
+        }
+        self.inputs.push(input);
+    }
+}
+
+/// Reads an input's bytes into `buf` (cleared first).
+pub fn read_into(input: &Input, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    buf.clear();
+    match &input.location {
+        Location::Local(path) => local::read_into(path, buf),
+    }
+}

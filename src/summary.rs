@@ -1,0 +1,102 @@
+//! Run accounting: every input is read, partly read, skipped or pruned, and the summary says which.
+
+use crate::report::escape::term;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Serialize, Clone, Debug)]
+pub struct SkippedInput {
+    pub input: String,
+    pub reason: String,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct PartialInput {
+    pub input: String,
+    pub reason: String,
+    /// Records read from it before (or despite) the problem.
+    pub records: u64,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct InputWarning {
+    pub input: String,
+    pub warning: String,
+}
+
+/// The `--summary` document. Field names are stable.
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct Summary {
+    /// Inputs listed, before pruning.
+    pub inputs_total: u64,
+    /// Inputs read completely.
+    pub inputs_read: u64,
+    /// Inputs read in part: some records were read, then something failed.
+    pub inputs_partial: Vec<PartialInput>,
+    /// Inputs not read at all, with the reason (not CloudTrail, unreadable, corrupt).
+    pub inputs_skipped: Vec<SkippedInput>,
+    /// Inputs left out by name without reading (digests, outside the selected accounts/regions/dates).
+    pub inputs_pruned: u64,
+    /// Pruned inputs by reason.
+    pub pruned_by_reason: BTreeMap<String, u64>,
+    /// Distinct records kept (after filters and de-duplication).
+    pub records: u64,
+    /// Records dropped because an earlier record had the same `eventID`.
+    pub duplicates: u64,
+    /// Records outside `--since/--until/--account/--region`.
+    pub records_filtered: u64,
+    /// JSON objects that were not CloudTrail events.
+    pub records_rejected: u64,
+    /// Kept records with no readable `eventTime`/`@timestamp`.
+    pub records_without_time: u64,
+    pub bytes_compressed: u64,
+    pub bytes_decompressed: u64,
+    pub elapsed_ms: u64,
+    /// Inputs by detected format.
+    pub formats: BTreeMap<String, u64>,
+    pub warnings: Vec<InputWarning>,
+    /// Findings reported (0 when detection is off).
+    pub findings: u64,
+    pub threads: usize,
+}
+
+impl Summary {
+    /// True when some input could not be read in full: the exit status says so.
+    pub fn is_partial(&self) -> bool {
+        !self.inputs_partial.is_empty() || !self.inputs_skipped.is_empty()
+    }
+
+    /// A few lines for stderr.
+    pub fn human(&self) -> String {
+        let mb = self.bytes_decompressed as f64 / 1e6;
+        let secs = (self.elapsed_ms as f64 / 1000.0).max(0.001);
+        let mut s = format!(
+            "trailhound: {} inputs: {} read, {} partial, {} skipped, {} pruned; {} records ({} duplicates, {} filtered out); {:.1} MB in {:.2} s ({:.0} MB/s); {} findings\n",
+            self.inputs_total,
+            self.inputs_read,
+            self.inputs_partial.len(),
+            self.inputs_skipped.len(),
+            self.inputs_pruned,
+            self.records,
+            self.duplicates,
+            self.records_filtered,
+            mb,
+            secs,
+            mb / secs,
+            self.findings
+        );
+        const SHOW: usize = 20;
+        // Names and reasons come from the inputs (file names, S3 keys): escape them for the terminal.
+        for p in self.inputs_partial.iter().take(SHOW) {
+            s += &format!("  partial: {} ({} records read): {}\n", term(&p.input), p.records, term(&p.reason));
+        }
+        for k in self.inputs_skipped.iter().take(SHOW) {
+            s += &format!("  skipped: {}: {}\n", term(&k.input), term(&k.reason));
+        }
+        let hidden = self.inputs_partial.len().saturating_sub(SHOW) + self.inputs_skipped.len().saturating_sub(SHOW);
+        if hidden > 0 {
+            s += &format!("  ... and {hidden} more (see --summary FILE)\n");
+        }
+        s
+    }
+}
