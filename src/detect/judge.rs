@@ -337,7 +337,11 @@ fn finding(d: &Detector, w: WorkloadId, key: &str, st: &KeyState, judged: &[Judg
         access_key_id: key.to_owned(),
         account_id: d.syms.name(st.account).to_owned(),
         role_arn: role_arn.to_owned(),
-        role_id: d.syms.name(if st.role_id != 0 { st.role_id } else { w.role }).to_owned(),
+        role_id: match (&st.delivery, d.syms.name(st.role_id)) {
+            (Some(del), "") => d.syms.name(del.role_id),
+            (_, id) => id,
+        }
+        .to_owned(),
         session_name: d.syms.name(st.session).to_owned(),
         workload: w.kind.as_str().into(),
         source_ips: judged.iter().map(|j| d.syms.name(j.origin.origin).to_owned()).collect(),

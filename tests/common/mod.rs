@@ -1,0 +1,82 @@
+//! Helpers shared by the integration test binaries: run the real binary, read its outputs, golden files.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("fixtures").join(rel)
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub summary: serde_json::Value,
+}
+
+/// Runs `trailhound scan ARGS... --summary <tmp>` and returns its outputs.
+pub fn scan(args: &[&str]) -> Run {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let summary_path = dir.path().join("summary.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .arg("scan")
+        .args(args)
+        .arg("--summary")
+        .arg(&summary_path)
+        .output()
+        .expect("run trailhound");
+    let summary = std::fs::read_to_string(&summary_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        summary,
+    }
+}
+
+pub fn lines(s: &str) -> Vec<serde_json::Value> {
+    s.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("JSON line")).collect()
+}
+
+pub fn keys_of(findings: &[serde_json::Value]) -> Vec<String> {
+    let mut v: Vec<String> = findings.iter().map(|f| f["access_key_id"].as_str().unwrap_or("").to_owned()).collect();
+    v.sort();
+    v
+}
+
+/// Compares `actual` with `tests/golden/<name>`; `UPDATE_GOLDEN=1` rewrites the file instead.
+pub fn golden(name: &str, actual: &str) {
+    let path = root().join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("write golden");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("golden file {} missing ({e}); run with UPDATE_GOLDEN=1 to create it", path.display()));
+    assert_eq!(actual, expected, "output differs from {}; rerun with UPDATE_GOLDEN=1 if the change is intended", path.display());
+}
+
+/// `../shared/corpora/<name>`, or `None` when absent outside CI. Under `CI=true` a missing corpus fails.
+pub fn shared_corpus(name: &str) -> Option<PathBuf> {
+    let p = root().join("../shared/corpora").join(name);
+    if p.is_dir() {
+        return Some(p);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but the shared corpus {} is missing", p.display());
+    }
+    eprintln!("note: {} is absent; this acceptance check needs it (it is required under CI=true)", p.display());
+    None
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
