@@ -206,6 +206,13 @@ impl Batch {
         self.events.len()
     }
 
+    /// Empties the batch, keeping its allocations for reuse.
+    pub fn clear(&mut self) {
+        self.arena.clear();
+        self.events.clear();
+        self.resources.clear();
+    }
+
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }

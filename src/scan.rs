@@ -45,7 +45,32 @@ thread_local! {
     static BUFFERS: RefCell<(Vec<u8>, Decoder)> = RefCell::new((Vec::new(), Decoder::new()));
 }
 
-fn decode_input(input: &Input, filter: &Filter) -> Decoded {
+/// Emptied batches handed back by the merger, so workers refill warm memory instead of faulting in
+/// fresh pages for every input.
+#[derive(Default)]
+struct BatchPool(std::sync::Mutex<Vec<Batch>>);
+
+impl BatchPool {
+    const KEEP: usize = 64;
+
+    fn take(&self) -> Batch {
+        self.0.lock().ok().and_then(|mut v| v.pop()).unwrap_or_default()
+    }
+
+    fn give(&self, mut batches: Vec<Batch>) {
+        if let Ok(mut v) = self.0.lock() {
+            for mut b in batches.drain(..) {
+                if v.len() >= Self::KEEP || b.arena_bytes() > Batch::FLUSH_BYTES {
+                    break;
+                }
+                b.clear();
+                v.push(b);
+            }
+        }
+    }
+}
+
+fn decode_input(input: &Input, filter: &Filter, pool: &BatchPool) -> Decoded {
     BUFFERS.with(|cell| {
         let mut guard = cell.borrow_mut();
         let (raw, decoder) = &mut *guard;
@@ -66,17 +91,19 @@ fn decode_input(input: &Input, filter: &Filter) -> Decoded {
             };
         }
         let mut batches = Vec::new();
-        let mut batch = Batch::default();
+        let mut batch = pool.take();
         let mut filtered = 0u64;
         let report = decoder.decode(raw, &mut |rec| {
             if let Normalized::Filtered = normalize(rec, filter, &mut batch) {
                 filtered += 1;
             }
             if batch.arena_bytes() >= Batch::FLUSH_BYTES {
-                batches.push(std::mem::take(&mut batch));
+                batches.push(std::mem::replace(&mut batch, pool.take()));
             }
         });
-        if !batch.is_empty() {
+        if batch.is_empty() {
+            pool.give(vec![batch]);
+        } else {
             batches.push(batch);
         }
         let bytes_compressed = raw.len() as u64;
@@ -145,6 +172,8 @@ pub fn run(listing: &Listing, opts: &ScanOptions, sinks: &mut [&mut dyn EventSin
     let done_files = std::sync::atomic::AtomicUsize::new(0);
     let filter = &opts.filter;
     let groups = groups(&listing.inputs, threads);
+    let batch_pool = BatchPool::default();
+    let batch_pool = &batch_pool;
 
     std::thread::scope(|scope| -> anyhow::Result<()> {
         // One group decoding while the previous one merges.
@@ -153,8 +182,9 @@ pub fn run(listing: &Listing, opts: &ScanOptions, sinks: &mut [&mut dyn EventSin
         let merger = scope.spawn(move || {
             let mut dedup = Dedup::default();
             for (inputs, decoded) in rx {
-                for (input, d) in inputs.iter().zip(decoded) {
-                    merge(input, d, &mut dedup, summary, sinks);
+                for (input, mut d) in inputs.iter().zip(decoded) {
+                    merge(input, &d, &mut dedup, summary, sinks);
+                    batch_pool.give(std::mem::take(&mut d.batches));
                 }
             }
         });
@@ -163,7 +193,7 @@ pub fn run(listing: &Listing, opts: &ScanOptions, sinks: &mut [&mut dyn EventSin
                 group
                     .par_iter()
                     .map(|input| {
-                        let d = decode_input(input, filter);
+                        let d = decode_input(input, filter, batch_pool);
                         pb.inc(input.size);
                         let total = decompressed.fetch_add(d.report.bytes_decompressed, std::sync::atomic::Ordering::Relaxed)
                             + d.report.bytes_decompressed;
@@ -192,7 +222,7 @@ pub fn run(listing: &Listing, opts: &ScanOptions, sinks: &mut [&mut dyn EventSin
     Ok(summary)
 }
 
-fn merge(input: &Input, d: Decoded, dedup: &mut Dedup, summary: &mut Summary, sinks: &mut [&mut dyn EventSink]) {
+fn merge(input: &Input, d: &Decoded, dedup: &mut Dedup, summary: &mut Summary, sinks: &mut [&mut dyn EventSink]) {
     summary.bytes_compressed += d.bytes_compressed;
     summary.bytes_decompressed += d.report.bytes_decompressed;
     summary.records_filtered += d.filtered;

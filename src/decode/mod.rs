@@ -43,10 +43,16 @@ pub struct Report {
 }
 
 /// Per-thread decoder: owns the decompression buffer that is reused from one input to the next.
-#[derive(Default)]
 pub struct Decoder {
     buf: Vec<u8>,
     member: Vec<u8>,
+    inflater: libdeflater::Decompressor,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder { buf: Vec::new(), member: Vec::new(), inflater: libdeflater::Decompressor::new() }
+    }
 }
 
 struct Ctx<'s> {
@@ -199,7 +205,7 @@ impl Decoder {
             return self.decode_zip(bytes, sink);
         }
         let mut buf = std::mem::take(&mut self.buf);
-        let report = decode_container(bytes, &mut buf, sink);
+        let report = decode_container(bytes, &mut buf, &mut self.inflater, sink);
         self.buf = buf;
         // Keep the buffer's capacity for the next input, unless a huge input inflated it.
         if self.buf.capacity() > 256 << 20 {
@@ -247,7 +253,7 @@ impl Decoder {
             members += 1;
             let member = std::mem::take(&mut self.member);
             let mut buf = std::mem::take(&mut self.buf);
-            let r = decode_container(&member, &mut buf, sink);
+            let r = decode_container(&member, &mut buf, &mut self.inflater, sink);
             self.buf = buf;
             self.member = member;
             total.records += r.records;
@@ -272,18 +278,51 @@ impl Decoder {
     }
 }
 
+/// Largest output the one-shot inflater sizes a buffer for; larger members stream through flate2.
+const ONE_SHOT_MAX: usize = 1 << 30;
+
+/// Inflates a single-member gzip file in one call, sized by its trailer (libdeflate is about twice as
+/// fast as streaming zlib). `None` when the input is not that simple (several members, truncated,
+/// corrupt, huge): the caller then streams it through flate2, which handles every case and keeps
+/// what precedes an error.
+fn inflate_fast(bytes: &[u8], buf: &mut Vec<u8>, inflater: &mut libdeflater::Decompressor) -> Option<usize> {
+    let trailer = bytes.len().checked_sub(8).map(|at| &bytes[at..])?;
+    let crc = u32::from_le_bytes(trailer[0..4].try_into().ok()?);
+    let isize = u32::from_le_bytes(trailer[4..8].try_into().ok()?) as usize;
+    if isize > ONE_SHOT_MAX {
+        return None;
+    }
+    if buf.len() < isize {
+        buf.resize(isize, 0);
+    }
+    let n = inflater.gzip_decompress(bytes, &mut buf[..isize]).ok()?;
+    // libdeflate stops after the first member. The file's trailer belongs to its last member, so a
+    // match of both size and checksum means the first member was the whole file.
+    (n == isize && libdeflater::crc32(&buf[..n]) == crc).then_some(n)
+}
+
 /// Gzip or plain bytes -> records.
-fn decode_container(bytes: &[u8], buf: &mut Vec<u8>, sink: &mut dyn FnMut(&RawRecord<'_>)) -> Report {
+fn decode_container(
+    bytes: &[u8],
+    buf: &mut Vec<u8>,
+    inflater: &mut libdeflater::Decompressor,
+    sink: &mut dyn FnMut(&RawRecord<'_>),
+) -> Report {
     let mut warnings = Vec::new();
     let mut truncated = None;
     let gz = bytes.starts_with(&[0x1f, 0x8b]);
     let content: &[u8] = if gz {
-        buf.clear();
-        if let Err(e) = flate2::read::MultiGzDecoder::new(bytes).read_to_end(buf) {
-            // read_to_end keeps what it inflated before the error: parse that much.
-            truncated = Some(format!("gzip stream broken after {} bytes: {e}", buf.len()));
+        match inflate_fast(bytes, buf, inflater) {
+            Some(n) => &buf[..n],
+            None => {
+                buf.clear();
+                if let Err(e) = flate2::read::MultiGzDecoder::new(bytes).read_to_end(buf) {
+                    // read_to_end keeps what it inflated before the error: parse that much.
+                    truncated = Some(format!("gzip stream broken after {} bytes: {e}", buf.len()));
+                }
+                buf
+            }
         }
-        buf
     } else {
         bytes
     };

@@ -58,6 +58,23 @@ pub enum Normalized {
     Filtered,
 }
 
+/// Hex digit values; 0x80 marks a non-digit.
+static HEX: [u8; 256] = {
+    let mut t = [0x80u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 /// The dedup key of an `eventID`: the UUID's 128 bits when it is one, a 128-bit hash otherwise.
 pub fn dedup_key(event_id: &str) -> Option<u128> {
     if event_id.is_empty() {
@@ -66,23 +83,16 @@ pub fn dedup_key(event_id: &str) -> Option<u128> {
     let b = event_id.as_bytes();
     if b.len() == 36 && b[8] == b'-' && b[13] == b'-' && b[18] == b'-' && b[23] == b'-' {
         let mut v: u128 = 0;
-        let mut ok = true;
-        for &c in b {
-            if c == b'-' {
+        let mut bad = 0u8;
+        for (i, &c) in b.iter().enumerate() {
+            if matches!(i, 8 | 13 | 18 | 23) {
                 continue;
             }
-            let d = match c {
-                b'0'..=b'9' => c - b'0',
-                b'a'..=b'f' => c - b'a' + 10,
-                b'A'..=b'F' => c - b'A' + 10,
-                _ => {
-                    ok = false;
-                    break;
-                }
-            };
-            v = (v << 4) | u128::from(d);
+            let d = HEX[c as usize];
+            bad |= d;
+            v = (v << 4) | u128::from(d & 0x0f);
         }
-        if ok {
+        if bad & 0x80 == 0 {
             return Some(v);
         }
     }

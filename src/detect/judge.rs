@@ -318,10 +318,9 @@ fn finding(d: &Detector, w: WorkloadId, key: &str, st: &KeyState, judged: &[Judg
     let last = judged.iter().filter_map(|j| j.origin.last_ms).max();
     let mut event_ids: Vec<String> = Vec::new();
     for j in judged {
-        for &e in &j.origin.event_ids {
-            let id = d.syms.name(e);
-            if !id.is_empty() && !event_ids.iter().any(|x| x == id) {
-                event_ids.push(id.to_owned());
+        for id in &j.origin.event_ids {
+            if !event_ids.iter().any(|x| **x == **id) {
+                event_ids.push(id.to_string());
             }
         }
     }

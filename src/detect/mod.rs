@@ -218,7 +218,6 @@ impl Detector {
         } else {
             Some(self.syms.intern(ev.region()))
         };
-        let event_id = if service { 0 } else { self.syms.intern(ev.event_id()) };
         let st = self.key_state(ev.access_key_id());
         st.events += 1;
         if st.account == 0 {
@@ -271,8 +270,9 @@ impl Detector {
         if let Some(r) = region {
             push_small(&mut o.api_regions, r);
         }
-        if o.event_ids.len() < MAX_EVENT_IDS {
-            o.event_ids.push(event_id);
+        if o.event_ids.len() < MAX_EVENT_IDS && !ev.event_id().is_empty() {
+            // Only the first few ids per origin are kept as evidence: memory must not follow the event count.
+            o.event_ids.push(ev.event_id().into());
         }
     }
 

@@ -83,7 +83,7 @@ pub struct OriginUse {
     /// Regions of regional API calls from this origin, at most [`MAX_SMALL`].
     pub api_regions: Vec<Sym>,
     /// The first events, for the finding's evidence.
-    pub event_ids: Vec<Sym>,
+    pub event_ids: Vec<Box<str>>,
     /// Events with the Lambda or ECS execution environment in the user agent.
     pub exec_env: u64,
 }
