@@ -4,12 +4,14 @@
 //! `source` (list and read inputs) -> `decode` (sniff, decompress, parse, normalize into [`event`])
 //! -> `scan` (parallel decode, ordered merge, `dedup`, `summary`) -> `detect` -> `report`.
 
+pub mod aws;
 pub mod cli;
 pub mod decode;
 pub mod dedup;
 pub mod detect;
 pub mod event;
 pub mod report;
+pub mod revoke;
 pub mod scan;
 pub mod source;
 pub mod summary;

@@ -3,7 +3,8 @@
 use anyhow::Context;
 use clap::Parser;
 use std::io::{IsTerminal, Write};
-use trailhound::cli::{Cli, Command, Format, ScanArgs};
+use trailhound::cli::{Cli, Command, Cutoff, Format, RevokeArgs, ScanArgs};
+use trailhound::revoke::{self, CutoffChoice, RoleRequest};
 use trailhound::decode::normalize::Filter;
 use trailhound::detect::{DetectConfig, Detector};
 use trailhound::report::{self, EventDump};
@@ -23,6 +24,7 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Scan(args) => run_scan(args),
+        Command::Revoke(args) => run_revoke(args),
     };
     std::process::exit(code.unwrap_or_else(|e| {
         eprintln!("trailhound: error: {}", report::escape::term(&format!("{e:#}")));
@@ -95,4 +97,98 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         anyhow::bail!("no inputs found in {}", inp.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     }
     Ok(exit::status(summary.findings > 0, summary.is_partial()))
+}
+
+/// Runs a scan for `revoke --from-scan` and returns its findings.
+fn scan_for_findings(inputs: &[std::path::PathBuf]) -> anyhow::Result<Vec<trailhound::detect::Finding>> {
+    let mut listing = Listing::default();
+    for path in inputs {
+        source::local::list(path, &Prune::default(), &mut listing);
+    }
+    let opts = ScanOptions { progress: std::io::stderr().is_terminal(), ..ScanOptions::default() };
+    let mut detector = Detector::new(DetectConfig::from_args(&trailhound::cli::DetectArgs {
+        trusted_cidrs: Vec::new(),
+        ip_ranges: None,
+        config: None,
+    })?);
+    let summary = scan::run(&listing, &opts, &mut [&mut detector as &mut dyn EventSink])?;
+    eprint!("{}", summary.human());
+    Ok(detector.finish())
+}
+
+fn confirm(args: &RevokeArgs) -> anyhow::Result<bool> {
+    if args.yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("refusing to --apply without --yes when standard input is not a terminal; nothing was changed");
+    }
+    eprint!("Apply these changes? Type 'yes' to continue: ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}
+
+fn run_revoke(args: RevokeArgs) -> anyhow::Result<i32> {
+    let now = chrono::Utc::now();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    if let Some(id) = &args.rollback {
+        return rt.block_on(async {
+            let iam = revoke::iam::Iam::new(&trailhound::aws::config(&args.aws).await);
+            let rec = revoke::rollback(&iam, &args.audit_log, id, now).await?;
+            println!("rolled back {id} on {} (audit id {}, verified)", rec.target, rec.id);
+            Ok(exit::CLEAN)
+        });
+    }
+    let mut findings = Vec::new();
+    for f in &args.finding {
+        findings.extend(revoke::read_findings(f)?);
+    }
+    if !args.from_scan.is_empty() {
+        findings.extend(scan_for_findings(&args.from_scan)?);
+    }
+    let explicit = args.role.as_ref().map(|r| RoleRequest {
+        role: r.clone(),
+        sessions: args.session.clone(),
+        all_sessions: args.all_sessions,
+        role_id_hint: None,
+        reasons: vec![format!("requested with --role {r}")],
+    });
+    let choice = match (&args.before, args.cutoff) {
+        (Some(t), _) => CutoffChoice::Explicit(
+            chrono::DateTime::parse_from_rfc3339(t)
+                .with_context(|| format!("--before {t:?} is not RFC 3339"))?
+                .with_timezone(&chrono::Utc),
+        ),
+        (None, Cutoff::Now) => CutoffChoice::NowPlus { minutes: args.margin_minutes },
+        (None, Cutoff::AfterIssue) => CutoffChoice::AfterIssue,
+    };
+    let req = revoke::request(&findings, explicit, &args.access_key, choice, now)?;
+    if args.emit {
+        print!("{}", revoke::emit(&req, now)?);
+        return Ok(exit::CLEAN);
+    }
+    rt.block_on(async {
+        let iam = revoke::iam::Iam::new(&trailhound::aws::config(&args.aws).await);
+        let plan = revoke::plan(&iam, &req, args.max_roles, now).await?;
+        print!("{}", revoke::render(&plan));
+        if !args.apply {
+            println!("\nPlan only: nothing was changed. Run again with --apply to make these changes.");
+            return Ok(exit::CLEAN);
+        }
+        if plan.changes.iter().all(|c| c.is_noop()) {
+            println!("\nNothing to apply: every revocation is already in place.");
+            return Ok(exit::CLEAN);
+        }
+        if !confirm(&args)? {
+            println!("Not applied.");
+            return Ok(exit::CLEAN);
+        }
+        let records = revoke::apply(&iam, &plan, &args.audit_log, now).await?;
+        for r in &records {
+            println!("applied {} on {} (audit id {}, verified)", r.action, r.target, r.id);
+        }
+        println!("Recorded in {}. Undo with: trailhound revoke --rollback <audit id>", args.audit_log.display());
+        Ok(exit::CLEAN)
+    })
 }

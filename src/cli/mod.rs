@@ -15,6 +15,8 @@ pub struct Cli {
 pub enum Command {
     /// Read CloudTrail logs and report workload credentials used off-workload.
     Scan(ScanArgs),
+    /// Deny compromised sessions issued before a cutoff (plan by default; --emit or --apply).
+    Revoke(RevokeArgs),
 }
 
 /// Which inputs to read and which records to keep.
@@ -97,4 +99,79 @@ pub struct ScanArgs {
     /// Read and account for inputs without running detection (to measure the plain scan).
     #[arg(long, conflicts_with = "dump_events")]
     pub no_detect: bool,
+}
+
+/// AWS connection options shared by every command that calls AWS (the SDK's default credential chain
+/// applies: environment, profile, SSO, instance role).
+#[derive(Args, Debug, Clone, Default)]
+pub struct AwsArgs {
+    /// Named profile from the AWS config files.
+    #[arg(long, value_name = "NAME", env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Region for regional calls (IAM is global; S3 buckets are found in their region).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Send AWS calls to this endpoint (LocalStack, moto). `AWS_ENDPOINT_URL` works too.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+/// How far the revocation cutoff goes.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cutoff {
+    /// Now plus `--margin-minutes`: also denies keys the thief fetched that the logs do not show yet.
+    Now,
+    /// One second after the newest compromised key was issued: the workload's newer sessions keep working.
+    AfterIssue,
+}
+
+#[derive(Args, Debug)]
+pub struct RevokeArgs {
+    /// Findings from `trailhound scan --format json|ndjson` (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub finding: Vec<PathBuf>,
+    /// Scan these CloudTrail inputs first and revoke what the scan finds.
+    #[arg(long, value_name = "INPUT", num_args = 1..)]
+    pub from_scan: Vec<PathBuf>,
+    /// The role to revoke (name or ARN), with --session or --all-sessions.
+    #[arg(long, value_name = "NAME|ARN")]
+    pub role: Option<String>,
+    /// Only this session of the role (an instance id, a function name); repeatable. Surgical form.
+    #[arg(long, value_name = "NAME", requires = "role")]
+    pub session: Vec<String>,
+    /// Every session of the role issued before the cutoff (the console's AWSRevokeOlderSessions).
+    #[arg(long, requires = "role", conflicts_with = "session")]
+    pub all_sessions: bool,
+    /// Long-term access keys to deactivate (never deleted); repeatable.
+    #[arg(long, value_name = "AKIA...")]
+    pub access_key: Vec<String>,
+    /// Explicit cutoff (RFC 3339): sessions issued before it are denied.
+    #[arg(long, value_name = "TIME")]
+    pub before: Option<String>,
+    /// How the cutoff is chosen when --before is not given.
+    #[arg(long, value_enum, default_value_t = Cutoff::Now)]
+    pub cutoff: Cutoff,
+    /// Margin added to "now" for --cutoff now (covers keys fetched while the deny propagates).
+    #[arg(long, value_name = "MINUTES", default_value_t = 5)]
+    pub margin_minutes: i64,
+    /// Print the policy JSON and the exact `aws iam put-role-policy` command; call nothing.
+    #[arg(long, conflicts_with = "apply")]
+    pub emit: bool,
+    /// Apply the plan (asks for confirmation unless --yes).
+    #[arg(long)]
+    pub apply: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, requires = "apply")]
+    pub yes: bool,
+    /// Refuse plans that change more roles than this.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_roles: usize,
+    /// JSON Lines audit log of applied changes.
+    #[arg(long, value_name = "FILE", default_value = "trailhound-audit.jsonl")]
+    pub audit_log: PathBuf,
+    /// Restore what an applied change replaced, by its audit id.
+    #[arg(long, value_name = "AUDIT_ID", conflicts_with_all = ["finding", "from_scan", "role", "access_key", "emit"])]
+    pub rollback: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }

@@ -18,7 +18,7 @@ use serde::Serialize;
 use state::{push_small, Delivery, Interner, KeyState, OriginUse, Sym, Workload, MAX_EVENT_IDS};
 
 /// One finding per key. Field names are stable (documented in the README).
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
 pub struct Finding {
     /// `exfiltration.outside_aws`, `exfiltration.inside_aws` or `exfiltration.same_origin`.
     pub kind: String,

@@ -80,3 +80,43 @@ pub fn shared_corpus(name: &str) -> Option<PathBuf> {
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
+
+/// The moto server started by `tests/run.sh`; a test that needs it fails (never skips) without it.
+pub fn moto(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: this test needs moto's server. Run the suite with `bash tests/run.sh`, which installs moto in target/moto-venv and starts it.")
+    })
+}
+
+/// Runs `trailhound ARGS...` against an endpoint with the given credentials.
+pub fn run_with_aws(args: &[&str], endpoint: &str, key: &str, secret: &str) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(args)
+        .arg("--endpoint-url")
+        .arg(endpoint)
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run trailhound");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        summary: serde_json::Value::Null,
+    }
+}
+
+/// An SDK configuration for seeding and checking moto directly.
+pub async fn sdk(endpoint: &str, key: &str, secret: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(key, secret, None, None, "test"))
+        .load()
+        .await
+}

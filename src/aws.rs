@@ -1,0 +1,82 @@
+//! AWS adapters: SDK configuration from the shared options, and AWS errors matched by code.
+
+use crate::cli::AwsArgs;
+use aws_config::BehaviorVersion;
+use aws_sdk_iam::error::ProvideErrorMetadata;
+
+/// Loads the SDK configuration: default credential chain, `--profile`, `--region`, `--endpoint-url`
+/// (the SDK itself honours `AWS_ENDPOINT_URL`).
+pub async fn config(args: &AwsArgs) -> aws_config::SdkConfig {
+    use aws_config::meta::region::RegionProviderChain;
+    // IAM and STS are global, but requests are still signed for a region: fall back to us-east-1.
+    let region = RegionProviderChain::first_try(args.region.clone().map(aws_config::Region::new))
+        .or_default_provider()
+        .or_else("us-east-1");
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
+    if let Some(p) = &args.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(u) = &args.endpoint_url {
+        loader = loader.endpoint_url(u);
+    }
+    loader.load().await
+}
+
+/// An AWS call that failed, with the service's error code kept for matching.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} on {target}: {message}")]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub target: String,
+    /// The AWS error code (`NoSuchEntity`, `AccessDenied`, ...), empty for transport failures.
+    pub code: String,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn from_sdk<E>(
+        operation: &'static str,
+        target: &str,
+        err: &aws_sdk_iam::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        // Some endpoints (moto among them) wrap errors in a shape the SDK cannot read: fall back on the
+        // HTTP status so a denial is still recognized as one.
+        let code = match (err.code(), status) {
+            (Some(c), _) => c.to_owned(),
+            (None, Some(403)) => "AccessDenied".to_owned(),
+            (None, Some(404)) => "NoSuchEntity".to_owned(),
+            _ => String::new(),
+        };
+        let detail = err.message().map(str::to_owned).unwrap_or_else(|| {
+            let mut s = err.to_string();
+            let mut src = std::error::Error::source(err);
+            while let Some(e) = src {
+                s = format!("{s}: {e}");
+                src = e.source();
+            }
+            s
+        });
+        let message = match code.as_str() {
+            "NoSuchEntity" => format!("not found ({detail})"),
+            "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
+                format!("access denied: the caller lacks iam:{operation} on it ({detail}); nothing was changed by this call")
+            }
+            "InvalidClientTokenId" | "ExpiredToken" | "SignatureDoesNotMatch" => {
+                format!("AWS rejected the credentials ({code}): check --profile or the environment ({detail})")
+            }
+            "LimitExceeded" => format!("an IAM limit was reached ({detail})"),
+            "MalformedPolicyDocument" => format!("IAM refused the policy document ({detail})"),
+            "" => format!("the request did not complete: {detail}"),
+            _ => format!("{code}: {detail}"),
+        };
+        AwsError { operation, target: target.to_owned(), code, message }
+    }
+
+    pub fn is(&self, code: &str) -> bool {
+        self.code == code
+    }
+}

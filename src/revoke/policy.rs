@@ -1,0 +1,290 @@
+//! The revocation policy, built and merged without touching AWS (pure functions, unit-tested).
+//!
+//! A revocation denies every action to sessions issued before a cutoff:
+//! `Deny * on *` with `DateLessThan {"aws:TokenIssueTime": cutoff}`. The surgical form adds
+//! `StringLike {"aws:userid": "<role id>:<session name>"}` so only one workload's sessions are denied.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Map, Value};
+
+/// The IAM limit on all inline policies of one role together, white space not counted.
+pub const ROLE_INLINE_LIMIT: usize = 10_240;
+/// Same limit for a user's inline policies (user-level denies for sessions minted from a long-term key).
+pub const USER_INLINE_LIMIT: usize = 2_048;
+/// Longest session life AWS allows; a statement whose cutoff is older protects nothing any more.
+pub const MAX_SESSION_HOURS: i64 = 36;
+/// Role-wide revocations use the console's name, so "Revoke active sessions" and trailhound agree.
+pub const ROLE_WIDE_POLICY: &str = "AWSRevokeOlderSessions";
+/// Surgical revocations live in their own policy, never mixed into other people's documents.
+pub const SURGICAL_POLICY: &str = "TrailhoundRevokeSessions";
+const SID_PREFIX: &str = "TrailhoundRevoke";
+
+/// Whose sessions a statement denies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every session of the principal (the console's role-wide revocation).
+    AllSessions,
+    /// Sessions whose `aws:userid` matches `<role id>:<session name>`.
+    Session { role_id: String, session_name: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    pub scope: Scope,
+    pub cutoff: DateTime<Utc>,
+}
+
+impl Revocation {
+    pub fn userid(&self) -> Option<String> {
+        match &self.scope {
+            Scope::AllSessions => None,
+            Scope::Session { role_id, session_name } => Some(format!("{role_id}:{session_name}")),
+        }
+    }
+
+    pub fn policy_name(&self) -> &'static str {
+        match self.scope {
+            Scope::AllSessions => ROLE_WIDE_POLICY,
+            Scope::Session { .. } => SURGICAL_POLICY,
+        }
+    }
+}
+
+pub fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn sid_for(userid: Option<&str>) -> String {
+    match userid {
+        None => format!("{SID_PREFIX}AllSessions"),
+        // Sids allow only [A-Za-z0-9]: a hash of the user id names the statement stably.
+        Some(u) => format!("{SID_PREFIX}{:016x}", xxhash_rust::xxh3::xxh3_64(u.as_bytes())),
+    }
+}
+
+/// The statement for one revocation.
+pub fn statement(rev: &Revocation) -> Value {
+    let mut cond = Map::new();
+    cond.insert("DateLessThan".into(), json!({ "aws:TokenIssueTime": iso(rev.cutoff) }));
+    if let Some(u) = rev.userid() {
+        cond.insert("StringLike".into(), json!({ "aws:userid": u }));
+    }
+    json!({
+        "Sid": sid_for(rev.userid().as_deref()),
+        "Effect": "Deny",
+        "Action": ["*"],
+        "Resource": ["*"],
+        "Condition": Value::Object(cond),
+    })
+}
+
+/// What a statement revokes, when it is a revocation (ours, or the console's role-wide one).
+fn parse_revocation(st: &Value) -> Option<Revocation> {
+    let o = st.as_object()?;
+    if o.get("Effect")?.as_str()? != "Deny" {
+        return None;
+    }
+    let is_star = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s == "*",
+        Some(Value::Array(a)) => a.len() == 1 && a[0] == "*",
+        _ => false,
+    };
+    if !is_star(o.get("Action")) || !is_star(o.get("Resource")) {
+        return None;
+    }
+    let cond = o.get("Condition")?.as_object()?;
+    let cutoff = cond.get("DateLessThan")?.get("aws:TokenIssueTime")?.as_str()?;
+    let cutoff = DateTime::parse_from_rfc3339(cutoff).ok()?.with_timezone(&Utc);
+    let scope = match (cond.len(), cond.get("StringLike").and_then(|s| s.get("aws:userid")).and_then(Value::as_str)) {
+        (1, _) => Scope::AllSessions,
+        (2, Some(u)) => {
+            let (role_id, session_name) = u.split_once(':')?;
+            Scope::Session { role_id: role_id.into(), session_name: session_name.into() }
+        }
+        _ => return None,
+    };
+    Some(Revocation { scope, cutoff })
+}
+
+/// The result of merging revocations into one inline policy document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Merged {
+    /// The new document (pretty JSON), or `None` when nothing would remain (every statement expired).
+    pub document: Option<String>,
+    pub changed: bool,
+    /// Revocations added or whose cutoff moved later.
+    pub added: Vec<Revocation>,
+    /// Revocations already in place with the same or a later cutoff.
+    pub kept: Vec<Revocation>,
+    /// Expired revocations removed (cutoff older than the longest session life).
+    pub expired: Vec<Revocation>,
+    /// Requested revocations not added because every session they would deny has already expired.
+    pub moot: Vec<Revocation>,
+}
+
+/// Merges `revs` into `existing` (a policy document, or `None` when the policy does not exist).
+/// Statements that are not revocations are kept as they are; one statement per scope, the later
+/// cutoff winning; revocations older than [`MAX_SESSION_HOURS`] before `now` are dropped.
+pub fn merge(existing: Option<&str>, revs: &[Revocation], now: DateTime<Utc>) -> Result<Merged, String> {
+    let mut doc: Value = match existing {
+        Some(text) => serde_json::from_str(text).map_err(|e| format!("the existing policy is not JSON: {e}"))?,
+        None => json!({ "Version": "2012-10-17", "Statement": [] }),
+    };
+    let obj = doc.as_object_mut().ok_or("the existing policy is not a JSON object")?;
+    let statements = match obj.remove("Statement") {
+        Some(Value::Array(a)) => a,
+        Some(single @ Value::Object(_)) => vec![single],
+        None => Vec::new(),
+        Some(_) => return Err("the existing policy's Statement is neither a list nor an object".into()),
+    };
+    let horizon = now - chrono::Duration::hours(MAX_SESSION_HOURS);
+    let mut out: Vec<Value> = Vec::new();
+    let mut merged =
+        Merged { document: None, changed: false, added: Vec::new(), kept: Vec::new(), expired: Vec::new(), moot: Vec::new() };
+    let mut current: Vec<(Revocation, usize)> = Vec::new();
+    for st in statements {
+        match parse_revocation(&st) {
+            Some(r) if r.cutoff < horizon => {
+                merged.expired.push(r);
+                merged.changed = true;
+            }
+            Some(r) => {
+                current.push((r, out.len()));
+                out.push(st);
+            }
+            None => out.push(st),
+        }
+    }
+    for rev in revs {
+        if rev.cutoff < horizon {
+            merged.moot.push(rev.clone());
+            continue;
+        }
+        match current.iter_mut().find(|(r, _)| r.scope == rev.scope) {
+            Some((r, _)) if r.cutoff >= rev.cutoff => merged.kept.push(r.clone()),
+            Some((r, idx)) => {
+                out[*idx] = statement(rev);
+                *r = rev.clone();
+                merged.added.push(rev.clone());
+                merged.changed = true;
+            }
+            None => {
+                current.push((rev.clone(), out.len()));
+                out.push(statement(rev));
+                merged.added.push(rev.clone());
+                merged.changed = true;
+            }
+        }
+    }
+    if out.is_empty() {
+        merged.document = None;
+        merged.changed = existing.is_some();
+        return Ok(merged);
+    }
+    obj.insert("Statement".into(), Value::Array(out));
+    if !obj.contains_key("Version") {
+        obj.insert("Version".into(), json!("2012-10-17"));
+    }
+    merged.document = Some(serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?);
+    Ok(merged)
+}
+
+/// How IAM counts a policy against the inline size limit: characters, white space not counted.
+pub fn iam_size(doc: &str) -> usize {
+    doc.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// True when two documents say the same thing (IAM may return them re-serialized).
+pub fn same_document(a: &str, b: &str) -> bool {
+    match (serde_json::from_str::<Value>(a), serde_json::from_str::<Value>(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn surgical(session: &str, cutoff: &str) -> Revocation {
+        Revocation {
+            scope: Scope::Session { role_id: "AROAEXAMPLEID".into(), session_name: session.into() },
+            cutoff: t(cutoff),
+        }
+    }
+
+    #[test]
+    fn exact_json_of_each_form() {
+        let s = statement(&surgical("i-0abc", "2026-11-23T12:00:00Z"));
+        let expected = json!({
+            "Sid": format!("TrailhoundRevoke{:016x}", xxhash_rust::xxh3::xxh3_64(b"AROAEXAMPLEID:i-0abc")),
+            "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+            "Condition": {
+                "DateLessThan": {"aws:TokenIssueTime": "2026-11-23T12:00:00Z"},
+                "StringLike": {"aws:userid": "AROAEXAMPLEID:i-0abc"}
+            }
+        });
+        assert_eq!(s, expected);
+        let all = statement(&Revocation { scope: Scope::AllSessions, cutoff: t("2026-11-23T12:00:00Z") });
+        assert_eq!(
+            all,
+            json!({"Sid": "TrailhoundRevokeAllSessions", "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+                   "Condition": {"DateLessThan": {"aws:TokenIssueTime": "2026-11-23T12:00:00Z"}}})
+        );
+    }
+
+    #[test]
+    fn later_cutoff_wins_and_merge_is_idempotent() {
+        let now = t("2026-11-23T12:00:00Z");
+        let m1 = merge(None, &[surgical("i-1", "2026-11-23T12:05:00Z")], now).unwrap();
+        assert!(m1.changed);
+        let doc1 = m1.document.unwrap();
+        let again = merge(Some(&doc1), &[surgical("i-1", "2026-11-23T12:05:00Z")], now).unwrap();
+        assert!(!again.changed);
+        assert_eq!(again.document.as_deref(), Some(doc1.as_str()));
+        let earlier = merge(Some(&doc1), &[surgical("i-1", "2026-11-23T11:00:00Z")], now).unwrap();
+        assert!(!earlier.changed);
+        let later = merge(Some(&doc1), &[surgical("i-1", "2026-11-23T13:00:00Z")], now).unwrap();
+        assert!(later.changed);
+        let d: Value = serde_json::from_str(later.document.as_ref().unwrap()).unwrap();
+        assert_eq!(d["Statement"].as_array().unwrap().len(), 1);
+        assert_eq!(d["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"], "2026-11-23T13:00:00Z");
+        let two = merge(Some(&doc1), &[surgical("i-2", "2026-11-23T12:05:00Z")], now).unwrap();
+        let d: Value = serde_json::from_str(two.document.as_ref().unwrap()).unwrap();
+        assert_eq!(d["Statement"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn keeps_foreign_statements_and_drops_expired_revocations() {
+        let existing = r#"{"Version":"2012-10-17","Statement":[
+            {"Sid":"Other","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"},
+            {"Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-20T00:00:00Z"}}}
+        ]}"#;
+        let now = t("2026-11-23T12:00:00Z");
+        let m = merge(Some(existing), &[surgical("i-1", "2026-11-23T12:05:00Z")], now).unwrap();
+        assert_eq!(m.expired.len(), 1);
+        let d: Value = serde_json::from_str(m.document.as_ref().unwrap()).unwrap();
+        let st = d["Statement"].as_array().unwrap();
+        assert_eq!(st.len(), 2);
+        assert_eq!(st[0]["Sid"], "Other");
+        // The console's role-wide statement is understood: a later role-wide cutoff replaces it.
+        let console = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-23T10:00:00Z"}}}]}"#;
+        let all = Revocation { scope: Scope::AllSessions, cutoff: t("2026-11-23T12:00:00Z") };
+        let m = merge(Some(console), &[all], now).unwrap();
+        let d: Value = serde_json::from_str(m.document.as_ref().unwrap()).unwrap();
+        assert_eq!(d["Statement"].as_array().unwrap().len(), 1);
+        assert_eq!(d["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"], "2026-11-23T12:00:00Z");
+    }
+
+    #[test]
+    fn size_counts_non_whitespace_characters() {
+        assert_eq!(iam_size("{ \"a\" :\n\t1 }"), 7);
+        let doc = merge(None, &[surgical("i-1", "2026-11-23T12:05:00Z")], t("2026-11-23T12:00:00Z")).unwrap().document.unwrap();
+        let compact = serde_json::to_string(&serde_json::from_str::<Value>(&doc).unwrap()).unwrap();
+        assert_eq!(iam_size(&doc), compact.len());
+    }
+}

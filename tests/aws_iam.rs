@@ -1,0 +1,273 @@
+//! `trailhound revoke` against moto's IAM server over real HTTP (started by `tests/run.sh`).
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+const MOTO: &str = "TRAILHOUND_TEST_MOTO";
+
+async fn iam() -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(&sdk(&moto(MOTO), "testing", "testing").await)
+}
+
+fn revoke(args: &[&str]) -> Run {
+    let mut a = vec!["revoke"];
+    a.extend_from_slice(args);
+    run_with_aws(&a, &moto(MOTO), "testing", "testing")
+}
+
+/// Names unique to this run, so the suite can run again against the same server.
+fn uniq(name: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 1_000_000_000;
+    format!("{name}-{t}-{}-{}", std::process::id() % 10_000, N.fetch_add(1, Ordering::Relaxed))
+}
+
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const OTHER: &str = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "AppReads", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::app-bucket/*"}]}"#;
+
+async fn make_role(iam: &aws_sdk_iam::Client, name: &str) -> String {
+    let out = iam.create_role().role_name(name).assume_role_policy_document(TRUST).send().await.expect("create role");
+    out.role().unwrap().role_id().to_owned()
+}
+
+async fn policy(iam: &aws_sdk_iam::Client, role: &str, name: &str) -> Option<String> {
+    iam.get_role_policy()
+        .role_name(role)
+        .policy_name(name)
+        .send()
+        .await
+        .ok()
+        .map(|o| percent_encoding::percent_decode_str(o.policy_document()).decode_utf8_lossy().into_owned())
+}
+
+fn finding(role: &str, role_id: &str, session: &str) -> Value {
+    json!({
+        "kind": "exfiltration.outside_aws", "severity": "high", "confidence": "high", "score": 0.9,
+        "access_key_id": "ASIAEXAMPLEKEY000001", "account_id": "123456789012",
+        "role_arn": format!("arn:aws:iam::123456789012:role/{role}"), "role_id": role_id,
+        "session_name": session, "workload": "ec2", "source_ips": ["45.33.32.156"], "source_classes": ["outside AWS"],
+        "expected_origins": ["3.225.16.109"], "first_seen": "2026-11-23T10:00:00Z", "last_seen": "2026-11-23T10:05:00Z",
+        "event_count": 3, "error_count": 0, "session_issued_at": "2026-11-23T09:55:00Z", "delivery_event_id": null,
+        "signals": ["outside_aws"], "reasons": ["used from 45.33.32.156, outside AWS"], "event_ids": []
+    })
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, v: &Value) -> String {
+    let p = dir.path().join(name);
+    std::fs::write(&p, serde_json::to_string(v).unwrap()).unwrap();
+    path_str(&p)
+}
+
+fn cutoff_soon() -> String {
+    (chrono::Utc::now() + chrono::Duration::minutes(10)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[tokio::test]
+async fn surgical_revocation_keeps_other_policies_and_is_idempotent() {
+    let iam = iam().await;
+    let role = &uniq("th-surgical");
+    let role_id = make_role(&iam, role).await;
+    iam.put_role_policy().role_name(role).policy_name("AppAccess").policy_document(OTHER).send().await.unwrap();
+    let other_before = policy(&iam, role, "AppAccess").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(&dir, "f.json", &json!([finding(role, &role_id, "i-0abc1234567890def")]));
+    let audit = path_str(&dir.path().join("audit.jsonl"));
+    let cutoff = cutoff_soon();
+
+    // Plan first: nothing changes.
+    let r = revoke(&["--finding", &f, "--before", &cutoff, "--audit-log", &audit]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains(&format!("aws iam put-role-policy --role-name '{role}' --policy-name TrailhoundRevokeSessions")), "{}", r.stdout);
+    assert!(r.stdout.contains("Plan only"), "{}", r.stdout);
+    assert!(policy(&iam, role, "TrailhoundRevokeSessions").await.is_none());
+
+    let r = revoke(&["--finding", &f, "--before", &cutoff, "--apply", "--yes", "--audit-log", &audit]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let doc: Value = serde_json::from_str(&policy(&iam, role, "TrailhoundRevokeSessions").await.expect("policy put")).unwrap();
+    let st = &doc["Statement"];
+    assert_eq!(st.as_array().unwrap().len(), 1);
+    assert_eq!(st[0]["Effect"], "Deny");
+    assert_eq!(st[0]["Condition"]["StringLike"]["aws:userid"], format!("{role_id}:i-0abc1234567890def"));
+    assert_eq!(st[0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"], cutoff.as_str());
+    assert_eq!(policy(&iam, role, "AppAccess").await.unwrap(), other_before, "the other policy must stay byte for byte");
+    let log = std::fs::read_to_string(&audit).unwrap();
+    let recs: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["verified"], true);
+    assert_eq!(recs[0]["before"], Value::Null);
+    assert_eq!(recs[0]["target"], role.as_str());
+
+    // Applying the same revocation again changes nothing and records nothing.
+    let r = revoke(&["--finding", &f, "--before", &cutoff, "--apply", "--yes", "--audit-log", &audit]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Nothing to apply"), "{}", r.stdout);
+    assert_eq!(std::fs::read_to_string(&audit).unwrap().lines().count(), 1);
+}
+
+#[tokio::test]
+async fn rollback_restores_the_previous_document_exactly() {
+    let iam = iam().await;
+    let role = &uniq("th-rollback");
+    let role_id = make_role(&iam, role).await;
+    // An earlier revocation of another instance is already there.
+    let earlier = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"TrailhoundRevokeOld","Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{}"}},"StringLike":{{"aws:userid":"{role_id}:i-0000000000000000a"}}}}}}]}}"#,
+        cutoff_soon()
+    );
+    iam.put_role_policy().role_name(role).policy_name("TrailhoundRevokeSessions").policy_document(&earlier).send().await.unwrap();
+    let before = policy(&iam, role, "TrailhoundRevokeSessions").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = path_str(&dir.path().join("audit.jsonl"));
+    let r = revoke(&["--role", role, "--session", "i-0bbbbbbbbbbbbbbbb", "--apply", "--yes", "--audit-log", &audit]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let after: Value = serde_json::from_str(&policy(&iam, role, "TrailhoundRevokeSessions").await.unwrap()).unwrap();
+    assert_eq!(after["Statement"].as_array().unwrap().len(), 2, "merged, never clobbered");
+    let rec: Value = serde_json::from_str(std::fs::read_to_string(&audit).unwrap().lines().next().unwrap()).unwrap();
+    let id = rec["id"].as_str().unwrap();
+    let r = revoke(&["--rollback", id, "--audit-log", &audit]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(policy(&iam, role, "TrailhoundRevokeSessions").await.unwrap(), before);
+    let lines = std::fs::read_to_string(&audit).unwrap();
+    let last: Value = serde_json::from_str(lines.lines().last().unwrap()).unwrap();
+    assert_eq!(last["rollback_of"], id);
+}
+
+#[tokio::test]
+async fn over_budget_role_is_refused_and_unchanged() {
+    let iam = iam().await;
+    let role = &uniq("th-budget");
+    make_role(&iam, role).await;
+    // Two inline policies close to the role's 10,240-character aggregate limit.
+    for (i, n) in [("Big1", 88), ("Big2", 86)] {
+        let resources: Vec<String> = (0..n).map(|k| format!("arn:aws:s3:::bucket-number-{k:04}-with-a-long-name/*")).collect();
+        let doc = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":resources}]});
+        iam.put_role_policy().role_name(role).policy_name(i).policy_document(doc.to_string()).send().await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let audit = path_str(&dir.path().join("audit.jsonl"));
+    let sessions: Vec<String> = (0..4).map(|k| format!("i-0{k:016x}")).collect();
+    let mut args = vec!["--role", role, "--apply", "--yes", "--audit-log", &audit];
+    for s in &sessions {
+        args.extend(["--session", s.as_str()]);
+    }
+    let r = revoke(&args);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("over IAM's limit of 10240"), "{}", r.stderr);
+    assert!(policy(&iam, role, "TrailhoundRevokeSessions").await.is_none());
+    assert!(!std::path::Path::new(&audit).exists());
+}
+
+#[tokio::test]
+async fn missing_and_service_linked_roles_give_clear_errors() {
+    let iam = iam().await;
+    let missing = uniq("th-does-not-exist");
+    let r = revoke(&["--role", &missing, "--all-sessions", "--apply", "--yes"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains(&missing) && r.stderr.contains("not found"), "{}", r.stderr);
+
+    let name = match iam.create_service_linked_role().aws_service_name("elasticbeanstalk.amazonaws.com").send().await {
+        Ok(out) => out.role().unwrap().role_name().to_owned(),
+        // Created by an earlier run against the same server.
+        Err(_) => "AWSServiceRoleForElasticBeanstalk".to_owned(),
+    };
+    assert_eq!(iam.get_role().role_name(&name).send().await.unwrap().role().unwrap().path(), "/aws-service-role/elasticbeanstalk.amazonaws.com/");
+    let r = revoke(&["--role", &name, "--all-sessions", "--apply", "--yes"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("service-linked"), "{}", r.stderr);
+    assert!(policy(&iam, &name, "AWSRevokeOlderSessions").await.is_none());
+}
+
+#[tokio::test]
+async fn role_wide_revocation_uses_the_console_policy_name() {
+    let iam = iam().await;
+    let role = &uniq("th-rolewide");
+    make_role(&iam, role).await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = path_str(&dir.path().join("audit.jsonl"));
+    let r = revoke(&["--role", &format!("arn:aws:iam::123456789012:role/{role}"), "--all-sessions", "--apply", "--yes", "--audit-log", &audit]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let doc: Value = serde_json::from_str(&policy(&iam, role, "AWSRevokeOlderSessions").await.unwrap()).unwrap();
+    let cond = &doc["Statement"][0]["Condition"];
+    assert!(cond.get("StringLike").is_none());
+    assert!(cond["DateLessThan"]["aws:TokenIssueTime"].as_str().unwrap() > chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string().as_str());
+}
+
+#[tokio::test]
+async fn long_term_key_is_deactivated_never_deleted() {
+    let iam = iam().await;
+    let user = &uniq("th-leaky");
+    iam.create_user().user_name(user).send().await.unwrap();
+    let key = iam.create_access_key().user_name(user).send().await.unwrap();
+    let key_id = key.access_key().unwrap().access_key_id().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = path_str(&dir.path().join("audit.jsonl"));
+    let r = revoke(&["--access-key", &key_id, "--apply", "--yes", "--audit-log", &audit]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let keys = iam.list_access_keys().user_name(user).send().await.unwrap();
+    let meta = keys.access_key_metadata().iter().find(|m| m.access_key_id() == Some(key_id.as_str())).expect("key kept");
+    assert_eq!(meta.status().unwrap().as_str(), "Inactive");
+    let up = iam.get_user_policy().user_name(user).policy_name("TrailhoundRevokeSessions").send().await.unwrap();
+    assert!(percent_encoding::percent_decode_str(up.policy_document()).decode_utf8_lossy().contains("aws:TokenIssueTime"));
+    let rec: Value = serde_json::from_str(std::fs::read_to_string(&audit).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(rec["action"], "deactivate-access-key");
+    let r = revoke(&["--rollback", rec["id"].as_str().unwrap(), "--audit-log", &audit]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let keys = iam.list_access_keys().user_name(user).send().await.unwrap();
+    assert_eq!(keys.access_key_metadata()[0].status().unwrap().as_str(), "Active");
+}
+
+#[tokio::test]
+async fn denied_iam_call_changes_nothing() {
+    // This server enforces IAM authorization after its first 4 actions, which create a user allowed to
+    // read IAM but not to write it, its key, and the role.
+    let endpoint = moto("TRAILHOUND_TEST_MOTO_AUTH");
+    let admin = aws_sdk_iam::Client::new(&sdk(&endpoint, "testing", "testing").await);
+    admin.create_user().user_name("reader").send().await.unwrap();
+    let read_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:Get*","iam:List*","sts:GetCallerIdentity"],"Resource":"*"}]}"#;
+    admin.put_user_policy().user_name("reader").policy_name("read").policy_document(read_only).send().await.unwrap();
+    let key = admin.create_access_key().user_name("reader").send().await.unwrap();
+    let key = key.access_key().unwrap();
+    admin.create_role().role_name("th-guarded").assume_role_policy_document(TRUST).send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = path_str(&dir.path().join("audit.jsonl"));
+    let r = run_with_aws(
+        &["revoke", "--role", "th-guarded", "--all-sessions", "--apply", "--yes", "--audit-log", &audit],
+        &endpoint,
+        key.access_key_id(),
+        key.secret_access_key(),
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("PutRolePolicy") && r.stderr.to_lowercase().contains("denied"), "{}", r.stderr);
+    let reader = aws_sdk_iam::Client::new(&sdk(&endpoint, key.access_key_id(), key.secret_access_key()).await);
+    let names = reader.list_role_policies().role_name("th-guarded").send().await.unwrap();
+    assert!(names.policy_names().is_empty(), "the role must be unchanged");
+    assert!(!std::path::Path::new(&audit).exists());
+}
+
+#[test]
+fn scan_then_emit_names_the_right_role_session_and_cutoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = scan(&[&path_str(&fixture("corpora/invictus-ir")), "-q", "--format", "json"]);
+    let findings = dir.path().join("findings.json");
+    std::fs::write(&findings, &r.stdout).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["revoke", "--finding", &path_str(&findings), "--emit", "--cutoff", "after-issue"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    // The session was issued 2023-07-10T11:55:22Z: over 36 hours ago, so the tool says there is
+    // nothing left to deny rather than writing a useless statement.
+    assert!(text.contains("every session issued before it has expired"), "{text}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["revoke", "--finding", &path_str(&findings), "--emit"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(r#""aws:userid": "AROATFQR7NSC6Q6YRQ2Q7:i-0dbc91f429e48eeed""#), "{text}");
+    assert!(text.contains("--role-name 'stratus-red-team-ec2-steal-credentials-role' --policy-name TrailhoundRevokeSessions"), "{text}");
+    assert!(text.contains("\"aws:TokenIssueTime\""), "{text}");
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh checkout: installs moto's server in a private virtualenv, starts
+# it (AWS tests talk to it over real HTTP), builds in the debug profile and runs every test binary.
+# Tests on ../shared/corpora run when that folder exists and are required under CI=true.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v cargo >/dev/null; then
+    echo "tests/run.sh: cargo is not installed; install the Rust toolchain (rustup) first" >&2
+    exit 2
+fi
+venv=target/moto-venv
+if ! "$venv/bin/python" -c 'import moto, flask' 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.5"
+fi
+# One server for the tests that change IAM and S3 freely, one that enforces IAM authorization (a test
+# proves that a denied IAM call changes nothing). Ports are picked free by the OS.
+port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+p1=$(port); p2=$(port)
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$p1" >target/moto.log 2>&1 &
+m1=$!
+INITIAL_NO_AUTH_ACTION_COUNT=4 "$venv/bin/moto_server" -H 127.0.0.1 -p "$p2" >target/moto-auth.log 2>&1 &
+m2=$!
+trap 'kill $m1 $m2 2>/dev/null || true' EXIT
+for p in "$p1" "$p2"; do
+    for _ in $(seq 100); do
+        if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$p/moto-api/')" 2>/dev/null; then break; fi
+        sleep 0.2
+    done
+done
+export TRAILHOUND_TEST_MOTO="http://127.0.0.1:$p1"
+export TRAILHOUND_TEST_MOTO_AUTH="http://127.0.0.1:$p2"
+cargo test --locked --all-targets
