@@ -9,7 +9,10 @@ use trailhound::decode::normalize::Filter;
 use trailhound::detect::{DetectConfig, Detector};
 use trailhound::report::{self, EventDump};
 use trailhound::scan::{self, EventSink, ScanOptions};
-use trailhound::source::{self, Listing, Prune};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use trailhound::source::s3::{Prefetcher, S3Source};
+use trailhound::source::{self, Listing, Prune, Reader};
 use trailhound::{exit, time};
 
 // Decoding allocates a batch arena per input on every worker: mimalloc keeps that off the kernel.
@@ -30,6 +33,24 @@ fn main() {
         eprintln!("trailhound: error: {}", report::escape::term(&format!("{e:#}")));
         exit::ERROR
     }));
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+/// First Ctrl-C: stop reading, finish what is in hand, write the summary (the run is partial).
+/// Second Ctrl-C: leave at once.
+fn watch_ctrl_c(rt: &tokio::runtime::Runtime, cancel: Arc<AtomicBool>) {
+    rt.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ntrailhound: interrupted; finishing the inputs in hand (Ctrl-C again to quit now)");
+            cancel.store(true, Ordering::Relaxed);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
 }
 
 fn parse_time(flag: &str, v: &Option<String>) -> anyhow::Result<Option<i64>> {
@@ -62,11 +83,31 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         until_ms: filter.until_ms,
         margin_ms: inp.delivery_margin_minutes.max(0) * 60_000,
     };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let rt = runtime()?;
+    watch_ctrl_c(&rt, cancel.clone());
     let mut listing = Listing::default();
-    for path in &inp.inputs {
-        source::local::list(path, &prune, &mut listing);
+    let mut s3: Option<S3Source> = None;
+    for input in &inp.inputs {
+        if input.starts_with("s3://") {
+            if s3.is_none() {
+                s3 = Some(S3Source::new(&rt.block_on(trailhound::aws::config(&args.aws))));
+            }
+            if let Some(src) = &s3 {
+                rt.block_on(src.list(input, &prune, &mut listing));
+            }
+        } else {
+            source::local::list(std::path::Path::new(input), &prune, &mut listing);
+        }
     }
-    let opts = ScanOptions { filter, threads: inp.threads, progress: !args.output.quiet && std::io::stderr().is_terminal() };
+    let mut reader = Reader { s3: None, cancel: cancel.clone() };
+    if source::number_s3(&mut listing) > 0 {
+        if let Some(src) = &s3 {
+            let budget = inp.s3_buffer_mb.max(16) << 20;
+            reader.s3 = Some(Prefetcher::start(rt.handle(), src.client.clone(), &listing.inputs, inp.s3_concurrency, budget, cancel));
+        }
+    }
+    let opts = ScanOptions { filter, threads: inp.threads, progress: !args.output.quiet && std::io::stderr().is_terminal(), reader };
     let format = args.output.format.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Ndjson });
 
     let mut summary;
@@ -94,7 +135,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         eprint!("{}", summary.human());
     }
     if listing.inputs.is_empty() && listing.pruned.is_empty() {
-        anyhow::bail!("no inputs found in {}", inp.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        anyhow::bail!("no inputs found in {}", inp.inputs.join(", "));
     }
     Ok(exit::status(summary.findings > 0, summary.is_partial()))
 }
@@ -104,6 +145,9 @@ fn scan_for_findings(inputs: &[std::path::PathBuf]) -> anyhow::Result<Vec<trailh
     let mut listing = Listing::default();
     for path in inputs {
         source::local::list(path, &Prune::default(), &mut listing);
+    }
+    if listing.inputs.is_empty() {
+        anyhow::bail!("--from-scan: no inputs found");
     }
     let opts = ScanOptions { progress: std::io::stderr().is_terminal(), ..ScanOptions::default() };
     let mut detector = Detector::new(DetectConfig::from_args(&trailhound::cli::DetectArgs {
@@ -131,7 +175,7 @@ fn confirm(args: &RevokeArgs) -> anyhow::Result<bool> {
 
 fn run_revoke(args: RevokeArgs) -> anyhow::Result<i32> {
     let now = chrono::Utc::now();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = runtime()?;
     if let Some(id) = &args.rollback {
         return rt.block_on(async {
             let iam = revoke::iam::Iam::new(&trailhound::aws::config(&args.aws).await);

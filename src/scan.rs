@@ -9,7 +9,7 @@ use crate::decode::normalize::{normalize, Filter, Normalized};
 use crate::decode::{Decoder, Outcome, Report};
 use crate::dedup::{Dedup, Origin};
 use crate::event::{Batch, Event};
-use crate::source::{read_into, Input, Listing};
+use crate::source::{Input, Listing, Reader};
 use crate::summary::{InputWarning, PartialInput, SkippedInput, Summary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -23,12 +23,14 @@ pub trait EventSink: Send {
 }
 
 /// Options of one scan.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ScanOptions {
     pub filter: Filter,
     /// Worker threads; 0 = one per core.
     pub threads: usize,
     pub progress: bool,
+    /// Where bytes come from (local files, the S3 prefetcher) and the Ctrl-C flag.
+    pub reader: Reader,
 }
 
 /// The result of decoding one input.
@@ -70,15 +72,15 @@ impl BatchPool {
     }
 }
 
-fn decode_input(input: &Input, filter: &Filter, pool: &BatchPool) -> Decoded {
+fn decode_input(input: &Input, filter: &Filter, pool: &BatchPool, reader: &Reader) -> Decoded {
     BUFFERS.with(|cell| {
         let mut guard = cell.borrow_mut();
         let (raw, decoder) = &mut *guard;
-        if let Err(e) = read_into(input, raw) {
+        if let Err(e) = reader.read_into(input, raw) {
             return Decoded {
                 report: Report {
                     format: "unread",
-                    outcome: Outcome::Skipped(format!("cannot read: {e}")),
+                    outcome: Outcome::Skipped(e.clone()),
                     records: 0,
                     rejected: 0,
                     bytes_decompressed: 0,
@@ -86,7 +88,7 @@ fn decode_input(input: &Input, filter: &Filter, pool: &BatchPool) -> Decoded {
                 },
                 batches: Vec::new(),
                 filtered: 0,
-                read_error: Some(e.to_string()),
+                read_error: Some(e),
                 bytes_compressed: 0,
             };
         }
@@ -193,7 +195,7 @@ pub fn run(listing: &Listing, opts: &ScanOptions, sinks: &mut [&mut dyn EventSin
                 group
                     .par_iter()
                     .map(|input| {
-                        let d = decode_input(input, filter, batch_pool);
+                        let d = decode_input(input, filter, batch_pool, &opts.reader);
                         pb.inc(input.size);
                         let total = decompressed.fetch_add(d.report.bytes_decompressed, std::sync::atomic::Ordering::Relaxed)
                             + d.report.bytes_decompressed;

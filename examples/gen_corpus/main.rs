@@ -8,7 +8,7 @@
 //!
 //! cargo run --release --example gen_corpus -- --out /tmp/corpus --size 1GB --scenario all
 
-mod gen;
+mod emit;
 mod json;
 mod population;
 mod records;
@@ -145,7 +145,7 @@ fn run() -> Result<(), String> {
         truths.push(scenarios::plant(&mut b, &mut scripted, name));
     }
     let population::Builder { workloads, humans, .. } = b;
-    let mut world = gen::World {
+    let mut world = emit::World {
         ctx,
         workloads,
         humans,
@@ -159,7 +159,7 @@ fn run() -> Result<(), String> {
 
     // Rate multiplier: scale the background so the total reaches --size.
     if !args.scenarios_only {
-        let rate_at = |w: &mut gen::World, m: f64| {
+        let rate_at = |w: &mut emit::World, m: f64| {
             w.mult = m;
             (0..nstreams).map(|s| w.expected_rate(s)).sum::<f64>() * hours
         };
@@ -167,7 +167,7 @@ fn run() -> Result<(), String> {
         let at_one = rate_at(&mut world, 1.0);
         // Calibrate bytes per record on a sample of the first stream.
         world.mult = ((target_records - fixed) / (at_one - fixed)).max(0.05);
-        let sample = gen::chunk_events(&world, 0, u64::MAX, start, start + 1800);
+        let sample = emit::chunk_events(&world, 0, u64::MAX, start, start + 1800);
         let avg = if sample.is_empty() {
             est_bytes_per_record
         } else {
@@ -198,8 +198,8 @@ fn run() -> Result<(), String> {
     let out = args.out.clone();
     let stats = chunks
         .par_iter()
-        .map(|&(s, i, w0, w1)| gen::write_chunk(&world, &out, s, i, w0, w1))
-        .try_reduce(gen::Stats::default, |a, b| Ok(a + b))
+        .map(|&(s, i, w0, w1)| emit::write_chunk(&world, &out, s, i, w0, w1))
+        .try_reduce(emit::Stats::default, |a, b| Ok(a + b))
         .map_err(|e| e.to_string())?;
 
     scenarios::write_truth(&args.out.join("ground_truth.json"), &truths, &stats).map_err(|e| e.to_string())?;

@@ -337,7 +337,8 @@ pub fn delivery_record(
     lifetime: i64,
     rng: &mut Rng,
 ) {
-    let token = format!("IQoJb3JpZ2luX2Vj{}", rng.b64(600 + rng.below(200) as usize));
+    let n = 600 + rng.below(200) as usize;
+    let token = format!("IQoJb3JpZ2luX2Vj{}", rng.b64(n));
     let mut o = Obj::new(out);
     o.s("eventVersion", "1.08")
         .o("userIdentity", |u| {

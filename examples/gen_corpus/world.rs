@@ -207,7 +207,7 @@ pub fn access_key(seed: u64, prefix: &str, parts: &[u64]) -> String {
     format!("{}{}", prefix, r.upper_alnum(16))
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum HumanKind {
     IamUser { user_id: String, key: String },
     Sso { role: Role, rot: i64 },

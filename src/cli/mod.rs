@@ -22,9 +22,10 @@ pub enum Command {
 /// Which inputs to read and which records to keep.
 #[derive(Args, Debug, Clone)]
 pub struct InputArgs {
-    /// Files or folders (walked recursively) of CloudTrail logs, in any export shape, gzipped or not.
+    /// Files, folders (walked recursively) or s3://bucket/prefix URLs of CloudTrail logs, in any export
+    /// shape, gzipped or not.
     #[arg(required = true, value_name = "INPUT")]
-    pub inputs: Vec<PathBuf>,
+    pub inputs: Vec<String>,
     /// Keep records at or after this time (RFC 3339, or a date YYYY-MM-DD meaning midnight UTC).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
@@ -44,6 +45,12 @@ pub struct InputArgs {
     /// Worker threads (default: one per core).
     #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
+    /// S3 objects fetched at once (enough to hide request latency).
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub s3_concurrency: usize,
+    /// Most fetched-but-not-yet-decoded S3 data held in memory, in MB.
+    #[arg(long, value_name = "MB", default_value_t = 512)]
+    pub s3_buffer_mb: u64,
 }
 
 /// How results are written.
@@ -93,6 +100,8 @@ pub struct ScanArgs {
     pub output: OutputArgs,
     #[command(flatten)]
     pub detect: DetectArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
     /// Print every normalized event as JSON Lines instead of findings (for debugging and tests).
     #[arg(long)]
     pub dump_events: bool,
@@ -108,8 +117,9 @@ pub struct AwsArgs {
     /// Named profile from the AWS config files.
     #[arg(long, value_name = "NAME", env = "AWS_PROFILE")]
     pub profile: Option<String>,
-    /// Region for regional calls (IAM is global; S3 buckets are found in their region).
-    #[arg(long, value_name = "REGION")]
+    /// AWS region to call (the trail bucket's region for S3; IAM is global). `AWS_REGION` works too.
+    /// (`--region` is the record filter of `scan`.)
+    #[arg(id = "aws_region", long = "aws-region", value_name = "REGION")]
     pub region: Option<String>,
     /// Send AWS calls to this endpoint (LocalStack, moto). `AWS_ENDPOINT_URL` works too.
     #[arg(long, value_name = "URL")]
@@ -174,4 +184,13 @@ pub struct RevokeArgs {
     pub rollback: Option<String>,
     #[command(flatten)]
     pub aws: AwsArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -2,6 +2,7 @@
 
 pub mod layout;
 pub mod local;
+pub mod s3;
 
 use layout::LayoutKey;
 use std::path::PathBuf;
@@ -10,6 +11,8 @@ use std::path::PathBuf;
 #[derive(Clone, Debug)]
 pub enum Location {
     Local(PathBuf),
+    /// An S3 object; `seq` is its place in the fetch order.
+    S3 { bucket: String, key: String, seq: usize },
 }
 
 /// One file (or object) to read.
@@ -62,10 +65,38 @@ impl Listing {
     }
 }
 
-/// Reads an input's bytes into `buf` (cleared first).
-pub fn read_into(input: &Input, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    buf.clear();
-    match &input.location {
-        Location::Local(path) => local::read_into(path, buf),
+/// Where inputs' bytes come from while a scan runs.
+#[derive(Clone, Default)]
+pub struct Reader {
+    pub s3: Option<std::sync::Arc<s3::Prefetcher>>,
+    pub cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Reader {
+    /// Reads an input's bytes into `buf` (replacing its content); the error names what failed.
+    pub fn read_into(&self, input: &Input, buf: &mut Vec<u8>) -> Result<(), String> {
+        if self.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err("interrupted (Ctrl-C) before it was read".into());
+        }
+        buf.clear();
+        match &input.location {
+            Location::Local(path) => local::read_into(path, buf).map_err(|e| format!("cannot read: {e}")),
+            Location::S3 { seq, .. } => match &self.s3 {
+                Some(p) => p.take(*seq, buf),
+                None => Err("S3 input without an S3 client".into()),
+            },
+        }
     }
+}
+
+/// Numbers the S3 inputs in listing order, the order the prefetcher fetches them in.
+pub fn number_s3(listing: &mut Listing) -> usize {
+    let mut n = 0;
+    for i in &mut listing.inputs {
+        if let Location::S3 { seq, .. } = &mut i.location {
+            *seq = n;
+            n += 1;
+        }
+    }
+    n
 }
