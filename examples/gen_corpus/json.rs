@@ -40,12 +40,6 @@ impl<'a> Obj<'a> {
         esc(self.out, v);
         self
     }
-    pub fn opt_s(&mut self, k: &str, v: Option<&str>) -> &mut Self {
-        if let Some(v) = v {
-            self.s(k, v);
-        }
-        self
-    }
     pub fn b(&mut self, k: &str, v: bool) -> &mut Self {
         self.key(k);
         self.out.push_str(if v { "true" } else { "false" });

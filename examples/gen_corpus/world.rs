@@ -23,9 +23,6 @@ pub const EC2_PREFIXES: &[(&str, [&str; 3])] = &[
     ("sa-east-1", ["52.67.0.0/16", "54.94.0.0/16", "54.207.0.0/16"]),
 ];
 
-/// Office egress (documentation ranges, outside AWS).
-pub const OFFICE_NETS: &[&str] = &["198.51.100", "192.0.2"];
-
 pub fn known_region(r: &str) -> bool {
     EC2_PREFIXES.iter().any(|(n, _)| *n == r)
 }

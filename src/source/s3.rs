@@ -17,7 +17,31 @@ pub fn parse_url(url: &str) -> Option<(String, String)> {
     (!bucket.is_empty()).then(|| (bucket.to_owned(), prefix.to_owned()))
 }
 
-fn s3_error(op: &str, what: &str, code: Option<&str>, msg: Option<&str>, fallback: String) -> String {
+fn s3_error<E: ProvideErrorMetadata>(
+    op: &str,
+    what: &str,
+    err: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+) -> String
+where
+    E: std::error::Error + 'static,
+{
+    // S3 answers HEAD-like denials with a bare 403 and no error body: use the status when there is no code.
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code().or(match status {
+        Some(403) => Some("AccessDenied"),
+        Some(404) => Some("NoSuchKey"),
+        _ => None,
+    });
+    let msg = err.message();
+    let fallback = {
+        let mut s = err.to_string();
+        let mut src = std::error::Error::source(err);
+        while let Some(e) = src {
+            s = format!("{s}: {e}");
+            src = e.source();
+        }
+        s
+    };
     match code {
         Some("AccessDenied") => format!("{op} {what}: access denied (check s3:{op} on it, and the bucket policy)"),
         Some("NoSuchKey") => format!("{op} {what}: the object was deleted after it was listed"),
@@ -111,7 +135,7 @@ impl S3Source {
                     Ok(pg) => pg,
                     Err(e) => {
                         let what = format!("s3://{bucket}/{p}");
-                        out.failed.push((what.clone(), s3_error("ListObjectsV2", &what, e.code(), e.message(), e.to_string())));
+                        out.failed.push((what.clone(), s3_error("ListObjectsV2", &what, &e)));
                         break;
                     }
                 };
@@ -260,13 +284,7 @@ async fn fetch(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<V
         let resp = match client.get_object().bucket(bucket).key(key).send().await {
             Ok(r) => r,
             Err(e) => {
-                return Err(s3_error(
-                    "GetObject",
-                    &what,
-                    e.code(),
-                    e.message(),
-                    e.to_string(),
-                ))
+                return Err(s3_error("GetObject", &what, &e))
             }
         };
         match resp.body.collect().await {

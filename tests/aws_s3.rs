@@ -1,0 +1,178 @@
+//! `trailhound scan s3://...` against moto's S3 server over real HTTP (started by `tests/run.sh`).
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::io::Write;
+
+const MOTO: &str = "TRAILHOUND_TEST_MOTO";
+
+fn uniq(name: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 1_000_000_000;
+    format!("{name}-{t}-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+async fn s3_client(endpoint: &str, key: &str, secret: &str) -> aws_sdk_s3::Client {
+    let cfg = sdk(endpoint, key, secret).await;
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&cfg).force_path_style(true).build())
+}
+
+async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) {
+    s3.put_object().bucket(bucket).key(key).body(body.into()).send().await.expect("put object");
+}
+
+fn scan_s3(args: &[&str], endpoint: &str, key: &str, secret: &str) -> (Run, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("s.json");
+    let mut a = vec!["scan"];
+    a.extend_from_slice(args);
+    let sp = path_str(&summary);
+    a.extend(["--summary", &sp, "-q"]);
+    let r = run_with_aws(&a, endpoint, key, secret);
+    let s: Value = std::fs::read_to_string(&summary).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
+    (r, s)
+}
+
+/// A CloudTrail file of `n` small records delivered at `day`T12:00Z.
+fn trail_file(account: &str, region: &str, day: &str, n: usize, tag: &str) -> Vec<u8> {
+    let recs: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({
+                "eventVersion": "1.08", "eventTime": format!("{day}T11:{:02}:00Z", 10 + i), "eventSource": "ec2.amazonaws.com",
+                "eventName": "DescribeInstances", "awsRegion": region, "sourceIPAddress": "3.225.16.109",
+                "userAgent": "aws-cli/2.15.0", "recipientAccountId": account, "readOnly": true,
+                "eventID": format!("{tag}-{account}-{region}-{day}-{i}"),
+                "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::{account}:user/ops"), "accountId": account}
+            })
+        })
+        .collect();
+    let text = serde_json::to_vec(&json!({ "Records": recs })).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&text).unwrap();
+    gz.finish().unwrap()
+}
+
+fn trail_key(org: Option<&str>, account: &str, region: &str, day: &str) -> String {
+    let (y, m, d) = (&day[0..4], &day[5..7], &day[8..10]);
+    let compact = day.replace('-', "");
+    let org = org.map(|o| format!("{o}/")).unwrap_or_default();
+    format!("AWSLogs/{org}{account}/CloudTrail/{region}/{y}/{m}/{d}/{account}_CloudTrail_{region}_{compact}T1200Z_abcdefgh12345678.json.gz")
+}
+
+#[tokio::test]
+async fn disk_and_s3_give_identical_findings_and_counts() {
+    let endpoint = moto(MOTO);
+    let s3 = s3_client(&endpoint, "testing", "testing").await;
+    let bucket = uniq("th-same");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let local = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(fixture("corpora/invictus-ir")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(local.path().join(&name), &bytes).unwrap();
+        put(&s3, &bucket, &format!("exports/invictus/{name}"), bytes).await;
+    }
+    let disk = scan(&[&path_str(local.path()), "-q", "--format", "json"]);
+    let url = format!("s3://{bucket}/exports/invictus/");
+    let (remote, summary) = scan_s3(&[&url, "--format", "json"], &endpoint, "testing", "testing");
+    assert_eq!(remote.code, disk.code, "{}", remote.stderr);
+    assert_eq!(remote.stdout, disk.stdout, "findings differ between disk and S3");
+    for field in ["records", "duplicates", "inputs_read", "records_rejected", "bytes_compressed", "bytes_decompressed"] {
+        assert_eq!(summary[field], disk.summary[field], "{field}");
+    }
+    assert_eq!(summary["inputs_skipped"].as_array().unwrap().len(), disk.summary["inputs_skipped"].as_array().unwrap().len());
+    assert!(remote.stdout.contains("ASIATFQR7NSC36DZQP7P"));
+}
+
+#[tokio::test]
+async fn window_fetches_only_the_selected_objects() {
+    let endpoint = moto(MOTO);
+    let s3 = s3_client(&endpoint, "testing", "testing").await;
+    let bucket = uniq("th-window");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let days = ["2026-11-01", "2026-11-02", "2026-11-03"];
+    for acct in ["111122223333", "444455556666"] {
+        for region in ["us-east-1", "eu-west-1"] {
+            for day in days {
+                put(&s3, &bucket, &trail_key(None, acct, region, day), trail_file(acct, region, day, 3, "w")).await;
+            }
+        }
+        put(&s3, &bucket, &format!("AWSLogs/{acct}/CloudTrail-Digest/us-east-1/2026/11/02/digest.json.gz"), b"{}".to_vec()).await;
+    }
+    let url = format!("s3://{bucket}/AWSLogs/");
+    let (all, s) = scan_s3(&[&url, "--no-detect"], &endpoint, "testing", "testing");
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    assert_eq!(s["inputs_read"], 12);
+    assert_eq!(s["records"], 36);
+    let (r, s) = scan_s3(
+        &[&url, "--no-detect", "--account", "111122223333", "--region", "us-east-1", "--since", "2026-11-02", "--until", "2026-11-03"],
+        &endpoint,
+        "testing",
+        "testing",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(s["inputs_read"], 1, "one day of one account and region: {s}");
+    assert_eq!(s["records"], 3);
+    assert!(s["inputs_pruned"].as_u64().unwrap() >= 3, "{s}");
+}
+
+#[tokio::test]
+async fn organization_trail_layout() {
+    let endpoint = moto(MOTO);
+    let s3 = s3_client(&endpoint, "testing", "testing").await;
+    let bucket = uniq("th-org");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    for acct in ["111122223333", "444455556666", "777788889999"] {
+        put(&s3, &bucket, &trail_key(Some("o-a1b2c3d4e5"), acct, "us-east-1", "2026-11-02"), trail_file(acct, "us-east-1", "2026-11-02", 2, "o")).await;
+    }
+    let (r, s) = scan_s3(&[&format!("s3://{bucket}"), "--no-detect", "--account", "444455556666"], &endpoint, "testing", "testing");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(s["inputs_read"], 1, "{s}");
+    assert_eq!(s["records"], 2);
+}
+
+#[tokio::test]
+async fn denied_and_garbage_objects_are_reported_and_the_rest_is_read() {
+    // This server enforces authorization after its first 8 actions (the setup below), including the
+    // bucket policy that denies one object to everyone.
+    let endpoint = moto("TRAILHOUND_TEST_MOTO_S3AUTH");
+    let iam = aws_sdk_iam::Client::new(&sdk(&endpoint, "testing", "testing").await);
+    let admin = s3_client(&endpoint, "testing", "testing").await;
+    iam.create_user().user_name("scanner").send().await.unwrap();
+    let allow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    iam.put_user_policy().user_name("scanner").policy_name("read").policy_document(allow).send().await.unwrap();
+    let key = iam.create_access_key().user_name("scanner").send().await.unwrap();
+    let key = key.access_key().unwrap();
+    let bucket = "th-guarded-trail";
+    admin.create_bucket().bucket(bucket).send().await.unwrap();
+    let good = trail_key(None, "111122223333", "us-east-1", "2026-11-01");
+    let secret = trail_key(None, "111122223333", "us-east-1", "2026-11-02");
+    let garbage = trail_key(None, "111122223333", "us-east-1", "2026-11-03");
+    put(&admin, bucket, &good, trail_file("111122223333", "us-east-1", "2026-11-01", 4, "g")).await;
+    put(&admin, bucket, &secret, trail_file("111122223333", "us-east-1", "2026-11-02", 4, "s")).await;
+    let mut junk = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    junk.write_all(&[0u8, 1, 2, 3, 255, 254].repeat(500)).unwrap();
+    put(&admin, bucket, &garbage, junk.finish().unwrap()).await;
+    let policy = json!({"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject",
+        "Resource": format!("arn:aws:s3:::{bucket}/{secret}")}]});
+    admin.put_bucket_policy().bucket(bucket).policy(policy.to_string()).send().await.unwrap();
+
+    let (r, s) = scan_s3(&[&format!("s3://{bucket}/"), "--no-detect"], &endpoint, key.access_key_id(), key.secret_access_key());
+    assert_eq!(r.code, 3, "a partial run: {}", r.stderr);
+    assert_eq!(s["inputs_read"], 1, "{s}");
+    assert_eq!(s["records"], 4);
+    let skipped = s["inputs_skipped"].as_array().unwrap();
+    let reason = |k: &str| {
+        skipped
+            .iter()
+            .find(|x| x["input"].as_str().unwrap().ends_with(k))
+            .map(|x| x["reason"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("{k} not reported: {s}"))
+    };
+    assert!(reason(&secret).contains("access denied"), "{s}");
+    assert!(reason(&garbage).contains("binary"), "{s}");
+}
