@@ -61,6 +61,8 @@ fields! {
     AllocationId => "allocation_id", allocation_id;
     TargetRoleName => "target_role_name", target_role_name;
     TargetPolicyName => "target_policy_name", target_policy_name;
+    RequestParameters => "request_parameters", request_parameters;
+    ResponseElements => "response_elements", response_elements;
 }
 
 const NFIELDS: usize = Field::ALL.len();

@@ -5,6 +5,7 @@
 //! -> `scan` (parallel decode, ordered merge, `dedup`, `summary`) -> `detect` -> `report`.
 
 pub mod aws;
+pub mod blast;
 pub mod cli;
 pub mod decode;
 pub mod dedup;
@@ -16,6 +17,7 @@ pub mod scan;
 pub mod source;
 pub mod summary;
 pub mod time;
+pub mod timeline;
 
 /// Exit statuses, documented in the README.
 pub mod exit {

@@ -3,17 +3,15 @@
 use anyhow::Context;
 use clap::Parser;
 use std::io::{IsTerminal, Write};
-use trailhound::cli::{Cli, Command, Cutoff, Format, RevokeArgs, ScanArgs};
+use trailhound::cli::{AwsArgs, Cli, Command, Cutoff, Format, InputArgs, ReportArgs, ReportFormat, RevokeArgs, ScanArgs, TimelineArgs, TimelineFormat};
 use trailhound::revoke::{self, CutoffChoice, RoleRequest};
-use trailhound::decode::normalize::Filter;
 use trailhound::detect::{DetectConfig, Detector};
 use trailhound::report::{self, EventDump};
 use trailhound::scan::{self, EventSink, ScanOptions};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use trailhound::source::s3::{Prefetcher, S3Source};
-use trailhound::source::{self, Listing, Prune, Reader};
-use trailhound::{exit, time};
+use trailhound::source::{self, Listing, Prune};
+use trailhound::exit;
 
 // Decoding allocates a batch arena per input on every worker: mimalloc keeps that off the kernel.
 #[global_allocator]
@@ -28,6 +26,8 @@ fn main() {
     let code = match cli.command {
         Command::Scan(args) => run_scan(args),
         Command::Revoke(args) => run_revoke(args),
+        Command::Report(args) => run_report(args),
+        Command::Timeline(args) => run_timeline(args),
     };
     std::process::exit(code.unwrap_or_else(|e| {
         eprintln!("trailhound: error: {}", report::escape::term(&format!("{e:#}")));
@@ -53,12 +53,6 @@ fn watch_ctrl_c(rt: &tokio::runtime::Runtime, cancel: Arc<AtomicBool>) {
     });
 }
 
-fn parse_time(flag: &str, v: &Option<String>) -> anyhow::Result<Option<i64>> {
-    v.as_deref()
-        .map(|s| time::parse_bound(s).with_context(|| format!("--{flag} {s:?} is not RFC 3339 or YYYY-MM-DD")))
-        .transpose()
-}
-
 fn output(path: &Option<std::path::PathBuf>) -> anyhow::Result<Box<dyn Write + Send>> {
     Ok(match path {
         Some(p) => Box::new(std::io::BufWriter::new(
@@ -68,45 +62,38 @@ fn output(path: &Option<std::path::PathBuf>) -> anyhow::Result<Box<dyn Write + S
     })
 }
 
+/// Everything a command needs to read its inputs: runtime, Ctrl-C flag, listing, reader.
+struct Session {
+    rt: tokio::runtime::Runtime,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Session {
+    fn new() -> anyhow::Result<Self> {
+        let rt = runtime()?;
+        let cancel = Arc::new(AtomicBool::new(false));
+        watch_ctrl_c(&rt, cancel.clone());
+        Ok(Session { rt, cancel })
+    }
+
+    fn open(&self, inp: &InputArgs, prune: &Prune, aws: &AwsArgs) -> source::Opened {
+        source::open(&inp.inputs, prune, aws, &self.rt, self.cancel.clone(), inp.s3_concurrency, inp.s3_buffer_mb.max(16) << 20)
+    }
+}
+
+fn write_summary(path: &Option<std::path::PathBuf>, summary: &trailhound::summary::Summary) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        let text = serde_json::to_string_pretty(summary)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("cannot write --summary {}", path.display()))?;
+    }
+    Ok(())
+}
+
 fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     let inp = &args.input;
-    let filter = Filter {
-        since_ms: parse_time("since", &inp.since)?,
-        until_ms: parse_time("until", &inp.until)?,
-        accounts: inp.account.clone(),
-        regions: inp.region.clone(),
-    };
-    let prune = Prune {
-        accounts: filter.accounts.clone(),
-        regions: filter.regions.clone(),
-        since_ms: filter.since_ms,
-        until_ms: filter.until_ms,
-        margin_ms: inp.delivery_margin_minutes.max(0) * 60_000,
-    };
-    let cancel = Arc::new(AtomicBool::new(false));
-    let rt = runtime()?;
-    watch_ctrl_c(&rt, cancel.clone());
-    let mut listing = Listing::default();
-    let mut s3: Option<S3Source> = None;
-    for input in &inp.inputs {
-        if input.starts_with("s3://") {
-            if s3.is_none() {
-                s3 = Some(S3Source::new(&rt.block_on(trailhound::aws::config(&args.aws))));
-            }
-            if let Some(src) = &s3 {
-                rt.block_on(src.list(input, &prune, &mut listing));
-            }
-        } else {
-            source::local::list(std::path::Path::new(input), &prune, &mut listing);
-        }
-    }
-    let mut reader = Reader { s3: None, cancel: cancel.clone() };
-    if source::number_s3(&mut listing) > 0 {
-        if let Some(src) = &s3 {
-            let budget = inp.s3_buffer_mb.max(16) << 20;
-            reader.s3 = Some(Prefetcher::start(rt.handle(), src.client.clone(), &listing.inputs, inp.s3_concurrency, budget, cancel));
-        }
-    }
+    let (filter, prune) = inp.filter_and_prune()?;
+    let session = Session::new()?;
+    let source::Opened { listing, reader } = session.open(inp, &prune, &args.aws);
     let opts = ScanOptions { filter, threads: inp.threads, progress: !args.output.quiet && std::io::stderr().is_terminal(), reader };
     let format = args.output.format.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Ndjson });
 
@@ -127,10 +114,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         out.flush().context("writing findings")?;
     }
 
-    if let Some(path) = &args.output.summary {
-        let text = serde_json::to_string_pretty(&summary)?;
-        std::fs::write(path, text + "\n").with_context(|| format!("cannot write --summary {}", path.display()))?;
-    }
+    write_summary(&args.output.summary, &summary)?;
     if !args.output.quiet {
         eprint!("{}", summary.human());
     }
@@ -235,4 +219,102 @@ fn run_revoke(args: RevokeArgs) -> anyhow::Result<i32> {
         println!("Recorded in {}. Undo with: trailhound revoke --rollback <audit id>", args.audit_log.display());
         Ok(exit::CLEAN)
     })
+}
+
+fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
+    let inp = &args.input;
+    let (filter, prune) = inp.filter_and_prune()?;
+    let mut roots: Vec<String> = args.key.clone();
+    for f in &args.finding {
+        roots.extend(revoke::read_findings(f)?.into_iter().map(|f| f.access_key_id));
+    }
+    roots.dedup();
+    if roots.is_empty() {
+        anyhow::bail!("report needs --key KEY or --finding FILE");
+    }
+    let session = Session::new()?;
+    let progress = !args.quiet && std::io::stderr().is_terminal();
+
+    // Pass 1: minting edges (the chain) and detection (attacker origins), over everything selected.
+    let opened = session.open(inp, &prune, &args.aws);
+    let opts = ScanOptions { filter: filter.clone(), threads: inp.threads, progress, reader: opened.reader };
+    let mut edges = trailhound::blast::MintEdges::new(&roots);
+    let mut detector = Detector::new(DetectConfig::from_args(&args.detect)?);
+    let first = scan::run(&opened.listing, &opts, &mut [&mut edges as &mut dyn EventSink, &mut detector])?;
+    let chain = trailhound::blast::chain(&roots, &edges.edges);
+    let findings = detector.finish();
+
+    // Pass 2: only the chain's time window (sessions live at most 36 hours after they are minted).
+    let mut start = i64::MAX;
+    let mut end = i64::MIN;
+    for k in &chain {
+        if let Some(&(a, b)) = edges.ranges.get(&k.access_key_id) {
+            start = start.min(a);
+            end = end.max(if k.minted_by.is_some() { b.max(a + 36 * 3_600_000) } else { b });
+        }
+    }
+    let (mut filter2, mut prune2) = (filter, prune);
+    if start <= end {
+        let (s, e) = (start - 60_000, end + 60_000);
+        filter2.since_ms = Some(filter2.since_ms.map_or(s, |x| x.max(s)));
+        filter2.until_ms = Some(filter2.until_ms.map_or(e, |x| x.min(e)));
+        prune2.since_ms = filter2.since_ms;
+        prune2.until_ms = filter2.until_ms;
+    }
+    filter2.keep_raw_for = Some(Arc::new(chain.iter().map(|k| k.access_key_id.clone()).collect()));
+    let opened = session.open(inp, &prune2, &args.aws);
+    let opts = ScanOptions { filter: filter2, threads: inp.threads, progress, reader: opened.reader };
+    let mut collector = trailhound::blast::Collector::new(&chain);
+    let summary = scan::run(&opened.listing, &opts, &mut [&mut collector as &mut dyn EventSink])?;
+    let flagged: Vec<String> = findings
+        .iter()
+        .filter(|f| chain.iter().any(|k| k.access_key_id == f.access_key_id))
+        .flat_map(|f| f.source_ips.iter().cloned())
+        .collect();
+    let blast = trailhound::blast::impact::build(chain, collector.events, &flagged);
+    let mut out = output(&args.output)?;
+    match args.format {
+        ReportFormat::Json => report::blast::json(&blast, &mut out)?,
+        ReportFormat::Csv => report::blast::csv(&blast, &mut out)?,
+        ReportFormat::Md => report::blast::markdown(&blast, &mut out)?,
+        ReportFormat::Html => out.write_all(report::html::render(&blast).as_bytes())?,
+    }
+    out.flush().context("writing the report")?;
+    write_summary(&args.summary, &summary)?;
+    if !args.quiet {
+        eprint!("{}", summary.human());
+        eprintln!("trailhound: chain of {} keys, {} events, {} lasting actions", blast.keys.len(), blast.events.len(), blast.impact.len());
+    }
+    Ok(exit::status(false, summary.is_partial() || first.is_partial()))
+}
+
+fn run_timeline(args: TimelineArgs) -> anyhow::Result<i32> {
+    let inp = &args.input;
+    let (filter, prune) = inp.filter_and_prune()?;
+    let session = Session::new()?;
+    let opened = session.open(inp, &prune, &args.aws);
+    let opts = ScanOptions { filter, threads: inp.threads, progress: !args.quiet && std::io::stderr().is_terminal(), reader: opened.reader };
+    let sel = trailhound::timeline::Selector {
+        role: args.role.as_deref().map(|r| revoke::iam::role_name(r).to_owned()),
+        session: args.session.clone(),
+        key: args.key.clone(),
+    };
+    let mut sink = trailhound::timeline::TimelineSink::new(sel);
+    let mut detector = Detector::new(DetectConfig::from_args(&args.detect)?);
+    let summary = scan::run(&opened.listing, &opts, &mut [&mut sink as &mut dyn EventSink, &mut detector])?;
+    let findings = detector.finish();
+    let t = sink.finish(&findings);
+    let mut out = output(&args.output)?;
+    match args.format {
+        TimelineFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &t)?;
+            writeln!(out)?;
+        }
+        TimelineFormat::Table => out.write_all(trailhound::timeline::render_text(&t).as_bytes())?,
+    }
+    out.flush().context("writing the timeline")?;
+    if !args.quiet {
+        eprint!("{}", summary.human());
+    }
+    Ok(exit::status(false, summary.is_partial()))
 }

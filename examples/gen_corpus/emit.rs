@@ -104,7 +104,8 @@ pub fn use_record(ctx: &Ctx, w: &Workload, t: i64, call: &str, region: &str, rng
         Some(k) => k,
         None => w.key_index(t)?,
     };
-    let ci = rng.weighted(&w.clients.iter().map(|c| c.weight).collect::<Vec<_>>());
+    // GetCallerIdentity comes from the application client (the first one).
+    let ci = if call == "sts:GetCallerIdentity" { 0 } else { rng.weighted(&w.clients.iter().map(|c| c.weight).collect::<Vec<_>>()) };
     let client = &w.clients[ci];
     let call = if call.is_empty() { *rng.pick(&client.calls) } else { call };
     let variant = ov.key_variant.unwrap_or(if client.v1 && w.dual { 1 } else { 0 });

@@ -58,6 +58,11 @@ struct Args {
     force: bool,
 }
 
+/// Floor for the background rate multiplier: every background workload keeps using its keys
+/// several times an hour even when --size is too small for the population (output then exceeds
+/// --size).
+const MIN_MULT: f64 = 0.5;
+
 fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim().to_ascii_uppercase();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
@@ -166,15 +171,16 @@ fn run() -> Result<(), String> {
         let fixed = rate_at(&mut world, 0.0);
         let at_one = rate_at(&mut world, 1.0);
         // Calibrate bytes per record on a sample of the first stream.
-        world.mult = ((target_records - fixed) / (at_one - fixed)).max(0.05);
-        let sample = emit::chunk_events(&world, 0, u64::MAX, start, start + 1800);
+        world.mult = ((target_records - fixed) / (at_one - fixed)).max(MIN_MULT);
+        let sample_len = ((3600.0 * 4000.0 / world.expected_rate(0).max(1.0)) as i64).clamp(10, 3600);
+        let sample = emit::chunk_events(&world, 0, u64::MAX, start, start + sample_len);
         let avg = if sample.is_empty() {
             est_bytes_per_record
         } else {
             sample.iter().map(|e| e.json.len() as f64 + 1.0).sum::<f64>() / sample.len() as f64
         };
         let target_records = size as f64 / avg;
-        world.mult = ((target_records - fixed) / (at_one - fixed)).max(0.05);
+        world.mult = ((target_records - fixed) / (at_one - fixed)).max(MIN_MULT);
     }
     world.window = (0..nstreams)
         .map(|s| {
@@ -186,13 +192,11 @@ fn run() -> Result<(), String> {
     // Chunks: (stream, window index, from, to).
     let mut chunks = Vec::new();
     for s in 0..nstreams {
-        let wl = world.window[s];
-        let mut i = 0u64;
-        let mut t = start;
-        while t < end {
-            chunks.push((s, i, t, (t + wl).min(end)));
-            t += wl;
-            i += 1;
+        // Equal windows covering the span exactly (no short tail).
+        let span = end - start;
+        let n = ((span + world.window[s] - 1) / world.window[s]).max(1);
+        for i in 0..n {
+            chunks.push((s, i as u64, start + span * i / n, start + span * (i + 1) / n));
         }
     }
     let out = args.out.clone();

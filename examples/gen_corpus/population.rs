@@ -32,6 +32,11 @@ impl<'a> Builder<'a> {
     pub fn seed(&self) -> u64 {
         self.ctx.seed
     }
+    /// Ids and addresses of what is built next come from namespace `ns` (0 = background).
+    pub fn set_namespace(&mut self, ns: u64) {
+        self.next_id = 1 + ns * 1_000_000;
+        self.alloc.set_namespace(if ns == 0 { 0 } else { 8000 + 500 * (ns - 1) });
+    }
     pub fn id(&mut self) -> u64 {
         let i = self.next_id;
         self.next_id += 1;
@@ -254,7 +259,7 @@ const FN_WORDS: &[&str] = &["resizer", "notifier", "etl", "webhook", "scheduler"
 pub fn background(b: &mut Builder, target_rph: f64) {
     let na = b.ctx.accounts.len();
     let nr = b.ctx.regions.len();
-    let n_ec2 = ((target_rph / 300.0).round() as usize).clamp(4, 60);
+    let n_ec2 = ((target_rph / 300.0).round() as usize).clamp(2, 60);
     for a in 0..na {
         for r in 0..nr {
             let mut rng = Rng::from(&[b.seed(), tag("bg"), a as u64, r as u64]);
@@ -280,15 +285,15 @@ pub fn background(b: &mut Builder, target_rph: f64) {
                 let (_, calls, ua) = APPS[app];
                 b.instance(a, r, &roles[app], origin, ua, calls, 12.0, true, &mut rng);
             }
-            for i in 0..(n_ec2 / 3).max(2) {
-                let name = format!("prod-{}-{}", FN_WORDS[i % FN_WORDS.len()], i);
+            for i in 0..(n_ec2 / 3).max(1) {
+                let name = format!("prod-{}-{}-{}", FN_WORDS[i % FN_WORDS.len()], short_region(&b.ctx.regions[r]), i);
                 b.lambda(a, r, &name, 10.0, true, &mut rng);
             }
             for svc in 0..(1 + n_ec2 / 20) {
                 let role = b.cfn_role(a, &format!("ecs-svc{}-TaskRole", svc));
                 let nat = b.public_ip(r);
                 let ua = if svc % 2 == 0 { UA_ECS_GO } else { UA_ECS_PY };
-                for _ in 0..rng.range(3, 6) {
+                for _ in 0..rng.range(2, 2 + (n_ec2 as i64 / 10).clamp(1, 4)) {
                     b.ecs_task(a, r, &role, &nat, ua, 10.0, true, &mut rng);
                 }
             }
@@ -309,4 +314,25 @@ pub fn background(b: &mut Builder, target_rph: f64) {
         b.sso_user(a, "maria.garcia@example.com", &["198.51.100.61"], &[UA_CHROME], CALLS_CONSOLE, 4.0, true, first, None);
         b.sso_user(a, "li.wei@example.com", &["192.0.2.80"], &[UA_FIREFOX, UA_CLI_DARWIN], CALLS_CONSOLE, 4.0, true, first + 300, None);
     }
+}
+
+/// "us-east-1" -> "use1", "ap-southeast-2" -> "apse2".
+pub fn short_region(r: &str) -> String {
+    let parts: Vec<&str> = r.split('-').collect();
+    if parts.len() != 3 {
+        return r.replace('-', "");
+    }
+    let dir = match parts[1] {
+        "east" => "e",
+        "west" => "w",
+        "north" => "n",
+        "south" => "s",
+        "central" => "c",
+        "southeast" => "se",
+        "northeast" => "ne",
+        "northwest" => "nw",
+        "southwest" => "sw",
+        d => &d[..1],
+    };
+    format!("{}{}{}", parts[0], dir, parts[2])
 }

@@ -109,6 +109,7 @@ pub fn plant(b: &mut Builder, scripted: &mut [Vec<(i64, String)>], name: &str) -
     let na = b.ctx.accounts.len();
     let nr = b.ctx.regions.len();
     let (a, r) = (i % na, (i / na) % nr);
+    b.set_namespace(i as u64 + 1);
     let span = b.ctx.end - b.ctx.start;
     let frac = (hash(&[b.seed(), tag("scn-time"), tag(name)]) % 10_000) as f64 / 10_000.0;
     let t = b.ctx.start + (span as f64 * (0.3 + 0.4 * frac)) as i64;

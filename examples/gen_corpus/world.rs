@@ -50,15 +50,24 @@ pub fn pool_addr(region: &str, pool: usize, n: u64) -> String {
 }
 
 /// Hands out unique addresses per (region, pool) in creation order.
+/// Counters start at `base`: the background uses base 0, scenario i base 8000 + 500 i, so a
+/// scenario gets the same addresses whether or not the background is generated.
 #[derive(Default)]
 pub struct Alloc {
     next: HashMap<(String, usize), u64>,
     private: u64,
+    pub base: u64,
 }
 
 impl Alloc {
+    pub fn set_namespace(&mut self, base: u64) {
+        self.base = base;
+        self.next.clear();
+        self.private = base;
+    }
     pub fn ip(&mut self, region: &str, pool: usize) -> String {
-        let c = self.next.entry((region.to_string(), pool)).or_insert(0);
+        let base = self.base;
+        let c = self.next.entry((region.to_string(), pool)).or_insert(base);
         let n = *c;
         *c += 1;
         pool_addr(region, pool, n)

@@ -15,8 +15,79 @@ pub struct Cli {
 pub enum Command {
     /// Read CloudTrail logs and report workload credentials used off-workload.
     Scan(ScanArgs),
+    /// Blast radius of compromised keys: the credentials minted from them and everything they did.
+    Report(ReportArgs),
+    /// The affected role's timeline: sessions issued, uses by key and origin, revocations.
+    Timeline(TimelineArgs),
     /// Deny compromised sessions issued before a cutoff (plan by default; --emit or --apply).
     Revoke(RevokeArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Html,
+    Md,
+    Json,
+    Csv,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// A compromised access key (ASIA... or AKIA...); repeatable.
+    #[arg(long, value_name = "KEY")]
+    pub key: Vec<String>,
+    /// Findings from `trailhound scan --format json|ndjson`: their keys are the starting points.
+    #[arg(long, value_name = "FILE")]
+    pub finding: Vec<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+    pub format: ReportFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write the run summary (JSON) of the second pass to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+    /// No progress bar and no human summary on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub detect: DetectArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimelineFormat {
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct TimelineArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The role (name or ARN).
+    #[arg(long, value_name = "NAME|ARN", required_unless_present_any = ["session", "key"])]
+    pub role: Option<String>,
+    /// One session (an instance id, a function name).
+    #[arg(long, value_name = "NAME")]
+    pub session: Option<String>,
+    /// One access key.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    #[arg(long, value_enum, default_value_t = TimelineFormat::Table)]
+    pub format: TimelineFormat,
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub detect: DetectArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// Which inputs to read and which records to keep.
@@ -192,5 +263,31 @@ mod tests {
     fn command_line_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+}
+
+impl InputArgs {
+    /// The record filter and the listing pruning these options ask for.
+    pub fn filter_and_prune(&self) -> anyhow::Result<(crate::decode::normalize::Filter, crate::source::Prune)> {
+        let parse = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
+            v.as_deref()
+                .map(|s| crate::time::parse_bound(s).ok_or_else(|| anyhow::anyhow!("--{flag} {s:?} is not RFC 3339 or YYYY-MM-DD")))
+                .transpose()
+        };
+        let filter = crate::decode::normalize::Filter {
+            since_ms: parse("since", &self.since)?,
+            until_ms: parse("until", &self.until)?,
+            accounts: self.account.clone(),
+            regions: self.region.clone(),
+            keep_raw_for: None,
+        };
+        let prune = crate::source::Prune {
+            accounts: filter.accounts.clone(),
+            regions: filter.regions.clone(),
+            since_ms: filter.since_ms,
+            until_ms: filter.until_ms,
+            margin_ms: self.delivery_margin_minutes.max(0) * 60_000,
+        };
+        Ok((filter, prune))
     }
 }

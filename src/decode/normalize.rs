@@ -29,14 +29,56 @@ pub struct Filter {
     pub until_ms: Option<i64>,
     pub accounts: Vec<String>,
     pub regions: Vec<String>,
+    /// Keys whose events keep their request parameters and response elements (blast-radius reports);
+    /// every other event skips them, which keeps the scan fast.
+    pub keep_raw_for: Option<std::sync::Arc<rustc_hash::FxHashSet<String>>>,
+}
+
+/// Fields that hold secrets in CloudTrail responses: never copied into any output.
+const SECRET_FIELDS: &[&str] = &["sessionToken", "secretAccessKey", "password", "SecretString", "SecretBinary", "plaintext"];
+
+fn scrub(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, val) in m.iter_mut() {
+                if SECRET_FIELDS.contains(&k.as_str()) {
+                    *val = serde_json::Value::String("(redacted by trailhound)".into());
+                } else {
+                    scrub(val);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(scrub),
+        _ => {}
+    }
+}
+
+/// Raw request or response JSON, secrets redacted and size capped.
+fn kept_raw(raw: Option<&serde_json::value::RawValue>) -> Option<String> {
+    const MAX: usize = 16 * 1024;
+    let mut v: serde_json::Value = serde_json::from_str(raw?.get()).ok()?;
+    if v.is_null() {
+        return None;
+    }
+    scrub(&mut v);
+    let text = v.to_string();
+    Some(if text.len() > MAX {
+        let mut cut = MAX;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}...(truncated)", &text[..cut])
+    } else {
+        text
+    })
 }
 
 impl Filter {
     pub fn is_empty(&self) -> bool {
-        self.since_ms.is_none() && self.until_ms.is_none() && self.accounts.is_empty() && self.regions.is_empty()
+        self.since_ms.is_none() && self.until_ms.is_none() && self.accounts.is_empty() && self.regions.is_empty() && self.keep_raw_for.is_none()
     }
 
-    fn keeps(&self, time_ms: Option<i64>, account: &str, region: &str) -> bool {
+    pub fn keeps(&self, time_ms: Option<i64>, account: &str, region: &str) -> bool {
         if let Some(since) = self.since_ms {
             if time_ms.is_none_or(|t| t < since) {
                 return false;
@@ -173,6 +215,16 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
 
     for r in &rec.resources {
         b.resource(&r.arn, &r.kind, &r.account_id);
+    }
+    if let (Some(keep), Some(u)) = (&filter.keep_raw_for, uid) {
+        if keep.contains(u.access_key_id.as_ref()) {
+            if let Some(t) = kept_raw(rec.request_parameters) {
+                b.set(Field::RequestParameters, &t);
+            }
+            if let Some(t) = kept_raw(rec.response_elements) {
+                b.set(Field::ResponseElements, &t);
+            }
+        }
     }
 
     let name: &str = &rec.event_name;

@@ -29,6 +29,15 @@ pub fn csv_cell(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// For a shell command shown to be copied: single-quoted unless plainly safe (session names are
+/// attacker-chosen and may hold quotes, `$(...)` or `;`).
+pub fn shell(s: &str) -> Cow<'_, str> {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@+=,".contains(c)) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(format!("'{}'", s.replace('\'', "'\\''")))
+}
+
 /// For HTML text and attribute values.
 pub fn html(s: &str) -> Cow<'_, str> {
     if !s.contains(['<', '>', '&', '"', '\'']) {
@@ -60,5 +69,7 @@ mod tests {
         assert_eq!(csv_cell("-2+3"), "'-2+3");
         assert_eq!(csv_cell("aws-cli"), "aws-cli");
         assert_eq!(html("<script>\"'&"), "&lt;script&gt;&quot;&#39;&amp;");
+        assert_eq!(shell("i-0abc"), "i-0abc");
+        assert_eq!(shell("a'b; rm -rf /"), "'a'\\''b; rm -rf /'");
     }
 }

@@ -1,6 +1,8 @@
 //! Report: findings as a terminal table, JSON, JSON Lines or CSV.
 
+pub mod blast;
 pub mod escape;
+pub mod html;
 
 use crate::cli::Format;
 use crate::detect::Finding;

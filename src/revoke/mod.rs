@@ -143,7 +143,7 @@ pub async fn plan(iam: &Iam, req: &Request, max_roles: usize, now: DateTime<Utc>
 }
 
 fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
+    crate::report::escape::shell(s).into_owned()
 }
 
 fn compact(doc: &str) -> String {

@@ -100,3 +100,39 @@ pub fn number_s3(listing: &mut Listing) -> usize {
     }
     n
 }
+
+/// Inputs listed and ready to read.
+pub struct Opened {
+    pub listing: Listing,
+    pub reader: Reader,
+}
+
+/// Lists every input (local paths and `s3://` URLs, in the order given) and starts fetching the S3
+/// ones in the background on `rt`.
+pub fn open(
+    inputs: &[String],
+    prune: &Prune,
+    aws: &crate::cli::AwsArgs,
+    rt: &tokio::runtime::Runtime,
+    cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    s3_concurrency: usize,
+    s3_buffer_bytes: u64,
+) -> Opened {
+    let mut listing = Listing::default();
+    let mut s3src: Option<s3::S3Source> = None;
+    for input in inputs {
+        if input.starts_with("s3://") {
+            let src = s3src.get_or_insert_with(|| s3::S3Source::new(&rt.block_on(crate::aws::config(aws))));
+            rt.block_on(src.list(input, prune, &mut listing));
+        } else {
+            local::list(std::path::Path::new(input), prune, &mut listing);
+        }
+    }
+    let mut reader = Reader { s3: None, cancel: cancel.clone() };
+    if number_s3(&mut listing) > 0 {
+        if let Some(src) = &s3src {
+            reader.s3 = Some(s3::Prefetcher::start(rt.handle(), src.client.clone(), &listing.inputs, s3_concurrency, s3_buffer_bytes, cancel));
+        }
+    }
+    Opened { listing, reader }
+}

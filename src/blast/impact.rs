@@ -1,0 +1,359 @@
+//! What the chain did: calls by service, resources touched, and the actions that outlive the session.
+
+use super::{ChainKey, ReportEvent};
+use crate::report::escape::shell;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Kinds of lasting impact, in the order a responder deals with them.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Persistence,
+    DefenseEvasion,
+    Exposure,
+    DataAccess,
+    Cost,
+}
+
+impl Category {
+    pub fn label(self) -> &'static str {
+        match self {
+            Category::Persistence => "persistence",
+            Category::DefenseEvasion => "defense evasion",
+            Category::Exposure => "exposure",
+            Category::DataAccess => "data access",
+            Category::Cost => "cost",
+        }
+    }
+}
+
+pub fn classify(event_name: &str, req: Option<&Value>) -> Option<Category> {
+    use Category::*;
+    Some(match event_name {
+        "CreateUser" | "CreateAccessKey" | "CreateLoginProfile" | "UpdateLoginProfile" | "CreateRole" | "AttachUserPolicy"
+        | "AttachRolePolicy" | "AttachGroupPolicy" | "PutUserPolicy" | "PutRolePolicy" | "PutGroupPolicy" | "CreatePolicy"
+        | "CreatePolicyVersion" | "SetDefaultPolicyVersion" | "UpdateAssumeRolePolicy" | "AddUserToGroup"
+        | "CreateVirtualMFADevice" | "EnableMFADevice" | "AddRoleToInstanceProfile" | "CreateInstanceProfile"
+        | "ImportKeyPair" | "CreateKeyPair" | "CreateServiceSpecificCredential" | "UploadSSHPublicKey"
+        | "CreateOpenIDConnectProvider" | "CreateSAMLProvider" | "UpdateFunctionCode" | "CreateFunction"
+        | "CreateTrustAnchor" | "CreateProfile" => Persistence,
+        "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" | "PutInsightSelectors" | "DeleteDetector"
+        | "UpdateDetector" | "DisassociateFromMasterAccount" | "CreateFilter" | "DeleteFlowLogs" | "StopConfigurationRecorder"
+        | "DeleteConfigurationRecorder" | "DeleteConfigRule" | "DisableSecurityHub" | "DeleteLogGroup" | "DeleteLogStream"
+        | "PutRetentionPolicy" | "DeleteResolverQueryLogConfig" | "DisableEbsEncryptionByDefault" => DefenseEvasion,
+        "ModifySnapshotAttribute" | "ModifyImageAttribute" | "ModifyDBSnapshotAttribute" | "ModifyDBClusterSnapshotAttribute"
+        | "PutBucketPolicy" | "PutBucketAcl" | "PutObjectAcl" | "DeletePublicAccessBlock" | "DeleteBucketPublicAccessBlock"
+        | "PutBucketPublicAccessBlock" | "AuthorizeSecurityGroupIngress" | "SharedSnapshotCopyInitiated" | "PutResourcePolicy"
+        | "AddPermission" => Exposure,
+        "GetObject" | "GetSecretValue" | "BatchGetSecretValue" | "GetPasswordData" | "Decrypt" | "GetParameter"
+        | "GetParameters" | "GetParametersByPath" | "CopyObject" | "CopySnapshot" | "CreateSnapshot" | "GetCredentialReport"
+        | "GetKeyPair" | "DownloadDBLogFilePortion" => DataAccess,
+        "RunInstances" | "CreateCluster" | "CreateNodegroup" | "RequestSpotInstances" | "RequestSpotFleet" | "CreateFleet"
+        | "CreateTrainingJob" | "CreateNotebookInstance" | "InvokeModel" | "StartInstances" => Cost,
+        "UpdateAccessKey" if req.and_then(|r| r.get("status")).and_then(Value::as_str) == Some("Active") => Persistence,
+        _ => return None,
+    })
+}
+
+/// One lasting action.
+#[derive(Serialize, Clone, Debug)]
+pub struct Impact {
+    pub category: Category,
+    pub event_time: Option<String>,
+    pub event_name: String,
+    pub event_id: String,
+    pub access_key_id: String,
+    /// What it acted on, from request parameters (user, key, bucket, snapshot, instance type...).
+    pub detail: String,
+    /// `null` when it succeeded; failed attempts are listed too, as intent.
+    pub error_code: Option<String>,
+    pub source_ip: String,
+    /// Made from an origin detection flagged (the attacker's), as opposed to the workload's own use.
+    pub from_flagged_origin: bool,
+}
+
+fn pick<'v>(v: Option<&'v Value>, paths: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(v) = v else { return out };
+    for p in paths {
+        let mut cur = v;
+        let mut ok = true;
+        for seg in p.split('.') {
+            match cur.get(seg) {
+                Some(n) => cur = n,
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok {
+            match cur {
+                Value::String(s) if !s.is_empty() => out.push(format!("{}={s}", p.rsplit('.').next().unwrap_or(p))),
+                Value::Number(n) => out.push(format!("{}={n}", p.rsplit('.').next().unwrap_or(p))),
+                Value::Bool(b) => out.push(format!("{}={b}", p.rsplit('.').next().unwrap_or(p))),
+                Value::Array(a) if !a.is_empty() => out.push(format!("{}={}", p.rsplit('.').next().unwrap_or(p), Value::Array(a.clone()))),
+                Value::Object(_) => out.push(format!("{}={cur}", p.rsplit('.').next().unwrap_or(p))),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+const DETAIL_PATHS: &[&str] = &[
+    "userName",
+    "roleName",
+    "groupName",
+    "policyArn",
+    "policyName",
+    "bucketName",
+    "key",
+    "secretId",
+    "instanceId",
+    "snapshotId",
+    "imageId",
+    "name",
+    "trailName",
+    "detectorId",
+    "keyId",
+    "instanceType",
+    "instancesSet.items",
+    "createVolumePermission.add",
+    "launchPermission.add",
+    "attributeName",
+    "valuesToAdd",
+    "functionName",
+    "ipPermissions",
+];
+
+const RESPONSE_PATHS: &[&str] = &["accessKey.accessKeyId", "user.arn", "role.arn", "instancesSet.items"];
+
+fn instance_types(req: Option<&Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(r) = req {
+        if let Some(t) = r.get("instanceType").and_then(Value::as_str) {
+            out.push(t.to_owned());
+        }
+        if let Some(items) = r.get("instancesSet").and_then(|s| s.get("items")).and_then(Value::as_array) {
+            for it in items {
+                if let Some(t) = it.get("instanceType").and_then(Value::as_str) {
+                    out.push(t.to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct CallCount {
+    pub event_source: String,
+    pub event_name: String,
+    pub ok: u64,
+    pub errors: u64,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct Window {
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct Origin {
+    pub source_ip: String,
+    pub events: u64,
+    /// Flagged by detection (an attacker's origin).
+    pub flagged: bool,
+    pub user_agents: Vec<String>,
+}
+
+/// The blast-radius report. Field names are stable.
+#[derive(Serialize, Clone, Debug)]
+pub struct BlastReport {
+    pub keys: Vec<ChainKey>,
+    pub window: Window,
+    pub events: Vec<ReportEvent>,
+    pub calls: Vec<CallCount>,
+    pub regions: Vec<String>,
+    pub origins: Vec<Origin>,
+    pub resources: Vec<String>,
+    pub impact: Vec<Impact>,
+    /// `AccessDenied`-class errors: many of them are reconnaissance.
+    pub denied_calls: u64,
+    pub instance_types_launched: Vec<String>,
+    pub remediation: Vec<String>,
+}
+
+fn is_denied(code: &str) -> bool {
+    code.contains("AccessDenied") || code.contains("UnauthorizedOperation") || code == "Client.UnauthorizedOperation"
+}
+
+/// Builds the report from the chain and its events (`flagged_origins` come from detection).
+pub fn build(mut keys: Vec<ChainKey>, mut events: Vec<ReportEvent>, flagged_origins: &[String]) -> BlastReport {
+    events.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
+    // Roots name no role: take it from their own events (arn:aws:sts::<acct>:assumed-role/<role>/<session>).
+    for k in keys.iter_mut().filter(|k| k.role_arn.is_none()) {
+        if let Some(e) = events.iter().find(|e| e.access_key_id == k.access_key_id && e.principal_arn.contains(":assumed-role/")) {
+            let mut parts = e.principal_arn.split(":assumed-role/");
+            let acct = parts.next().and_then(|p| p.rsplit(':').next()).unwrap_or("");
+            if let Some((role, session)) = parts.next().and_then(|r| r.split_once('/')) {
+                k.role_arn = Some(format!("arn:aws:iam::{acct}:role/{role}"));
+                k.session_name = Some(session.to_owned());
+            }
+        }
+    }
+    let window = Window {
+        start: events.iter().find_map(|e| e.event_time.clone()),
+        end: events.iter().rev().find_map(|e| e.event_time.clone()),
+    };
+    let mut calls: BTreeMap<(String, String), CallCount> = BTreeMap::new();
+    let mut regions = std::collections::BTreeSet::new();
+    let mut resources = std::collections::BTreeSet::new();
+    let mut origins: BTreeMap<String, Origin> = BTreeMap::new();
+    let mut impact = Vec::new();
+    let mut denied = 0;
+    let mut types = Vec::new();
+    for e in &events {
+        let c = calls.entry((e.event_source.clone(), e.event_name.clone())).or_insert_with(|| CallCount {
+            event_source: e.event_source.clone(),
+            event_name: e.event_name.clone(),
+            ..CallCount::default()
+        });
+        match &e.error_code {
+            Some(code) => {
+                c.errors += 1;
+                if is_denied(code) {
+                    denied += 1;
+                }
+            }
+            None => c.ok += 1,
+        }
+        if !e.region.is_empty() {
+            regions.insert(e.region.clone());
+        }
+        resources.extend(e.resources.iter().cloned());
+        let o = origins.entry(e.source_ip.clone()).or_insert_with(|| Origin {
+            source_ip: e.source_ip.clone(),
+            events: 0,
+            flagged: flagged_origins.iter().any(|f| f.split('|').next() == Some(e.source_ip.as_str())),
+            user_agents: Vec::new(),
+        });
+        o.events += 1;
+        if o.user_agents.len() < 5 && !o.user_agents.contains(&e.user_agent) {
+            o.user_agents.push(e.user_agent.clone());
+        }
+        let req = e.request_parameters.as_ref();
+        for d in pick(req, &["bucketName", "secretId", "userName", "roleName", "snapshotId", "imageId", "instanceId", "functionName"]) {
+            resources.insert(d);
+        }
+        if let Some(cat) = classify(&e.event_name, req) {
+            let mut detail = pick(req, DETAIL_PATHS);
+            if e.error_code.is_none() {
+                detail.extend(pick(e.response_elements.as_ref(), RESPONSE_PATHS).into_iter().map(|d| format!("created {d}")));
+            }
+            if cat == Category::Cost && e.error_code.is_none() {
+                types.extend(instance_types(req));
+            }
+            let flagged = origins.get(&e.source_ip).is_some_and(|o| o.flagged);
+            impact.push(Impact {
+                source_ip: e.source_ip.clone(),
+                from_flagged_origin: flagged,
+                category: cat,
+                event_time: e.event_time.clone(),
+                event_name: e.event_name.clone(),
+                event_id: e.event_id.clone(),
+                access_key_id: e.access_key_id.clone(),
+                detail: detail.join(", "),
+                error_code: e.error_code.clone(),
+            });
+        }
+    }
+    impact.sort_by(|a, b| (a.category, &a.event_time, &a.event_id).cmp(&(b.category, &b.event_time, &b.event_id)));
+    let remediation = remediation(&keys, &events, &impact);
+    BlastReport {
+        keys,
+        window,
+        calls: calls.into_values().collect(),
+        regions: regions.into_iter().collect(),
+        origins: origins.into_values().collect(),
+        resources: resources.into_iter().collect(),
+        impact,
+        denied_calls: denied,
+        instance_types_launched: types,
+        remediation,
+        events,
+    }
+}
+
+fn remediation(keys: &[ChainKey], events: &[ReportEvent], impact: &[Impact]) -> Vec<String> {
+    let mut out = Vec::new();
+    for k in keys {
+        let role = k.role_arn.clone().or_else(|| {
+            events.iter().find(|e| e.access_key_id == k.access_key_id).and_then(|e| {
+                let arn = &e.principal_arn;
+                // arn:aws:sts::<acct>:assumed-role/<role>/<session>
+                arn.split(":assumed-role/").nth(1).map(|r| r.split('/').next().unwrap_or(r).to_owned())
+            })
+        });
+        if k.access_key_id.starts_with("AKIA") {
+            out.push(format!("Deactivate long-term key {0}: trailhound revoke --access-key {0} --apply", k.access_key_id));
+        } else if let Some(role) = role {
+            let session = k.session_name.clone().or_else(|| {
+                events
+                    .iter()
+                    .find(|e| e.access_key_id == k.access_key_id)
+                    .and_then(|e| e.principal_arn.rsplit('/').next().map(str::to_owned))
+            });
+            let name = role.rsplit('/').next().unwrap_or(&role).to_owned();
+            match session {
+                Some(s) => out.push(format!(
+                    "Revoke sessions of role {name} for {s} (key {}): trailhound revoke --role {} --session {} --apply",
+                    k.access_key_id,
+                    shell(&name),
+                    shell(&s)
+                )),
+                None => out.push(format!(
+                    "Revoke sessions of role {name} (key {}): trailhound revoke --role {} --all-sessions --apply",
+                    k.access_key_id,
+                    shell(&name)
+                )),
+            }
+        }
+    }
+    let ok = |i: &&Impact| i.error_code.is_none();
+    for i in impact.iter().filter(ok) {
+        let step = match i.event_name.as_str() {
+            "CreateAccessKey" => format!("Delete the access key created at {} ({})", i.event_time.as_deref().unwrap_or("?"), i.detail),
+            "CreateUser" => format!("Delete the user created at {} ({}) after reviewing what it did", i.event_time.as_deref().unwrap_or("?"), i.detail),
+            "CreateLoginProfile" | "UpdateLoginProfile" => format!("Remove or reset the console password set by {} ({})", i.event_name, i.detail),
+            "AttachUserPolicy" | "AttachRolePolicy" | "AttachGroupPolicy" | "PutUserPolicy" | "PutRolePolicy" | "PutGroupPolicy" => {
+                format!("Undo {} ({})", i.event_name, i.detail)
+            }
+            "CreateRole" | "UpdateAssumeRolePolicy" => format!("Review or delete the role changed by {} ({})", i.event_name, i.detail),
+            "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" => {
+                format!("Restore CloudTrail logging ({} {}): StartLogging, recreate the trail or its selectors", i.event_name, i.detail)
+            }
+            "DeleteDetector" | "UpdateDetector" | "CreateFilter" => format!("Restore GuardDuty ({} {})", i.event_name, i.detail),
+            "ModifySnapshotAttribute" | "ModifyImageAttribute" | "ModifyDBSnapshotAttribute" => {
+                format!("Unshare what {} shared ({})", i.event_name, i.detail)
+            }
+            "PutBucketPolicy" | "PutBucketAcl" | "DeletePublicAccessBlock" | "DeleteBucketPublicAccessBlock" => {
+                format!("Check the bucket exposure changed by {} ({})", i.event_name, i.detail)
+            }
+            "RunInstances" => format!("Terminate or inspect the instances launched at {} ({})", i.event_time.as_deref().unwrap_or("?"), i.detail),
+            "GetSecretValue" | "BatchGetSecretValue" | "GetPasswordData" | "GetParameter" | "GetParameters" | "Decrypt" => {
+                format!("Rotate the secret read by {} ({})", i.event_name, i.detail)
+            }
+            _ => continue,
+        };
+        if !out.contains(&step) {
+            out.push(step);
+        }
+    }
+    out.push("Require IMDSv2 on the instances whose credentials were taken (aws ec2 modify-instance-metadata-options --http-tokens required)".into());
+    out
+}
