@@ -173,7 +173,8 @@ fn run() -> Result<(), String> {
         // Calibrate bytes per record on a sample of the first stream.
         world.mult = ((target_records - fixed) / (at_one - fixed)).max(MIN_MULT);
         let sample_len = ((3600.0 * 4000.0 / world.expected_rate(0).max(1.0)) as i64).clamp(10, 3600);
-        let sample = emit::chunk_events(&world, 0, u64::MAX, start, start + sample_len);
+        let mid = start + (end - start) / 2;
+        let sample = emit::chunk_events(&world, 0, u64::MAX, mid, (mid + sample_len).min(end));
         let avg = if sample.is_empty() {
             est_bytes_per_record
         } else {

@@ -113,57 +113,60 @@ impl S3Source {
         S3Source { client: aws_sdk_s3::Client::from_conf(conf) }
     }
 
-    /// Lists `s3://bucket/prefix` into `out`, descending only into folders the filters keep.
+    /// Lists `s3://bucket/prefix` into `out`, descending only into folders the filters keep. Sibling
+    /// folders (accounts, regions, days) are listed concurrently, so an organization trail's thousands
+    /// of prefixes cost a few round trips of latency, not thousands.
     pub async fn list(&self, url: &str, prune: &Prune, out: &mut Listing) {
         let Some((bucket, prefix)) = parse_url(url) else {
             out.failed.push((url.to_owned(), "not an s3://bucket/prefix URL".into()));
             return;
         };
         let mut found: Vec<Input> = Vec::new();
-        let mut stack = vec![prefix.clone()];
         // A prefix that ends mid-name (s3://b/AWSLogs/1111) lists like a folder without the delimiter.
-        let mut first = !prefix.is_empty() && !prefix.ends_with('/');
-        while let Some(p) = stack.pop() {
-            let mut pages = self.client.list_objects_v2().bucket(&bucket).prefix(&p);
-            if !first {
-                pages = pages.delimiter("/");
+        let flat = !prefix.is_empty() && !prefix.ends_with('/');
+        let mut frontier = vec![prefix];
+        let limit = std::sync::Arc::new(Semaphore::new(32));
+        while !frontier.is_empty() {
+            let mut set = tokio::task::JoinSet::new();
+            for (i, p) in frontier.drain(..).enumerate() {
+                let (client, bucket, limit) = (self.client.clone(), bucket.clone(), limit.clone());
+                set.spawn(async move {
+                    let _permit = limit.acquire_owned().await;
+                    (i, p.clone(), list_level(&client, &bucket, &p, !flat).await)
+                });
             }
-            first = false;
-            let mut pages = pages.into_paginator().send();
-            while let Some(page) = pages.next().await {
-                let page = match page {
-                    Ok(pg) => pg,
-                    Err(e) => {
-                        let what = format!("s3://{bucket}/{p}");
-                        out.failed.push((what.clone(), s3_error("ListObjectsV2", &what, &e)));
-                        break;
-                    }
-                };
-                for obj in page.contents() {
-                    let Some(key) = obj.key() else { continue };
-                    if key.ends_with('/') {
-                        continue;
-                    }
-                    let name = format!("s3://{bucket}/{key}");
-                    let layout = layout::parse_key(key);
+            let mut results = Vec::new();
+            while let Some(r) = set.join_next().await {
+                if let Ok(r) = r {
+                    results.push(r);
+                }
+            }
+            // Deterministic order whatever finished first.
+            results.sort_by_key(|(i, _, _)| *i);
+            for (_, p, (objects, prefixes, error)) in results {
+                if let Some(e) = error {
+                    out.failed.push((format!("s3://{bucket}/{p}"), e));
+                }
+                for (key, size) in objects {
+                    let layout = layout::parse_key(&key);
                     found.push(Input {
-                        name,
-                        location: Location::S3 { bucket: bucket.clone(), key: key.to_owned(), seq: 0 },
-                        size: obj.size().unwrap_or(0).max(0) as u64,
+                        name: format!("s3://{bucket}/{key}"),
+                        location: Location::S3 { bucket: bucket.clone(), key, seq: 0 },
+                        size,
                         layout,
                     });
                 }
-                for cp in page.common_prefixes() {
-                    let Some(sub) = cp.prefix() else { continue };
-                    match sub.find("AWSLogs/") {
+                for sub in prefixes {
+                    let verdict = match sub.find("AWSLogs/") {
                         Some(pos) => {
                             let rel: Vec<&str> = sub[pos + 8..].split('/').filter(|s| !s.is_empty()).collect();
-                            match keep_folder(&rel, prune) {
-                                Ok(()) => stack.push(sub.to_owned()),
-                                Err(why) => out.pruned.push((format!("s3://{bucket}/{sub}"), why.into())),
-                            }
+                            keep_folder(&rel, prune)
                         }
-                        None => stack.push(sub.to_owned()),
+                        None => Ok(()),
+                    };
+                    match verdict {
+                        Ok(()) => frontier.push(sub),
+                        Err(why) => out.pruned.push((format!("s3://{bucket}/{sub}"), why.into())),
                     }
                 }
             }
@@ -173,6 +176,31 @@ impl S3Source {
             out.offer(i, prune);
         }
     }
+}
+
+type Level = (Vec<(String, u64)>, Vec<String>, Option<String>);
+
+/// One folder: its objects and sub-folders (all pages), or the error that stopped the listing.
+async fn list_level(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str, delimited: bool) -> Level {
+    let mut req = client.list_objects_v2().bucket(bucket).prefix(prefix);
+    if delimited {
+        req = req.delimiter("/");
+    }
+    let mut pages = req.into_paginator().send();
+    let (mut objects, mut prefixes) = (Vec::new(), Vec::new());
+    while let Some(page) = pages.next().await {
+        let page = match page {
+            Ok(pg) => pg,
+            Err(e) => return (objects, prefixes, Some(s3_error("ListObjectsV2", &format!("s3://{bucket}/{prefix}"), &e))),
+        };
+        for obj in page.contents() {
+            if let Some(key) = obj.key().filter(|k| !k.ends_with('/')) {
+                objects.push((key.to_owned(), obj.size().unwrap_or(0).max(0) as u64));
+            }
+        }
+        prefixes.extend(page.common_prefixes().iter().filter_map(|cp| cp.prefix().map(str::to_owned)));
+    }
+    (objects, prefixes, None)
 }
 
 /// Objects fetched ahead of the decoders: at most `window` objects and `budget` bytes held at once,
