@@ -271,3 +271,29 @@ fn scan_then_emit_names_the_right_role_session_and_cutoff() {
     assert!(text.contains("--role-name 'stratus-red-team-ec2-steal-credentials-role' --policy-name TrailhoundRevokeSessions"), "{text}");
     assert!(text.contains("\"aws:TokenIssueTime\""), "{text}");
 }
+
+#[tokio::test]
+async fn revocation_from_a_scan_covers_roles_assumed_with_the_stolen_key() {
+    let iam = iam().await;
+    // The chain fixture's roles (created once per server; the suite starts a fresh one).
+    let mut ids = Vec::new();
+    for role in ["web-app-role", "admin-role"] {
+        let id = match iam.create_role().role_name(role).assume_role_policy_document(TRUST).send().await {
+            Ok(out) => out.role().unwrap().role_id().to_owned(),
+            Err(_) => iam.get_role().role_name(role).send().await.unwrap().role().unwrap().role_id().to_owned(),
+        };
+        ids.push(id);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let audit = path_str(&dir.path().join("audit.jsonl"));
+    let cutoff = cutoff_soon();
+    let chain = path_str(&fixture("scenarios/chain"));
+    let r = revoke(&["--from-scan", &chain, "--before", &cutoff, "--apply", "--yes", "--audit-log", &audit]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("role chaining"), "{}", r.stdout);
+    let web: Value = serde_json::from_str(&policy(&iam, "web-app-role", "TrailhoundRevokeSessions").await.unwrap()).unwrap();
+    assert_eq!(web["Statement"][0]["Condition"]["StringLike"]["aws:userid"], format!("{}:i-0a1b2c3d4e5f60718", ids[0]));
+    let admin: Value = serde_json::from_str(&policy(&iam, "admin-role", "TrailhoundRevokeSessions").await.unwrap()).unwrap();
+    assert_eq!(admin["Statement"][0]["Condition"]["StringLike"]["aws:userid"], format!("{}:\"><img src=x onerror=alert(1)>", ids[1]));
+    assert_eq!(admin["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"], cutoff.as_str());
+}

@@ -355,5 +355,6 @@ fn finding(d: &Detector, w: WorkloadId, key: &str, st: &KeyState, judged: &[Judg
         signals: codes.iter().map(|(c, _)| (*c).to_owned()).collect(),
         reasons,
         event_ids,
+        minted_sessions: st.minted.clone(),
     }
 }

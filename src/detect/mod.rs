@@ -15,7 +15,8 @@ use crate::scan::EventSink;
 use origin::{client_family, is_service_call, Classifier};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
-use state::{push_small, Delivery, Interner, KeyState, OriginUse, Sym, Workload, MAX_EVENT_IDS};
+pub use state::MintedSession;
+use state::{push_small, Delivery, Interner, KeyState, OriginUse, Sym, Workload, MAX_EVENT_IDS, MAX_SMALL};
 
 /// One finding per key. Field names are stable (documented in the README).
 #[derive(Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
@@ -59,6 +60,9 @@ pub struct Finding {
     pub reasons: Vec<String>,
     /// The first offending events' `eventID`s.
     pub event_ids: Vec<String>,
+    /// Sessions of other roles assumed with this key (role chaining): revoke them too.
+    #[serde(default)]
+    pub minted_sessions: Vec<MintedSession>,
 }
 
 /// Detection settings.
@@ -305,6 +309,19 @@ impl EventSink for Detector {
         }
         if ev.is_temporary_key() {
             self.observe_key_use(ev);
+            if !ev.minted_key().is_empty() && ev.error_code().is_empty() {
+                let m = MintedSession {
+                    access_key_id: ev.minted_key().to_owned(),
+                    role_arn: ev.minted_role_arn().to_owned(),
+                    role_id: ev.minted_role_id().to_owned(),
+                    session_name: ev.minted_session_name().to_owned(),
+                    event_time: ev.time_ms().map(crate::time::format_ms),
+                };
+                let st = self.key_state(ev.access_key_id());
+                if st.minted.len() < MAX_SMALL * 2 && !st.minted.contains(&m) {
+                    st.minted.push(m);
+                }
+            }
         }
     }
 }

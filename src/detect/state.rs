@@ -104,6 +104,18 @@ pub struct KeyState {
     pub events: u64,
     pub service_events: u64,
     pub origins: Vec<OriginUse>,
+    /// Sessions this key minted (role chaining), at most [`MAX_SMALL`] * 2.
+    pub minted: Vec<MintedSession>,
+}
+
+/// A session minted by a key (an `AssumeRole` made with it): revoking the key's role is not enough.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MintedSession {
+    pub access_key_id: String,
+    pub role_arn: String,
+    pub role_id: String,
+    pub session_name: String,
+    pub event_time: Option<String>,
 }
 
 pub fn push_small(v: &mut Vec<Sym>, s: Sym) {

@@ -509,6 +509,24 @@ pub fn request(
             f.confidence,
             f.source_ips.join(", ")
         ));
+        // Role chaining: sessions the stolen key assumed keep working after its own role is revoked.
+        for m in f.minted_sessions.iter().filter(|m| !m.role_arn.is_empty() && !m.session_name.is_empty()) {
+            let name = iam::role_name(&m.role_arn).to_owned();
+            let rr = match roles.iter_mut().position(|r| r.role == name) {
+                Some(i) => &mut roles[i],
+                None => {
+                    roles.push(RoleRequest { role: name.clone(), role_id_hint: Some(m.role_id.clone()), ..RoleRequest::default() });
+                    roles.last_mut().expect("pushed")
+                }
+            };
+            if !rr.sessions.contains(&m.session_name) {
+                rr.sessions.push(m.session_name.clone());
+            }
+            rr.reasons.push(format!(
+                "{} assumed {name} as session {} with stolen key {} (role chaining)",
+                m.access_key_id, m.session_name, f.access_key_id
+            ));
+        }
         if let Some(t) = f.session_issued_at.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()) {
             let t = t.with_timezone(&Utc);
             newest_issue = Some(newest_issue.map_or(t, |n: DateTime<Utc>| n.max(t)));
