@@ -80,7 +80,7 @@ async fn surgical_revocation_keeps_other_policies_and_is_idempotent() {
     // Plan first: nothing changes.
     let r = revoke(&["--finding", &f, "--before", &cutoff, "--audit-log", &audit]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains(&format!("aws iam put-role-policy --role-name '{role}' --policy-name TrailhoundRevokeSessions")), "{}", r.stdout);
+    assert!(r.stdout.contains(&format!("aws iam put-role-policy --role-name {role} --policy-name TrailhoundRevokeSessions")), "{}", r.stdout);
     assert!(r.stdout.contains("Plan only"), "{}", r.stdout);
     assert!(policy(&iam, role, "TrailhoundRevokeSessions").await.is_none());
 
@@ -268,7 +268,7 @@ fn scan_then_emit_names_the_right_role_session_and_cutoff() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(r#""aws:userid": "AROATFQR7NSC6Q6YRQ2Q7:i-0dbc91f429e48eeed""#), "{text}");
-    assert!(text.contains("--role-name 'stratus-red-team-ec2-steal-credentials-role' --policy-name TrailhoundRevokeSessions"), "{text}");
+    assert!(text.contains("--role-name stratus-red-team-ec2-steal-credentials-role --policy-name TrailhoundRevokeSessions"), "{text}");
     assert!(text.contains("\"aws:TokenIssueTime\""), "{text}");
 }
 
