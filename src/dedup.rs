@@ -19,6 +19,9 @@ struct Partition {
     /// Ids by event hour.
     buckets: BTreeMap<i64, FxHashSet<u128>>,
     watermark: i64,
+    /// Emptied buckets kept for the next hours: a busy hour's table is large, and growing a fresh one
+    /// again every hour costs rehashing and page faults.
+    spare: Vec<FxHashSet<u128>>,
 }
 
 #[derive(Default)]
@@ -46,7 +49,13 @@ impl Dedup {
         if !same {
             // Inputs are sorted by key: a partition we leave is finished.
             self.current = Some((acct.to_owned(), region.to_owned()));
-            self.part = Partition::default();
+            let mut spare = std::mem::take(&mut self.part.spare);
+            for (_, mut b) in std::mem::take(&mut self.part.buckets) {
+                b.clear();
+                spare.push(b);
+            }
+            spare.truncate(8);
+            self.part = Partition { spare, ..Partition::default() };
         }
         if origin.delivered_ms > self.part.watermark {
             self.part.watermark = origin.delivered_ms;
@@ -55,7 +64,12 @@ impl Dedup {
                 if hour + BUCKET_MS > horizon {
                     break;
                 }
-                self.part.buckets.pop_first();
+                if let Some((_, mut b)) = self.part.buckets.pop_first() {
+                    if self.part.spare.len() < 8 {
+                        b.clear();
+                        self.part.spare.push(b);
+                    }
+                }
             }
         }
     }
@@ -74,7 +88,8 @@ impl Dedup {
                     return false;
                 }
                 let hour = t.div_euclid(BUCKET_MS) * BUCKET_MS;
-                !self.part.buckets.entry(hour).or_default().insert(key)
+                let Partition { buckets, spare, .. } = &mut self.part;
+                !buckets.entry(hour).or_insert_with(|| spare.pop().unwrap_or_default()).insert(key)
             }
             None => !self.untimed.entry((acct.to_owned(), region.to_owned())).or_default().insert(key),
         }

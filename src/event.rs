@@ -208,6 +208,12 @@ impl Batch {
         self.events.len()
     }
 
+    /// Makes room for at least `arena` bytes of strings and `events` events.
+    pub fn reserve(&mut self, arena: usize, events: usize) {
+        self.arena.reserve(arena.saturating_sub(self.arena.len()));
+        self.events.reserve(events.saturating_sub(self.events.len()));
+    }
+
     /// Empties the batch, keeping its allocations for reuse.
     pub fn clear(&mut self) {
         self.arena.clear();

@@ -53,10 +53,14 @@ thread_local! {
 struct BatchPool(std::sync::Mutex<Vec<Batch>>);
 
 impl BatchPool {
-    const KEEP: usize = 64;
+    // Enough for every input in flight: the group decoding, the one queued and the one merging.
+    const KEEP: usize = 192;
 
     fn take(&self) -> Batch {
-        self.0.lock().ok().and_then(|mut v| v.pop()).unwrap_or_default()
+        let mut b = self.0.lock().ok().and_then(|mut v| v.pop()).unwrap_or_default();
+        // Sized for a typical CloudTrail file up front: growing by doubling copies and faults in pages.
+        b.reserve(512 << 10, 2048);
+        b
     }
 
     fn give(&self, mut batches: Vec<Batch>) {
@@ -120,7 +124,7 @@ fn decode_input(input: &Input, filter: &Filter, pool: &BatchPool, reader: &Reade
 /// memory (each group's decoded events are held until merged).
 fn groups(inputs: &[Input], threads: usize) -> Vec<&[Input]> {
     const GROUP_BYTES: u64 = 48 << 20;
-    let max_files = (threads * 32).max(64);
+    let max_files = (threads * 16).max(32);
     let mut out = Vec::new();
     let mut start = 0;
     let mut bytes = 0;
@@ -178,8 +182,9 @@ pub fn run(listing: &Listing, opts: &ScanOptions, sinks: &mut [&mut dyn EventSin
     let batch_pool = &batch_pool;
 
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        // One group decoding while the previous one merges.
-        let (tx, rx) = sync_channel::<(&[Input], Vec<Decoded>)>(1);
+        // Groups decoding while earlier ones merge; a few may wait so a slow merge of one group does
+        // not stall the workers.
+        let (tx, rx) = sync_channel::<(&[Input], Vec<Decoded>)>(3);
         let summary = &mut summary;
         let merger = scope.spawn(move || {
             let mut dedup = Dedup::default();

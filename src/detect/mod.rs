@@ -87,6 +87,8 @@ pub struct Detector {
     /// Allocation id -> public address (`AllocateAddress`), to resolve `AssociateAddress` by allocation.
     allocations: FxHashMap<Box<str>, Sym>,
     pending_assoc: Vec<(Sym, Box<str>)>,
+    /// User agent -> client family: user agents repeat across millions of events.
+    ua_families: FxHashMap<Box<str>, Sym>,
 }
 
 fn delivery_workload(ev: &Event<'_>) -> Option<Workload> {
@@ -123,6 +125,7 @@ impl Detector {
             associated: FxHashMap::default(),
             allocations: FxHashMap::default(),
             pending_assoc: Vec::new(),
+            ua_families: FxHashMap::default(),
         }
     }
 
@@ -205,52 +208,80 @@ impl Detector {
     }
 
     fn observe_key_use(&mut self, ev: &Event<'_>) {
+        // The hot path of detection: one key-state lookup, and strings interned only when the state
+        // lacks them (a key's role and session never change); client families cached by user agent.
         let service = is_service_call(ev.source_ip(), ev.invoked_by(), ev.event_source());
         let ua = ev.user_agent();
-        let lambda_env = ua.contains("exec-env/AWS_Lambda");
-        let ecs_env = ua.contains("exec-env/AWS_ECS");
-        let (account, role_arn, role_id, session) = (
-            self.syms.intern(ev.account_id()),
-            self.syms.intern(ev.role_arn()),
-            self.syms.intern(ev.role_id()),
-            self.syms.intern(ev.session_name()),
-        );
-        let origin = if service { 0 } else { self.origin_sym(ev) };
-        let family = if service { 0 } else { self.syms.intern(&client_family(ua)) };
-        let region = if service || origin::is_global_service(ev.event_source()) || ev.region().is_empty() {
-            None
-        } else {
-            Some(self.syms.intern(ev.region()))
+        let Detector { syms, keys, ua_families, .. } = self;
+        let st = match keys.get_mut(ev.access_key_id()) {
+            Some(st) => st,
+            None => keys.entry(ev.access_key_id().into()).or_default(),
         };
-        let st = self.key_state(ev.access_key_id());
         st.events += 1;
         if st.account == 0 {
-            st.account = account;
+            st.account = syms.intern(ev.account_id());
         }
         if st.role_arn == 0 {
-            st.role_arn = role_arn;
+            st.role_arn = syms.intern(ev.role_arn());
         }
         if st.role_id == 0 {
-            st.role_id = role_id;
+            st.role_id = syms.intern(ev.role_id());
         }
         if st.session == 0 {
-            st.session = session;
+            st.session = syms.intern(ev.session_name());
         }
         if st.issued_ms.is_none() {
             st.issued_ms = ev.issued_ms();
         }
         st.ec2_delivery_field |= !ev.ec2_role_delivery().is_empty();
+        let lambda_env = ua.contains("exec-env/AWS_Lambda");
+        let ecs_env = ua.contains("exec-env/AWS_ECS");
         st.lambda_env |= lambda_env;
         st.ecs_env |= ecs_env;
         if service {
             st.service_events += 1;
             return;
         }
-        let idx = match st.origins.iter().position(|o| o.origin == origin) {
-            Some(i) => i,
+        let global = origin::is_global_service(ev.event_source()) || ev.region().is_empty();
+        let hit = st.last.as_deref().filter(|l| {
+            *l.source_ip == *ev.source_ip() && *l.vpce == *ev.vpc_endpoint_id() && *l.user_agent == *ua && *l.region == *ev.region()
+        });
+        let (idx, family, region) = match hit {
+            Some(l) => (l.origin_idx, l.family, if global { None } else { l.region_sym }),
             None => {
-                st.origins.push(OriginUse::new(origin));
-                st.origins.len() - 1
+                let origin = if ev.vpc_endpoint_id().is_empty() {
+                    syms.intern(ev.source_ip())
+                } else {
+                    syms.intern(&format!("{}|{}", ev.source_ip(), ev.vpc_endpoint_id()))
+                };
+                let family = match ua_families.get(ua) {
+                    Some(&f) => f,
+                    None => {
+                        let f = syms.intern(&client_family(ua));
+                        if ua_families.len() < 100_000 {
+                            ua_families.insert(ua.into(), f);
+                        }
+                        f
+                    }
+                };
+                let region_sym = (!ev.region().is_empty()).then(|| syms.intern(ev.region()));
+                let idx = match st.origins.iter().position(|o| o.origin == origin) {
+                    Some(i) => i,
+                    None => {
+                        st.origins.push(OriginUse::new(origin));
+                        st.origins.len() - 1
+                    }
+                };
+                st.last = Some(Box::new(state::LastSeen {
+                    source_ip: ev.source_ip().into(),
+                    vpce: ev.vpc_endpoint_id().into(),
+                    user_agent: ua.into(),
+                    region: ev.region().into(),
+                    origin_idx: idx,
+                    family,
+                    region_sym,
+                }));
+                (idx, family, if global { None } else { region_sym })
             }
         };
         let o = &mut st.origins[idx];
@@ -287,7 +318,12 @@ impl Detector {
                 push_small(self.associated.entry(inst).or_default(), ip);
             }
         }
-        judge::judge(&self)
+        let t = std::time::Instant::now();
+        let findings = judge::judge(&self);
+        tracing::debug!(keys = self.keys.len(), ms = t.elapsed().as_millis() as u64, "judged");
+        // Freeing per-key state of a large scan takes a noticeable moment; nothing waits for it.
+        std::thread::spawn(move || drop(self));
+        findings
     }
 
     pub(crate) fn human_principals(&self, origin: Sym) -> Option<Vec<&str>> {

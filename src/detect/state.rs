@@ -106,6 +106,20 @@ pub struct KeyState {
     pub origins: Vec<OriginUse>,
     /// Sessions this key minted (role chaining), at most [`MAX_SMALL`] * 2.
     pub minted: Vec<MintedSession>,
+    /// The previous event's origin, client and region: a key's events mostly repeat them, and a
+    /// comparison is cheaper than three hash lookups.
+    pub last: Option<Box<LastSeen>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct LastSeen {
+    pub source_ip: Box<str>,
+    pub vpce: Box<str>,
+    pub user_agent: Box<str>,
+    pub region: Box<str>,
+    pub origin_idx: usize,
+    pub family: Sym,
+    pub region_sym: Option<Sym>,
 }
 
 /// A session minted by a key (an `AssumeRole` made with it): revoking the key's role is not enough.
