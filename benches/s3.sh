@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${1:-/tmp/trailhound-bench}"
 latency="${2:-30}"
-conc="${3:-64}"
+conc="${3:-128}"
 cargo build --release --bin trailhound --example s3_endpoint
 [ -d "$dir/AWSLogs" ] || { echo "no corpus in $dir: run benches/scan.sh first" >&2; exit 2; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

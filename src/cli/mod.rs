@@ -117,7 +117,7 @@ pub struct InputArgs {
     #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
     /// S3 objects fetched at once (enough to hide request latency).
-    #[arg(long, value_name = "N", default_value_t = 32)]
+    #[arg(long, value_name = "N", default_value_t = 128)]
     pub s3_concurrency: usize,
     /// Most fetched-but-not-yet-decoded S3 data held in memory, in MB.
     #[arg(long, value_name = "MB", default_value_t = 512)]

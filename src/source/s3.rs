@@ -316,7 +316,8 @@ async fn fetch(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<V
             }
         };
         match resp.body.collect().await {
-            Ok(data) => return Ok(data.into_bytes().to_vec()),
+            // One contiguous buffer; `Vec::from` reuses it instead of copying when it can.
+            Ok(data) => return Ok(Vec::from(data.into_bytes())),
             Err(e) => last = format!("GetObject {what}: transfer failed: {e}"),
         }
     }
