@@ -43,6 +43,22 @@ fn decode_document(doc: &str) -> String {
     percent_encoding::percent_decode_str(doc).decode_utf8_lossy().into_owned()
 }
 
+/// Who holds an inline policy.
+#[derive(Clone, Copy, Debug)]
+pub enum Holder<'a> {
+    Role(&'a str),
+    User(&'a str),
+}
+
+impl Holder<'_> {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Holder::Role(_) => "role",
+            Holder::User(_) => "user",
+        }
+    }
+}
+
 pub struct Iam {
     pub client: aws_sdk_iam::Client,
     pub sts: aws_sdk_sts::Client,
@@ -191,5 +207,40 @@ impl Iam {
             .await
             .map(|_| ())
             .map_err(|e| AwsError::from_sdk("DeleteUserPolicy", &format!("{user}/{policy}"), &e))
+    }
+
+    pub async fn inline_policy(&self, h: Holder<'_>, policy: &str) -> Result<Option<String>, AwsError> {
+        match h {
+            Holder::Role(r) => self.role_policy(r, policy).await,
+            Holder::User(u) => self.user_policy(u, policy).await,
+        }
+    }
+
+    pub async fn put_inline_policy(&self, h: Holder<'_>, policy: &str, doc: &str) -> Result<(), AwsError> {
+        match h {
+            Holder::Role(r) => self.put_role_policy(r, policy, doc).await,
+            Holder::User(u) => self.put_user_policy(u, policy, doc).await,
+        }
+    }
+
+    pub async fn delete_inline_policy(&self, h: Holder<'_>, policy: &str) -> Result<(), AwsError> {
+        match h {
+            Holder::Role(r) => self.delete_role_policy(r, policy).await,
+            Holder::User(u) => self.delete_user_policy(u, policy).await,
+        }
+    }
+
+    /// Sets (or, for `None`, deletes) an inline policy and reads it back: true when IAM holds what was asked.
+    pub async fn set_inline_policy(&self, h: Holder<'_>, policy: &str, doc: Option<&str>) -> Result<bool, AwsError> {
+        match doc {
+            Some(d) => {
+                self.put_inline_policy(h, policy, d).await?;
+                Ok(self.inline_policy(h, policy).await?.is_some_and(|b| super::policy::same_document(&b, d)))
+            }
+            None => {
+                self.delete_inline_policy(h, policy).await?;
+                Ok(self.inline_policy(h, policy).await?.is_none())
+            }
+        }
     }
 }

@@ -6,11 +6,14 @@
 pub mod audit;
 pub mod iam;
 pub mod policy;
+pub mod request;
+
+pub use request::{read_findings, request, CutoffChoice};
 
 use audit::AuditRecord;
 use chrono::{DateTime, Utc};
-use iam::{Iam, RoleInfo};
-use policy::{iam_size, merge, same_document, Merged, Revocation, Scope};
+use iam::{Holder, Iam, RoleInfo};
+use policy::{iam_size, merge, Merged, Revocation, Scope};
 use std::fmt::Write as _;
 
 /// One role's requested revocations, before IAM is read.
@@ -312,44 +315,17 @@ pub async fn apply(iam: &Iam, plan: &Plan, audit_log: &std::path::Path, now: Dat
     let mut records = Vec::new();
     for c in plan.changes.iter().filter(|c| !c.is_noop()) {
         let rec = match c {
-            Change::RolePolicy { role, policy_name, before, merged, .. } => {
-                let (action, verified) = match &merged.document {
-                    Some(d) => {
-                        iam.put_role_policy(&role.name, policy_name, d).await?;
-                        let back = iam.role_policy(&role.name, policy_name).await?;
-                        ("put-role-policy", back.is_some_and(|b| same_document(&b, d)))
-                    }
-                    None => {
-                        iam.delete_role_policy(&role.name, policy_name).await?;
-                        ("delete-role-policy", iam.role_policy(&role.name, policy_name).await?.is_none())
-                    }
-                };
+            Change::RolePolicy { role: RoleInfo { name, .. }, policy_name, before, merged, .. }
+            | Change::UserPolicy { user: name, policy_name, before, merged, .. } => {
+                let holder = if matches!(c, Change::RolePolicy { .. }) { Holder::Role(name) } else { Holder::User(name) };
+                let verified = iam.set_inline_policy(holder, policy_name, merged.document.as_deref()).await?;
+                let verb = if merged.document.is_some() { "put" } else { "delete" };
                 AuditRecord {
-                    id: audit::new_id(&time, &role.name, policy_name),
+                    id: audit::new_id(&time, name, policy_name),
                     time: time.clone(),
                     actor: actor.clone(),
-                    action: action.into(),
-                    target: role.name.clone(),
-                    policy_name: Some(policy_name.clone()),
-                    access_key_id: None,
-                    before: before.clone(),
-                    after: merged.document.clone(),
-                    cutoff: cutoff.clone(),
-                    verified,
-                    rollback_of: None,
-                    reasons: plan.reasons.clone(),
-                }
-            }
-            Change::UserPolicy { user, policy_name, before, merged, .. } => {
-                let doc = merged.document.clone().unwrap_or_default();
-                iam.put_user_policy(user, policy_name, &doc).await?;
-                let verified = iam.user_policy(user, policy_name).await?.is_some_and(|b| same_document(&b, &doc));
-                AuditRecord {
-                    id: audit::new_id(&time, user, policy_name),
-                    time: time.clone(),
-                    actor: actor.clone(),
-                    action: "put-user-policy".into(),
-                    target: user.clone(),
+                    action: format!("{verb}-{}-policy", holder.kind()),
+                    target: name.clone(),
                     policy_name: Some(policy_name.clone()),
                     access_key_id: None,
                     before: before.clone(),
@@ -395,39 +371,18 @@ pub async fn rollback(iam: &Iam, audit_log: &std::path::Path, id: &str, now: Dat
     let actor = iam.caller().await.unwrap_or_else(|e| format!("unknown ({e})"));
     let policy = rec.policy_name.clone().unwrap_or_default();
     let (action, current, verified) = match rec.action.as_str() {
-        "put-role-policy" | "delete-role-policy" => {
-            let current = iam.role_policy(&rec.target, &policy).await?;
-            match &rec.before {
-                Some(doc) => {
-                    iam.put_role_policy(&rec.target, &policy, doc).await?;
-                    let ok = iam.role_policy(&rec.target, &policy).await?.is_some_and(|b| same_document(&b, doc));
-                    ("put-role-policy", current, ok)
-                }
-                None => {
-                    iam.delete_role_policy(&rec.target, &policy).await?;
-                    ("delete-role-policy", current, iam.role_policy(&rec.target, &policy).await?.is_none())
-                }
-            }
-        }
-        "put-user-policy" | "delete-user-policy" => {
-            let current = iam.user_policy(&rec.target, &policy).await?;
-            match &rec.before {
-                Some(doc) => {
-                    iam.put_user_policy(&rec.target, &policy, doc).await?;
-                    let ok = iam.user_policy(&rec.target, &policy).await?.is_some_and(|b| same_document(&b, doc));
-                    ("put-user-policy", current, ok)
-                }
-                None => {
-                    iam.delete_user_policy(&rec.target, &policy).await?;
-                    ("delete-user-policy", current, iam.user_policy(&rec.target, &policy).await?.is_none())
-                }
-            }
+        a @ ("put-role-policy" | "delete-role-policy" | "put-user-policy" | "delete-user-policy") => {
+            let holder = if a.ends_with("-role-policy") { Holder::Role(&rec.target) } else { Holder::User(&rec.target) };
+            let current = iam.inline_policy(holder, &policy).await?;
+            let ok = iam.set_inline_policy(holder, &policy, rec.before.as_deref()).await?;
+            let verb = if rec.before.is_some() { "put" } else { "delete" };
+            (format!("{verb}-{}-policy", holder.kind()), current, ok)
         }
         "deactivate-access-key" => {
             let key = rec.access_key_id.clone().unwrap_or_default();
             iam.set_key_status(&rec.target, &key, true).await?;
             let ok = iam.key_status(&rec.target, &key).await?.as_deref() == Some("Active");
-            ("activate-access-key", Some("Inactive".into()), ok)
+            ("activate-access-key".to_owned(), Some("Inactive".into()), ok)
         }
         other => anyhow::bail!("audit record {id} ({other}) cannot be rolled back"),
     };
@@ -436,7 +391,7 @@ pub async fn rollback(iam: &Iam, audit_log: &std::path::Path, id: &str, now: Dat
         id: audit::new_id(&time, &rec.target, &format!("rollback {id}")),
         time,
         actor,
-        action: action.into(),
+        action,
         target: rec.target.clone(),
         policy_name: rec.policy_name.clone(),
         access_key_id: rec.access_key_id.clone(),
@@ -454,119 +409,3 @@ pub async fn rollback(iam: &Iam, audit_log: &std::path::Path, id: &str, now: Dat
     Ok(out)
 }
 
-/// How the cutoff is chosen.
-#[derive(Clone, Copy, Debug)]
-pub enum CutoffChoice {
-    Explicit(DateTime<Utc>),
-    NowPlus { minutes: i64 },
-    AfterIssue,
-}
-
-/// Reads findings written by `scan --format json` (an array) or `--format ndjson` (one per line).
-pub fn read_findings(path: &std::path::Path) -> anyhow::Result<Vec<crate::detect::Finding>> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read --finding {}: {e}", path.display()))?;
-    let t = text.trim_start();
-    if t.starts_with('[') {
-        return serde_json::from_str(t).map_err(|e| anyhow::anyhow!("--finding {}: not a findings document: {e}", path.display()));
-    }
-    t.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| anyhow::anyhow!("--finding {} line {}: {e}", path.display(), i + 1)))
-        .collect()
-}
-
-/// Builds the request: roles and sessions from findings and explicit flags, and the cutoff.
-pub fn request(
-    findings: &[crate::detect::Finding],
-    explicit: Option<RoleRequest>,
-    access_keys: &[String],
-    choice: CutoffChoice,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Request> {
-    let mut roles: Vec<RoleRequest> = Vec::new();
-    let mut newest_issue: Option<DateTime<Utc>> = None;
-    for f in findings {
-        if f.role_arn.is_empty() || f.session_name.is_empty() {
-            anyhow::bail!("finding for {} names no role or session: revoke it explicitly with --role and --session", f.access_key_id);
-        }
-        let name = iam::role_name(&f.role_arn).to_owned();
-        let rr = match roles.iter_mut().position(|r| r.role == name) {
-            Some(i) => &mut roles[i],
-            None => {
-                roles.push(RoleRequest { role: name.clone(), role_id_hint: Some(f.role_id.clone()), ..RoleRequest::default() });
-                roles.last_mut().expect("pushed")
-            }
-        };
-        if !rr.sessions.contains(&f.session_name) {
-            rr.sessions.push(f.session_name.clone());
-        }
-        rr.reasons.push(format!(
-            "{} ({} {}, {} confidence) used from {}",
-            f.access_key_id,
-            f.workload,
-            f.session_name,
-            f.confidence,
-            f.source_ips.join(", ")
-        ));
-        // Role chaining: sessions the stolen key assumed keep working after its own role is revoked.
-        for m in f.minted_sessions.iter().filter(|m| !m.role_arn.is_empty() && !m.session_name.is_empty()) {
-            let name = iam::role_name(&m.role_arn).to_owned();
-            let rr = match roles.iter_mut().position(|r| r.role == name) {
-                Some(i) => &mut roles[i],
-                None => {
-                    roles.push(RoleRequest { role: name.clone(), role_id_hint: Some(m.role_id.clone()), ..RoleRequest::default() });
-                    roles.last_mut().expect("pushed")
-                }
-            };
-            if !rr.sessions.contains(&m.session_name) {
-                rr.sessions.push(m.session_name.clone());
-            }
-            rr.reasons.push(format!(
-                "{} assumed {name} as session {} with stolen key {} (role chaining)",
-                m.access_key_id, m.session_name, f.access_key_id
-            ));
-        }
-        if let Some(t) = f.session_issued_at.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()) {
-            let t = t.with_timezone(&Utc);
-            newest_issue = Some(newest_issue.map_or(t, |n: DateTime<Utc>| n.max(t)));
-        }
-    }
-    if let Some(e) = explicit {
-        let name = iam::role_name(&e.role).to_owned();
-        match roles.iter_mut().find(|r| r.role == name) {
-            Some(r) => {
-                r.all_sessions |= e.all_sessions;
-                r.sessions.extend(e.sessions.into_iter().filter(|s| !r.sessions.contains(s)).collect::<Vec<_>>());
-            }
-            None => roles.push(RoleRequest { role: name, ..e }),
-        }
-    }
-    if roles.is_empty() && access_keys.is_empty() {
-        anyhow::bail!("nothing to revoke: give --finding, --from-scan, --role with --session/--all-sessions, or --access-key");
-    }
-    if let Some(r) = roles.iter().find(|r| r.sessions.is_empty() && !r.all_sessions) {
-        anyhow::bail!("--role {} needs --session NAME (surgical) or --all-sessions (role-wide)", r.role);
-    }
-    let (cutoff, cutoff_reason) = match choice {
-        CutoffChoice::Explicit(t) => (t, "given with --before".to_owned()),
-        CutoffChoice::NowPlus { minutes } => (
-            (now + chrono::Duration::minutes(minutes.max(0))).with_nanosecond(0).unwrap_or(now),
-            format!(
-                "now plus {minutes} minutes, the default: it also denies keys the thief fetched that the logs do not show yet and keys fetched while the deny spreads through IAM; the denied workload needs fresh credentials (see the follow-up). Use --cutoff after-issue to keep its newer sessions working"
-            ),
-        ),
-        CutoffChoice::AfterIssue => {
-            let t = newest_issue.ok_or_else(|| {
-                anyhow::anyhow!("--cutoff after-issue needs the compromised sessions' issue time: pass findings, or give --before")
-            })?;
-            (
-                t + chrono::Duration::seconds(1),
-                "one second after the newest compromised session was issued: the workload's newer sessions keep working, but keys the thief fetched later are not denied".to_owned(),
-            )
-        }
-    };
-    Ok(Request { roles, access_keys: access_keys.to_vec(), cutoff, cutoff_reason })
-}
-
-use chrono::Timelike as _;

@@ -1,0 +1,120 @@
+//! From findings and flags to a revocation request: which roles, which sessions, which cutoff.
+
+use super::{iam, Request, RoleRequest};
+use chrono::{DateTime, Timelike as _, Utc};
+
+/// Adds one session to deny (surgically) to its role's request.
+fn add_session(roles: &mut Vec<RoleRequest>, role_arn: &str, role_id: &str, session: &str, why: String) {
+    let name = iam::role_name(role_arn).to_owned();
+    let i = match roles.iter().position(|r| r.role == name) {
+        Some(i) => i,
+        None => {
+            roles.push(RoleRequest { role: name, role_id_hint: Some(role_id.to_owned()), ..RoleRequest::default() });
+            roles.len() - 1
+        }
+    };
+    let rr = &mut roles[i];
+    if !rr.sessions.iter().any(|s| s == session) {
+        rr.sessions.push(session.to_owned());
+    }
+    rr.reasons.push(why);
+}
+
+/// How the cutoff is chosen.
+#[derive(Clone, Copy, Debug)]
+pub enum CutoffChoice {
+    Explicit(DateTime<Utc>),
+    NowPlus { minutes: i64 },
+    AfterIssue,
+}
+
+/// Reads findings written by `scan --format json` (an array) or `--format ndjson` (one per line).
+pub fn read_findings(path: &std::path::Path) -> anyhow::Result<Vec<crate::detect::Finding>> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read --finding {}: {e}", path.display()))?;
+    let t = text.trim_start();
+    if t.starts_with('[') {
+        return serde_json::from_str(t).map_err(|e| anyhow::anyhow!("--finding {}: not a findings document: {e}", path.display()));
+    }
+    t.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| anyhow::anyhow!("--finding {} line {}: {e}", path.display(), i + 1)))
+        .collect()
+}
+
+/// Builds the request: roles and sessions from findings and explicit flags, and the cutoff.
+pub fn request(
+    findings: &[crate::detect::Finding],
+    explicit: Option<RoleRequest>,
+    access_keys: &[String],
+    choice: CutoffChoice,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Request> {
+    let mut roles: Vec<RoleRequest> = Vec::new();
+    let mut newest_issue: Option<DateTime<Utc>> = None;
+    for f in findings {
+        if f.role_arn.is_empty() || f.session_name.is_empty() {
+            anyhow::bail!("finding for {} names no role or session: revoke it explicitly with --role and --session", f.access_key_id);
+        }
+        let why = format!(
+            "{} ({} {}, {} confidence) used from {}",
+            f.access_key_id,
+            f.workload,
+            f.session_name,
+            f.confidence,
+            f.source_ips.join(", ")
+        );
+        add_session(&mut roles, &f.role_arn, &f.role_id, &f.session_name, why);
+        // Role chaining: sessions the stolen key assumed keep working after its own role is revoked.
+        for m in f.minted_sessions.iter().filter(|m| !m.role_arn.is_empty() && !m.session_name.is_empty()) {
+            let why = format!(
+                "{} assumed {} as session {} with stolen key {} (role chaining)",
+                m.access_key_id,
+                iam::role_name(&m.role_arn),
+                m.session_name,
+                f.access_key_id
+            );
+            add_session(&mut roles, &m.role_arn, &m.role_id, &m.session_name, why);
+        }
+        if let Some(t) = f.session_issued_at.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()) {
+            let t = t.with_timezone(&Utc);
+            newest_issue = Some(newest_issue.map_or(t, |n: DateTime<Utc>| n.max(t)));
+        }
+    }
+    if let Some(e) = explicit {
+        let name = iam::role_name(&e.role).to_owned();
+        match roles.iter_mut().find(|r| r.role == name) {
+            Some(r) => {
+                r.all_sessions |= e.all_sessions;
+                r.sessions.extend(e.sessions.into_iter().filter(|s| !r.sessions.contains(s)).collect::<Vec<_>>());
+            }
+            None => roles.push(RoleRequest { role: name, ..e }),
+        }
+    }
+    if roles.is_empty() && access_keys.is_empty() {
+        anyhow::bail!("nothing to revoke: give --finding, --from-scan, --role with --session/--all-sessions, or --access-key");
+    }
+    if let Some(r) = roles.iter().find(|r| r.sessions.is_empty() && !r.all_sessions) {
+        anyhow::bail!("--role {} needs --session NAME (surgical) or --all-sessions (role-wide)", r.role);
+    }
+    let (cutoff, cutoff_reason) = match choice {
+        CutoffChoice::Explicit(t) => (t, "given with --before".to_owned()),
+        CutoffChoice::NowPlus { minutes } => (
+            (now + chrono::Duration::minutes(minutes.max(0))).with_nanosecond(0).unwrap_or(now),
+            format!(
+                "now plus {minutes} minutes, the default: it also denies keys the thief fetched that the logs do not show yet and keys fetched while the deny spreads through IAM; the denied workload needs fresh credentials (see the follow-up). Use --cutoff after-issue to keep its newer sessions working"
+            ),
+        ),
+        CutoffChoice::AfterIssue => {
+            let t = newest_issue.ok_or_else(|| {
+                anyhow::anyhow!("--cutoff after-issue needs the compromised sessions' issue time: pass findings, or give --before")
+            })?;
+            (
+                t + chrono::Duration::seconds(1),
+                "one second after the newest compromised session was issued: the workload's newer sessions keep working, but keys the thief fetched later are not denied".to_owned(),
+            )
+        }
+    };
+    Ok(Request { roles, access_keys: access_keys.to_vec(), cutoff, cutoff_reason })
+}
+
