@@ -49,7 +49,10 @@ fn list(keys: &BTreeMap<String, u64>, bucket: &str, q: &BTreeMap<String, String>
         s += &format!("<NextContinuationToken>{}</NextContinuationToken>", xml(contents[contents.len() - 1].0));
     }
     for (k, size) in &contents {
-        s += &format!("<Contents><Key>{}</Key><Size>{size}</Size><StorageClass>STANDARD</StorageClass></Contents>", xml(k));
+        s += &format!(
+            "<Contents><Key>{}</Key><Size>{size}</Size><StorageClass>STANDARD</StorageClass></Contents>",
+            xml(k)
+        );
     }
     for p in &prefixes {
         s += &format!("<CommonPrefixes><Prefix>{}</Prefix></CommonPrefixes>", xml(p));
@@ -57,7 +60,13 @@ fn list(keys: &BTreeMap<String, u64>, bucket: &str, q: &BTreeMap<String, String>
     s + "</ListBucketResult>"
 }
 
-async fn serve(mut sock: tokio::net::TcpStream, root: Arc<std::path::PathBuf>, bucket: Arc<String>, keys: Arc<BTreeMap<String, u64>>, latency: u64) {
+async fn serve(
+    mut sock: tokio::net::TcpStream,
+    root: Arc<std::path::PathBuf>,
+    bucket: Arc<String>,
+    keys: Arc<BTreeMap<String, u64>>,
+    latency: u64,
+) {
     let mut buf = Vec::with_capacity(8192);
     loop {
         let end = loop {
@@ -80,7 +89,9 @@ async fn serve(mut sock: tokio::net::TcpStream, root: Arc<std::path::PathBuf>, b
             .filter(|p| !p.is_empty())
             .map(|p| {
                 let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+                let dec = |s: &str| {
+                    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
+                };
                 (dec(k), dec(v))
             })
             .collect();
@@ -122,7 +133,8 @@ fn main() {
             }
         }
     }
-    let (bucket, port, latency) = (Arc::new(args[2].clone()), args[3].parse::<u16>().expect("port"), args[4].parse::<u64>().expect("latency"));
+    let (bucket, port, latency) =
+        (Arc::new(args[2].clone()), args[3].parse::<u16>().expect("port"), args[4].parse::<u64>().expect("latency"));
     let (root, keys) = (Arc::new(root), Arc::new(keys));
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
     rt.block_on(async move {

@@ -63,7 +63,9 @@ impl AwsError {
         let message = match code.as_str() {
             "NoSuchEntity" => format!("not found ({detail})"),
             "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
-                format!("access denied: the caller lacks iam:{operation} on it ({detail}); nothing was changed by this call")
+                format!(
+                    "access denied: the caller lacks iam:{operation} on it ({detail}); nothing was changed by this call"
+                )
             }
             "InvalidClientTokenId" | "ExpiredToken" | "SignatureDoesNotMatch" => {
                 format!("AWS rejected the credentials ({code}): check --profile or the environment ({detail})")

@@ -3,15 +3,18 @@
 use anyhow::Context;
 use clap::Parser;
 use std::io::{IsTerminal, Write};
-use trailhound::cli::{AwsArgs, Cli, Command, Cutoff, Format, InputArgs, ReportArgs, ReportFormat, RevokeArgs, ScanArgs, TimelineArgs, TimelineFormat};
-use trailhound::revoke::{self, CutoffChoice, RoleRequest};
-use trailhound::detect::{DetectConfig, Detector};
-use trailhound::report::{self, EventDump};
-use trailhound::scan::{self, EventSink, ScanOptions};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use trailhound::source::{self, Listing, Prune};
+use std::sync::atomic::{AtomicBool, Ordering};
+use trailhound::cli::{
+    AwsArgs, Cli, Command, Cutoff, Format, InputArgs, ReportArgs, ReportFormat, RevokeArgs, ScanArgs, TimelineArgs,
+    TimelineFormat,
+};
+use trailhound::detect::{DetectConfig, Detector};
 use trailhound::exit;
+use trailhound::report::{self, EventDump};
+use trailhound::revoke::{self, CutoffChoice, RoleRequest};
+use trailhound::scan::{self, EventSink, ScanOptions};
+use trailhound::source::{self, Listing, Prune};
 
 // Decoding allocates a batch arena per input on every worker: mimalloc keeps that off the kernel.
 #[global_allocator]
@@ -77,7 +80,15 @@ impl Session {
     }
 
     fn open(&self, inp: &InputArgs, prune: &Prune, aws: &AwsArgs) -> source::Opened {
-        source::open(&inp.inputs, prune, aws, &self.rt, self.cancel.clone(), inp.s3_concurrency, inp.s3_buffer_mb.max(16) << 20)
+        source::open(
+            &inp.inputs,
+            prune,
+            aws,
+            &self.rt,
+            self.cancel.clone(),
+            inp.s3_concurrency,
+            inp.s3_buffer_mb.max(16) << 20,
+        )
     }
 }
 
@@ -94,8 +105,14 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     let (filter, prune) = inp.filter_and_prune()?;
     let session = Session::new()?;
     let source::Opened { listing, reader } = session.open(inp, &prune, &args.aws);
-    let opts = ScanOptions { filter, threads: inp.threads, progress: !args.output.quiet && std::io::stderr().is_terminal(), reader };
-    let format = args.output.format.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Ndjson });
+    let opts = ScanOptions {
+        filter,
+        threads: inp.threads,
+        progress: !args.output.quiet && std::io::stderr().is_terminal(),
+        reader,
+    };
+    let format =
+        args.output.format.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Ndjson });
 
     let mut summary;
     if args.dump_events {
@@ -283,7 +300,12 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
     write_summary(&args.summary, &summary)?;
     if !args.quiet {
         eprint!("{}", summary.human());
-        eprintln!("trailhound: chain of {} keys, {} events, {} lasting actions", blast.keys.len(), blast.events.len(), blast.impact.len());
+        eprintln!(
+            "trailhound: chain of {} keys, {} events, {} lasting actions",
+            blast.keys.len(),
+            blast.events.len(),
+            blast.impact.len()
+        );
     }
     Ok(exit::status(false, summary.is_partial() || first.is_partial()))
 }
@@ -293,7 +315,12 @@ fn run_timeline(args: TimelineArgs) -> anyhow::Result<i32> {
     let (filter, prune) = inp.filter_and_prune()?;
     let session = Session::new()?;
     let opened = session.open(inp, &prune, &args.aws);
-    let opts = ScanOptions { filter, threads: inp.threads, progress: !args.quiet && std::io::stderr().is_terminal(), reader: opened.reader };
+    let opts = ScanOptions {
+        filter,
+        threads: inp.threads,
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+        reader: opened.reader,
+    };
     let sel = trailhound::timeline::Selector {
         role: args.role.as_deref().map(|r| revoke::iam::role_name(r).to_owned()),
         session: args.session.clone(),

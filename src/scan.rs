@@ -5,7 +5,7 @@
 //! depend on the thread count. The merge runs on its own thread while workers decode the next group
 //! of inputs, and only a bounded number of groups is in flight.
 
-use crate::decode::normalize::{normalize, Filter, Normalized};
+use crate::decode::normalize::{Filter, Normalized, normalize};
 use crate::decode::{Decoder, Outcome, Report};
 use crate::dedup::{Dedup, Origin};
 use crate::event::{Batch, Event};
@@ -149,8 +149,10 @@ fn progress_bar(enabled: bool, total_bytes: u64, files: usize) -> ProgressBar {
     // indicatif draws nothing when stderr is not a terminal.
     let pb = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
     pb.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} read, {msg} ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} read, {msg} ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     pb.set_message(format!("0/{files} files"));
     pb
@@ -159,7 +161,8 @@ fn progress_bar(enabled: bool, total_bytes: u64, files: usize) -> ProgressBar {
 /// Runs the scan over `listing`, feeding every distinct event to `sinks` in input order.
 pub fn run(listing: &Listing, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) -> anyhow::Result<Summary> {
     let started = Instant::now();
-    let threads = if opts.threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { opts.threads };
+    let threads =
+        if opts.threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { opts.threads };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
 
     let mut summary = Summary { threads, ..Summary::default() };
@@ -202,7 +205,8 @@ pub fn run(listing: &Listing, opts: &ScanOptions, sinks: &mut [&mut dyn EventSin
                     .map(|input| {
                         let d = decode_input(input, filter, batch_pool, &opts.reader);
                         pb.inc(input.size);
-                        let total = decompressed.fetch_add(d.report.bytes_decompressed, std::sync::atomic::Ordering::Relaxed)
+                        let total = decompressed
+                            .fetch_add(d.report.bytes_decompressed, std::sync::atomic::Ordering::Relaxed)
                             + d.report.bytes_decompressed;
                         let n = done_files.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                         let secs = started.elapsed().as_secs_f64().max(0.001);
@@ -247,7 +251,9 @@ fn merge(input: &Input, d: &Decoded, dedup: &mut Dedup, summary: &mut Summary, s
             reason: why.clone(),
             records: d.report.records,
         }),
-        Outcome::Skipped(why) => summary.inputs_skipped.push(SkippedInput { input: input.name.clone(), reason: why.clone() }),
+        Outcome::Skipped(why) => {
+            summary.inputs_skipped.push(SkippedInput { input: input.name.clone(), reason: why.clone() })
+        }
     }
     let origin = Origin {
         partition: input.layout.as_ref().map(|k| (k.account.as_str(), k.region.as_str())),

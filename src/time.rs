@@ -30,7 +30,13 @@ fn digits(b: &[u8]) -> Option<i64> {
 /// Parses an RFC 3339 timestamp into epoch milliseconds. Returns `None` when it is not a timestamp.
 pub fn parse_ms(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b' ') && b[13] == b':' && b[16] == b':' {
+    if b.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && (b[10] == b'T' || b[10] == b' ')
+        && b[13] == b':'
+        && b[16] == b':'
+    {
         let (y, mo, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
         let (h, mi, sec) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
         let mut rest = &b[19..];

@@ -110,16 +110,24 @@ impl TimelineSink {
         for u in &mut uses {
             u.first = u.first_ms.map(format_ms);
             u.last = u.last_ms.map(format_ms);
-            u.flagged = findings.iter().any(|f| f.access_key_id == u.access_key_id && f.source_ips.iter().any(|ip| ip.split('|').next() == Some(u.source_ip.as_str())));
+            u.flagged = findings.iter().any(|f| {
+                f.access_key_id == u.access_key_id
+                    && f.source_ips.iter().any(|ip| ip.split('|').next() == Some(u.source_ip.as_str()))
+            });
         }
-        uses.sort_by(|a, b| (a.first_ms, &a.access_key_id, &a.source_ip).cmp(&(b.first_ms, &b.access_key_id, &b.source_ip)));
+        uses.sort_by(|a, b| {
+            (a.first_ms, &a.access_key_id, &a.source_ip).cmp(&(b.first_ms, &b.access_key_id, &b.source_ip))
+        });
         let mut issued = self.issued;
         issued.sort_by(|a, b| (&a.time, &a.access_key_id).cmp(&(&b.time, &b.access_key_id)));
         let mut revocations = self.revocations;
         revocations.sort_by_key(|r| r.time_ms);
         let first_rev = revocations.first().and_then(|r| r.time_ms);
-        let mut denied: Vec<Denied> =
-            self.denied.into_iter().filter(|d| matches!((first_rev, d.time_ms), (Some(r), Some(t)) if t >= r)).collect();
+        let mut denied: Vec<Denied> = self
+            .denied
+            .into_iter()
+            .filter(|d| matches!((first_rev, d.time_ms), (Some(r), Some(t)) if t >= r))
+            .collect();
         denied.sort_by_key(|d| d.time_ms);
         let mut flagged_keys: Vec<String> = findings
             .iter()
@@ -133,7 +141,9 @@ impl TimelineSink {
 
 impl EventSink for TimelineSink {
     fn observe(&mut self, ev: &Event<'_>) {
-        if !ev.minted_key().is_empty() && self.sel.matches(ev.minted_role_arn(), ev.minted_session_name(), ev.minted_key()) {
+        if !ev.minted_key().is_empty()
+            && self.sel.matches(ev.minted_role_arn(), ev.minted_session_name(), ev.minted_key())
+        {
             let by = if !ev.invoked_by().is_empty() {
                 ev.invoked_by()
             } else if !ev.access_key_id().is_empty() {
@@ -230,14 +240,34 @@ pub fn render_text(t: &Timeline) -> String {
             term(&u.user_agents.join(" | "))
         );
     }
-    let _ = writeln!(s, "\nFlagged keys: {}", if t.flagged_keys.is_empty() { "none".into() } else { t.flagged_keys.join(", ") });
+    let _ = writeln!(
+        s,
+        "\nFlagged keys: {}",
+        if t.flagged_keys.is_empty() { "none".into() } else { t.flagged_keys.join(", ") }
+    );
     let _ = writeln!(s, "\nRevocations seen in the logs ({}):", t.revocations.len());
     for r in &t.revocations {
-        let _ = writeln!(s, "  {}  {} {} on {} by {}", r.time.as_deref().unwrap_or("-"), r.event_name, term(&r.policy_name), term(&r.role_name), term(&r.by));
+        let _ = writeln!(
+            s,
+            "  {}  {} {} on {} by {}",
+            r.time.as_deref().unwrap_or("-"),
+            r.event_name,
+            term(&r.policy_name),
+            term(&r.role_name),
+            term(&r.by)
+        );
     }
     let _ = writeln!(s, "\nCalls denied after the first revocation ({}):", t.denied_after_revocation.len());
     for d in t.denied_after_revocation.iter().take(50) {
-        let _ = writeln!(s, "  {}  {}  {} from {}  {}", d.time.as_deref().unwrap_or("-"), term(&d.access_key_id), term(&d.event_name), term(&d.source_ip), term(&d.error_code));
+        let _ = writeln!(
+            s,
+            "  {}  {}  {} from {}  {}",
+            d.time.as_deref().unwrap_or("-"),
+            term(&d.access_key_id),
+            term(&d.event_name),
+            term(&d.source_ip),
+            term(&d.error_code)
+        );
     }
     s
 }

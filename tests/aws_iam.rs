@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const MOTO: &str = "TRAILHOUND_TEST_MOTO";
 
@@ -80,19 +80,29 @@ async fn surgical_revocation_keeps_other_policies_and_is_idempotent() {
     // Plan first: nothing changes.
     let r = revoke(&["--finding", &f, "--before", &cutoff, "--audit-log", &audit]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains(&format!("aws iam put-role-policy --role-name {role} --policy-name TrailhoundRevokeSessions")), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(&format!("aws iam put-role-policy --role-name {role} --policy-name TrailhoundRevokeSessions")),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("Plan only"), "{}", r.stdout);
     assert!(policy(&iam, role, "TrailhoundRevokeSessions").await.is_none());
 
     let r = revoke(&["--finding", &f, "--before", &cutoff, "--apply", "--yes", "--audit-log", &audit]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let doc: Value = serde_json::from_str(&policy(&iam, role, "TrailhoundRevokeSessions").await.expect("policy put")).unwrap();
+    let doc: Value =
+        serde_json::from_str(&policy(&iam, role, "TrailhoundRevokeSessions").await.expect("policy put")).unwrap();
     let st = &doc["Statement"];
     assert_eq!(st.as_array().unwrap().len(), 1);
     assert_eq!(st[0]["Effect"], "Deny");
     assert_eq!(st[0]["Condition"]["StringLike"]["aws:userid"], format!("{role_id}:i-0abc1234567890def"));
     assert_eq!(st[0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"], cutoff.as_str());
-    assert_eq!(policy(&iam, role, "AppAccess").await.unwrap(), other_before, "the other policy must stay byte for byte");
+    assert_eq!(
+        policy(&iam, role, "AppAccess").await.unwrap(),
+        other_before,
+        "the other policy must stay byte for byte"
+    );
     let log = std::fs::read_to_string(&audit).unwrap();
     let recs: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(recs.len(), 1);
@@ -117,7 +127,13 @@ async fn rollback_restores_the_previous_document_exactly() {
         r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"TrailhoundRevokeOld","Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{}"}},"StringLike":{{"aws:userid":"{role_id}:i-0000000000000000a"}}}}}}]}}"#,
         cutoff_soon()
     );
-    iam.put_role_policy().role_name(role).policy_name("TrailhoundRevokeSessions").policy_document(&earlier).send().await.unwrap();
+    iam.put_role_policy()
+        .role_name(role)
+        .policy_name("TrailhoundRevokeSessions")
+        .policy_document(&earlier)
+        .send()
+        .await
+        .unwrap();
     let before = policy(&iam, role, "TrailhoundRevokeSessions").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let audit = path_str(&dir.path().join("audit.jsonl"));
@@ -142,7 +158,8 @@ async fn over_budget_role_is_refused_and_unchanged() {
     make_role(&iam, role).await;
     // Two inline policies close to the role's 10,240-character aggregate limit.
     for (i, n) in [("Big1", 88), ("Big2", 86)] {
-        let resources: Vec<String> = (0..n).map(|k| format!("arn:aws:s3:::bucket-number-{k:04}-with-a-long-name/*")).collect();
+        let resources: Vec<String> =
+            (0..n).map(|k| format!("arn:aws:s3:::bucket-number-{k:04}-with-a-long-name/*")).collect();
         let doc = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":resources}]});
         iam.put_role_policy().role_name(role).policy_name(i).policy_document(doc.to_string()).send().await.unwrap();
     }
@@ -173,7 +190,10 @@ async fn missing_and_service_linked_roles_give_clear_errors() {
         // Created by an earlier run against the same server.
         Err(_) => "AWSServiceRoleForElasticBeanstalk".to_owned(),
     };
-    assert_eq!(iam.get_role().role_name(&name).send().await.unwrap().role().unwrap().path(), "/aws-service-role/elasticbeanstalk.amazonaws.com/");
+    assert_eq!(
+        iam.get_role().role_name(&name).send().await.unwrap().role().unwrap().path(),
+        "/aws-service-role/elasticbeanstalk.amazonaws.com/"
+    );
     let r = revoke(&["--role", &name, "--all-sessions", "--apply", "--yes"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("service-linked"), "{}", r.stderr);
@@ -187,12 +207,23 @@ async fn role_wide_revocation_uses_the_console_policy_name() {
     make_role(&iam, role).await;
     let dir = tempfile::tempdir().unwrap();
     let audit = path_str(&dir.path().join("audit.jsonl"));
-    let r = revoke(&["--role", &format!("arn:aws:iam::123456789012:role/{role}"), "--all-sessions", "--apply", "--yes", "--audit-log", &audit]);
+    let r = revoke(&[
+        "--role",
+        &format!("arn:aws:iam::123456789012:role/{role}"),
+        "--all-sessions",
+        "--apply",
+        "--yes",
+        "--audit-log",
+        &audit,
+    ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let doc: Value = serde_json::from_str(&policy(&iam, role, "AWSRevokeOlderSessions").await.unwrap()).unwrap();
     let cond = &doc["Statement"][0]["Condition"];
     assert!(cond.get("StringLike").is_none());
-    assert!(cond["DateLessThan"]["aws:TokenIssueTime"].as_str().unwrap() > chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string().as_str());
+    assert!(
+        cond["DateLessThan"]["aws:TokenIssueTime"].as_str().unwrap()
+            > chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string().as_str()
+    );
 }
 
 #[tokio::test]
@@ -207,10 +238,13 @@ async fn long_term_key_is_deactivated_never_deleted() {
     let r = revoke(&["--access-key", &key_id, "--apply", "--yes", "--audit-log", &audit]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let keys = iam.list_access_keys().user_name(user).send().await.unwrap();
-    let meta = keys.access_key_metadata().iter().find(|m| m.access_key_id() == Some(key_id.as_str())).expect("key kept");
+    let meta =
+        keys.access_key_metadata().iter().find(|m| m.access_key_id() == Some(key_id.as_str())).expect("key kept");
     assert_eq!(meta.status().unwrap().as_str(), "Inactive");
     let up = iam.get_user_policy().user_name(user).policy_name("TrailhoundRevokeSessions").send().await.unwrap();
-    assert!(percent_encoding::percent_decode_str(up.policy_document()).decode_utf8_lossy().contains("aws:TokenIssueTime"));
+    assert!(
+        percent_encoding::percent_decode_str(up.policy_document()).decode_utf8_lossy().contains("aws:TokenIssueTime")
+    );
     let rec: Value = serde_json::from_str(std::fs::read_to_string(&audit).unwrap().lines().next().unwrap()).unwrap();
     assert_eq!(rec["action"], "deactivate-access-key");
     let r = revoke(&["--rollback", rec["id"].as_str().unwrap(), "--audit-log", &audit]);
@@ -268,7 +302,10 @@ fn scan_then_emit_names_the_right_role_session_and_cutoff() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(r#""aws:userid": "AROATFQR7NSC6Q6YRQ2Q7:i-0dbc91f429e48eeed""#), "{text}");
-    assert!(text.contains("--role-name stratus-red-team-ec2-steal-credentials-role --policy-name TrailhoundRevokeSessions"), "{text}");
+    assert!(
+        text.contains("--role-name stratus-red-team-ec2-steal-credentials-role --policy-name TrailhoundRevokeSessions"),
+        "{text}"
+    );
     assert!(text.contains("\"aws:TokenIssueTime\""), "{text}");
 }
 
@@ -291,9 +328,14 @@ async fn revocation_from_a_scan_covers_roles_assumed_with_the_stolen_key() {
     let r = revoke(&["--from-scan", &chain, "--before", &cutoff, "--apply", "--yes", "--audit-log", &audit]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("role chaining"), "{}", r.stdout);
-    let web: Value = serde_json::from_str(&policy(&iam, "web-app-role", "TrailhoundRevokeSessions").await.unwrap()).unwrap();
+    let web: Value =
+        serde_json::from_str(&policy(&iam, "web-app-role", "TrailhoundRevokeSessions").await.unwrap()).unwrap();
     assert_eq!(web["Statement"][0]["Condition"]["StringLike"]["aws:userid"], format!("{}:i-0a1b2c3d4e5f60718", ids[0]));
-    let admin: Value = serde_json::from_str(&policy(&iam, "admin-role", "TrailhoundRevokeSessions").await.unwrap()).unwrap();
-    assert_eq!(admin["Statement"][0]["Condition"]["StringLike"]["aws:userid"], format!("{}:\"><img src=x onerror=alert(1)>", ids[1]));
+    let admin: Value =
+        serde_json::from_str(&policy(&iam, "admin-role", "TrailhoundRevokeSessions").await.unwrap()).unwrap();
+    assert_eq!(
+        admin["Statement"][0]["Condition"]["StringLike"]["aws:userid"],
+        format!("{}:\"><img src=x onerror=alert(1)>", ids[1])
+    );
     assert_eq!(admin["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"], cutoff.as_str());
 }

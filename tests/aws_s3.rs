@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::Write;
 
 const MOTO: &str = "TRAILHOUND_TEST_MOTO";
@@ -32,7 +32,8 @@ fn scan_s3(args: &[&str], endpoint: &str, key: &str, secret: &str) -> (Run, Valu
     let sp = path_str(&summary);
     a.extend(["--summary", &sp, "-q"]);
     let r = run_with_aws(&a, endpoint, key, secret);
-    let s: Value = std::fs::read_to_string(&summary).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
+    let s: Value =
+        std::fs::read_to_string(&summary).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
     (r, s)
 }
 
@@ -59,7 +60,9 @@ fn trail_key(org: Option<&str>, account: &str, region: &str, day: &str) -> Strin
     let (y, m, d) = (&day[0..4], &day[5..7], &day[8..10]);
     let compact = day.replace('-', "");
     let org = org.map(|o| format!("{o}/")).unwrap_or_default();
-    format!("AWSLogs/{org}{account}/CloudTrail/{region}/{y}/{m}/{d}/{account}_CloudTrail_{region}_{compact}T1200Z_abcdefgh12345678.json.gz")
+    format!(
+        "AWSLogs/{org}{account}/CloudTrail/{region}/{y}/{m}/{d}/{account}_CloudTrail_{region}_{compact}T1200Z_abcdefgh12345678.json.gz"
+    )
 }
 
 #[tokio::test]
@@ -81,10 +84,14 @@ async fn disk_and_s3_give_identical_findings_and_counts() {
     let (remote, summary) = scan_s3(&[&url, "--format", "json"], &endpoint, "testing", "testing");
     assert_eq!(remote.code, disk.code, "{}", remote.stderr);
     assert_eq!(remote.stdout, disk.stdout, "findings differ between disk and S3");
-    for field in ["records", "duplicates", "inputs_read", "records_rejected", "bytes_compressed", "bytes_decompressed"] {
+    for field in ["records", "duplicates", "inputs_read", "records_rejected", "bytes_compressed", "bytes_decompressed"]
+    {
         assert_eq!(summary[field], disk.summary[field], "{field}");
     }
-    assert_eq!(summary["inputs_skipped"].as_array().unwrap().len(), disk.summary["inputs_skipped"].as_array().unwrap().len());
+    assert_eq!(
+        summary["inputs_skipped"].as_array().unwrap().len(),
+        disk.summary["inputs_skipped"].as_array().unwrap().len()
+    );
     assert!(remote.stdout.contains("ASIATFQR7NSC36DZQP7P"));
 }
 
@@ -101,7 +108,13 @@ async fn window_fetches_only_the_selected_objects() {
                 put(&s3, &bucket, &trail_key(None, acct, region, day), trail_file(acct, region, day, 3, "w")).await;
             }
         }
-        put(&s3, &bucket, &format!("AWSLogs/{acct}/CloudTrail-Digest/us-east-1/2026/11/02/digest.json.gz"), b"{}".to_vec()).await;
+        put(
+            &s3,
+            &bucket,
+            &format!("AWSLogs/{acct}/CloudTrail-Digest/us-east-1/2026/11/02/digest.json.gz"),
+            b"{}".to_vec(),
+        )
+        .await;
     }
     let url = format!("s3://{bucket}/AWSLogs/");
     let (all, s) = scan_s3(&[&url, "--no-detect"], &endpoint, "testing", "testing");
@@ -109,7 +122,18 @@ async fn window_fetches_only_the_selected_objects() {
     assert_eq!(s["inputs_read"], 12);
     assert_eq!(s["records"], 36);
     let (r, s) = scan_s3(
-        &[&url, "--no-detect", "--account", "111122223333", "--region", "us-east-1", "--since", "2026-11-02", "--until", "2026-11-03"],
+        &[
+            &url,
+            "--no-detect",
+            "--account",
+            "111122223333",
+            "--region",
+            "us-east-1",
+            "--since",
+            "2026-11-02",
+            "--until",
+            "2026-11-03",
+        ],
         &endpoint,
         "testing",
         "testing",
@@ -127,9 +151,20 @@ async fn organization_trail_layout() {
     let bucket = uniq("th-org");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     for acct in ["111122223333", "444455556666", "777788889999"] {
-        put(&s3, &bucket, &trail_key(Some("o-a1b2c3d4e5"), acct, "us-east-1", "2026-11-02"), trail_file(acct, "us-east-1", "2026-11-02", 2, "o")).await;
+        put(
+            &s3,
+            &bucket,
+            &trail_key(Some("o-a1b2c3d4e5"), acct, "us-east-1", "2026-11-02"),
+            trail_file(acct, "us-east-1", "2026-11-02", 2, "o"),
+        )
+        .await;
     }
-    let (r, s) = scan_s3(&[&format!("s3://{bucket}"), "--no-detect", "--account", "444455556666"], &endpoint, "testing", "testing");
+    let (r, s) = scan_s3(
+        &[&format!("s3://{bucket}"), "--no-detect", "--account", "444455556666"],
+        &endpoint,
+        "testing",
+        "testing",
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(s["inputs_read"], 1, "{s}");
     assert_eq!(s["records"], 2);
@@ -161,7 +196,8 @@ async fn denied_and_garbage_objects_are_reported_and_the_rest_is_read() {
         "Resource": format!("arn:aws:s3:::{bucket}/{secret}")}]});
     admin.put_bucket_policy().bucket(bucket).policy(policy.to_string()).send().await.unwrap();
 
-    let (r, s) = scan_s3(&[&format!("s3://{bucket}/"), "--no-detect"], &endpoint, key.access_key_id(), key.secret_access_key());
+    let (r, s) =
+        scan_s3(&[&format!("s3://{bucket}/"), "--no-detect"], &endpoint, key.access_key_id(), key.secret_access_key());
     assert_eq!(r.code, 3, "a partial run: {}", r.stderr);
     assert_eq!(s["inputs_read"], 1, "{s}");
     assert_eq!(s["records"], 4);

@@ -81,7 +81,12 @@ fn bad_inputs_are_named_and_good_ones_read_in_full() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|k| (k["input"].as_str().unwrap().rsplit('/').next().unwrap().to_owned(), k["reason"].as_str().unwrap().to_owned()))
+        .map(|k| {
+            (
+                k["input"].as_str().unwrap().rsplit('/').next().unwrap().to_owned(),
+                k["reason"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     let partial: BTreeMap<String, u64> = s["inputs_partial"]
         .as_array()
@@ -140,7 +145,16 @@ fn odd_records_survive() {
 #[test]
 fn summary_has_the_documented_fields() {
     let r = scan(&[&path_str(&fixture("formats")), "-q", "--no-detect"]);
-    for f in ["inputs_read", "inputs_skipped", "inputs_partial", "records", "duplicates", "bytes_compressed", "bytes_decompressed", "elapsed_ms"] {
+    for f in [
+        "inputs_read",
+        "inputs_skipped",
+        "inputs_partial",
+        "records",
+        "duplicates",
+        "bytes_compressed",
+        "bytes_decompressed",
+        "elapsed_ms",
+    ] {
         assert!(!r.summary[f].is_null(), "summary lacks {f}: {}", r.summary);
     }
     assert!(r.summary["bytes_decompressed"].as_u64() > r.summary["bytes_compressed"].as_u64());
@@ -161,7 +175,9 @@ fn filters_keep_the_right_records() {
     let (since, until) = ("2023-07-10T11:57:00Z", "2023-07-10T12:05:00Z");
     let want = all
         .iter()
-        .filter(|e| e["event_time"].as_str().is_some_and(|t| t >= since && t < until) && e["account_id"] == "123837392027")
+        .filter(|e| {
+            e["event_time"].as_str().is_some_and(|t| t >= since && t < until) && e["account_id"] == "123837392027"
+        })
         .count();
     assert!(want > 0 && want < all.len());
     let r = scan(&[&dir, "--dump-events", "-q", "--since", since, "--until", until, "--account", "123837392027"]);
@@ -259,8 +275,22 @@ fn json_and_ndjson_findings_have_the_documented_fields() {
     let r = scan(&[&path_str(&fixture("corpora/otrf")), "-q", "--format", "json"]);
     let findings: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
     let fields = [
-        "kind", "severity", "confidence", "access_key_id", "account_id", "role_arn", "role_id", "session_name",
-        "workload", "source_ips", "expected_origins", "first_seen", "last_seen", "event_count", "session_issued_at", "reasons",
+        "kind",
+        "severity",
+        "confidence",
+        "access_key_id",
+        "account_id",
+        "role_arn",
+        "role_id",
+        "session_name",
+        "workload",
+        "source_ips",
+        "expected_origins",
+        "first_seen",
+        "last_seen",
+        "event_count",
+        "session_issued_at",
+        "reasons",
     ];
     for f in fields {
         assert!(findings[0].get(f).is_some(), "finding lacks {f}");

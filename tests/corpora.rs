@@ -41,7 +41,8 @@ fn invictus_excerpt_flags_only_the_imdsv1_key() {
 
 #[test]
 fn stratus_and_otrf_thefts_are_found() {
-    let (f, _) = findings(&[&path_str(&fixture("corpora/stratus/aws.credential-access.ec2-steal-instance-credentials.json"))]);
+    let (f, _) =
+        findings(&[&path_str(&fixture("corpora/stratus/aws.credential-access.ec2-steal-instance-credentials.json"))]);
     assert_eq!(keys_of(&f), ["ASIAP5CT9NN8EYVU1FXV"]);
     assert!(f[0]["signals"].as_array().unwrap().iter().any(|s| s == "human_origin"));
     golden("findings-stratus.json", &golden_json(&f));
@@ -57,7 +58,8 @@ fn stratus_and_otrf_thefts_are_found() {
 #[test]
 fn panther_labelled_events_one_by_one() {
     // Each test event stands alone: the same example key is reused across unrelated tests.
-    let text = std::fs::read_to_string(fixture("corpora/panther/aws_imds_credential_exfiltration_tests.jsonl")).unwrap();
+    let text =
+        std::fs::read_to_string(fixture("corpora/panther/aws_imds_credential_exfiltration_tests.jsonl")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut checked = 0;
     for (i, line) in text.lines().enumerate() {

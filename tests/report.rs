@@ -34,8 +34,12 @@ fn report(format: &str) -> Run {
 fn blast_radius_follows_the_chain_and_classifies_impact() {
     let r = report("json");
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
-    let keys: Vec<(String, Value)> =
-        v["keys"].as_array().unwrap().iter().map(|k| (k["access_key_id"].as_str().unwrap().to_owned(), k["minted_by"].clone())).collect();
+    let keys: Vec<(String, Value)> = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["access_key_id"].as_str().unwrap().to_owned(), k["minted_by"].clone()))
+        .collect();
     assert_eq!(keys, [(STOLEN.to_owned(), Value::Null), (CHAINED.to_owned(), Value::String(STOLEN.into()))]);
     assert_eq!(v["window"]["start"], "2026-11-20T09:01:00Z");
     assert_eq!(v["window"]["end"], "2026-11-20T10:25:00Z");
@@ -49,7 +53,9 @@ fn blast_radius_follows_the_chain_and_classifies_impact() {
     }
     assert_eq!(events.len(), 15);
     let impact = v["impact"].as_array().unwrap();
-    let has = |cat: &str, name: &str| impact.iter().any(|i| i["category"] == cat && i["event_name"] == name && i["error_code"].is_null());
+    let has = |cat: &str, name: &str| {
+        impact.iter().any(|i| i["category"] == cat && i["event_name"] == name && i["error_code"].is_null())
+    };
     for (cat, name) in [
         ("persistence", "CreateUser"),
         ("persistence", "CreateAccessKey"),
@@ -66,8 +72,15 @@ fn blast_radius_follows_the_chain_and_classifies_impact() {
     assert_eq!(created_key["from_flagged_origin"], true);
     assert_eq!(v["instance_types_launched"], serde_json::json!(["p3.16xlarge"]));
     assert_eq!(v["denied_calls"], 4);
-    let remediation = v["remediation"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect::<Vec<_>>().join("\n");
-    for want in ["--role web-app-role --session i-0a1b2c3d4e5f60718", "AKIAPERSISTKEY000001", "StartLogging", "IMDSv2", "Unshare"] {
+    let remediation =
+        v["remediation"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect::<Vec<_>>().join("\n");
+    for want in [
+        "--role web-app-role --session i-0a1b2c3d4e5f60718",
+        "AKIAPERSISTKEY000001",
+        "StartLogging",
+        "IMDSv2",
+        "Unshare",
+    ] {
         assert!(remediation.contains(want), "remediation lacks {want}: {remediation}");
     }
     golden("report-chain.json", &r.stdout);
@@ -108,7 +121,14 @@ fn attacker_strings_are_inert_in_every_format() {
     // Session tokens from the delivery and the AssumeRole responses never reach an output.
     let timeline = run(&["timeline", &chain_dir(), "--role", "web-app-role", "--format", "json", "-q"]).stdout;
     let dump = scan(&[&chain_dir(), "--dump-events", "-q"]).stdout;
-    for (name, out) in [("html", &html), ("md", &md), ("csv", &csv_text), ("json", &report("json").stdout), ("timeline", &timeline), ("dump", &dump)] {
+    for (name, out) in [
+        ("html", &html),
+        ("md", &md),
+        ("csv", &csv_text),
+        ("json", &report("json").stdout),
+        ("timeline", &timeline),
+        ("dump", &dump),
+    ] {
         assert!(!out.contains("SECRETTOKEN"), "session token in {name} output");
     }
 }
@@ -126,10 +146,19 @@ fn findings_file_starts_the_same_report() {
 
 #[test]
 fn timeline_of_the_role() {
-    let r = run(&["timeline", &chain_dir(), "--role", "arn:aws:iam::111122223333:role/web-app-role", "--format", "json", "-q"]);
+    let r = run(&[
+        "timeline",
+        &chain_dir(),
+        "--role",
+        "arn:aws:iam::111122223333:role/web-app-role",
+        "--format",
+        "json",
+        "-q",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let t: Value = serde_json::from_str(&r.stdout).unwrap();
-    let issued: Vec<&str> = t["issued"].as_array().unwrap().iter().map(|i| i["access_key_id"].as_str().unwrap()).collect();
+    let issued: Vec<&str> =
+        t["issued"].as_array().unwrap().iter().map(|i| i["access_key_id"].as_str().unwrap()).collect();
     assert_eq!(issued, [STOLEN, "ASIAVICTIMKEY0000002"]);
     assert!(t["issued"].as_array().unwrap().iter().all(|i| i["issued_by"] == "ec2.amazonaws.com"));
     let flagged: Vec<(&str, &str)> = t["uses"]
@@ -155,8 +184,12 @@ fn invictus_report_lists_only_the_stolen_keys_two_calls() {
     let r = run(&["report", &path_str(&dir), "--key", "ASIATFQR7NSC36DZQP7P", "--format", "json", "-q"]);
     assert_eq!(r.code, 3, "LICENSE and README are skipped: {}", r.stderr);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
-    let calls: Vec<(&str, &str)> =
-        v["events"].as_array().unwrap().iter().map(|e| (e["event_name"].as_str().unwrap(), e["access_key_id"].as_str().unwrap())).collect();
+    let calls: Vec<(&str, &str)> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["event_name"].as_str().unwrap(), e["access_key_id"].as_str().unwrap()))
+        .collect();
     assert_eq!(calls, [("GetCallerIdentity", "ASIATFQR7NSC36DZQP7P"), ("DescribeInstances", "ASIATFQR7NSC36DZQP7P")]);
     assert_eq!(v["keys"].as_array().unwrap().len(), 1);
 }

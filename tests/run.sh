@@ -34,4 +34,7 @@ done
 export TRAILHOUND_TEST_MOTO="http://127.0.0.1:$p1"
 export TRAILHOUND_TEST_MOTO_AUTH="http://127.0.0.1:$p2"
 export TRAILHOUND_TEST_MOTO_S3AUTH="http://127.0.0.1:$p3"
+# The scenario tests run the corpus generator: build the examples as programs first (as test targets
+# they get hashed names).
+cargo build --locked --examples
 cargo test --locked --all-targets

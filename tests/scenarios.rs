@@ -12,7 +12,11 @@ use std::path::PathBuf;
 fn generator() -> PathBuf {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_trailhound"));
     let g = bin.parent().unwrap().join("examples").join("gen_corpus");
-    assert!(g.exists(), "{} is missing: run the suite with `bash tests/run.sh` (cargo test --all-targets builds examples)", g.display());
+    assert!(
+        g.exists(),
+        "{} is missing: run the suite with `bash tests/run.sh`, which builds it (cargo build --examples)",
+        g.display()
+    );
     g
 }
 
@@ -33,12 +37,14 @@ fn check(dir: &std::path::Path, truth: &Value) -> BTreeMap<String, Value> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = scan(&args);
     // ground_truth.json sits beside the trail: it is the one input that is not CloudTrail.
-    let skipped: Vec<&str> = r.summary["inputs_skipped"].as_array().unwrap().iter().map(|k| k["input"].as_str().unwrap()).collect();
+    let skipped: Vec<&str> =
+        r.summary["inputs_skipped"].as_array().unwrap().iter().map(|k| k["input"].as_str().unwrap()).collect();
     assert!(skipped.len() == 1 && skipped[0].ends_with("ground_truth.json"), "{skipped:?}");
     assert_eq!(r.summary["inputs_partial"].as_array().unwrap().len(), 0);
     assert_eq!(r.code, 4, "partial (the ground truth file) with findings: {}", r.stderr);
     let findings: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
-    let by_key: BTreeMap<String, Value> = findings.iter().map(|f| (f["access_key_id"].as_str().unwrap().to_owned(), f.clone())).collect();
+    let by_key: BTreeMap<String, Value> =
+        findings.iter().map(|f| (f["access_key_id"].as_str().unwrap().to_owned(), f.clone())).collect();
     let mut explained = 0;
     for s in truth["scenarios"].as_array().unwrap() {
         let name = s["name"].as_str().unwrap();
@@ -53,11 +59,18 @@ fn check(dir: &std::path::Path, truth: &Value) -> BTreeMap<String, Value> {
             "finding" => {
                 for k in &malicious {
                     let f = by_key.get(*k).unwrap_or_else(|| panic!("planted theft {name}: {k} not found"));
-                    assert_eq!(f["first_seen"], s["first_malicious_time"], "{name}: first_seen must be the first malicious event");
+                    assert_eq!(
+                        f["first_seen"], s["first_malicious_time"],
+                        "{name}: first_seen must be the first malicious event"
+                    );
                     explained += 1;
                 }
                 for k in keys.iter().filter(|k| !malicious.contains(k)) {
-                    assert!(!by_key.contains_key(*k), "{name}: the workload's own key {k} flagged: {}", by_key[*k]["reasons"]);
+                    assert!(
+                        !by_key.contains_key(*k),
+                        "{name}: the workload's own key {k} flagged: {}",
+                        by_key[*k]["reasons"]
+                    );
                 }
             }
             other => panic!("unknown expectation {other}"),
@@ -72,8 +85,11 @@ fn scenarios_hard_negatives_quiet_and_thefts_found() {
     let dir = tempfile::tempdir().unwrap();
     let truth = generate(dir.path(), &["--scenarios-only", "--scenario", "all", "--seed", "7"]);
     let by_key = check(dir.path(), &truth);
-    let scenario = |name: &str| truth["scenarios"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone();
-    let conf = |name: &str| by_key[scenario(name)["malicious_keys"][0].as_str().unwrap()]["confidence"].as_str().unwrap().to_owned();
+    let scenario =
+        |name: &str| truth["scenarios"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone();
+    let conf = |name: &str| {
+        by_key[scenario(name)["malicious_keys"][0].as_str().unwrap()]["confidence"].as_str().unwrap().to_owned()
+    };
     // A thief behind the instance's own NAT is found, with less confidence than the others.
     assert_eq!(conf("theft_behind_nat"), "low");
     for name in ["theft_outside_aws", "theft_attacker_first", "theft_lambda", "theft_ecs"] {
@@ -100,8 +116,12 @@ fn background_population_raises_nothing_but_the_thefts() {
 fn trusted_cidr_is_what_keeps_onprem_quiet() {
     let dir = tempfile::tempdir().unwrap();
     let truth = generate(dir.path(), &["--scenarios-only", "--scenario", "trusted_onprem", "--seed", "3"]);
-    let keys: Vec<String> = truth["scenarios"][0]["keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_owned()).collect();
+    let keys: Vec<String> =
+        truth["scenarios"][0]["keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_owned()).collect();
     let r = scan(&[&path_str(dir.path()), "-q", "--format", "json"]);
     let findings: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
-    assert!(findings.iter().any(|f| keys.iter().any(|k| f["access_key_id"] == k.as_str())), "without the allow list the on-prem use is reported");
+    assert!(
+        findings.iter().any(|f| keys.iter().any(|k| f["access_key_id"] == k.as_str())),
+        "without the allow list the on-prem use is reported"
+    );
 }

@@ -105,7 +105,11 @@ pub fn use_record(ctx: &Ctx, w: &Workload, t: i64, call: &str, region: &str, rng
         None => w.key_index(t)?,
     };
     // GetCallerIdentity comes from the application client (the first one).
-    let ci = if call == "sts:GetCallerIdentity" { 0 } else { rng.weighted(&w.clients.iter().map(|c| c.weight).collect::<Vec<_>>()) };
+    let ci = if call == "sts:GetCallerIdentity" {
+        0
+    } else {
+        rng.weighted(&w.clients.iter().map(|c| c.weight).collect::<Vec<_>>())
+    };
     let client = &w.clients[ci];
     let call = if call.is_empty() { *rng.pick(&client.calls) } else { call };
     let variant = ov.key_variant.unwrap_or(if client.v1 && w.dual { 1 } else { 0 });
@@ -189,7 +193,18 @@ pub fn chunk_events(world: &World, s: usize, widx: u64, w0: i64, w1: i64) -> Vec
                     for &v in variants {
                         let mut out = String::with_capacity(2200);
                         let key = w.key(ctx.seed, k, v);
-                        delivery_record(&mut out, acct, region, issuer(w), &w.role, &w.session, &key, t, lifetime(w), &mut rng);
+                        delivery_record(
+                            &mut out,
+                            acct,
+                            region,
+                            issuer(w),
+                            &w.role,
+                            &w.session,
+                            &key,
+                            t,
+                            lifetime(w),
+                            &mut rng,
+                        );
                         push(&mut evs, t, out);
                     }
                 }
@@ -222,7 +237,12 @@ pub fn chunk_events(world: &World, s: usize, widx: u64, w0: i64, w1: i64) -> Vec
                 continue;
             }
             let mut rng = Rng::from(&[ctx.seed, tag("gsts"), w.wid, s as u64, widx]);
-            for t in times(&mut rng, w.global_sts * world.scale(w.scaled), w0.max(w.first + 1).max(w.quiet_until), w1.min(w.end)) {
+            for t in times(
+                &mut rng,
+                w.global_sts * world.scale(w.scaled),
+                w0.max(w.first + 1).max(w.quiet_until),
+                w1.min(w.end),
+            ) {
                 let k = w.key_index(t).unwrap();
                 if t == w.delivery_time(k) {
                     continue;
@@ -328,12 +348,8 @@ pub fn write_chunk(world: &World, out_dir: &Path, s: usize, widx: u64, w0: i64, 
         let newest = part.last().unwrap().t;
         let ft = newest + rng.range(60, 600);
         let dt = chrono::DateTime::from_timestamp(ft, 0).unwrap();
-        let dir: PathBuf = out_dir
-            .join("AWSLogs")
-            .join(acct)
-            .join("CloudTrail")
-            .join(region)
-            .join(dt.format("%Y/%m/%d").to_string());
+        let dir: PathBuf =
+            out_dir.join("AWSLogs").join(acct).join("CloudTrail").join(region).join(dt.format("%Y/%m/%d").to_string());
         std::fs::create_dir_all(&dir)?;
         let name = format!("{}_CloudTrail_{}_{}_{}.json.gz", acct, region, dt.format("%Y%m%dT%H%MZ"), rng.alnum(16));
         let file = std::fs::File::create(dir.join(&name))?;

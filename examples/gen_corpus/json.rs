@@ -111,8 +111,5 @@ pub fn obj(f: impl FnOnce(&mut Obj)) -> String {
 }
 
 pub fn ts(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .expect("time in range")
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    chrono::DateTime::from_timestamp(t, 0).expect("time in range").format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

@@ -103,9 +103,8 @@ fn run() -> Result<(), String> {
             return Err(format!("unknown region {:?}; known: {}", r, known.join(",")));
         }
     }
-    let start = chrono::DateTime::parse_from_rfc3339(&args.start)
-        .map_err(|e| format!("bad --start: {}", e))?
-        .timestamp();
+    let start =
+        chrono::DateTime::parse_from_rfc3339(&args.start).map_err(|e| format!("bad --start: {}", e))?.timestamp();
     if args.hours == 0 {
         return Err("--hours must be at least 1".into());
     }
@@ -130,7 +129,9 @@ fn run() -> Result<(), String> {
     std::fs::create_dir_all(&args.out).map_err(|e| e.to_string())?;
 
     let accounts: Vec<String> = (0..args.accounts)
-        .map(|i| format!("{}", 100_000_000_000 + rng::hash(&[args.seed, rng::tag("account"), i as u64]) % 900_000_000_000))
+        .map(|i| {
+            format!("{}", 100_000_000_000 + rng::hash(&[args.seed, rng::tag("account"), i as u64]) % 900_000_000_000)
+        })
         .collect();
     let global_region = args.regions.iter().position(|r| r == "us-east-1");
     let ctx = records::Ctx { seed: args.seed, accounts, regions: args.regions.clone(), start, end, global_region };

@@ -161,7 +161,17 @@ impl<'a> Builder<'a> {
         i
     }
 
-    pub fn ecs_task(&mut self, acct: usize, region: usize, role: &Role, nat: &str, ua: &str, rate: f64, scaled: bool, rng: &mut Rng) -> usize {
+    pub fn ecs_task(
+        &mut self,
+        acct: usize,
+        region: usize,
+        role: &Role,
+        nat: &str,
+        ua: &str,
+        rate: f64,
+        scaled: bool,
+        rng: &mut Rng,
+    ) -> usize {
         let first = self.ctx.start + rng.range(0, 600);
         let rot = rng.range(3300, 3600);
         self.add(Spec {
@@ -179,7 +189,17 @@ impl<'a> Builder<'a> {
         })
     }
 
-    pub fn service(&mut self, acct: usize, region: usize, role: Role, session: &str, host: &str, calls: &[&'static str], rate: f64, scaled: bool) -> usize {
+    pub fn service(
+        &mut self,
+        acct: usize,
+        region: usize,
+        role: Role,
+        session: &str,
+        host: &str,
+        calls: &[&'static str],
+        rate: f64,
+        scaled: bool,
+    ) -> usize {
         let i = self.add(Spec {
             kind: Kind::Service,
             acct,
@@ -197,7 +217,17 @@ impl<'a> Builder<'a> {
         i
     }
 
-    pub fn iam_user(&mut self, acct: usize, name: &str, ips: &[&str], uas: &[&str], calls: &[&'static str], rate: f64, scaled: bool, region: Option<usize>) -> usize {
+    pub fn iam_user(
+        &mut self,
+        acct: usize,
+        name: &str,
+        ips: &[&str],
+        uas: &[&str],
+        calls: &[&'static str],
+        rate: f64,
+        scaled: bool,
+        region: Option<usize>,
+    ) -> usize {
         let hid = self.id();
         let mut r = Rng::from(&[self.seed(), tag("user"), acct as u64, tag(name)]);
         let user_id = format!("AIDA{}", r.upper_alnum(17));
@@ -219,7 +249,18 @@ impl<'a> Builder<'a> {
         self.humans.len() - 1
     }
 
-    pub fn sso_user(&mut self, acct: usize, email: &str, ips: &[&str], uas: &[&str], calls: &[&'static str], rate: f64, scaled: bool, first: i64, region: Option<usize>) -> usize {
+    pub fn sso_user(
+        &mut self,
+        acct: usize,
+        email: &str,
+        ips: &[&str],
+        uas: &[&str],
+        calls: &[&'static str],
+        rate: f64,
+        scaled: bool,
+        first: i64,
+        region: Option<usize>,
+    ) -> usize {
         let hid = self.id();
         let mut r = Rng::from(&[self.seed(), tag("ssorole"), acct as u64]);
         let role = Role::new(
@@ -298,21 +339,51 @@ pub fn background(b: &mut Builder, target_rph: f64) {
                 }
             }
             let acct = b.ctx.accounts[a].clone();
-            let asg = Role::new(b.seed(), &acct, "AWSServiceRoleForAutoScaling", "/aws-service-role/autoscaling.amazonaws.com/");
+            let asg = Role::new(
+                b.seed(),
+                &acct,
+                "AWSServiceRoleForAutoScaling",
+                "/aws-service-role/autoscaling.amazonaws.com/",
+            );
             b.service(a, r, asg, "AutoScaling", "autoscaling.amazonaws.com", CALLS_SVC_ASG, 3.0, true);
             let cfn = b.cfn_role(a, "cfn-deploy-role");
             b.service(a, r, cfn, "AWSCloudFormation", "cloudformation.amazonaws.com", CALLS_SVC_CFN, 2.0, true);
             let cfg = Role::new(b.seed(), &acct, "AWSServiceRoleForConfig", "/aws-service-role/config.amazonaws.com/");
             b.service(a, r, cfg, "AWSConfig-Describe", "config.amazonaws.com", CALLS_SVC_CONFIG, 2.0, true);
-            let aa = Role::new(b.seed(), &acct, "AWSServiceRoleForAccessAnalyzer", "/aws-service-role/access-analyzer.amazonaws.com/");
+            let aa = Role::new(
+                b.seed(),
+                &acct,
+                "AWSServiceRoleForAccessAnalyzer",
+                "/aws-service-role/access-analyzer.amazonaws.com/",
+            );
             b.service(a, r, aa, "access-analyzer", "AWS Internal", CALLS_SVC_CONFIG, 2.0, true);
         }
         b.iam_user(a, "deploy-bot", &["198.51.100.20"], &[UA_TERRAFORM], CALLS_HUMAN_CLI, 4.0, true, None);
         b.iam_user(a, "jdoe", &["198.51.100.37"], &[UA_CLI_OFFICE], CALLS_HUMAN_CLI, 3.0, true, None);
         b.iam_user(a, "ops-admin", &["192.0.2.44"], &[UA_CLI_OFFICE, UA_CHROME], CALLS_HUMAN_CLI, 3.0, true, None);
         let first = b.ctx.start + 600;
-        b.sso_user(a, "maria.garcia@example.com", &["198.51.100.61"], &[UA_CHROME], CALLS_CONSOLE, 4.0, true, first, None);
-        b.sso_user(a, "li.wei@example.com", &["192.0.2.80"], &[UA_FIREFOX, UA_CLI_DARWIN], CALLS_CONSOLE, 4.0, true, first + 300, None);
+        b.sso_user(
+            a,
+            "maria.garcia@example.com",
+            &["198.51.100.61"],
+            &[UA_CHROME],
+            CALLS_CONSOLE,
+            4.0,
+            true,
+            first,
+            None,
+        );
+        b.sso_user(
+            a,
+            "li.wei@example.com",
+            &["192.0.2.80"],
+            &[UA_FIREFOX, UA_CLI_DARWIN],
+            CALLS_CONSOLE,
+            4.0,
+            true,
+            first + 300,
+            None,
+        );
     }
 }
 

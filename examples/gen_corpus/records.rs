@@ -1,7 +1,7 @@
 //! CloudTrail record writers.
 use crate::json::{Obj, obj, ts};
 use crate::rng::Rng;
-use crate::world::{HumanKind, Human, Role, Workload};
+use crate::world::{Human, HumanKind, Role, Workload};
 
 pub struct Ctx {
     pub seed: u64,
@@ -51,10 +51,7 @@ fn az(region: &str, rng: &mut Rng) -> String {
 }
 
 fn items_filter(name: &str, value: &str) -> String {
-    format!(
-        r#"{{"items":[{{"name":"{}","valueSet":{{"items":[{{"value":"{}"}}]}}}}]}}"#,
-        name, value
-    )
+    format!(r#"{{"items":[{{"name":"{}","valueSet":{{"items":[{{"value":"{}"}}]}}}}]}}"#, name, value)
 }
 
 fn bucket(acct: &str, subject: &str, region: &str) -> String {

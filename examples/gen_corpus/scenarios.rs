@@ -64,7 +64,8 @@ const THIEF_OUTSIDE: &str = "45.33.32.156";
 const THIEF_FIRST: &str = "45.33.32.157";
 const THIEF_LAMBDA: &str = "45.33.32.158";
 const THIEF_ECS: &str = "45.33.32.159";
-const UA_CLI_EC2_HOST: &str = "aws-cli/2.15.0 Python/3.11.6 Linux/6.1.61-85.141.amzn2023.x86_64 exe/x86_64.amzn.2023 prompt/off";
+const UA_CLI_EC2_HOST: &str =
+    "aws-cli/2.15.0 Python/3.11.6 Linux/6.1.61-85.141.amzn2023.x86_64 exe/x86_64.amzn.2023 prompt/off";
 
 struct P<'a, 'b> {
     b: &'a mut Builder<'b>,
@@ -152,7 +153,8 @@ pub fn plant(b: &mut Builder, scripted: &mut [Vec<(i64, String)>], name: &str) -
 fn nat_shared(p: &mut P, tr: &mut Truth) {
     let role = p.b.cfn_role(p.a, "nat-shared-worker-InstanceRole");
     let nat = p.b.public_ip(p.r);
-    let idx: Vec<usize> = (0..10).map(|_| p.inst(&role, Origin::Ip(nat.clone()), UA_GO_V2, CALLS_BATCH, 15.0)).collect();
+    let idx: Vec<usize> =
+        (0..10).map(|_| p.inst(&role, Origin::Ip(nat.clone()), UA_GO_V2, CALLS_BATCH, 15.0)).collect();
     tr.keys = p.keys(&idx);
     tr.notes = format!(
         "10 instances of role {} behind one NAT gateway {} (EC2 range of {}), each rotating about hourly; every key is used only from the shared NAT address.",
@@ -182,7 +184,16 @@ fn eip_moved(p: &mut P, tr: &mut Truth) {
     let wi = p.inst(&role, Origin::Ip(old.clone()), UA_GO_V2, CALLS_OPS, 14.0);
     let region = p.region();
     let new_ip = p.b.spare_ip(&region);
-    let hi = p.b.iam_user(p.a, &format!("netops-{}", region), &["192.0.2.45"], &[UA_CLI_OFFICE], CALLS_HUMAN_CLI, 2.0, false, Some(p.r));
+    let hi = p.b.iam_user(
+        p.a,
+        &format!("netops-{}", region),
+        &["192.0.2.45"],
+        &[UA_CLI_OFFICE],
+        CALLS_HUMAN_CLI,
+        2.0,
+        false,
+        Some(p.r),
+    );
     let h = p.b.humans[hi].clone();
     let HumanKind::IamUser { key, .. } = &h.kind else { unreachable!() };
     let acct = p.b.ctx.accounts[p.a].clone();
@@ -191,7 +202,15 @@ fn eip_moved(p: &mut P, tr: &mut Truth) {
     let inst = p.b.workloads[wi].session.clone();
     let ua = "aws-cli/2.15.0 Python/3.11.6 Linux/6.5.0-14-generic exe/x86_64.ubuntu.22 prompt/off command/ec2.allocate-address";
     let rec = human_custom(
-        &acct, &region, &h, key, 0, p.t - 180, "192.0.2.45", ua, "ec2:AllocateAddress",
+        &acct,
+        &region,
+        &h,
+        key,
+        0,
+        p.t - 180,
+        "192.0.2.45",
+        ua,
+        "ec2:AllocateAddress",
         r#"{"domain":"vpc"}"#,
         &format!(r#"{{"publicIp":"{}","allocationId":"{}","domain":"vpc"}}"#, new_ip, alloc),
         &mut p.rng,
@@ -200,7 +219,15 @@ fn eip_moved(p: &mut P, tr: &mut Truth) {
     p.scripted[s].push((p.t - 180, rec));
     let ua = "aws-cli/2.15.0 Python/3.11.6 Linux/6.5.0-14-generic exe/x86_64.ubuntu.22 prompt/off command/ec2.associate-address";
     let rec = human_custom(
-        &acct, &region, &h, key, 0, p.t, "192.0.2.45", ua, "ec2:AssociateAddress",
+        &acct,
+        &region,
+        &h,
+        key,
+        0,
+        p.t,
+        "192.0.2.45",
+        ua,
+        "ec2:AssociateAddress",
         &format!(r#"{{"instanceId":"{}","allocationId":"{}","allowReassociation":false}}"#, inst, alloc),
         &format!(r#"{{"requestId":"{}","_return":true,"associationId":"{}"}}"#, p.rng.uuid(), assoc),
         &mut p.rng,
@@ -210,7 +237,15 @@ fn eip_moved(p: &mut P, tr: &mut Truth) {
     tr.keys = p.keys(&[wi]);
     tr.notes = format!(
         "Instance {} (role {}) uses its public IP {} until IAM user {} allocates {} ({}) at {} and associates it with the instance at {}; from then on every call of the instance comes from {}. The key current at the move is used from both addresses.",
-        inst, role.name, old, h.name, new_ip, alloc, ts(p.t - 180), ts(p.t), new_ip
+        inst,
+        role.name,
+        old,
+        h.name,
+        new_ip,
+        alloc,
+        ts(p.t - 180),
+        ts(p.t),
+        new_ip
     );
 }
 
@@ -244,9 +279,39 @@ fn service_on_behalf(p: &mut P, tr: &mut Truth) {
 fn console_sso(p: &mut P, tr: &mut Truth) {
     let first = p.t - 3600;
     let r = Some(p.r);
-    let h1 = p.b.sso_user(p.a, "sam.okafor@example.com", &["198.51.100.70"], &[UA_CHROME], CALLS_CONSOLE, 20.0, false, first, r);
-    let h2 = p.b.sso_user(p.a, "ines.duarte@example.com", &["192.0.2.90"], &[UA_FIREFOX], CALLS_CONSOLE, 20.0, false, first + 420, r);
-    let h3 = p.b.sso_user(p.a, "tom.becker@example.com", &["198.51.100.71", "192.0.2.91"], &[UA_CLI_DARWIN, UA_CHROME], CALLS_HUMAN_CLI, 20.0, false, first + 900, r);
+    let h1 = p.b.sso_user(
+        p.a,
+        "sam.okafor@example.com",
+        &["198.51.100.70"],
+        &[UA_CHROME],
+        CALLS_CONSOLE,
+        20.0,
+        false,
+        first,
+        r,
+    );
+    let h2 = p.b.sso_user(
+        p.a,
+        "ines.duarte@example.com",
+        &["192.0.2.90"],
+        &[UA_FIREFOX],
+        CALLS_CONSOLE,
+        20.0,
+        false,
+        first + 420,
+        r,
+    );
+    let h3 = p.b.sso_user(
+        p.a,
+        "tom.becker@example.com",
+        &["198.51.100.71", "192.0.2.91"],
+        &[UA_CLI_DARWIN, UA_CHROME],
+        CALLS_HUMAN_CLI,
+        20.0,
+        false,
+        first + 900,
+        r,
+    );
     let seed = p.b.seed();
     for h in [h1, h2, h3] {
         tr.keys.extend(p.b.humans[h].sso_keys(seed));
@@ -287,7 +352,8 @@ fn eks_nodes(p: &mut P, tr: &mut Truth) {
         let wi = p.inst(&role, Origin::Ip(ip), UA_VPC_CNI, CALLS_VPC_CNI, 40.0);
         let w = &mut p.b.workloads[wi];
         w.dual = true;
-        let pod = |ua: &str, weight: f64, v1: bool| Client { ua: ua.to_string(), calls: CALLS_PODS.to_vec(), weight, v1 };
+        let pod =
+            |ua: &str, weight: f64, v1: bool| Client { ua: ua.to_string(), calls: CALLS_PODS.to_vec(), weight, v1 };
         w.clients = vec![
             Client::new(UA_VPC_CNI, CALLS_VPC_CNI, 0.25),
             Client::new(UA_KUBELET, CALLS_KUBELET, 0.15),
@@ -341,7 +407,13 @@ fn theft_outside_aws(p: &mut P, tr: &mut Truth) {
     let wi = p.inst(&role, Origin::Ip(ip.clone()), UA_GO_V2, CALLS_WEB, 12.0);
     let w = p.b.workloads[wi].clone();
     let k = w.key_index(p.t).unwrap();
-    let ov = Ov { ip: Some(THIEF_OUTSIDE), ua: Some(UA_CLI_DARWIN), delivery: Some(Some("1.0")), key_index: Some(k), ..Ov::default() };
+    let ov = Ov {
+        ip: Some(THIEF_OUTSIDE),
+        ua: Some(UA_CLI_DARWIN),
+        delivery: Some(Some("1.0")),
+        key_index: Some(k),
+        ..Ov::default()
+    };
     let first = attack(p, wi, p.t, RECON, &ov);
     tr.keys = p.keys(&[wi]);
     tr.malicious_keys = vec![w.key(p.b.seed(), k, 0)];
@@ -358,14 +430,13 @@ fn theft_other_aws(p: &mut P, tr: &mut Truth) {
     let wi = p.inst(&role, Origin::Ip(ip.clone()), UA_JAVA, CALLS_OPS, 12.0);
     let w = p.b.workloads[wi].clone();
     let here = p.region();
-    let other = p
-        .b
-        .ctx
-        .regions
-        .iter()
-        .find(|r| **r != here)
-        .cloned()
-        .unwrap_or_else(|| if here == "ap-southeast-2" { "us-west-2".into() } else { "ap-southeast-2".into() });
+    let other =
+        p.b.ctx
+            .regions
+            .iter()
+            .find(|r| **r != here)
+            .cloned()
+            .unwrap_or_else(|| if here == "ap-southeast-2" { "us-west-2".into() } else { "ap-southeast-2".into() });
     let thief = p.b.spare_ip(&other);
     let k = w.key_index(p.t).unwrap();
     let steps: &[(i64, &str)] = &[
@@ -412,7 +483,12 @@ fn theft_attacker_first(p: &mut P, tr: &mut Truth) {
     tr.first_malicious_time = Some(first);
     tr.notes = format!(
         "Instance {} (role {}) launches at {}; its first key is used from {} (outside AWS, aws-cli, ec2RoleDelivery 2.0) within 100 s, before the instance makes any call. From {} on the instance uses that key and all later ones from its own address {}.",
-        w.session, role.name, ts(p.t), THIEF_FIRST, ts(p.t + 150), ip
+        w.session,
+        role.name,
+        ts(p.t),
+        THIEF_FIRST,
+        ts(p.t + 150),
+        ip
     );
 }
 
@@ -492,7 +568,10 @@ fn theft_behind_nat(p: &mut P, tr: &mut Truth) {
     tr.first_malicious_time = Some(first);
     tr.notes = format!(
         "3 instances of role {} behind NAT {}. At {} instance {} gets two keys in the same second (IMDSv2 and IMDSv1); the IMDSv1 key is used only by a thief behind the same NAT with a laptop aws-cli (Darwin) and ec2RoleDelivery 1.0, while the instance keeps using 2.0 keys with its Go SDK.",
-        role.name, nat, ts(d), w.session
+        role.name,
+        nat,
+        ts(d),
+        w.session
     );
 }
 

@@ -91,7 +91,10 @@ pub enum Kind {
 #[derive(Clone, Debug)]
 pub enum Origin {
     Ip(String),
-    Vpce { vpce: String, ip: String },
+    Vpce {
+        vpce: String,
+        ip: String,
+    },
     /// Lambda: a few pool-1 addresses per key.
     LambdaPool,
     /// A service host name ("cloudformation.amazonaws.com", "AWS Internal").
@@ -267,12 +270,14 @@ pub const UA_SSM: &str = "aws-sdk-go/1.44.260 (go1.20.11; linux; amd64) amazon-s
 pub const UA_CWAGENT: &str = "aws-sdk-go/1.48.6 (go1.21.5; linux; amd64) CWAgent/1.300032.3";
 pub const UA_BOTO_EC2: &str = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.10.210-201.852.amzn2.x86_64 md/arch#x86_64 lang/python#3.9.16 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.0";
 pub const UA_JAVA: &str = "aws-sdk-java/2.25.0 Linux/5.10.210-201.852.amzn2.x86_64 OpenJDK_64-Bit_Server_VM/17.0.10+7-LTS Java/17.0.10 vendor/Amazon.com_Inc. io/sync http/Apache cfg/retry-mode/legacy";
-pub const UA_NODE: &str = "aws-sdk-js/3.540.0 ua/2.0 os/linux#5.10.210-201.852.amzn2.x86_64 lang/js md/nodejs#20.12.0 api/sqs#3.540.0";
+pub const UA_NODE: &str =
+    "aws-sdk-js/3.540.0 ua/2.0 os/linux#5.10.210-201.852.amzn2.x86_64 lang/js md/nodejs#20.12.0 api/sqs#3.540.0";
 pub const UA_LAMBDA: &str = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.10 md/arch#x86_64 lang/python#3.12.1 exec-env/AWS_Lambda_python3.12 cfg/retry-mode#legacy Botocore/1.34.0";
 pub const UA_ECS_GO: &str = "aws-sdk-go-v2/1.30.3 ua/2.0 os/linux lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64 exec-env/AWS_ECS_FARGATE api/sqs#1.34.3";
 pub const UA_ECS_PY: &str = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.10 md/arch#x86_64 lang/python#3.12.1 exec-env/AWS_ECS_FARGATE cfg/retry-mode#legacy Botocore/1.34.0";
 pub const UA_VPC_CNI: &str = "amazon-vpc-cni-k8s/1.18.0 aws-sdk-go/1.52.0 (go1.21.9; linux; amd64)";
-pub const UA_KUBELET: &str = "kubelet/v1.29.3-eks-ae9a62a (linux/amd64) kubernetes/ae9a62a aws-sdk-go/1.48.16 (go1.21.8; linux; amd64)";
+pub const UA_KUBELET: &str =
+    "kubelet/v1.29.3-eks-ae9a62a (linux/amd64) kubernetes/ae9a62a aws-sdk-go/1.48.16 (go1.21.8; linux; amd64)";
 pub const UA_POD_JAVA: &str = "aws-sdk-java/2.25 Linux/5.10";
 pub const UA_POD_PY: &str = "Boto3/1.33.13 md/Botocore#1.33.13 ua/2.0 os/linux#5.10.215-203.850.amzn2.x86_64 md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.33.13";
 pub const UA_POD_GO: &str = "aws-sdk-go/1.50.30 (go1.22.1; linux; amd64) external-dns/0.14.1";
@@ -288,40 +293,83 @@ pub const UA_BOTO_LAPTOP: &str = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/maco
 pub const CALLS_SSM_AGENT: &[&str] = &["ssm:UpdateInstanceInformation", "ssm:ListInstanceAssociations"];
 pub const CALLS_CWAGENT: &[&str] = &["ec2:DescribeTags", "logs:CreateLogStream", "logs:DescribeLogStreams"];
 pub const CALLS_WEB: &[&str] = &[
-    "dynamodb:DescribeTable", "secretsmanager:GetSecretValue", "kms:Decrypt", "sqs:GetQueueAttributes",
-    "s3:GetBucketLocation", "ssm:GetParameter", "logs:CreateLogStream",
+    "dynamodb:DescribeTable",
+    "secretsmanager:GetSecretValue",
+    "kms:Decrypt",
+    "sqs:GetQueueAttributes",
+    "s3:GetBucketLocation",
+    "ssm:GetParameter",
+    "logs:CreateLogStream",
 ];
 pub const CALLS_BATCH: &[&str] = &[
-    "s3:ListBuckets", "s3:GetBucketLocation", "sqs:GetQueueUrl", "sqs:ListQueues", "dynamodb:ListTables",
-    "kms:GenerateDataKey", "ec2:DescribeTags",
+    "s3:ListBuckets",
+    "s3:GetBucketLocation",
+    "sqs:GetQueueUrl",
+    "sqs:ListQueues",
+    "dynamodb:ListTables",
+    "kms:GenerateDataKey",
+    "ec2:DescribeTags",
 ];
 pub const CALLS_OPS: &[&str] = &[
-    "ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeTags", "monitoring:DescribeAlarms",
-    "logs:DescribeLogStreams", "ec2:DescribeSecurityGroups",
+    "ec2:DescribeInstances",
+    "ec2:DescribeVolumes",
+    "ec2:DescribeTags",
+    "monitoring:DescribeAlarms",
+    "logs:DescribeLogStreams",
+    "ec2:DescribeSecurityGroups",
 ];
 pub const CALLS_VPCE: &[&str] = &[
-    "s3:GetBucketLocation", "dynamodb:DescribeTable", "kms:Decrypt", "ssm:GetParameter", "sqs:GetQueueAttributes",
+    "s3:GetBucketLocation",
+    "dynamodb:DescribeTable",
+    "kms:Decrypt",
+    "ssm:GetParameter",
+    "sqs:GetQueueAttributes",
     "logs:CreateLogStream",
 ];
 pub const CALLS_LAMBDA: &[&str] = &[
-    "dynamodb:DescribeTable", "s3:GetBucketLocation", "sqs:GetQueueUrl", "kms:Decrypt", "ssm:GetParameter",
+    "dynamodb:DescribeTable",
+    "s3:GetBucketLocation",
+    "sqs:GetQueueUrl",
+    "kms:Decrypt",
+    "ssm:GetParameter",
     "secretsmanager:GetSecretValue",
 ];
 pub const CALLS_ECS: &[&str] = &[
-    "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "dynamodb:DescribeTable", "ssm:GetParameters",
-    "secretsmanager:GetSecretValue", "kms:Decrypt", "ecr:GetAuthorizationToken",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "dynamodb:DescribeTable",
+    "ssm:GetParameters",
+    "secretsmanager:GetSecretValue",
+    "kms:Decrypt",
+    "ecr:GetAuthorizationToken",
 ];
-pub const CALLS_VPC_CNI: &[&str] = &["ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "ec2:AssignPrivateIpAddresses"];
+pub const CALLS_VPC_CNI: &[&str] =
+    &["ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "ec2:AssignPrivateIpAddresses"];
 pub const CALLS_KUBELET: &[&str] = &["ecr:GetAuthorizationToken", "ec2:DescribeInstances"];
-pub const CALLS_PODS: &[&str] = &["s3:GetBucketLocation", "sqs:GetQueueAttributes", "dynamodb:DescribeTable", "elasticloadbalancing:DescribeTargetGroups"];
+pub const CALLS_PODS: &[&str] = &[
+    "s3:GetBucketLocation",
+    "sqs:GetQueueAttributes",
+    "dynamodb:DescribeTable",
+    "elasticloadbalancing:DescribeTargetGroups",
+];
 pub const CALLS_HUMAN_CLI: &[&str] = &[
-    "ec2:DescribeInstances", "s3:ListBuckets", "ec2:DescribeVpcs", "ec2:DescribeSecurityGroups",
-    "logs:DescribeLogStreams", "cloudformation:DescribeStacks",
+    "ec2:DescribeInstances",
+    "s3:ListBuckets",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeSecurityGroups",
+    "logs:DescribeLogStreams",
+    "cloudformation:DescribeStacks",
 ];
 pub const CALLS_CONSOLE: &[&str] = &[
-    "ec2:DescribeInstances", "ec2:DescribeVolumes", "cloudformation:DescribeStacks", "ec2:DescribeVpcs",
-    "monitoring:DescribeAlarms", "s3:ListBuckets", "ec2:DescribeSecurityGroups",
+    "ec2:DescribeInstances",
+    "ec2:DescribeVolumes",
+    "cloudformation:DescribeStacks",
+    "ec2:DescribeVpcs",
+    "monitoring:DescribeAlarms",
+    "s3:ListBuckets",
+    "ec2:DescribeSecurityGroups",
 ];
-pub const CALLS_SVC_ASG: &[&str] = &["ec2:DescribeInstances", "ec2:DescribeInstanceStatus", "elasticloadbalancing:DescribeTargetHealth"];
+pub const CALLS_SVC_ASG: &[&str] =
+    &["ec2:DescribeInstances", "ec2:DescribeInstanceStatus", "elasticloadbalancing:DescribeTargetHealth"];
 pub const CALLS_SVC_CFN: &[&str] = &["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "lambda:GetFunction"];
 pub const CALLS_SVC_CONFIG: &[&str] = &["s3:GetBucketAcl", "s3:GetBucketPolicy", "ec2:DescribeVolumes"];

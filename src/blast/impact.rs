@@ -32,26 +32,93 @@ impl Category {
 pub fn classify(event_name: &str, req: Option<&Value>) -> Option<Category> {
     use Category::*;
     Some(match event_name {
-        "CreateUser" | "CreateAccessKey" | "CreateLoginProfile" | "UpdateLoginProfile" | "CreateRole" | "AttachUserPolicy"
-        | "AttachRolePolicy" | "AttachGroupPolicy" | "PutUserPolicy" | "PutRolePolicy" | "PutGroupPolicy" | "CreatePolicy"
-        | "CreatePolicyVersion" | "SetDefaultPolicyVersion" | "UpdateAssumeRolePolicy" | "AddUserToGroup"
-        | "CreateVirtualMFADevice" | "EnableMFADevice" | "AddRoleToInstanceProfile" | "CreateInstanceProfile"
-        | "ImportKeyPair" | "CreateKeyPair" | "CreateServiceSpecificCredential" | "UploadSSHPublicKey"
-        | "CreateOpenIDConnectProvider" | "CreateSAMLProvider" | "UpdateFunctionCode" | "CreateFunction"
-        | "CreateTrustAnchor" | "CreateProfile" => Persistence,
-        "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" | "PutInsightSelectors" | "DeleteDetector"
-        | "UpdateDetector" | "DisassociateFromMasterAccount" | "CreateFilter" | "DeleteFlowLogs" | "StopConfigurationRecorder"
-        | "DeleteConfigurationRecorder" | "DeleteConfigRule" | "DisableSecurityHub" | "DeleteLogGroup" | "DeleteLogStream"
-        | "PutRetentionPolicy" | "DeleteResolverQueryLogConfig" | "DisableEbsEncryptionByDefault" => DefenseEvasion,
-        "ModifySnapshotAttribute" | "ModifyImageAttribute" | "ModifyDBSnapshotAttribute" | "ModifyDBClusterSnapshotAttribute"
-        | "PutBucketPolicy" | "PutBucketAcl" | "PutObjectAcl" | "DeletePublicAccessBlock" | "DeleteBucketPublicAccessBlock"
-        | "PutBucketPublicAccessBlock" | "AuthorizeSecurityGroupIngress" | "SharedSnapshotCopyInitiated" | "PutResourcePolicy"
+        "CreateUser"
+        | "CreateAccessKey"
+        | "CreateLoginProfile"
+        | "UpdateLoginProfile"
+        | "CreateRole"
+        | "AttachUserPolicy"
+        | "AttachRolePolicy"
+        | "AttachGroupPolicy"
+        | "PutUserPolicy"
+        | "PutRolePolicy"
+        | "PutGroupPolicy"
+        | "CreatePolicy"
+        | "CreatePolicyVersion"
+        | "SetDefaultPolicyVersion"
+        | "UpdateAssumeRolePolicy"
+        | "AddUserToGroup"
+        | "CreateVirtualMFADevice"
+        | "EnableMFADevice"
+        | "AddRoleToInstanceProfile"
+        | "CreateInstanceProfile"
+        | "ImportKeyPair"
+        | "CreateKeyPair"
+        | "CreateServiceSpecificCredential"
+        | "UploadSSHPublicKey"
+        | "CreateOpenIDConnectProvider"
+        | "CreateSAMLProvider"
+        | "UpdateFunctionCode"
+        | "CreateFunction"
+        | "CreateTrustAnchor"
+        | "CreateProfile" => Persistence,
+        "StopLogging"
+        | "DeleteTrail"
+        | "UpdateTrail"
+        | "PutEventSelectors"
+        | "PutInsightSelectors"
+        | "DeleteDetector"
+        | "UpdateDetector"
+        | "DisassociateFromMasterAccount"
+        | "CreateFilter"
+        | "DeleteFlowLogs"
+        | "StopConfigurationRecorder"
+        | "DeleteConfigurationRecorder"
+        | "DeleteConfigRule"
+        | "DisableSecurityHub"
+        | "DeleteLogGroup"
+        | "DeleteLogStream"
+        | "PutRetentionPolicy"
+        | "DeleteResolverQueryLogConfig"
+        | "DisableEbsEncryptionByDefault" => DefenseEvasion,
+        "ModifySnapshotAttribute"
+        | "ModifyImageAttribute"
+        | "ModifyDBSnapshotAttribute"
+        | "ModifyDBClusterSnapshotAttribute"
+        | "PutBucketPolicy"
+        | "PutBucketAcl"
+        | "PutObjectAcl"
+        | "DeletePublicAccessBlock"
+        | "DeleteBucketPublicAccessBlock"
+        | "PutBucketPublicAccessBlock"
+        | "AuthorizeSecurityGroupIngress"
+        | "SharedSnapshotCopyInitiated"
+        | "PutResourcePolicy"
         | "AddPermission" => Exposure,
-        "GetObject" | "GetSecretValue" | "BatchGetSecretValue" | "GetPasswordData" | "Decrypt" | "GetParameter"
-        | "GetParameters" | "GetParametersByPath" | "CopyObject" | "CopySnapshot" | "CreateSnapshot" | "GetCredentialReport"
-        | "GetKeyPair" | "DownloadDBLogFilePortion" => DataAccess,
-        "RunInstances" | "CreateCluster" | "CreateNodegroup" | "RequestSpotInstances" | "RequestSpotFleet" | "CreateFleet"
-        | "CreateTrainingJob" | "CreateNotebookInstance" | "InvokeModel" | "StartInstances" => Cost,
+        "GetObject"
+        | "GetSecretValue"
+        | "BatchGetSecretValue"
+        | "GetPasswordData"
+        | "Decrypt"
+        | "GetParameter"
+        | "GetParameters"
+        | "GetParametersByPath"
+        | "CopyObject"
+        | "CopySnapshot"
+        | "CreateSnapshot"
+        | "GetCredentialReport"
+        | "GetKeyPair"
+        | "DownloadDBLogFilePortion" => DataAccess,
+        "RunInstances"
+        | "CreateCluster"
+        | "CreateNodegroup"
+        | "RequestSpotInstances"
+        | "RequestSpotFleet"
+        | "CreateFleet"
+        | "CreateTrainingJob"
+        | "CreateNotebookInstance"
+        | "InvokeModel"
+        | "StartInstances" => Cost,
         "UpdateAccessKey" if req.and_then(|r| r.get("status")).and_then(Value::as_str) == Some("Active") => Persistence,
         _ => return None,
     })
@@ -94,7 +161,9 @@ fn pick<'v>(v: Option<&'v Value>, paths: &[&str]) -> Vec<String> {
                 Value::String(s) if !s.is_empty() => out.push(format!("{}={s}", p.rsplit('.').next().unwrap_or(p))),
                 Value::Number(n) => out.push(format!("{}={n}", p.rsplit('.').next().unwrap_or(p))),
                 Value::Bool(b) => out.push(format!("{}={b}", p.rsplit('.').next().unwrap_or(p))),
-                Value::Array(a) if !a.is_empty() => out.push(format!("{}={}", p.rsplit('.').next().unwrap_or(p), Value::Array(a.clone()))),
+                Value::Array(a) if !a.is_empty() => {
+                    out.push(format!("{}={}", p.rsplit('.').next().unwrap_or(p), Value::Array(a.clone())))
+                }
                 Value::Object(_) => out.push(format!("{}={cur}", p.rsplit('.').next().unwrap_or(p))),
                 _ => {}
             }
@@ -197,7 +266,9 @@ pub fn build(mut keys: Vec<ChainKey>, mut events: Vec<ReportEvent>, flagged_orig
     events.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
     // Roots name no role: take it from their own events (arn:aws:sts::<acct>:assumed-role/<role>/<session>).
     for k in keys.iter_mut().filter(|k| k.role_arn.is_none()) {
-        if let Some(e) = events.iter().find(|e| e.access_key_id == k.access_key_id && e.principal_arn.contains(":assumed-role/")) {
+        if let Some(e) =
+            events.iter().find(|e| e.access_key_id == k.access_key_id && e.principal_arn.contains(":assumed-role/"))
+        {
             let mut parts = e.principal_arn.split(":assumed-role/");
             let acct = parts.next().and_then(|p| p.rsplit(':').next()).unwrap_or("");
             if let Some((role, session)) = parts.next().and_then(|r| r.split_once('/')) {
@@ -247,13 +318,18 @@ pub fn build(mut keys: Vec<ChainKey>, mut events: Vec<ReportEvent>, flagged_orig
             o.user_agents.push(e.user_agent.clone());
         }
         let req = e.request_parameters.as_ref();
-        for d in pick(req, &["bucketName", "secretId", "userName", "roleName", "snapshotId", "imageId", "instanceId", "functionName"]) {
+        for d in pick(
+            req,
+            &["bucketName", "secretId", "userName", "roleName", "snapshotId", "imageId", "instanceId", "functionName"],
+        ) {
             resources.insert(d);
         }
         if let Some(cat) = classify(&e.event_name, req) {
             let mut detail = pick(req, DETAIL_PATHS);
             if e.error_code.is_none() {
-                detail.extend(pick(e.response_elements.as_ref(), RESPONSE_PATHS).into_iter().map(|d| format!("created {d}")));
+                detail.extend(
+                    pick(e.response_elements.as_ref(), RESPONSE_PATHS).into_iter().map(|d| format!("created {d}")),
+                );
             }
             if cat == Category::Cost && e.error_code.is_none() {
                 types.extend(instance_types(req));
@@ -300,7 +376,10 @@ fn remediation(keys: &[ChainKey], events: &[ReportEvent], impact: &[Impact]) -> 
             })
         });
         if k.access_key_id.starts_with("AKIA") {
-            out.push(format!("Deactivate long-term key {0}: trailhound revoke --access-key {0} --apply", k.access_key_id));
+            out.push(format!(
+                "Deactivate long-term key {0}: trailhound revoke --access-key {0} --apply",
+                k.access_key_id
+            ));
         } else if let Some(role) = role {
             let session = k.session_name.clone().or_else(|| {
                 events
@@ -327,25 +406,50 @@ fn remediation(keys: &[ChainKey], events: &[ReportEvent], impact: &[Impact]) -> 
     let ok = |i: &&Impact| i.error_code.is_none();
     for i in impact.iter().filter(ok) {
         let step = match i.event_name.as_str() {
-            "CreateAccessKey" => format!("Delete the access key created at {} ({})", i.event_time.as_deref().unwrap_or("?"), i.detail),
-            "CreateUser" => format!("Delete the user created at {} ({}) after reviewing what it did", i.event_time.as_deref().unwrap_or("?"), i.detail),
-            "CreateLoginProfile" | "UpdateLoginProfile" => format!("Remove or reset the console password set by {} ({})", i.event_name, i.detail),
-            "AttachUserPolicy" | "AttachRolePolicy" | "AttachGroupPolicy" | "PutUserPolicy" | "PutRolePolicy" | "PutGroupPolicy" => {
+            "CreateAccessKey" => {
+                format!("Delete the access key created at {} ({})", i.event_time.as_deref().unwrap_or("?"), i.detail)
+            }
+            "CreateUser" => format!(
+                "Delete the user created at {} ({}) after reviewing what it did",
+                i.event_time.as_deref().unwrap_or("?"),
+                i.detail
+            ),
+            "CreateLoginProfile" | "UpdateLoginProfile" => {
+                format!("Remove or reset the console password set by {} ({})", i.event_name, i.detail)
+            }
+            "AttachUserPolicy" | "AttachRolePolicy" | "AttachGroupPolicy" | "PutUserPolicy" | "PutRolePolicy"
+            | "PutGroupPolicy" => {
                 format!("Undo {} ({})", i.event_name, i.detail)
             }
-            "CreateRole" | "UpdateAssumeRolePolicy" => format!("Review or delete the role changed by {} ({})", i.event_name, i.detail),
-            "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" => {
-                format!("Restore CloudTrail logging ({} {}): StartLogging, recreate the trail or its selectors", i.event_name, i.detail)
+            "CreateRole" | "UpdateAssumeRolePolicy" => {
+                format!("Review or delete the role changed by {} ({})", i.event_name, i.detail)
             }
-            "DeleteDetector" | "UpdateDetector" | "CreateFilter" => format!("Restore GuardDuty ({} {})", i.event_name, i.detail),
+            "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" => {
+                format!(
+                    "Restore CloudTrail logging ({} {}): StartLogging, recreate the trail or its selectors",
+                    i.event_name, i.detail
+                )
+            }
+            "DeleteDetector" | "UpdateDetector" | "CreateFilter" => {
+                format!("Restore GuardDuty ({} {})", i.event_name, i.detail)
+            }
             "ModifySnapshotAttribute" | "ModifyImageAttribute" | "ModifyDBSnapshotAttribute" => {
                 format!("Unshare what {} shared ({})", i.event_name, i.detail)
             }
             "PutBucketPolicy" | "PutBucketAcl" | "DeletePublicAccessBlock" | "DeleteBucketPublicAccessBlock" => {
                 format!("Check the bucket exposure changed by {} ({})", i.event_name, i.detail)
             }
-            "RunInstances" => format!("Terminate or inspect the instances launched at {} ({})", i.event_time.as_deref().unwrap_or("?"), i.detail),
-            "GetSecretValue" | "BatchGetSecretValue" | "GetPasswordData" | "GetParameter" | "GetParameters" | "Decrypt" => {
+            "RunInstances" => format!(
+                "Terminate or inspect the instances launched at {} ({})",
+                i.event_time.as_deref().unwrap_or("?"),
+                i.detail
+            ),
+            "GetSecretValue"
+            | "BatchGetSecretValue"
+            | "GetPasswordData"
+            | "GetParameter"
+            | "GetParameters"
+            | "Decrypt" => {
                 format!("Rotate the secret read by {} ({})", i.event_name, i.detail)
             }
             _ => continue,

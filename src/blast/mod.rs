@@ -83,7 +83,13 @@ pub fn chain(roots: &[String], edges: &[MintEdge]) -> Vec<ChainKey> {
     let mut seen: FxHashSet<String> = FxHashSet::default();
     for r in roots {
         if seen.insert(r.clone()) {
-            out.push(ChainKey { access_key_id: r.clone(), minted_by: None, via: None, role_arn: None, session_name: None });
+            out.push(ChainKey {
+                access_key_id: r.clone(),
+                minted_by: None,
+                via: None,
+                role_arn: None,
+                session_name: None,
+            });
         }
     }
     let mut by_parent: FxHashMap<&str, Vec<&MintEdge>> = FxHashMap::default();
@@ -153,7 +159,9 @@ impl EventSink for Collector {
         if !self.keys.contains(ev.access_key_id()) {
             return;
         }
-        let parse = |s: &str| (!s.is_empty()).then(|| serde_json::from_str(s).unwrap_or(serde_json::Value::String(s.to_owned())));
+        let parse = |s: &str| {
+            (!s.is_empty()).then(|| serde_json::from_str(s).unwrap_or(serde_json::Value::String(s.to_owned())))
+        };
         self.events.push(ReportEvent {
             event_id: ev.event_id().to_owned(),
             event_time: ev.time_ms().map(crate::time::format_ms),

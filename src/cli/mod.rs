@@ -5,7 +5,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "trailhound", version, about = "Find AWS temporary credentials used outside the workload they were issued to")]
+#[command(
+    name = "trailhound",
+    version,
+    about = "Find AWS temporary credentials used outside the workload they were issued to"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -271,7 +275,10 @@ impl InputArgs {
     pub fn filter_and_prune(&self) -> anyhow::Result<(crate::decode::normalize::Filter, crate::source::Prune)> {
         let parse = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
             v.as_deref()
-                .map(|s| crate::time::parse_bound(s).ok_or_else(|| anyhow::anyhow!("--{flag} {s:?} is not RFC 3339 or YYYY-MM-DD")))
+                .map(|s| {
+                    crate::time::parse_bound(s)
+                        .ok_or_else(|| anyhow::anyhow!("--{flag} {s:?} is not RFC 3339 or YYYY-MM-DD"))
+                })
                 .transpose()
         };
         let filter = crate::decode::normalize::Filter {

@@ -444,11 +444,17 @@ fn stream_objects(text: &str, ctx: &mut Ctx<'_>) {
         let Some(e) = failed else { break };
         let line_base = text[..start].bytes().filter(|&c| c == b'\n').count();
         let failed_at = start + stream.byte_offset();
-        let value_line = 1 + text[..failed_at].bytes().filter(|&c| c == b'\n').count() + usize::from(text[failed_at..].starts_with('\n'));
-        ctx.error(format!("broken JSON value from line {value_line} (parser stopped at line {}: {e})", line_base + e.line()));
+        let value_line = 1
+            + text[..failed_at].bytes().filter(|&c| c == b'\n').count()
+            + usize::from(text[failed_at..].starts_with('\n'));
+        ctx.error(format!(
+            "broken JSON value from line {value_line} (parser stopped at line {}: {e})",
+            line_base + e.line()
+        ));
         // Resume at the first line after the start of the broken value that starts a new object: a
         // value cut in half swallows the next line when the parser looks for its end.
-        let mut next = failed_at + memchr::memchr(b'\n', &text.as_bytes()[failed_at..]).map_or(text.len() - failed_at, |p| p + 1);
+        let mut next =
+            failed_at + memchr::memchr(b'\n', &text.as_bytes()[failed_at..]).map_or(text.len() - failed_at, |p| p + 1);
         while next < text.len() {
             let line = &text[next..];
             if line.trim_start_matches([' ', '\t']).starts_with('{') {

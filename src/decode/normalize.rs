@@ -8,7 +8,11 @@ use crate::time::parse_ms;
 pub fn is_minting_call(event_name: &str) -> bool {
     matches!(
         event_name,
-        "AssumeRole" | "AssumeRoleWithSAML" | "AssumeRoleWithWebIdentity" | "GetSessionToken" | "GetFederationToken"
+        "AssumeRole"
+            | "AssumeRoleWithSAML"
+            | "AssumeRoleWithWebIdentity"
+            | "GetSessionToken"
+            | "GetFederationToken"
             | "AssumeRoot"
     )
 }
@@ -18,7 +22,11 @@ fn reads_request(event_name: &str) -> bool {
     is_minting_call(event_name)
         || matches!(
             event_name,
-            "AssociateAddress" | "DisassociateAddress" | "PutRolePolicy" | "DeleteRolePolicy" | "AssociateIamInstanceProfile"
+            "AssociateAddress"
+                | "DisassociateAddress"
+                | "PutRolePolicy"
+                | "DeleteRolePolicy"
+                | "AssociateIamInstanceProfile"
         )
 }
 
@@ -35,7 +43,8 @@ pub struct Filter {
 }
 
 /// Fields that hold secrets in CloudTrail responses: never copied into any output.
-const SECRET_FIELDS: &[&str] = &["sessionToken", "secretAccessKey", "password", "SecretString", "SecretBinary", "plaintext"];
+const SECRET_FIELDS: &[&str] =
+    &["sessionToken", "secretAccessKey", "password", "SecretString", "SecretBinary", "plaintext"];
 
 fn scrub(v: &mut serde_json::Value) {
     match v {
@@ -75,7 +84,11 @@ fn kept_raw(raw: Option<&serde_json::value::RawValue>) -> Option<String> {
 
 impl Filter {
     pub fn is_empty(&self) -> bool {
-        self.since_ms.is_none() && self.until_ms.is_none() && self.accounts.is_empty() && self.regions.is_empty() && self.keep_raw_for.is_none()
+        self.since_ms.is_none()
+            && self.until_ms.is_none()
+            && self.accounts.is_empty()
+            && self.regions.is_empty()
+            && self.keep_raw_for.is_none()
     }
 
     pub fn keeps(&self, time_ms: Option<i64>, account: &str, region: &str) -> bool {
@@ -229,7 +242,8 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
 
     let name: &str = &rec.event_name;
     if reads_request(name) {
-        if let Some(req) = rec.request_parameters.and_then(|raw| serde_json::from_str::<RawRequest<'_>>(raw.get()).ok()) {
+        if let Some(req) = rec.request_parameters.and_then(|raw| serde_json::from_str::<RawRequest<'_>>(raw.get()).ok())
+        {
             b.set(Field::MintedRoleArn, &req.role_arn);
             b.set(Field::MintedSessionName, &req.role_session_name);
             b.set(Field::TargetInstanceId, &req.instance_id);
@@ -240,7 +254,9 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
         }
     }
     if is_minting_call(name) || name == "AllocateAddress" {
-        if let Some(resp) = rec.response_elements.and_then(|raw| serde_json::from_str::<RawResponse<'_>>(raw.get()).ok()) {
+        if let Some(resp) =
+            rec.response_elements.and_then(|raw| serde_json::from_str::<RawResponse<'_>>(raw.get()).ok())
+        {
             if let Some(c) = &resp.credentials {
                 b.set(Field::MintedKey, &c.access_key_id);
             }

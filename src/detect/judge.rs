@@ -6,7 +6,7 @@
 //! origin appears on the stolen key only, so it never enters the baseline even when the attacker acts
 //! first; addresses outside AWS never enter it (use `--trusted-cidr` for on-premises egress).
 
-use super::origin::{is_eks_node_client, OriginClass};
+use super::origin::{OriginClass, is_eks_node_client};
 use super::state::{KeyState, OriginUse, Sym, Workload};
 use super::{Detector, Finding};
 use crate::time::format_ms;
@@ -184,7 +184,12 @@ pub(super) fn judge(d: &Detector) -> Vec<Finding> {
                 };
                 if !in_baseline {
                     if class == OriginClass::Outside {
-                        signals.push(Signal { code: "outside_aws", reason: format!("used from {name}, outside AWS"), weight: 0.6, decisive: true });
+                        signals.push(Signal {
+                            code: "outside_aws",
+                            reason: format!("used from {name}, outside AWS"),
+                            weight: 0.6,
+                            decisive: true,
+                        });
                     }
                     if let Some(people) = d.human_principals(o.origin) {
                         signals.push(Signal {
@@ -197,26 +202,44 @@ pub(super) fn judge(d: &Detector) -> Vec<Finding> {
                     if class != OriginClass::Outside && !baseline.is_empty() {
                         signals.push(Signal {
                             code: "not_workload_origin",
-                            reason: format!("{name} ({}) is not an origin of the workload (expected {})", class.label(), expected.join(", ")),
+                            reason: format!(
+                                "{name} ({}) is not an origin of the workload (expected {})",
+                                class.label(),
+                                expected.join(", ")
+                            ),
                             weight: 0.4,
                             decisive: true,
                         });
                     }
                     if let OriginClass::Aws { region, .. } = &class {
                         let api: Vec<&str> = o.api_regions.iter().map(|&r| d.syms.name(r)).collect();
-                        if baseline.is_empty() && w.kind == Workload::Ec2 && !api.is_empty() && !api.contains(&region.as_str()) {
+                        if baseline.is_empty()
+                            && w.kind == Workload::Ec2
+                            && !api.is_empty()
+                            && !api.contains(&region.as_str())
+                        {
                             signals.push(Signal {
                                 code: "region_mismatch",
-                                reason: format!("{name} is an AWS address in {region}, but the calls went to {}", api.join(", ")),
+                                reason: format!(
+                                    "{name} is an AWS address in {region}, but the calls went to {}",
+                                    api.join(", ")
+                                ),
                                 weight: 0.35,
                                 decisive: true,
                             });
                         }
                     }
-                    if matches!(w.kind, Workload::Lambda | Workload::Ecs) && o.exec_env == 0 && (other_exec || st.origins.iter().any(|x| x.exec_env > 0)) {
+                    if matches!(w.kind, Workload::Lambda | Workload::Ecs)
+                        && o.exec_env == 0
+                        && (other_exec || st.origins.iter().any(|x| x.exec_env > 0))
+                    {
                         signals.push(Signal {
                             code: "no_execution_environment",
-                            reason: format!("no {} execution environment in the user agent ({})", w.kind.as_str(), clients()),
+                            reason: format!(
+                                "no {} execution environment in the user agent ({})",
+                                w.kind.as_str(),
+                                clients()
+                            ),
                             weight: 0.4,
                             decisive: true,
                         });
@@ -230,19 +253,38 @@ pub(super) fn judge(d: &Detector) -> Vec<Finding> {
                         });
                     }
                     if o.imds_v1 && other_v2 && !other_v1 {
-                        signals.push(Signal { code: "imds_v1", reason: "IMDSv1 delivery while the workload uses IMDSv2".into(), weight: 0.15, decisive: false });
+                        signals.push(Signal {
+                            code: "imds_v1",
+                            reason: "IMDSv1 delivery while the workload uses IMDSv2".into(),
+                            weight: 0.15,
+                            decisive: false,
+                        });
                     } else if o.imds_v1 {
-                        signals.push(Signal { code: "imds_v1", reason: "credentials fetched through IMDSv1".into(), weight: 0.1, decisive: false });
+                        signals.push(Signal {
+                            code: "imds_v1",
+                            reason: "credentials fetched through IMDSv1".into(),
+                            weight: 0.1,
+                            decisive: false,
+                        });
                     }
                 } else if w.kind == Workload::Ec2 && !eks && new_client && o.imds_v1 && other_v2 && !other_v1 {
                     // The thief behind the workload's own NAT: only the client and the IMDS version differ.
                     signals.push(Signal {
                         code: "client_differs",
-                        reason: format!("from the workload's own origin {name}, but client {} differs from the workload's ({})", clients(), profile()),
+                        reason: format!(
+                            "from the workload's own origin {name}, but client {} differs from the workload's ({})",
+                            clients(),
+                            profile()
+                        ),
                         weight: 0.15,
                         decisive: true,
                     });
-                    signals.push(Signal { code: "imds_v1", reason: "IMDSv1 delivery while the workload uses IMDSv2".into(), weight: 0.15, decisive: false });
+                    signals.push(Signal {
+                        code: "imds_v1",
+                        reason: "IMDSv1 delivery while the workload uses IMDSv2".into(),
+                        weight: 0.15,
+                        decisive: false,
+                    });
                 }
                 if signals.iter().any(|s| s.decisive) {
                     judged.push(Judged { origin: o, class, in_baseline, signals });
@@ -262,7 +304,14 @@ pub(super) fn judge(d: &Detector) -> Vec<Finding> {
     findings
 }
 
-fn finding(d: &Detector, w: WorkloadId, key: &str, st: &KeyState, judged: &[Judged<'_>], expected: &[String]) -> Finding {
+fn finding(
+    d: &Detector,
+    w: WorkloadId,
+    key: &str,
+    st: &KeyState,
+    judged: &[Judged<'_>],
+    expected: &[String],
+) -> Finding {
     let mut reasons: Vec<String> = Vec::new();
     let mut score = 0.0f64;
     let mut seen_reasons = FxHashSet::default();

@@ -12,11 +12,11 @@ pub mod state;
 
 use crate::event::Event;
 use crate::scan::EventSink;
-use origin::{client_family, is_service_call, Classifier};
+use origin::{Classifier, client_family, is_service_call};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 pub use state::MintedSession;
-use state::{push_small, Delivery, Interner, KeyState, OriginUse, Sym, Workload, MAX_EVENT_IDS, MAX_SMALL};
+use state::{Delivery, Interner, KeyState, MAX_EVENT_IDS, MAX_SMALL, OriginUse, Sym, Workload, push_small};
 
 /// One finding per key. Field names are stable (documented in the README).
 #[derive(Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
@@ -244,7 +244,10 @@ impl Detector {
         }
         let global = origin::is_global_service(ev.event_source()) || ev.region().is_empty();
         let hit = st.last.as_deref().filter(|l| {
-            *l.source_ip == *ev.source_ip() && *l.vpce == *ev.vpc_endpoint_id() && *l.user_agent == *ua && *l.region == *ev.region()
+            *l.source_ip == *ev.source_ip()
+                && *l.vpce == *ev.vpc_endpoint_id()
+                && *l.user_agent == *ua
+                && *l.region == *ev.region()
         });
         let (idx, family, region) = match hit {
             Some(l) => (l.origin_idx, l.family, if global { None } else { l.region_sym }),
@@ -384,10 +387,10 @@ impl DetectConfig {
         };
         let mut trusted = Vec::new();
         for c in file.trusted_cidrs.iter().chain(&args.trusted_cidrs) {
-            let net = c
-                .parse::<ipnet::IpNet>()
-                .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| anyhow::anyhow!("trusted CIDR {c:?} is not an address or CIDR (example: 203.0.113.0/24)"))?;
+            let net =
+                c.parse::<ipnet::IpNet>().or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(
+                    |_| anyhow::anyhow!("trusted CIDR {c:?} is not an address or CIDR (example: 203.0.113.0/24)"),
+                )?;
             trusted.push(net);
         }
         let ranges = match args.ip_ranges.as_ref().or(file.ip_ranges.as_ref()) {

@@ -82,7 +82,12 @@ impl Classifier {
         }
         let Some(a) = addr else { return OriginClass::Unparsable };
         let private = match a {
-            IpAddr::V4(v) => v.is_private() || v.is_loopback() || v.is_link_local() || (v.octets()[0] == 100 && (v.octets()[1] & 0xc0) == 64),
+            IpAddr::V4(v) => {
+                v.is_private()
+                    || v.is_loopback()
+                    || v.is_link_local()
+                    || (v.octets()[0] == 100 && (v.octets()[1] & 0xc0) == 64)
+            }
             IpAddr::V6(v) => v.is_unique_local() || v.is_loopback() || v.is_unicast_link_local(),
         };
         if private {
@@ -124,7 +129,9 @@ pub fn client_family(user_agent: &str) -> String {
 /// Clients that run on an EKS node itself; pods reaching the node's credentials through the metadata
 /// service use many other clients legitimately.
 pub fn is_eks_node_client(family: &str) -> bool {
-    ["amazon-vpc-cni-k8s", "kubernetes", "kubelet", "aws-node", "eks", "karpenter"].iter().any(|p| family.starts_with(p))
+    ["amazon-vpc-cni-k8s", "kubernetes", "kubelet", "aws-node", "eks", "karpenter"]
+        .iter()
+        .any(|p| family.starts_with(p))
 }
 
 /// Services whose calls are logged in us-east-1 wherever the caller runs.

@@ -1,7 +1,7 @@
 //! Blast-radius report writers: JSON, CSV (one row per event), Markdown; HTML is in `html.rs`.
 
 use super::escape::{csv_cell, html};
-use crate::blast::impact::{classify, BlastReport};
+use crate::blast::impact::{BlastReport, classify};
 use std::io::{self, Write};
 
 pub fn json(r: &BlastReport, out: &mut dyn Write) -> io::Result<()> {
@@ -12,8 +12,17 @@ pub fn json(r: &BlastReport, out: &mut dyn Write) -> io::Result<()> {
 pub fn csv(r: &BlastReport, out: &mut dyn Write) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
-        "event_time", "event_id", "event_source", "event_name", "access_key_id", "source_ip", "user_agent", "region", "error_code",
-        "impact", "resources",
+        "event_time",
+        "event_id",
+        "event_source",
+        "event_name",
+        "access_key_id",
+        "source_ip",
+        "user_agent",
+        "region",
+        "error_code",
+        "impact",
+        "resources",
     ])?;
     for e in &r.events {
         let cat = classify(&e.event_name, e.request_parameters.as_ref()).map(|c| c.label()).unwrap_or("");
@@ -52,7 +61,10 @@ pub fn markdown(r: &BlastReport, out: &mut dyn Write) -> io::Result<()> {
         r.denied_calls,
         md(&r.regions.join(", "))
     )?;
-    writeln!(out, "## What outlives the session\n\n| category | time | call | key | detail | result |\n|---|---|---|---|---|---|")?;
+    writeln!(
+        out,
+        "## What outlives the session\n\n| category | time | call | key | detail | result |\n|---|---|---|---|---|---|"
+    )?;
     for i in &r.impact {
         writeln!(
             out,

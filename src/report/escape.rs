@@ -5,7 +5,9 @@ use std::borrow::Cow;
 /// For terminals: control characters (ANSI escapes, carriage returns, bidi overrides) are shown as
 /// `\u{..}` instead of acting on the terminal.
 pub fn term(s: &str) -> Cow<'_, str> {
-    let bad = |c: char| c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let bad = |c: char| {
+        c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
     if !s.chars().any(bad) {
         return Cow::Borrowed(s);
     }

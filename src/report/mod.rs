@@ -142,7 +142,8 @@ impl<W: Write + Send> crate::scan::EventSink for EventDump<W> {
         if self.error.is_some() {
             return;
         }
-        let res = serde_json::to_writer(&mut self.out, ev).map_err(io::Error::from).and_then(|()| self.out.write_all(b"\n"));
+        let res =
+            serde_json::to_writer(&mut self.out, ev).map_err(io::Error::from).and_then(|()| self.out.write_all(b"\n"));
         if let Err(e) = res {
             self.error = Some(e);
         }

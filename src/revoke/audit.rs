@@ -52,7 +52,8 @@ pub fn append(path: &Path, rec: &AuditRecord) -> anyhow::Result<()> {
 }
 
 pub fn find(path: &Path, id: &str) -> anyhow::Result<AuditRecord> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read the audit log {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read the audit log {}: {e}", path.display()))?;
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;

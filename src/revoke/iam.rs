@@ -70,19 +70,30 @@ impl Iam {
     }
 
     pub async fn caller(&self) -> Result<String, AwsError> {
-        let out = self.sts.get_caller_identity().send().await.map_err(|e| AwsError::from_sdk("GetCallerIdentity", "sts", &e))?;
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetCallerIdentity", "sts", &e))?;
         Ok(out.arn().unwrap_or("unknown").to_owned())
     }
 
     pub async fn role(&self, name: &str) -> Result<RoleInfo, AwsError> {
-        let out = self.client.get_role().role_name(name).send().await.map_err(|e| AwsError::from_sdk("GetRole", name, &e))?;
+        let out =
+            self.client.get_role().role_name(name).send().await.map_err(|e| AwsError::from_sdk("GetRole", name, &e))?;
         let r = out.role().ok_or_else(|| AwsError {
             operation: "GetRole",
             target: name.into(),
             code: String::new(),
             message: "empty response".into(),
         })?;
-        Ok(RoleInfo { name: r.role_name().to_owned(), arn: r.arn().to_owned(), role_id: r.role_id().to_owned(), path: r.path().to_owned() })
+        Ok(RoleInfo {
+            name: r.role_name().to_owned(),
+            arn: r.arn().to_owned(),
+            role_id: r.role_id().to_owned(),
+            path: r.path().to_owned(),
+        })
     }
 
     /// Every inline policy of the role: `(name, document)`.
@@ -154,7 +165,13 @@ impl Iam {
 
     /// The key's status (`Active`/`Inactive`), `None` when the user has no such key.
     pub async fn key_status(&self, user: &str, key: &str) -> Result<Option<String>, AwsError> {
-        let out = self.client.list_access_keys().user_name(user).send().await.map_err(|e| AwsError::from_sdk("ListAccessKeys", user, &e))?;
+        let out = self
+            .client
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListAccessKeys", user, &e))?;
         Ok(out
             .access_key_metadata()
             .iter()
@@ -164,7 +181,8 @@ impl Iam {
     }
 
     pub async fn set_key_status(&self, user: &str, key: &str, active: bool) -> Result<(), AwsError> {
-        let status = if active { aws_sdk_iam::types::StatusType::Active } else { aws_sdk_iam::types::StatusType::Inactive };
+        let status =
+            if active { aws_sdk_iam::types::StatusType::Active } else { aws_sdk_iam::types::StatusType::Inactive };
         self.client
             .update_access_key()
             .user_name(user)

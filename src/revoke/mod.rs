@@ -8,12 +8,12 @@ pub mod iam;
 pub mod policy;
 pub mod request;
 
-pub use request::{read_findings, request, CutoffChoice};
+pub use request::{CutoffChoice, read_findings, request};
 
 use audit::AuditRecord;
 use chrono::{DateTime, Utc};
 use iam::{Holder, Iam, RoleInfo};
-use policy::{iam_size, merge, Merged, Revocation, Scope};
+use policy::{Merged, Revocation, Scope, iam_size, merge};
 use std::fmt::Write as _;
 
 /// One role's requested revocations, before IAM is read.
@@ -42,9 +42,26 @@ pub struct Request {
 /// One change a plan makes.
 #[derive(Clone, Debug)]
 pub enum Change {
-    RolePolicy { role: RoleInfo, policy_name: String, before: Option<String>, merged: Merged, size_before: usize, size_after: usize },
-    UserPolicy { user: String, policy_name: String, before: Option<String>, merged: Merged, size_after: usize },
-    DeactivateKey { user: String, key: String, status: String },
+    RolePolicy {
+        role: RoleInfo,
+        policy_name: String,
+        before: Option<String>,
+        merged: Merged,
+        size_before: usize,
+        size_after: usize,
+    },
+    UserPolicy {
+        user: String,
+        policy_name: String,
+        before: Option<String>,
+        merged: Merged,
+        size_after: usize,
+    },
+    DeactivateKey {
+        user: String,
+        key: String,
+        status: String,
+    },
 }
 
 impl Change {
@@ -109,8 +126,10 @@ pub async fn plan(iam: &Iam, req: &Request, max_roles: usize, now: DateTime<Utc>
         let mut role_changes = Vec::new();
         for (name, revs) in by_policy {
             let before = existing.iter().find(|(n, _)| n == name).map(|(_, d)| d.clone());
-            let merged = merge(before.as_deref(), &revs, now).map_err(|e| anyhow::anyhow!("{}/{name}: {e}", role.name))?;
-            size_after = size_after - before.as_deref().map_or(0, iam_size) + merged.document.as_deref().map_or(0, iam_size);
+            let merged =
+                merge(before.as_deref(), &revs, now).map_err(|e| anyhow::anyhow!("{}/{name}: {e}", role.name))?;
+            size_after =
+                size_after - before.as_deref().map_or(0, iam_size) + merged.document.as_deref().map_or(0, iam_size);
             role_changes.push((name, before, merged));
         }
         if size_after > policy::ROLE_INLINE_LIMIT {
@@ -121,7 +140,14 @@ pub async fn plan(iam: &Iam, req: &Request, max_roles: usize, now: DateTime<Utc>
             );
         }
         for (name, before, merged) in role_changes {
-            changes.push(Change::RolePolicy { role: role.clone(), policy_name: name.to_owned(), before, merged, size_before, size_after });
+            changes.push(Change::RolePolicy {
+                role: role.clone(),
+                policy_name: name.to_owned(),
+                before,
+                merged,
+                size_before,
+                size_after,
+            });
         }
     }
     let roles_changed = changes.iter().filter(|c| matches!(c, Change::RolePolicy { .. }) && !c.is_noop()).count();
@@ -138,9 +164,17 @@ pub async fn plan(iam: &Iam, req: &Request, max_roles: usize, now: DateTime<Utc>
         let merged = merge(before.as_deref(), &[rev], now).map_err(|e| anyhow::anyhow!("{user}: {e}"))?;
         let size_after = merged.document.as_deref().map_or(0, iam_size);
         if size_after > policy::USER_INLINE_LIMIT {
-            anyhow::bail!("refusing user {user}: the session deny would exceed IAM's user inline limit; nothing was changed");
+            anyhow::bail!(
+                "refusing user {user}: the session deny would exceed IAM's user inline limit; nothing was changed"
+            );
         }
-        changes.push(Change::UserPolicy { user, policy_name: policy::SURGICAL_POLICY.into(), before, merged, size_after });
+        changes.push(Change::UserPolicy {
+            user,
+            policy_name: policy::SURGICAL_POLICY.into(),
+            before,
+            merged,
+            size_after,
+        });
     }
     Ok(Plan { changes, cutoff: req.cutoff, cutoff_reason: req.cutoff_reason.clone(), reasons })
 }
@@ -162,7 +196,10 @@ pub fn cli_command(change: &Change) -> String {
                 shell_quote(&role.name),
                 shell_quote(&compact(d))
             ),
-            None => format!("aws iam delete-role-policy --role-name {} --policy-name {policy_name}", shell_quote(&role.name)),
+            None => format!(
+                "aws iam delete-role-policy --role-name {} --policy-name {policy_name}",
+                shell_quote(&role.name)
+            ),
         },
         Change::UserPolicy { user, policy_name, merged, .. } => match &merged.document {
             Some(d) => format!(
@@ -173,7 +210,10 @@ pub fn cli_command(change: &Change) -> String {
             None => format!("aws iam delete-user-policy --user-name {} --policy-name {policy_name}", shell_quote(user)),
         },
         Change::DeactivateKey { user, key, .. } => {
-            format!("aws iam update-access-key --user-name {} --access-key-id {key} --status Inactive", shell_quote(user))
+            format!(
+                "aws iam update-access-key --user-name {} --access-key-id {key} --status Inactive",
+                shell_quote(user)
+            )
         }
     }
 }
@@ -243,11 +283,16 @@ pub fn render(plan: &Plan) -> String {
                     policy::ROLE_INLINE_LIMIT
                 );
                 if let Some(d) = &merged.document {
-                    let _ = writeln!(s, "  document after:\n{}", term(d).lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n"));
+                    let _ = writeln!(
+                        s,
+                        "  document after:\n{}",
+                        term(d).lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+                    );
                 }
             }
             Change::UserPolicy { user, policy_name, merged, .. } => {
-                let _ = writeln!(s, "User {}, inline policy {policy_name} (sessions minted from its keys):", term(user));
+                let _ =
+                    writeln!(s, "User {}, inline policy {policy_name} (sessions minted from its keys):", term(user));
                 for a in &merged.added {
                     let _ = writeln!(s, "  + deny {}", describe(a));
                 }
@@ -276,7 +321,10 @@ pub fn emit(req: &Request, now: DateTime<Utc>) -> anyhow::Result<String> {
         let role_id = match (&rr.role_id_hint, rr.sessions.is_empty()) {
             (Some(id), _) if !id.is_empty() => id.clone(),
             (_, true) => String::new(),
-            _ => anyhow::bail!("--emit needs the role id of {} for a surgical statement: pass a finding, or plan without --emit", rr.role),
+            _ => anyhow::bail!(
+                "--emit needs the role id of {} for a surgical statement: pass a finding, or plan without --emit",
+                rr.role
+            ),
         };
         let revs = revocations(rr, &role_id, req.cutoff);
         let mut names: Vec<&str> = revs.iter().map(|r| r.policy_name()).collect();
@@ -293,13 +341,24 @@ pub fn emit(req: &Request, now: DateTime<Utc>) -> anyhow::Result<String> {
                 );
                 continue;
             };
-            let role = RoleInfo { name: rr.role.clone(), arn: String::new(), role_id: role_id.clone(), path: "/".into() };
-            let change = Change::RolePolicy { role, policy_name: name.into(), before: None, merged, size_before: 0, size_after: 0 };
+            let role =
+                RoleInfo { name: rr.role.clone(), arn: String::new(), role_id: role_id.clone(), path: "/".into() };
+            let change = Change::RolePolicy {
+                role,
+                policy_name: name.into(),
+                before: None,
+                merged,
+                size_before: 0,
+                size_after: 0,
+            };
             let _ = writeln!(s, "\nRole {} policy {name}:\n{doc}\n{}", rr.role, cli_command(&change));
         }
     }
     for key in &req.access_keys {
-        let _ = writeln!(s, "\naws iam update-access-key --access-key-id {key} --status Inactive   # add --user-name <owner>");
+        let _ = writeln!(
+            s,
+            "\naws iam update-access-key --access-key-id {key} --status Inactive   # add --user-name <owner>"
+        );
     }
     s.push('\n');
     s += &follow_up();
@@ -308,7 +367,12 @@ pub fn emit(req: &Request, now: DateTime<Utc>) -> anyhow::Result<String> {
 
 /// Applies every change of the plan in order, verifies each by reading it back, and records it.
 /// Stops at the first failure; what was applied before it stays applied and recorded.
-pub async fn apply(iam: &Iam, plan: &Plan, audit_log: &std::path::Path, now: DateTime<Utc>) -> anyhow::Result<Vec<AuditRecord>> {
+pub async fn apply(
+    iam: &Iam,
+    plan: &Plan,
+    audit_log: &std::path::Path,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<AuditRecord>> {
     let actor = iam.caller().await.unwrap_or_else(|e| format!("unknown ({e})"));
     let time = policy::iso(now);
     let cutoff = Some(policy::iso(plan.cutoff));
@@ -317,7 +381,8 @@ pub async fn apply(iam: &Iam, plan: &Plan, audit_log: &std::path::Path, now: Dat
         let rec = match c {
             Change::RolePolicy { role: RoleInfo { name, .. }, policy_name, before, merged, .. }
             | Change::UserPolicy { user: name, policy_name, before, merged, .. } => {
-                let holder = if matches!(c, Change::RolePolicy { .. }) { Holder::Role(name) } else { Holder::User(name) };
+                let holder =
+                    if matches!(c, Change::RolePolicy { .. }) { Holder::Role(name) } else { Holder::User(name) };
                 let verified = iam.set_inline_policy(holder, policy_name, merged.document.as_deref()).await?;
                 let verb = if merged.document.is_some() { "put" } else { "delete" };
                 AuditRecord {
@@ -358,7 +423,12 @@ pub async fn apply(iam: &Iam, plan: &Plan, audit_log: &std::path::Path, now: Dat
         };
         audit::append(audit_log, &rec)?;
         if !rec.verified {
-            anyhow::bail!("applied {} on {} but reading it back did not match (audit id {}); check it by hand", rec.action, rec.target, rec.id);
+            anyhow::bail!(
+                "applied {} on {} but reading it back did not match (audit id {}); check it by hand",
+                rec.action,
+                rec.target,
+                rec.id
+            );
         }
         records.push(rec);
     }
@@ -366,13 +436,19 @@ pub async fn apply(iam: &Iam, plan: &Plan, audit_log: &std::path::Path, now: Dat
 }
 
 /// Restores what an audited change replaced, verifies it and records the rollback.
-pub async fn rollback(iam: &Iam, audit_log: &std::path::Path, id: &str, now: DateTime<Utc>) -> anyhow::Result<AuditRecord> {
+pub async fn rollback(
+    iam: &Iam,
+    audit_log: &std::path::Path,
+    id: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<AuditRecord> {
     let rec = audit::find(audit_log, id)?;
     let actor = iam.caller().await.unwrap_or_else(|e| format!("unknown ({e})"));
     let policy = rec.policy_name.clone().unwrap_or_default();
     let (action, current, verified) = match rec.action.as_str() {
         a @ ("put-role-policy" | "delete-role-policy" | "put-user-policy" | "delete-user-policy") => {
-            let holder = if a.ends_with("-role-policy") { Holder::Role(&rec.target) } else { Holder::User(&rec.target) };
+            let holder =
+                if a.ends_with("-role-policy") { Holder::Role(&rec.target) } else { Holder::User(&rec.target) };
             let current = iam.inline_policy(holder, &policy).await?;
             let ok = iam.set_inline_policy(holder, &policy, rec.before.as_deref()).await?;
             let verb = if rec.before.is_some() { "put" } else { "delete" };
@@ -408,4 +484,3 @@ pub async fn rollback(iam: &Iam, audit_log: &std::path::Path, id: &str, now: Dat
     }
     Ok(out)
 }
-

@@ -5,7 +5,7 @@
 //! `StringLike {"aws:userid": "<role id>:<session name>"}` so only one workload's sessions are denied.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 /// The IAM limit on all inline policies of one role together, white space not counted.
 pub const ROLE_INLINE_LIMIT: usize = 10_240;
@@ -139,8 +139,14 @@ pub fn merge(existing: Option<&str>, revs: &[Revocation], now: DateTime<Utc>) ->
     };
     let horizon = now - chrono::Duration::hours(MAX_SESSION_HOURS);
     let mut out: Vec<Value> = Vec::new();
-    let mut merged =
-        Merged { document: None, changed: false, added: Vec::new(), kept: Vec::new(), expired: Vec::new(), moot: Vec::new() };
+    let mut merged = Merged {
+        document: None,
+        changed: false,
+        added: Vec::new(),
+        kept: Vec::new(),
+        expired: Vec::new(),
+        moot: Vec::new(),
+    };
     let mut current: Vec<(Revocation, usize)> = Vec::new();
     for st in statements {
         match parse_revocation(&st) {
@@ -283,7 +289,10 @@ mod tests {
     #[test]
     fn size_counts_non_whitespace_characters() {
         assert_eq!(iam_size("{ \"a\" :\n\t1 }"), 7);
-        let doc = merge(None, &[surgical("i-1", "2026-11-23T12:05:00Z")], t("2026-11-23T12:00:00Z")).unwrap().document.unwrap();
+        let doc = merge(None, &[surgical("i-1", "2026-11-23T12:05:00Z")], t("2026-11-23T12:00:00Z"))
+            .unwrap()
+            .document
+            .unwrap();
         let compact = serde_json::to_string(&serde_json::from_str::<Value>(&doc).unwrap()).unwrap();
         assert_eq!(iam_size(&doc), compact.len());
     }

@@ -1,6 +1,6 @@
 //! From findings and flags to a revocation request: which roles, which sessions, which cutoff.
 
-use super::{iam, Request, RoleRequest};
+use super::{Request, RoleRequest, iam};
 use chrono::{DateTime, Timelike as _, Utc};
 
 /// Adds one session to deny (surgically) to its role's request.
@@ -30,15 +30,19 @@ pub enum CutoffChoice {
 
 /// Reads findings written by `scan --format json` (an array) or `--format ndjson` (one per line).
 pub fn read_findings(path: &std::path::Path) -> anyhow::Result<Vec<crate::detect::Finding>> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read --finding {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read --finding {}: {e}", path.display()))?;
     let t = text.trim_start();
     if t.starts_with('[') {
-        return serde_json::from_str(t).map_err(|e| anyhow::anyhow!("--finding {}: not a findings document: {e}", path.display()));
+        return serde_json::from_str(t)
+            .map_err(|e| anyhow::anyhow!("--finding {}: not a findings document: {e}", path.display()));
     }
     t.lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| anyhow::anyhow!("--finding {} line {}: {e}", path.display(), i + 1)))
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| anyhow::anyhow!("--finding {} line {}: {e}", path.display(), i + 1))
+        })
         .collect()
 }
 
@@ -54,7 +58,10 @@ pub fn request(
     let mut newest_issue: Option<DateTime<Utc>> = None;
     for f in findings {
         if f.role_arn.is_empty() || f.session_name.is_empty() {
-            anyhow::bail!("finding for {} names no role or session: revoke it explicitly with --role and --session", f.access_key_id);
+            anyhow::bail!(
+                "finding for {} names no role or session: revoke it explicitly with --role and --session",
+                f.access_key_id
+            );
         }
         let why = format!(
             "{} ({} {}, {} confidence) used from {}",
@@ -92,7 +99,9 @@ pub fn request(
         }
     }
     if roles.is_empty() && access_keys.is_empty() {
-        anyhow::bail!("nothing to revoke: give --finding, --from-scan, --role with --session/--all-sessions, or --access-key");
+        anyhow::bail!(
+            "nothing to revoke: give --finding, --from-scan, --role with --session/--all-sessions, or --access-key"
+        );
     }
     if let Some(r) = roles.iter().find(|r| r.sessions.is_empty() && !r.all_sessions) {
         anyhow::bail!("--role {} needs --session NAME (surgical) or --all-sessions (role-wide)", r.role);
@@ -107,7 +116,9 @@ pub fn request(
         ),
         CutoffChoice::AfterIssue => {
             let t = newest_issue.ok_or_else(|| {
-                anyhow::anyhow!("--cutoff after-issue needs the compromised sessions' issue time: pass findings, or give --before")
+                anyhow::anyhow!(
+                    "--cutoff after-issue needs the compromised sessions' issue time: pass findings, or give --before"
+                )
             })?;
             (
                 t + chrono::Duration::seconds(1),
@@ -117,4 +128,3 @@ pub fn request(
     };
     Ok(Request { roles, access_keys: access_keys.to_vec(), cutoff, cutoff_reason })
 }
-

@@ -1,6 +1,6 @@
 //! Local files and folders (walked recursively, in sorted order so runs are reproducible).
 
-use super::{layout, Input, Listing, Location, Prune};
+use super::{Input, Listing, Location, Prune, layout};
 use std::io::Read;
 use std::path::Path;
 

@@ -12,7 +12,11 @@ use std::path::PathBuf;
 pub enum Location {
     Local(PathBuf),
     /// An S3 object; `seq` is its place in the fetch order.
-    S3 { bucket: String, key: String, seq: usize },
+    S3 {
+        bucket: String,
+        key: String,
+        seq: usize,
+    },
 }
 
 /// One file (or object) to read.
@@ -54,9 +58,14 @@ impl Listing {
             return;
         }
         if let Some(k) = &input.layout {
-            if let Some(why) =
-                layout::prune_reason(k, &prune.accounts, &prune.regions, prune.since_ms, prune.until_ms, prune.margin_ms)
-            {
+            if let Some(why) = layout::prune_reason(
+                k,
+                &prune.accounts,
+                &prune.regions,
+                prune.since_ms,
+                prune.until_ms,
+                prune.margin_ms,
+            ) {
                 self.pruned.push((input.name, why.into()));
                 return;
             }
@@ -131,7 +140,14 @@ pub fn open(
     let mut reader = Reader { s3: None, cancel: cancel.clone() };
     if number_s3(&mut listing) > 0 {
         if let Some(src) = &s3src {
-            reader.s3 = Some(s3::Prefetcher::start(rt.handle(), src.client.clone(), &listing.inputs, s3_concurrency, s3_buffer_bytes, cancel));
+            reader.s3 = Some(s3::Prefetcher::start(
+                rt.handle(),
+                src.client.clone(),
+                &listing.inputs,
+                s3_concurrency,
+                s3_buffer_bytes,
+                cancel,
+            ));
         }
     }
     Opened { listing, reader }

@@ -2,7 +2,7 @@
 //! region and date filters prune whole prefixes before anything is fetched, then fetched concurrently
 //! ahead of the decoders with bounded memory.
 
-use super::{layout, Input, Listing, Location, Prune};
+use super::{Input, Listing, Location, Prune, layout};
 use crate::time::civil_ms;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use std::collections::HashMap;
@@ -81,7 +81,9 @@ fn keep_folder(rel: &[&str], prune: &Prune) -> Result<(), &'static str> {
             None => return Ok(()),
         },
         [y, m] => match (num(y), num(m)) {
-            (Some(y), Some(m)) => (civil_ms(y, m, 1), if m == 12 { civil_ms(y + 1, 1, 1) } else { civil_ms(y, m + 1, 1) }),
+            (Some(y), Some(m)) => {
+                (civil_ms(y, m, 1), if m == 12 { civil_ms(y + 1, 1, 1) } else { civil_ms(y, m + 1, 1) })
+            }
             _ => return Ok(()),
         },
         [y, m, d, ..] => match (num(y), num(m), num(d)) {
@@ -191,7 +193,9 @@ async fn list_level(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str, del
     while let Some(page) = pages.next().await {
         let page = match page {
             Ok(pg) => pg,
-            Err(e) => return (objects, prefixes, Some(s3_error("ListObjectsV2", &format!("s3://{bucket}/{prefix}"), &e))),
+            Err(e) => {
+                return (objects, prefixes, Some(s3_error("ListObjectsV2", &format!("s3://{bucket}/{prefix}"), &e)));
+            }
         };
         for obj in page.contents() {
             if let Some(key) = obj.key().filter(|k| !k.ends_with('/')) {
@@ -311,9 +315,7 @@ async fn fetch(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<V
         }
         let resp = match client.get_object().bucket(bucket).key(key).send().await {
             Ok(r) => r,
-            Err(e) => {
-                return Err(s3_error("GetObject", &what, &e))
-            }
+            Err(e) => return Err(s3_error("GetObject", &what, &e)),
         };
         match resp.body.collect().await {
             // One contiguous buffer; `Vec::from` reuses it instead of copying when it can.

@@ -59,9 +59,15 @@ pub fn golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).expect("write golden");
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("golden file {} missing ({e}); run with UPDATE_GOLDEN=1 to create it", path.display()));
-    assert_eq!(actual, expected, "output differs from {}; rerun with UPDATE_GOLDEN=1 if the change is intended", path.display());
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("golden file {} missing ({e}); run with UPDATE_GOLDEN=1 to create it", path.display())
+    });
+    assert_eq!(
+        actual,
+        expected,
+        "output differs from {}; rerun with UPDATE_GOLDEN=1 if the change is intended",
+        path.display()
+    );
 }
 
 /// `../shared/corpora/<name>`, or `None` when absent outside CI. Under `CI=true` a missing corpus fails.
