@@ -37,4 +37,12 @@ export TRAILHOUND_TEST_MOTO_S3AUTH="http://127.0.0.1:$p3"
 # The scenario tests run the corpus generator: build the examples as programs first (as test targets
 # they get hashed names).
 cargo build --locked --examples
-cargo test --locked --all-targets
+log=target/test-output.log
+set +e
+cargo test --locked --lib --bins --tests 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite (cargo prints one per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"
