@@ -210,7 +210,10 @@ fn run_revoke(args: RevokeArgs) -> anyhow::Result<i32> {
     };
     let req = revoke::request(&findings, explicit, &args.access_key, choice, now)?;
     if args.emit {
-        print!("{}", revoke::emit(&req, now)?);
+        // Session names in the documents come from the logs: keep terminal escapes inert.
+        for line in revoke::emit(&req, now)?.lines() {
+            println!("{}", report::escape::term(line));
+        }
         return Ok(exit::CLEAN);
     }
     rt.block_on(async {

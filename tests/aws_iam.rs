@@ -324,7 +324,16 @@ async fn revocation_from_a_scan_covers_roles_assumed_with_the_stolen_key() {
     let dir = tempfile::tempdir().unwrap();
     let audit = path_str(&dir.path().join("audit.jsonl"));
     let cutoff = cutoff_soon();
-    let chain = path_str(&fixture("scenarios/chain"));
+    // The fixture's role ids are another account's: give the copy moto's ids, or revoke (rightly) refuses.
+    let src = fixture(
+        "scenarios/chain/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20/111122223333_CloudTrail_us-east-1_20261120T1010Z_ChainFixture0001.json",
+    );
+    let text = std::fs::read_to_string(src)
+        .unwrap()
+        .replace("AROAWEBAPPROLEID0001", &ids[0])
+        .replace("AROAADMINROLEID00001", &ids[1]);
+    std::fs::write(dir.path().join("trail.json"), text).unwrap();
+    let chain = path_str(&dir.path().join("trail.json"));
     let r = revoke(&["--from-scan", &chain, "--before", &cutoff, "--apply", "--yes", "--audit-log", &audit]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("role chaining"), "{}", r.stdout);
@@ -338,4 +347,37 @@ async fn revocation_from_a_scan_covers_roles_assumed_with_the_stolen_key() {
         format!("{}:\"><img src=x onerror=alert(1)>", ids[1])
     );
     assert_eq!(admin["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"], cutoff.as_str());
+}
+
+#[tokio::test]
+async fn a_finding_for_another_accounts_role_is_refused() {
+    let iam = iam().await;
+    let role = &uniq("th-elsewhere");
+    make_role(&iam, role).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Same role name, but the logs name another role id: another account's role, or a recreated one.
+    let f = write(&dir, "f.json", &json!([finding(role, "AROAOTHERACCOUNTROLE1", "i-0abc1234567890def")]));
+    let r = revoke(&["--finding", &f, "--apply", "--yes", "--audit-log", &path_str(&dir.path().join("a.jsonl"))]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("AROAOTHERACCOUNTROLE1") && r.stderr.contains("nothing was changed"), "{}", r.stderr);
+    assert!(policy(&iam, role, "TrailhoundRevokeSessions").await.is_none());
+}
+
+#[tokio::test]
+async fn rollback_refuses_to_undo_later_changes() {
+    let iam = iam().await;
+    let role = &uniq("th-later");
+    make_role(&iam, role).await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = path_str(&dir.path().join("audit.jsonl"));
+    let r = revoke(&["--role", role, "--session", "i-0aaaaaaaaaaaaaaaa", "--apply", "--yes", "--audit-log", &audit]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = revoke(&["--role", role, "--session", "i-0bbbbbbbbbbbbbbbb", "--apply", "--yes", "--audit-log", &audit]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let first: Value = serde_json::from_str(std::fs::read_to_string(&audit).unwrap().lines().next().unwrap()).unwrap();
+    let before = policy(&iam, role, "TrailhoundRevokeSessions").await.unwrap();
+    let r = revoke(&["--rollback", first["id"].as_str().unwrap(), "--audit-log", &audit]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("changed after"), "{}", r.stderr);
+    assert_eq!(policy(&iam, role, "TrailhoundRevokeSessions").await.unwrap(), before);
 }

@@ -62,16 +62,18 @@ struct Ctx<'s> {
     containers: u64,
     digest: bool,
     errors: Vec<String>,
+    error_count: u64,
     format: &'static str,
 }
 
 impl Ctx<'_> {
     fn error(&mut self, msg: String) {
+        self.error_count += 1;
         // Keep the first few: a file with a million broken lines must not hold a million messages.
         if self.errors.len() < 5 {
             self.errors.push(msg);
         } else if self.errors.len() == 5 {
-            self.errors.push("further errors not shown".into());
+            self.errors.push("further errors not shown (see the count)".into());
         }
     }
 
@@ -359,8 +361,21 @@ fn decode_container(
         }
     };
     let text = text.trim_start_matches('\u{feff}').trim_start();
-    let mut ctx = Ctx { sink, records: 0, rejected: 0, containers: 0, digest: false, errors: Vec::new(), format: "" };
-    match text.as_bytes()[0] {
+    let Some(&first) = text.as_bytes().first() else {
+        // Only a byte-order mark or Unicode spaces.
+        return skip(report, "empty file (only white space)".into());
+    };
+    let mut ctx = Ctx {
+        sink,
+        records: 0,
+        rejected: 0,
+        containers: 0,
+        digest: false,
+        errors: Vec::new(),
+        error_count: 0,
+        format: "",
+    };
+    match first {
         b'[' => {
             ctx.format = "json-array";
             ctx.containers += 1;
@@ -400,6 +415,9 @@ fn decode_container(
     report.warnings = warnings;
     let mut problems: Vec<String> = truncated.into_iter().collect();
     problems.append(&mut ctx.errors);
+    if ctx.error_count > 5 {
+        problems.push(format!("{} JSON errors in all", ctx.error_count));
+    }
     if ctx.rejected > 0 {
         problems.push(format!("{} JSON objects are not CloudTrail events", ctx.rejected));
     }
@@ -442,15 +460,20 @@ fn stream_objects(text: &str, ctx: &mut Ctx<'_>) {
             values += 1;
         }
         let Some(e) = failed else { break };
-        let line_base = text[..start].bytes().filter(|&c| c == b'\n').count();
         let failed_at = start + stream.byte_offset();
-        let value_line = 1
-            + text[..failed_at].bytes().filter(|&c| c == b'\n').count()
-            + usize::from(text[failed_at..].starts_with('\n'));
-        ctx.error(format!(
-            "broken JSON value from line {value_line} (parser stopped at line {}: {e})",
-            line_base + e.line()
-        ));
+        if ctx.errors.len() < 5 {
+            // Line numbers cost a pass over the text: only for the few errors that are shown.
+            let line_base = memchr::memchr_iter(b'\n', &text.as_bytes()[..start]).count();
+            let value_line = 1
+                + memchr::memchr_iter(b'\n', &text.as_bytes()[..failed_at]).count()
+                + usize::from(text[failed_at..].starts_with('\n'));
+            ctx.error(format!(
+                "broken JSON value from line {value_line} (parser stopped at line {}: {e})",
+                line_base + e.line()
+            ));
+        } else {
+            ctx.error(String::new());
+        }
         // Resume at the first line after the start of the broken value that starts a new object: a
         // value cut in half swallows the next line when the parser looks for its end.
         let mut next =
@@ -465,4 +488,34 @@ fn stream_objects(text: &str, ctx: &mut Ctx<'_>) {
         start = next;
     }
     ctx.format = if values > 1 { "json-lines" } else { "single-event" };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(bytes: &[u8]) -> (Outcome, u64) {
+        let mut n = 0;
+        let r = Decoder::new().decode(bytes, &mut |_| n += 1);
+        (r.outcome, n)
+    }
+
+    #[test]
+    fn white_space_only_inputs_are_skipped_not_fatal() {
+        for input in ["\u{feff}".as_bytes(), "\u{a0}\u{2003}\n".as_bytes(), b"\n\t "] {
+            assert!(matches!(outcome(input).0, Outcome::Skipped(_)), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn every_line_broken_is_counted_and_stays_linear() {
+        let line = "{\"eventName\":\"X\",\"eventSource\":\"s\"},\n";
+        let text = line.repeat(20_000);
+        let (o, n) = outcome(text.as_bytes());
+        assert_eq!(n, 20_000);
+        match o {
+            Outcome::Partial(why) => assert!(why.contains("JSON errors in all"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
 }

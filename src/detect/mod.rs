@@ -301,7 +301,14 @@ impl Detector {
             "2.0" => o.imds_v2 = true,
             _ => {}
         }
-        o.ssm_agent |= ua.contains("amazon-ssm-agent");
+        // The agent's heartbeat, not just its user agent (which anyone can send): only then does an origin
+        // count as where the instance itself runs.
+        o.ssm_agent |= ev.event_source() == "ssm.amazonaws.com"
+            && matches!(
+                ev.event_name(),
+                "UpdateInstanceInformation" | "ListInstanceAssociations" | "UpdateInstanceAssociationStatus"
+            )
+            && ua.contains("amazon-ssm-agent");
         if lambda_env || ecs_env {
             o.exec_env += 1;
         }

@@ -33,10 +33,15 @@ pub struct AuditRecord {
     pub reasons: Vec<String>,
 }
 
+/// An id unique to one change: its time, target and what changed (policy or key), plus the process
+/// and a counter, so two changes in the same second never share an id.
 pub fn new_id(time: &str, target: &str, detail: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
     let compact: String = time.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    let h = xxhash_rust::xxh3::xxh3_64(format!("{time}|{target}|{detail}").as_bytes());
-    format!("rv-{compact}-{:08x}", h as u32)
+    let nonce = (std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed), std::time::SystemTime::now());
+    let h = xxhash_rust::xxh3::xxh3_64(format!("{time}|{target}|{detail}|{nonce:?}").as_bytes());
+    format!("rv-{compact}-{h:016x}")
 }
 
 pub fn append(path: &Path, rec: &AuditRecord) -> anyhow::Result<()> {

@@ -37,6 +37,9 @@ pub struct Request {
     pub cutoff: DateTime<Utc>,
     /// How the cutoff was chosen, in words, shown with every plan.
     pub cutoff_reason: String,
+    /// With a "now" cutoff: an existing deny at or after this time already covers every compromised
+    /// session (see [`policy::merge`]).
+    pub enough: Option<DateTime<Utc>>,
 }
 
 /// One change a plan makes.
@@ -103,13 +106,17 @@ pub async fn plan(iam: &Iam, req: &Request, max_roles: usize, now: DateTime<Utc>
         if let Some(why) = role.refusal() {
             anyhow::bail!("refusing {}: {why}", role.name);
         }
-        if let Some(hint) = &rr.role_id_hint {
-            if !hint.is_empty() && *hint != role.role_id {
-                reasons.push(format!(
-                    "note: the logs name role id {hint} but {} is now {}; the role was recreated, so the old sessions already lost it",
-                    role.name, role.role_id
-                ));
-            }
+        if let Some(hint) = rr.role_id_hint.as_deref().filter(|h| !h.is_empty() && *h != role.role_id) {
+            // Another account's role of the same name, or a role recreated since: denying here would
+            // report success while the compromised sessions stay valid.
+            anyhow::bail!(
+                "refusing {}: the logs name role id {hint}, but {} in this account has id {}. It is another account's \
+                 role of the same name (use --profile for that account), or it was recreated (its old sessions are \
+                 already invalid); nothing was changed",
+                role.name,
+                role.arn,
+                role.role_id
+            );
         }
         reasons.extend(rr.reasons.iter().cloned());
         let existing = iam.role_policies(&role.name).await?;
@@ -126,8 +133,8 @@ pub async fn plan(iam: &Iam, req: &Request, max_roles: usize, now: DateTime<Utc>
         let mut role_changes = Vec::new();
         for (name, revs) in by_policy {
             let before = existing.iter().find(|(n, _)| n == name).map(|(_, d)| d.clone());
-            let merged =
-                merge(before.as_deref(), &revs, now).map_err(|e| anyhow::anyhow!("{}/{name}: {e}", role.name))?;
+            let merged = merge(before.as_deref(), &revs, now, req.enough)
+                .map_err(|e| anyhow::anyhow!("{}/{name}: {e}", role.name))?;
             size_after =
                 size_after - before.as_deref().map_or(0, iam_size) + merged.document.as_deref().map_or(0, iam_size);
             role_changes.push((name, before, merged));
@@ -150,7 +157,17 @@ pub async fn plan(iam: &Iam, req: &Request, max_roles: usize, now: DateTime<Utc>
             });
         }
     }
-    let roles_changed = changes.iter().filter(|c| matches!(c, Change::RolePolicy { .. }) && !c.is_noop()).count();
+    let mut roles_changed: Vec<&str> = changes
+        .iter()
+        .filter(|c| !c.is_noop())
+        .filter_map(|c| match c {
+            Change::RolePolicy { role, .. } => Some(role.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    roles_changed.sort_unstable();
+    roles_changed.dedup();
+    let roles_changed = roles_changed.len();
     if roles_changed > max_roles {
         anyhow::bail!("the plan changes {roles_changed} roles, more than --max-roles {max_roles}; nothing was changed");
     }
@@ -161,7 +178,7 @@ pub async fn plan(iam: &Iam, req: &Request, max_roles: usize, now: DateTime<Utc>
         // Sessions minted from the key (GetSessionToken, GetFederationToken) outlive its deactivation.
         let before = iam.user_policy(&user, policy::SURGICAL_POLICY).await?;
         let rev = Revocation { scope: Scope::AllSessions, cutoff: req.cutoff };
-        let merged = merge(before.as_deref(), &[rev], now).map_err(|e| anyhow::anyhow!("{user}: {e}"))?;
+        let merged = merge(before.as_deref(), &[rev], now, None).map_err(|e| anyhow::anyhow!("{user}: {e}"))?;
         let size_after = merged.document.as_deref().map_or(0, iam_size);
         if size_after > policy::USER_INLINE_LIMIT {
             anyhow::bail!(
@@ -211,8 +228,9 @@ pub fn cli_command(change: &Change) -> String {
         },
         Change::DeactivateKey { user, key, .. } => {
             format!(
-                "aws iam update-access-key --user-name {} --access-key-id {key} --status Inactive",
-                shell_quote(user)
+                "aws iam update-access-key --user-name {} --access-key-id {} --status Inactive",
+                shell_quote(user),
+                shell_quote(key)
             )
         }
     }
@@ -331,7 +349,7 @@ pub fn emit(req: &Request, now: DateTime<Utc>) -> anyhow::Result<String> {
         names.dedup();
         for name in names {
             let group: Vec<Revocation> = revs.iter().filter(|r| r.policy_name() == name).cloned().collect();
-            let merged = merge(None, &group, now).map_err(|e| anyhow::anyhow!(e))?;
+            let merged = merge(None, &group, now, None).map_err(|e| anyhow::anyhow!(e))?;
             let Some(doc) = merged.document.clone() else {
                 let _ = writeln!(
                     s,
@@ -357,7 +375,8 @@ pub fn emit(req: &Request, now: DateTime<Utc>) -> anyhow::Result<String> {
     for key in &req.access_keys {
         let _ = writeln!(
             s,
-            "\naws iam update-access-key --access-key-id {key} --status Inactive   # add --user-name <owner>"
+            "\naws iam update-access-key --access-key-id {} --status Inactive   # add --user-name <owner>",
+            shell_quote(key)
         );
     }
     s.push('\n');
@@ -383,10 +402,25 @@ pub async fn apply(
             | Change::UserPolicy { user: name, policy_name, before, merged, .. } => {
                 let holder =
                     if matches!(c, Change::RolePolicy { .. }) { Holder::Role(name) } else { Holder::User(name) };
+                // Someone else may have changed the policy since the plan read it (another responder,
+                // the console): writing the planned document would drop their statements.
+                let now_there = iam.inline_policy(holder, policy_name).await?;
+                let unchanged = match (&now_there, before) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => policy::same_document(a, b),
+                    _ => false,
+                };
+                if !unchanged {
+                    anyhow::bail!(
+                        "{} {name} policy {policy_name} changed since the plan was made; nothing more was applied. Run the \
+                         command again to plan from what is there now",
+                        holder.kind()
+                    );
+                }
                 let verified = iam.set_inline_policy(holder, policy_name, merged.document.as_deref()).await?;
                 let verb = if merged.document.is_some() { "put" } else { "delete" };
                 AuditRecord {
-                    id: audit::new_id(&time, name, policy_name),
+                    id: audit::new_id(&time, name, &format!("{}-{policy_name}", holder.kind())),
                     time: time.clone(),
                     actor: actor.clone(),
                     action: format!("{verb}-{}-policy", holder.kind()),
@@ -450,6 +484,19 @@ pub async fn rollback(
             let holder =
                 if a.ends_with("-role-policy") { Holder::Role(&rec.target) } else { Holder::User(&rec.target) };
             let current = iam.inline_policy(holder, &policy).await?;
+            let still = match (&current, &rec.after) {
+                (None, None) => true,
+                (Some(a), Some(b)) => policy::same_document(a, b),
+                _ => false,
+            };
+            if !still {
+                anyhow::bail!(
+                    "{} {} policy {policy} changed after {id}: restoring the old document would undo those later \
+                     changes too; nothing was changed. Compare the audit record with IAM and restore by hand",
+                    holder.kind(),
+                    rec.target
+                );
+            }
             let ok = iam.set_inline_policy(holder, &policy, rec.before.as_deref()).await?;
             let verb = if rec.before.is_some() { "put" } else { "delete" };
             (format!("{verb}-{}-policy", holder.kind()), current, ok)

@@ -125,7 +125,15 @@ pub struct Merged {
 /// Merges `revs` into `existing` (a policy document, or `None` when the policy does not exist).
 /// Statements that are not revocations are kept as they are; one statement per scope, the later
 /// cutoff winning; revocations older than [`MAX_SESSION_HOURS`] before `now` are dropped.
-pub fn merge(existing: Option<&str>, revs: &[Revocation], now: DateTime<Utc>) -> Result<Merged, String> {
+/// `enough`: an existing statement whose cutoff is at or after it already denies every compromised
+/// session, so it is kept as it is (re-running a "now" revocation does not move the cutoff again and
+/// deny the workload's fresh credentials once more).
+pub fn merge(
+    existing: Option<&str>,
+    revs: &[Revocation],
+    now: DateTime<Utc>,
+    enough: Option<DateTime<Utc>>,
+) -> Result<Merged, String> {
     let mut doc: Value = match existing {
         Some(text) => serde_json::from_str(text).map_err(|e| format!("the existing policy is not JSON: {e}"))?,
         None => json!({ "Version": "2012-10-17", "Statement": [] }),
@@ -167,7 +175,9 @@ pub fn merge(existing: Option<&str>, revs: &[Revocation], now: DateTime<Utc>) ->
             continue;
         }
         match current.iter_mut().find(|(r, _)| r.scope == rev.scope) {
-            Some((r, _)) if r.cutoff >= rev.cutoff => merged.kept.push(r.clone()),
+            Some((r, _)) if r.cutoff >= rev.cutoff || enough.is_some_and(|e| r.cutoff >= e) => {
+                merged.kept.push(r.clone())
+            }
             Some((r, idx)) => {
                 out[*idx] = statement(rev);
                 *r = rev.clone();
@@ -246,22 +256,34 @@ mod tests {
     #[test]
     fn later_cutoff_wins_and_merge_is_idempotent() {
         let now = t("2026-11-23T12:00:00Z");
-        let m1 = merge(None, &[surgical("i-1", "2026-11-23T12:05:00Z")], now).unwrap();
+        let m1 = merge(None, &[surgical("i-1", "2026-11-23T12:05:00Z")], now, None).unwrap();
         assert!(m1.changed);
         let doc1 = m1.document.unwrap();
-        let again = merge(Some(&doc1), &[surgical("i-1", "2026-11-23T12:05:00Z")], now).unwrap();
+        let again = merge(Some(&doc1), &[surgical("i-1", "2026-11-23T12:05:00Z")], now, None).unwrap();
         assert!(!again.changed);
         assert_eq!(again.document.as_deref(), Some(doc1.as_str()));
-        let earlier = merge(Some(&doc1), &[surgical("i-1", "2026-11-23T11:00:00Z")], now).unwrap();
+        let earlier = merge(Some(&doc1), &[surgical("i-1", "2026-11-23T11:00:00Z")], now, None).unwrap();
         assert!(!earlier.changed);
-        let later = merge(Some(&doc1), &[surgical("i-1", "2026-11-23T13:00:00Z")], now).unwrap();
+        let later = merge(Some(&doc1), &[surgical("i-1", "2026-11-23T13:00:00Z")], now, None).unwrap();
         assert!(later.changed);
         let d: Value = serde_json::from_str(later.document.as_ref().unwrap()).unwrap();
         assert_eq!(d["Statement"].as_array().unwrap().len(), 1);
         assert_eq!(d["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"], "2026-11-23T13:00:00Z");
-        let two = merge(Some(&doc1), &[surgical("i-2", "2026-11-23T12:05:00Z")], now).unwrap();
+        let two = merge(Some(&doc1), &[surgical("i-2", "2026-11-23T12:05:00Z")], now, None).unwrap();
         let d: Value = serde_json::from_str(two.document.as_ref().unwrap()).unwrap();
         assert_eq!(d["Statement"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn an_existing_cutoff_that_already_covers_the_theft_is_kept() {
+        let now = t("2026-11-23T12:00:00Z");
+        let doc = merge(None, &[surgical("i-1", "2026-11-23T12:05:00Z")], now, None).unwrap().document.unwrap();
+        // Run again an hour later: the stolen session (issued 11:00) is already denied.
+        let later = merge(Some(&doc), &[surgical("i-1", "2026-11-23T13:05:00Z")], now, Some(t("2026-11-23T11:00:01Z")));
+        assert!(!later.unwrap().changed);
+        // A session stolen after the existing cutoff moves it.
+        let newer = merge(Some(&doc), &[surgical("i-1", "2026-11-23T13:05:00Z")], now, Some(t("2026-11-23T12:30:01Z")));
+        assert!(newer.unwrap().changed);
     }
 
     #[test]
@@ -271,7 +293,7 @@ mod tests {
             {"Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-20T00:00:00Z"}}}
         ]}"#;
         let now = t("2026-11-23T12:00:00Z");
-        let m = merge(Some(existing), &[surgical("i-1", "2026-11-23T12:05:00Z")], now).unwrap();
+        let m = merge(Some(existing), &[surgical("i-1", "2026-11-23T12:05:00Z")], now, None).unwrap();
         assert_eq!(m.expired.len(), 1);
         let d: Value = serde_json::from_str(m.document.as_ref().unwrap()).unwrap();
         let st = d["Statement"].as_array().unwrap();
@@ -280,7 +302,7 @@ mod tests {
         // The console's role-wide statement is understood: a later role-wide cutoff replaces it.
         let console = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-23T10:00:00Z"}}}]}"#;
         let all = Revocation { scope: Scope::AllSessions, cutoff: t("2026-11-23T12:00:00Z") };
-        let m = merge(Some(console), &[all], now).unwrap();
+        let m = merge(Some(console), &[all], now, None).unwrap();
         let d: Value = serde_json::from_str(m.document.as_ref().unwrap()).unwrap();
         assert_eq!(d["Statement"].as_array().unwrap().len(), 1);
         assert_eq!(d["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"], "2026-11-23T12:00:00Z");
@@ -289,7 +311,7 @@ mod tests {
     #[test]
     fn size_counts_non_whitespace_characters() {
         assert_eq!(iam_size("{ \"a\" :\n\t1 }"), 7);
-        let doc = merge(None, &[surgical("i-1", "2026-11-23T12:05:00Z")], t("2026-11-23T12:00:00Z"))
+        let doc = merge(None, &[surgical("i-1", "2026-11-23T12:05:00Z")], t("2026-11-23T12:00:00Z"), None)
             .unwrap()
             .document
             .unwrap();

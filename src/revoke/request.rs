@@ -82,6 +82,11 @@ pub fn request(
                 f.access_key_id
             );
             add_session(&mut roles, &m.role_arn, &m.role_id, &m.session_name, why);
+            // The chained session was issued when it was assumed: the cutoff must come after it too.
+            if let Some(t) = m.event_time.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()) {
+                let t = t.with_timezone(&Utc);
+                newest_issue = Some(newest_issue.map_or(t, |n: DateTime<Utc>| n.max(t)));
+            }
         }
         if let Some(t) = f.session_issued_at.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()) {
             let t = t.with_timezone(&Utc);
@@ -107,7 +112,11 @@ pub fn request(
         anyhow::bail!("--role {} needs --session NAME (surgical) or --all-sessions (role-wide)", r.role);
     }
     let (cutoff, cutoff_reason) = match choice {
-        CutoffChoice::Explicit(t) => (t, "given with --before".to_owned()),
+        CutoffChoice::Explicit(t) => {
+            // IAM compares whole seconds: round a fractional cutoff up, so applying it twice is a no-op.
+            let whole = t.with_nanosecond(0).unwrap_or(t);
+            (if whole < t { whole + chrono::Duration::seconds(1) } else { whole }, "given with --before".to_owned())
+        }
         CutoffChoice::NowPlus { minutes } => (
             (now + chrono::Duration::minutes(minutes.max(0))).with_nanosecond(0).unwrap_or(now),
             format!(
@@ -126,5 +135,9 @@ pub fn request(
             )
         }
     };
-    Ok(Request { roles, access_keys: access_keys.to_vec(), cutoff, cutoff_reason })
+    let enough = match choice {
+        CutoffChoice::NowPlus { .. } => newest_issue.map(|t| t + chrono::Duration::seconds(1)),
+        _ => None,
+    };
+    Ok(Request { roles, access_keys: access_keys.to_vec(), cutoff, cutoff_reason, enough })
 }

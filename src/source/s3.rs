@@ -207,6 +207,9 @@ async fn list_level(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str, del
     (objects, prefixes, None)
 }
 
+/// The longest one object may take, retries included.
+const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Objects fetched ahead of the decoders: at most `window` objects and `budget` bytes held at once,
 /// so a slow consumer stops the downloads instead of piling them up.
 pub struct Prefetcher {
@@ -264,7 +267,17 @@ impl Prefetcher {
                 let Ok(slot) = in_flight.clone().acquire_owned().await else { break };
                 let (client, this) = (client.clone(), this.clone());
                 tokio::spawn(async move {
-                    let res = fetch(&client, &bucket, &key).await;
+                    // Every object ends in its slot, whatever happens: a hung transfer times out and a
+                    // failed task is reported, so the decoder waiting for it never hangs.
+                    let what = format!("s3://{bucket}/{key}");
+                    let task = tokio::spawn(async move {
+                        tokio::time::timeout(FETCH_TIMEOUT, fetch(&client, &bucket, &key)).await
+                    });
+                    let res = match task.await {
+                        Ok(Ok(r)) => r,
+                        Ok(Err(_)) => Err(format!("GetObject {what}: no answer within {} s", FETCH_TIMEOUT.as_secs())),
+                        Err(e) => Err(format!("GetObject {what}: the fetch failed: {e}")),
+                    };
                     drop(slot);
                     if let Ok(b) = &res {
                         this.fetched.fetch_add(b.len() as u64, Ordering::Relaxed);
