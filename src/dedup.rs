@@ -29,9 +29,11 @@ const KEEP_PARTITIONS: usize = 64;
 
 #[derive(Default)]
 pub struct Dedup {
-    /// Layout partitions `(account, region)`, the current one included.
-    parts: FxHashMap<(String, String), Partition>,
+    /// The partition being read, out of the map so each event reaches it without a lookup.
     current: Option<(String, String)>,
+    part: Partition,
+    /// Other recent layout partitions `(account, region)`.
+    parts: FxHashMap<(String, String), Partition>,
     tick: u64,
     /// Emptied buckets kept for the next hours: a busy hour's table is large, and growing a fresh one
     /// again every hour costs rehashing and page faults.
@@ -63,6 +65,9 @@ impl Dedup {
         let same = self.current.as_ref().is_some_and(|(a, r)| a == acct && r == region);
         if !same {
             let key = (acct.to_owned(), region.to_owned());
+            if let Some(prev) = self.current.take() {
+                self.parts.insert(prev, std::mem::take(&mut self.part));
+            }
             if !self.parts.contains_key(&key) && self.parts.len() >= KEEP_PARTITIONS {
                 let oldest = self.parts.iter().min_by_key(|(_, p)| p.last_use).map(|(k, _)| k.clone());
                 if let Some(p) = oldest.and_then(|k| self.parts.remove(&k)) {
@@ -71,10 +76,10 @@ impl Dedup {
                     }
                 }
             }
-            self.parts.entry(key.clone()).or_default();
+            self.part = self.parts.remove(&key).unwrap_or_default();
             self.current = Some(key);
         }
-        let Some(part) = self.current.as_ref().and_then(|k| self.parts.get_mut(k)) else { return };
+        let part = &mut self.part;
         part.last_use = self.tick;
         if origin.delivered_ms > part.watermark {
             part.watermark = origin.delivered_ms;
@@ -98,7 +103,7 @@ impl Dedup {
         };
         match ev.time_ms() {
             Some(t) => {
-                let Some(part) = self.current.as_ref().and_then(|k| self.parts.get_mut(k)) else { return false };
+                let part = &mut self.part;
                 // Outside the window the id is neither checked nor stored, so the answer does not depend
                 // on when older buckets happened to be evicted.
                 if t <= part.watermark - WINDOW_MS {
@@ -106,7 +111,11 @@ impl Dedup {
                 }
                 let hour = t.div_euclid(BUCKET_MS) * BUCKET_MS;
                 let spare = &mut self.spare;
-                !part.buckets.entry(hour).or_insert_with(|| spare.pop().unwrap_or_default()).insert(key)
+                let fresh = || {
+                    // Sized for a busy hour of one account and region: growing by doubling rehashes.
+                    spare.pop().unwrap_or_else(|| FxHashSet::with_capacity_and_hasher(1 << 14, Default::default()))
+                };
+                !part.buckets.entry(hour).or_insert_with(fresh).insert(key)
             }
             None => !self.untimed.entry((acct.to_owned(), region.to_owned())).or_default().insert(key),
         }
@@ -114,7 +123,8 @@ impl Dedup {
 
     /// Ids currently held (for memory accounting in tests and benchmarks).
     pub fn held(&self) -> usize {
-        self.unbounded.len() + self.parts.values().flat_map(|p| p.buckets.values()).map(|b| b.len()).sum::<usize>()
+        let held = |p: &Partition| p.buckets.values().map(|b| b.len()).sum::<usize>();
+        self.unbounded.len() + held(&self.part) + self.parts.values().map(held).sum::<usize>()
     }
 }
 

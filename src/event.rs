@@ -84,6 +84,9 @@ pub struct CompactEvent {
     pub read_only: Option<bool>,
     /// The key under which duplicates are recognized (from `eventID`); `None` when the record has none.
     pub dedup_key: Option<u128>,
+    /// Hash of where and how the key was used (source address, VPC endpoint, user agent, region),
+    /// computed by the decode workers so the single-threaded detector compares one number.
+    pub use_hash: u64,
     spans: [Span; NFIELDS],
     resources_start: u32,
     resources_len: u32,
@@ -134,6 +137,10 @@ impl EventBuilder<'_> {
         self.ev.dedup_key = key;
     }
 
+    pub fn use_hash(&mut self, h: u64) {
+        self.ev.use_hash = h;
+    }
+
     pub fn resource(&mut self, arn: &str, kind: &str, account_id: &str) {
         let mut spans = [Span::default(); 3];
         for (slot, v) in spans.iter_mut().zip([arn, kind, account_id]) {
@@ -159,6 +166,7 @@ impl EventBuilder<'_> {
                 issued_ms: None,
                 read_only: None,
                 dedup_key: None,
+                use_hash: 0,
                 spans: [Span::default(); NFIELDS],
                 resources_start: 0,
                 resources_len: 0,
@@ -197,6 +205,7 @@ impl Batch {
                 issued_ms: None,
                 read_only: None,
                 dedup_key: None,
+                use_hash: 0,
                 spans: [Span::default(); NFIELDS],
                 resources_start,
                 resources_len: 0,
@@ -266,6 +275,10 @@ impl<'a> Event<'a> {
 
     pub fn dedup_key(&self) -> Option<u128> {
         self.ev.dedup_key
+    }
+
+    pub fn use_hash(&self) -> u64 {
+        self.ev.use_hash
     }
 
     pub fn resources(&self) -> impl Iterator<Item = Resource<'a>> + 'a {

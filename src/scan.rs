@@ -1,9 +1,9 @@
 //! The scan pipeline: listed inputs -> parallel decode/normalize -> ordered merge (de-duplication,
 //! accounting) -> event sinks (detection, event dump).
 //!
-//! Workers decode whole inputs in parallel; results are merged in input order so the output does not
-//! depend on the thread count. The merge runs on its own thread while workers decode the next group
-//! of inputs, and only a bounded number of groups is in flight.
+//! Workers (a rayon pool) take inputs one at a time and decode them in parallel; results are merged in
+//! input order on a separate thread, so the output does not depend on the thread count. Workers stay a
+//! bounded number of inputs ahead of the merge, which bounds memory.
 
 use crate::decode::normalize::{Filter, Normalized, normalize};
 use crate::decode::{Decoder, Outcome, Report};
@@ -12,8 +12,9 @@ use crate::event::{Batch, Event};
 use crate::source::{Input, Listing, Reader};
 use crate::summary::{InputWarning, PartialInput, SkippedInput, Summary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rayon::prelude::*;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
@@ -53,7 +54,7 @@ thread_local! {
 struct BatchPool(std::sync::Mutex<Vec<Batch>>);
 
 impl BatchPool {
-    // Enough for every input in flight: the group decoding, the one queued and the one merging.
+    // Enough for every input in flight (the merge window).
     const KEEP: usize = 192;
 
     fn take(&self) -> Batch {
@@ -120,28 +121,6 @@ fn decode_input(input: &Input, filter: &Filter, pool: &BatchPool, reader: &Reade
     })
 }
 
-/// Groups of inputs decoded together: big enough to keep every worker busy, small enough to bound
-/// memory (each group's decoded events are held until merged).
-fn groups(inputs: &[Input], threads: usize) -> Vec<&[Input]> {
-    const GROUP_BYTES: u64 = 48 << 20;
-    let max_files = (threads * 16).max(32);
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0;
-    for (i, input) in inputs.iter().enumerate() {
-        bytes += input.size;
-        if bytes >= GROUP_BYTES || i + 1 - start >= max_files {
-            out.push(&inputs[start..=i]);
-            start = i + 1;
-            bytes = 0;
-        }
-    }
-    if start < inputs.len() {
-        out.push(&inputs[start..]);
-    }
-    out
-}
-
 fn progress_bar(enabled: bool, total_bytes: u64, files: usize) -> ProgressBar {
     if !enabled {
         return ProgressBar::hidden();
@@ -178,54 +157,79 @@ pub fn run(listing: &Listing, opts: &ScanOptions, sinks: &mut [&mut dyn EventSin
     let total_bytes: u64 = listing.inputs.iter().map(|i| i.size).sum();
     let pb = progress_bar(opts.progress, total_bytes, listing.inputs.len());
     let decompressed = std::sync::atomic::AtomicU64::new(0);
-    let done_files = std::sync::atomic::AtomicUsize::new(0);
+    let done_files = AtomicUsize::new(0);
     let filter = &opts.filter;
-    let groups = groups(&listing.inputs, threads);
     let batch_pool = BatchPool::default();
     let batch_pool = &batch_pool;
+    let n = listing.inputs.len();
+    // Workers take the next input as soon as they are free (no barrier between groups of inputs), and
+    // stay at most WINDOW inputs ahead of the merge, which bounds the decoded events held in memory.
+    let window = (threads * 24).max(48);
+    let next = AtomicUsize::new(0);
+    let merged = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
 
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        // Groups decoding while earlier ones merge; a few may wait so a slow merge of one group does
-        // not stall the workers.
-        let (tx, rx) = sync_channel::<(&[Input], Vec<Decoded>)>(3);
+        let (tx, rx) = sync_channel::<(usize, Decoded)>(window);
         let summary = &mut summary;
-        let merger = scope.spawn(move || {
+        let (merged, stop) = (&merged, &stop);
+        let merger = std::thread::Builder::new().name("merge".into()).spawn_scoped(scope, move || {
             let mut dedup = Dedup::default();
-            for (inputs, decoded) in rx {
-                for (input, mut d) in inputs.iter().zip(decoded) {
-                    merge(input, &d, &mut dedup, summary, sinks);
+            let mut pending: BTreeMap<usize, Decoded> = BTreeMap::new();
+            let mut want = 0;
+            for (i, d) in rx {
+                pending.insert(i, d);
+                // Merge in input order, whatever order the workers finished in.
+                while let Some(mut d) = pending.remove(&want) {
+                    merge(&listing.inputs[want], &d, &mut dedup, summary, sinks);
                     batch_pool.give(std::mem::take(&mut d.batches));
+                    want += 1;
+                    merged.store(want, Ordering::Release);
                 }
             }
-        });
-        for group in groups {
-            let decoded: Vec<Decoded> = pool.install(|| {
-                group
-                    .par_iter()
-                    .map(|input| {
+            // A worker that died leaves a gap: never report a partial merge as complete.
+            if want < n {
+                stop.store(true, Ordering::Relaxed);
+            }
+            want
+        })?;
+        pool.scope(|s| {
+            for _ in 0..threads {
+                let tx = tx.clone();
+                let (next, pb, decompressed, done_files) = (&next, &pb, &decompressed, &done_files);
+                s.spawn(move |_| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= n || stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        while i >= merged.load(Ordering::Acquire) + window {
+                            std::thread::sleep(std::time::Duration::from_micros(200));
+                        }
+                        let input = &listing.inputs[i];
                         let d = decode_input(input, filter, batch_pool, &opts.reader);
                         pb.inc(input.size);
-                        let total = decompressed
-                            .fetch_add(d.report.bytes_decompressed, std::sync::atomic::Ordering::Relaxed)
+                        let total = decompressed.fetch_add(d.report.bytes_decompressed, Ordering::Relaxed)
                             + d.report.bytes_decompressed;
-                        let n = done_files.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        let done = done_files.fetch_add(1, Ordering::Relaxed) + 1;
                         let secs = started.elapsed().as_secs_f64().max(0.001);
                         pb.set_message(format!(
-                            "{n}/{} files, {:.0} MB decompressed, {:.0} MB/s",
-                            listing.inputs.len(),
+                            "{done}/{n} files, {:.0} MB decompressed, {:.0} MB/s",
                             total as f64 / 1e6,
                             total as f64 / 1e6 / secs
                         ));
-                        d
-                    })
-                    .collect()
-            });
-            if tx.send((group, decoded)).is_err() {
-                break;
+                        if tx.send((i, d)).is_err() {
+                            break;
+                        }
+                    }
+                });
             }
-        }
+        });
         drop(tx);
-        merger.join().map_err(|_| anyhow::anyhow!("the merge thread panicked"))?;
+        let merged_count = merger.join().map_err(|_| anyhow::anyhow!("the merge thread panicked"))?;
+        if merged_count < n {
+            anyhow::bail!("internal error: {} of {n} inputs were merged", merged_count);
+        }
         Ok(())
     })?;
     pb.finish_and_clear();

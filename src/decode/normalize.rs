@@ -201,6 +201,15 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
     b.set(Field::SourceIp, &rec.source_ip);
     b.set(Field::UserAgent, &rec.user_agent);
     b.set(Field::VpcEndpointId, &rec.vpc_endpoint_id);
+    if uid.is_some_and(|u| u.access_key_id.starts_with("ASIA")) {
+        use std::hash::Hasher;
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for part in [&rec.source_ip, &rec.vpc_endpoint_id, &rec.user_agent, &rec.aws_region] {
+            h.update(part.as_bytes());
+            h.update(&[0xff]);
+        }
+        b.use_hash(h.finish());
+    }
 
     let mut issued_ms = None;
     if let Some(u) = uid {

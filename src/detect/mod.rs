@@ -234,24 +234,16 @@ impl Detector {
             st.issued_ms = ev.issued_ms();
         }
         st.ec2_delivery_field |= !ev.ec2_role_delivery().is_empty();
-        let lambda_env = ua.contains("exec-env/AWS_Lambda");
-        let ecs_env = ua.contains("exec-env/AWS_ECS");
-        st.lambda_env |= lambda_env;
-        st.ecs_env |= ecs_env;
         if service {
             st.service_events += 1;
             return;
         }
         let global = origin::is_global_service(ev.event_source()) || ev.region().is_empty();
-        let hit = st.last.as_deref().filter(|l| {
-            *l.source_ip == *ev.source_ip()
-                && *l.vpce == *ev.vpc_endpoint_id()
-                && *l.user_agent == *ua
-                && *l.region == *ev.region()
-        });
-        let (idx, family, region) = match hit {
-            Some(l) => (l.origin_idx, l.family, if global { None } else { l.region_sym }),
+        let hit = st.last.as_deref().filter(|l| l.hash == ev.use_hash() && ev.use_hash() != 0);
+        let (idx, family, region, exec_env) = match hit {
+            Some(l) => (l.origin_idx, l.family, if global { None } else { l.region_sym }, l.exec_env),
             None => {
+                let exec_env = (ua.contains("exec-env/AWS_Lambda"), ua.contains("exec-env/AWS_ECS"));
                 let origin = if ev.vpc_endpoint_id().is_empty() {
                     syms.intern(ev.source_ip())
                 } else {
@@ -276,17 +268,18 @@ impl Detector {
                     }
                 };
                 st.last = Some(Box::new(state::LastSeen {
-                    source_ip: ev.source_ip().into(),
-                    vpce: ev.vpc_endpoint_id().into(),
-                    user_agent: ua.into(),
-                    region: ev.region().into(),
+                    hash: ev.use_hash(),
                     origin_idx: idx,
                     family,
                     region_sym,
+                    exec_env,
                 }));
-                (idx, family, if global { None } else { region_sym })
+                (idx, family, if global { None } else { region_sym }, exec_env)
             }
         };
+        let (lambda_env, ecs_env) = exec_env;
+        st.lambda_env |= lambda_env;
+        st.ecs_env |= ecs_env;
         let o = &mut st.origins[idx];
         o.touch(ev.time_ms());
         if !ev.error_code().is_empty() {

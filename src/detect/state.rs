@@ -113,10 +113,10 @@ pub struct KeyState {
 
 #[derive(Clone, Debug, Default)]
 pub struct LastSeen {
-    pub source_ip: Box<str>,
-    pub vpce: Box<str>,
-    pub user_agent: Box<str>,
-    pub region: Box<str>,
+    /// [`crate::event::Event::use_hash`] of the event these were computed for.
+    pub hash: u64,
+    /// Lambda and ECS execution environments named in the user agent.
+    pub exec_env: (bool, bool),
     pub origin_idx: usize,
     pub family: Sym,
     pub region_sym: Option<Sym>,
