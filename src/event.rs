@@ -213,10 +213,6 @@ impl Batch {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.events.len()
-    }
-
     /// Makes room for at least `arena` bytes of strings and `events` events.
     pub fn reserve(&mut self, arena: usize, events: usize) {
         self.arena.reserve(arena.saturating_sub(self.arena.len()));

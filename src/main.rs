@@ -14,7 +14,7 @@ use trailhound::exit;
 use trailhound::report::{self, EventDump};
 use trailhound::revoke::{self, CutoffChoice, RoleRequest};
 use trailhound::scan::{self, EventSink, ScanOptions};
-use trailhound::source::{self, Listing, Prune};
+use trailhound::source::{self, Prune};
 
 // Decoding allocates a batch arena per input on every worker: mimalloc keeps that off the kernel.
 #[global_allocator]
@@ -142,22 +142,29 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
 }
 
 /// Runs a scan for `revoke --from-scan` and returns its findings.
-fn scan_for_findings(inputs: &[std::path::PathBuf]) -> anyhow::Result<Vec<trailhound::detect::Finding>> {
-    let mut listing = Listing::default();
-    for path in inputs {
-        source::local::list(path, &Prune::default(), &mut listing);
+/// Runs a scan for `revoke --from-scan` and returns its findings.
+fn scan_for_findings(args: &RevokeArgs) -> anyhow::Result<Vec<trailhound::detect::Finding>> {
+    let session = Session::new()?;
+    let opened = source::open(
+        &args.from_scan,
+        &Prune::default(),
+        &args.aws,
+        &session.rt,
+        session.cancel.clone(),
+        128,
+        512 << 20,
+    );
+    if opened.listing.inputs.is_empty() {
+        anyhow::bail!("--from-scan: no inputs found in {}", args.from_scan.join(", "));
     }
-    if listing.inputs.is_empty() {
-        anyhow::bail!("--from-scan: no inputs found");
-    }
-    let opts = ScanOptions { progress: std::io::stderr().is_terminal(), ..ScanOptions::default() };
-    let mut detector = Detector::new(DetectConfig::from_args(&trailhound::cli::DetectArgs {
-        trusted_cidrs: Vec::new(),
-        ip_ranges: None,
-        config: None,
-    })?);
-    let summary = scan::run(&listing, &opts, &mut [&mut detector as &mut dyn EventSink])?;
+    let opts =
+        ScanOptions { progress: std::io::stderr().is_terminal(), reader: opened.reader, ..ScanOptions::default() };
+    let mut detector = Detector::new(DetectConfig::from_args(&args.detect)?);
+    let summary = scan::run(&opened.listing, &opts, &mut [&mut detector as &mut dyn EventSink])?;
     eprint!("{}", summary.human());
+    if summary.is_partial() {
+        eprintln!("trailhound: warning: the scan could not read every input; the plan covers what it found");
+    }
     Ok(detector.finish())
 }
 
@@ -190,7 +197,7 @@ fn run_revoke(args: RevokeArgs) -> anyhow::Result<i32> {
         findings.extend(revoke::read_findings(f)?);
     }
     if !args.from_scan.is_empty() {
-        findings.extend(scan_for_findings(&args.from_scan)?);
+        findings.extend(scan_for_findings(&args)?);
     }
     let explicit = args.role.as_ref().map(|r| RoleRequest {
         role: r.clone(),
@@ -253,7 +260,7 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
         anyhow::bail!("report needs --key KEY or --finding FILE");
     }
     let session = Session::new()?;
-    let progress = !args.quiet && std::io::stderr().is_terminal();
+    let progress = !args.out.quiet && std::io::stderr().is_terminal();
 
     // Pass 1: minting edges (the chain) and detection (attacker origins), over everything selected.
     let opened = session.open(inp, &prune, &args.aws);
@@ -292,7 +299,7 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
         .flat_map(|f| f.source_ips.iter().cloned())
         .collect();
     let blast = trailhound::blast::impact::build(chain, collector.events, &flagged);
-    let mut out = output(&args.output)?;
+    let mut out = output(&args.out.output)?;
     match args.format {
         ReportFormat::Json => report::blast::json(&blast, &mut out)?,
         ReportFormat::Csv => report::blast::csv(&blast, &mut out)?,
@@ -300,8 +307,8 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
         ReportFormat::Html => out.write_all(report::html::render(&blast).as_bytes())?,
     }
     out.flush().context("writing the report")?;
-    write_summary(&args.summary, &summary)?;
-    if !args.quiet {
+    write_summary(&args.out.summary, &summary)?;
+    if !args.out.quiet {
         eprint!("{}", summary.human());
         eprintln!(
             "trailhound: chain of {} keys, {} events, {} lasting actions",
@@ -321,7 +328,7 @@ fn run_timeline(args: TimelineArgs) -> anyhow::Result<i32> {
     let opts = ScanOptions {
         filter,
         threads: inp.threads,
-        progress: !args.quiet && std::io::stderr().is_terminal(),
+        progress: !args.out.quiet && std::io::stderr().is_terminal(),
         reader: opened.reader,
     };
     let sel = trailhound::timeline::Selector {
@@ -334,7 +341,7 @@ fn run_timeline(args: TimelineArgs) -> anyhow::Result<i32> {
     let summary = scan::run(&opened.listing, &opts, &mut [&mut sink as &mut dyn EventSink, &mut detector])?;
     let findings = detector.finish();
     let t = sink.finish(&findings);
-    let mut out = output(&args.output)?;
+    let mut out = output(&args.out.output)?;
     match args.format {
         TimelineFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &t)?;
@@ -343,7 +350,8 @@ fn run_timeline(args: TimelineArgs) -> anyhow::Result<i32> {
         TimelineFormat::Table => out.write_all(trailhound::timeline::render_text(&t).as_bytes())?,
     }
     out.flush().context("writing the timeline")?;
-    if !args.quiet {
+    write_summary(&args.out.summary, &summary)?;
+    if !args.out.quiet {
         eprint!("{}", summary.human());
     }
     Ok(exit::status(false, summary.is_partial()))

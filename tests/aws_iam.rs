@@ -17,14 +17,6 @@ fn revoke(args: &[&str]) -> Run {
     run_with_aws(&a, &moto(MOTO), "testing", "testing")
 }
 
-/// Names unique to this run, so the suite can run again against the same server.
-fn uniq(name: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 1_000_000_000;
-    format!("{name}-{t}-{}-{}", std::process::id() % 10_000, N.fetch_add(1, Ordering::Relaxed))
-}
-
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 const OTHER: &str = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "AppReads", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::app-bucket/*"}]}"#;
 

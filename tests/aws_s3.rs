@@ -8,13 +8,6 @@ use std::io::Write;
 
 const MOTO: &str = "TRAILHOUND_TEST_MOTO";
 
-fn uniq(name: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 1_000_000_000;
-    format!("{name}-{t}-{}", N.fetch_add(1, Ordering::Relaxed))
-}
-
 async fn s3_client(endpoint: &str, key: &str, secret: &str) -> aws_sdk_s3::Client {
     let cfg = sdk(endpoint, key, secret).await;
     aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&cfg).force_path_style(true).build())

@@ -27,6 +27,20 @@ pub enum Command {
     Revoke(RevokeArgs),
 }
 
+/// Where a report or timeline goes (their formats differ from `scan`'s).
+#[derive(Args, Debug, Clone)]
+pub struct DocOutput {
+    /// Write it to this file instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write the run summary (JSON) to this file (for `report`, the second pass's).
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+    /// No progress bar and no human summary on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportFormat {
     Html,
@@ -48,15 +62,8 @@ pub struct ReportArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
     pub format: ReportFormat,
-    /// Write the report to this file instead of standard output.
-    #[arg(short = 'o', long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Write the run summary (JSON) of the second pass to this file.
-    #[arg(long, value_name = "FILE")]
-    pub summary: Option<PathBuf>,
-    /// No progress bar and no human summary on stderr.
-    #[arg(short, long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub out: DocOutput,
     #[command(flatten)]
     pub detect: DetectArgs,
     #[command(flatten)]
@@ -84,10 +91,8 @@ pub struct TimelineArgs {
     pub key: Option<String>,
     #[arg(long, value_enum, default_value_t = TimelineFormat::Table)]
     pub format: TimelineFormat,
-    #[arg(short = 'o', long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    #[arg(short, long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub out: DocOutput,
     #[command(flatten)]
     pub detect: DetectArgs,
     #[command(flatten)]
@@ -215,9 +220,9 @@ pub struct RevokeArgs {
     /// Findings from `trailhound scan --format json|ndjson` (repeatable).
     #[arg(long, value_name = "FILE")]
     pub finding: Vec<PathBuf>,
-    /// Scan these CloudTrail inputs first and revoke what the scan finds.
+    /// Scan these CloudTrail inputs (files, folders, s3:// URLs) first and revoke what the scan finds.
     #[arg(long, value_name = "INPUT", num_args = 1..)]
-    pub from_scan: Vec<PathBuf>,
+    pub from_scan: Vec<String>,
     /// The role to revoke (name or ARN), with --session or --all-sessions.
     #[arg(long, value_name = "NAME|ARN")]
     pub role: Option<String>,
@@ -257,6 +262,9 @@ pub struct RevokeArgs {
     /// Restore what an applied change replaced, by its audit id.
     #[arg(long, value_name = "AUDIT_ID", conflicts_with_all = ["finding", "from_scan", "role", "access_key", "emit"])]
     pub rollback: Option<String>,
+    /// Detection settings for --from-scan.
+    #[command(flatten)]
+    pub detect: DetectArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
 }

@@ -5,7 +5,7 @@
 //! the record, and in a `Records` array a type error would abort the rest of the file. So leaves take any
 //! scalar as text and nested objects of the wrong type become `None`. Only JSON syntax errors remain.
 
-use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
@@ -172,9 +172,4 @@ where
         }
     }
     d.deserialize_any(V(PhantomData))
-}
-
-/// Parses a small owned document leniently (used for fields re-read only on the rare events that need them).
-pub fn parse_owned<T: DeserializeOwned>(raw: &str) -> Option<T> {
-    serde_json::from_str(raw).ok()
 }

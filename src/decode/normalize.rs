@@ -83,14 +83,6 @@ fn kept_raw(raw: Option<&serde_json::value::RawValue>) -> Option<String> {
 }
 
 impl Filter {
-    pub fn is_empty(&self) -> bool {
-        self.since_ms.is_none()
-            && self.until_ms.is_none()
-            && self.accounts.is_empty()
-            && self.regions.is_empty()
-            && self.keep_raw_for.is_none()
-    }
-
     pub fn keeps(&self, time_ms: Option<i64>, account: &str, region: &str) -> bool {
         if let Some(since) = self.since_ms {
             if time_ms.is_none_or(|t| t < since) {

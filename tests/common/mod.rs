@@ -126,3 +126,11 @@ pub async fn sdk(endpoint: &str, key: &str, secret: &str) -> aws_config::SdkConf
         .load()
         .await
 }
+
+/// Names unique to this run, so the suite can run again against the same server.
+pub fn uniq(name: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 1_000_000_000;
+    format!("{name}-{t}-{}-{}", std::process::id() % 10_000, N.fetch_add(1, Ordering::Relaxed))
+}
