@@ -107,8 +107,12 @@ async fn serve(
                 Err(_) => ("404 Not Found", "application/xml", b"<Error><Code>NoSuchKey</Code></Error>".to_vec()),
             }
         };
-        let header = format!("HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n", body.len());
-        if sock.write_all(header.as_bytes()).await.is_err() || sock.write_all(&body).await.is_err() {
+        // One write per response: a header and a body written apart meet Nagle's algorithm and the
+        // client's delayed ACK, a 40 ms stall per request that real S3 does not have.
+        let mut out = format!("HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n", body.len())
+            .into_bytes();
+        out.extend_from_slice(&body);
+        if sock.write_all(&out).await.is_err() {
             return;
         }
     }
@@ -141,6 +145,7 @@ fn main() {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
         loop {
             let Ok((sock, _)) = listener.accept().await else { continue };
+            let _ = sock.set_nodelay(true);
             tokio::spawn(serve(sock, root.clone(), bucket.clone(), keys.clone(), latency));
         }
     });

@@ -130,9 +130,12 @@ pub fn open(
     let mut listing = Listing::default();
     let mut s3src: Option<s3::S3Source> = None;
     for input in inputs {
+        let started = std::time::Instant::now();
         if input.starts_with("s3://") {
             let src = s3src.get_or_insert_with(|| s3::S3Source::new(&rt.block_on(crate::aws::config(aws))));
+            tracing::debug!(ms = started.elapsed().as_millis() as u64, "AWS configuration loaded");
             rt.block_on(src.list(input, prune, &mut listing));
+            tracing::debug!(input, ms = started.elapsed().as_millis() as u64, "listed");
         } else {
             local::list(std::path::Path::new(input), prune, &mut listing);
         }

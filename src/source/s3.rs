@@ -115,9 +115,10 @@ impl S3Source {
         S3Source { client: aws_sdk_s3::Client::from_conf(conf) }
     }
 
-    /// Lists `s3://bucket/prefix` into `out`, descending only into folders the filters keep. Sibling
-    /// folders (accounts, regions, days) are listed concurrently, so an organization trail's thousands
-    /// of prefixes cost a few round trips of latency, not thousands.
+    /// Lists `s3://bucket/prefix` into `out`. Folders above the region level are listed with a
+    /// delimiter, concurrently, and pruned by name (accounts, regions, digests); each region folder is
+    /// then listed flat, starting at the first delivery day the filters keep and stopping after the
+    /// last, so a date window costs no year/month/day round trips and no keys outside it.
     pub async fn list(&self, url: &str, prune: &Prune, out: &mut Listing) {
         let Some((bucket, prefix)) = parse_url(url) else {
             out.failed.push((url.to_owned(), "not an s3://bucket/prefix URL".into()));
@@ -125,16 +126,21 @@ impl S3Source {
         };
         let mut found: Vec<Input> = Vec::new();
         // A prefix that ends mid-name (s3://b/AWSLogs/1111) lists like a folder without the delimiter.
-        let flat = !prefix.is_empty() && !prefix.ends_with('/');
-        let mut frontier = vec![prefix];
+        let first = if !prefix.is_empty() && !prefix.ends_with('/') {
+            Walk::Flat { start_after: None, stop_ms: None }
+        } else {
+            walk_for(&prefix, prune)
+        };
+        let mut queued: std::collections::HashSet<String> = std::collections::HashSet::from([prefix.clone()]);
+        let mut frontier = vec![(prefix, first)];
         let limit = std::sync::Arc::new(Semaphore::new(32));
         while !frontier.is_empty() {
             let mut set = tokio::task::JoinSet::new();
-            for (i, p) in frontier.drain(..).enumerate() {
+            for (i, (p, walk)) in frontier.drain(..).enumerate() {
                 let (client, bucket, limit) = (self.client.clone(), bucket.clone(), limit.clone());
                 set.spawn(async move {
                     let _permit = limit.acquire_owned().await;
-                    (i, p.clone(), list_level(&client, &bucket, &p, !flat).await)
+                    (i, p.clone(), list_level(&client, &bucket, &p, &walk).await)
                 });
             }
             let mut results = Vec::new();
@@ -145,9 +151,12 @@ impl S3Source {
             }
             // Deterministic order whatever finished first.
             results.sort_by_key(|(i, _, _)| *i);
-            for (_, p, (objects, prefixes, error)) in results {
+            for (_, p, (objects, prefixes, error, skipped)) in results {
                 if let Some(e) = error {
                     out.failed.push((format!("s3://{bucket}/{p}"), e));
+                }
+                for (what, why) in skipped {
+                    out.pruned.push((format!("s3://{bucket}/{p}{what}"), why.into()));
                 }
                 for (key, size) in objects {
                     let layout = layout::parse_key(&key);
@@ -160,14 +169,22 @@ impl S3Source {
                 }
                 for sub in prefixes {
                     let verdict = match sub.find("AWSLogs/") {
-                        Some(pos) => {
-                            let rel: Vec<&str> = sub[pos + 8..].split('/').filter(|s| !s.is_empty()).collect();
-                            keep_folder(&rel, prune)
-                        }
+                        Some(pos) => keep_folder(&segments(&sub[pos + 8..]), prune),
                         None => Ok(()),
                     };
                     match verdict {
-                        Ok(()) => frontier.push(sub),
+                        Ok(()) => {
+                            // An account's `CloudTrail/` folder is listed in the same round trip as the
+                            // account's own folder (which still tells what else it holds): one round
+                            // trip less before the first object can be fetched.
+                            let guess = is_account_folder(&sub).then(|| format!("{sub}CloudTrail/"));
+                            for p in std::iter::once(sub).chain(guess) {
+                                if queued.insert(p.clone()) {
+                                    let walk = walk_for(&p, prune);
+                                    frontier.push((p, walk));
+                                }
+                            }
+                        }
                         Err(why) => out.pruned.push((format!("s3://{bucket}/{sub}"), why.into())),
                     }
                 }
@@ -180,45 +197,152 @@ impl S3Source {
     }
 }
 
-type Level = (Vec<(String, u64)>, Vec<String>, Option<String>);
+/// `.../AWSLogs/[o-org/]123456789012/`
+fn is_account_folder(prefix: &str) -> bool {
+    let Some(pos) = prefix.find("AWSLogs/") else { return false };
+    let mut segs = segments(&prefix[pos + 8..]);
+    if segs.first().is_some_and(|s| s.starts_with("o-")) {
+        segs.remove(0);
+    }
+    segs.len() == 1 && segs[0].len() == 12 && segs[0].bytes().all(|c| c.is_ascii_digit())
+}
+
+fn segments(rel: &str) -> Vec<&str> {
+    rel.split('/').filter(|s| !s.is_empty()).collect()
+}
+
+/// How one folder is listed.
+#[derive(Clone, Debug, PartialEq)]
+enum Walk {
+    /// One level: objects and sub-folders, to be judged by name.
+    Delimited,
+    /// Every key below, in key order: from just after `start_after`, and no further than the first
+    /// key in a day folder that starts at or after `stop_ms`.
+    Flat { start_after: Option<String>, stop_ms: Option<i64> },
+}
+
+/// Region folders (`AWSLogs/[o-org/]account/CloudTrail/region/`) and anything below them are listed flat:
+/// nothing under them is worth a round trip per level, and their keys sort by delivery day.
+fn walk_for(prefix: &str, prune: &Prune) -> Walk {
+    let Some(pos) = prefix.find("AWSLogs/") else { return Walk::Delimited };
+    let mut segs = segments(&prefix[pos + 8..]);
+    if segs.first().is_some_and(|s| s.starts_with("o-")) {
+        segs.remove(0);
+    }
+    if segs.len() < 3 || segs[1] != "CloudTrail" || !prefix.ends_with('/') {
+        return Walk::Delimited;
+    }
+    // Keys under the region folder are `YYYY/MM/DD/...`: start in the day holding --since (a key sorts
+    // after `YYYY/MM/DD` exactly when it is in that day or later).
+    let region = region_folder_len(prefix).unwrap_or(prefix.len());
+    let start_after =
+        prune.since_ms.map(|s| format!("{}{}", &prefix[..region], day_path(s))).filter(|sa| sa.as_str() > prefix);
+    Walk::Flat { start_after, stop_ms: prune.until_ms.map(|u| u + prune.margin_ms) }
+}
+
+/// Length of the `.../AWSLogs/[o-org/]account/CloudTrail/region/` part of a key or prefix, if it has one.
+fn region_folder_len(key: &str) -> Option<usize> {
+    let pos = key.find("AWSLogs/")? + 8;
+    let want = if key[pos..].starts_with("o-") { 4 } else { 3 };
+    let (i, _) = key[pos..].match_indices('/').nth(want - 1)?;
+    Some(pos + i + 1)
+}
+
+/// `YYYY/MM/DD` of the UTC day holding `ms`.
+fn day_path(ms: i64) -> String {
+    crate::time::format_ms(crate::time::day_start(ms))[..10].replace('-', "/")
+}
+
+/// Start of the delivery day a key's `YYYY/MM/DD/` folder names, given the key after its region folder.
+fn key_day_ms(after_region: &str) -> Option<i64> {
+    let mut it = after_region.split('/');
+    let (y, m, d) = (it.next()?, it.next()?, it.next()?);
+    it.next()?;
+    let n = |s: &str| (s.len() >= 2 && s.bytes().all(|c| c.is_ascii_digit())).then(|| s.parse::<i64>().ok()).flatten();
+    Some(civil_ms(n(y)?, n(m)?, n(d)?))
+}
+
+/// Objects, sub-folders, the error that stopped the listing, and the key ranges skipped by date
+/// (`(range, reason)`, the range named relative to the folder).
+type Level = (Vec<(String, u64)>, Vec<String>, Option<String>, Vec<(String, &'static str)>);
 
 /// One folder: its objects and sub-folders (all pages), or the error that stopped the listing.
-async fn list_level(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str, delimited: bool) -> Level {
+async fn list_level(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str, walk: &Walk) -> Level {
     let mut req = client.list_objects_v2().bucket(bucket).prefix(prefix);
-    if delimited {
-        req = req.delimiter("/");
+    let mut stop_ms = None;
+    let mut skipped = Vec::new();
+    match walk {
+        Walk::Delimited => req = req.delimiter("/"),
+        Walk::Flat { start_after, stop_ms: s } => {
+            if let Some(sa) = start_after {
+                req = req.start_after(sa);
+                let day = sa.get(prefix.len()..).unwrap_or(sa);
+                skipped.push((format!(" (days before {day})"), "delivered before --since"));
+            }
+            stop_ms = *s;
+        }
     }
+    let region = region_folder_len(prefix).unwrap_or(usize::MAX);
     let mut pages = req.into_paginator().send();
     let (mut objects, mut prefixes) = (Vec::new(), Vec::new());
     while let Some(page) = pages.next().await {
         let page = match page {
             Ok(pg) => pg,
             Err(e) => {
-                return (objects, prefixes, Some(s3_error("ListObjectsV2", &format!("s3://{bucket}/{prefix}"), &e)));
+                let e = s3_error("ListObjectsV2", &format!("s3://{bucket}/{prefix}"), &e);
+                return (objects, prefixes, Some(e), skipped);
             }
         };
         for obj in page.contents() {
-            if let Some(key) = obj.key().filter(|k| !k.ends_with('/')) {
-                objects.push((key.to_owned(), obj.size().unwrap_or(0).max(0) as u64));
+            let Some(key) = obj.key().filter(|k| !k.ends_with('/')) else { continue };
+            // Keys sort by delivery day: the first one past the window ends the listing.
+            if let (Some(stop), Some(day)) = (stop_ms, key.get(region..).and_then(key_day_ms)) {
+                if day >= stop {
+                    let from = crate::time::format_ms(day);
+                    skipped.push((
+                        format!(" (days from {})", &from[..10]),
+                        "delivered after --until plus the delivery margin",
+                    ));
+                    return (objects, prefixes, None, skipped);
+                }
             }
+            objects.push((key.to_owned(), obj.size().unwrap_or(0).max(0) as u64));
         }
         prefixes.extend(page.common_prefixes().iter().filter_map(|cp| cp.prefix().map(str::to_owned)));
     }
-    (objects, prefixes, None)
+    (objects, prefixes, None, skipped)
 }
 
 /// The longest one object may take, retries included.
 const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Objects fetched ahead of the decoders: at most `window` objects and `budget` bytes held at once,
-/// so a slow consumer stops the downloads instead of piling them up.
+/// Objects fetched ahead of the decoders: at most `budget` bytes held at once, so a slow consumer stops
+/// the downloads instead of piling them up. (A tighter cap, twice the concurrency in objects, cut the
+/// memory but cost 10% more CPU in wake-ups per object: the budget is the knob, --s3-buffer-mb.)
 pub struct Prefetcher {
     slots: Mutex<HashMap<usize, Result<Vec<u8>, String>>>,
+    /// Buffers handed back by the decoders, refilled by the next fetches: fresh buffers cost a page
+    /// fault per 4 KiB, which was a fifth of the S3 path's CPU.
+    spare: Mutex<Vec<Vec<u8>>>,
+    spare_limit: (usize, usize),
     ready: Condvar,
     permits: Arc<Semaphore>,
     held: Mutex<HashMap<usize, u32>>,
     cancel: Arc<AtomicBool>,
     pub fetched: std::sync::atomic::AtomicU64,
+    /// Time the decoders spent waiting for objects, for TRAILHOUND_LOG=debug: when it is a large
+    /// share of the scan, more concurrency (or a closer region) would help.
+    waited_us: std::sync::atomic::AtomicU64,
+}
+
+impl Drop for Prefetcher {
+    fn drop(&mut self) {
+        tracing::debug!(
+            fetched_bytes = self.fetched.load(Ordering::Relaxed),
+            decoders_waited_ms = self.waited_us.load(Ordering::Relaxed) / 1000,
+            "S3 prefetch done"
+        );
+    }
 }
 
 fn permits_for(size: u64, budget_kb: u32) -> u32 {
@@ -238,11 +362,15 @@ impl Prefetcher {
         let budget_kb = ((budget_bytes / 1024) as u32).max(1024);
         let me = Arc::new(Prefetcher {
             slots: Mutex::new(HashMap::new()),
+            spare: Mutex::new(Vec::new()),
+            // Enough buffers for every fetch in flight, and never more than a quarter of the budget.
+            spare_limit: (concurrency.max(1) + 8, (budget_bytes / 4) as usize),
             ready: Condvar::new(),
             permits: Arc::new(Semaphore::new(budget_kb as usize)),
             held: Mutex::new(HashMap::new()),
             cancel,
             fetched: std::sync::atomic::AtomicU64::new(0),
+            waited_us: std::sync::atomic::AtomicU64::new(0),
         });
         let jobs: Vec<(usize, String, String, u64)> = inputs
             .iter()
@@ -270,8 +398,9 @@ impl Prefetcher {
                     // Every object ends in its slot, whatever happens: a hung transfer times out and a
                     // failed task is reported, so the decoder waiting for it never hangs.
                     let what = format!("s3://{bucket}/{key}");
+                    let buf = this.spare_buffer();
                     let task = tokio::spawn(async move {
-                        tokio::time::timeout(FETCH_TIMEOUT, fetch(&client, &bucket, &key)).await
+                        tokio::time::timeout(FETCH_TIMEOUT, fetch(&client, &bucket, &key, size, buf)).await
                     });
                     let res = match task.await {
                         Ok(Ok(r)) => r,
@@ -292,17 +421,34 @@ impl Prefetcher {
         me
     }
 
-    /// Waits for object `seq` and moves its bytes into `buf`.
+    fn spare_buffer(&self) -> Vec<u8> {
+        self.spare.lock().ok().and_then(|mut v| v.pop()).unwrap_or_default()
+    }
+
+    /// Keeps `buf` for a later fetch, within the pool's count and byte limits.
+    fn recycle(&self, mut buf: Vec<u8>) {
+        let Ok(mut v) = self.spare.lock() else { return };
+        let (count, bytes) = self.spare_limit;
+        let held: usize = v.iter().map(Vec::capacity).sum();
+        if buf.capacity() > 0 && v.len() < count && held + buf.capacity() <= bytes {
+            buf.clear();
+            v.push(buf);
+        }
+    }
+
+    /// Waits for object `seq` and moves its bytes into `buf`; what `buf` held goes back to the pool.
     pub fn take(&self, seq: usize, buf: &mut Vec<u8>) -> Result<(), String> {
         let mut slots = self.slots.lock().map_err(|_| "prefetch state poisoned".to_owned())?;
+        let asked = std::time::Instant::now();
         loop {
             if let Some(res) = slots.remove(&seq) {
                 drop(slots);
+                self.waited_us.fetch_add(asked.elapsed().as_micros() as u64, Ordering::Relaxed);
                 if let Some(n) = self.held.lock().ok().and_then(|mut h| h.remove(&seq)) {
                     self.permits.add_permits(n as usize);
                 }
                 let bytes = res?;
-                *buf = bytes;
+                self.recycle(std::mem::replace(buf, bytes));
                 return Ok(());
             }
             if self.cancel.load(Ordering::Relaxed) {
@@ -317,22 +463,39 @@ impl Prefetcher {
     }
 }
 
-/// One object, with a few whole-object retries for bodies cut mid-transfer (the SDK already retries
-/// throttling such as `SlowDown` and transient errors on the request itself, with backoff).
-async fn fetch(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
+/// One object into `buf`, with a few whole-object retries for bodies cut mid-transfer (the SDK already
+/// retries throttling such as `SlowDown` and transient errors on the request itself, with backoff).
+async fn fetch(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    size: u64,
+    mut buf: Vec<u8>,
+) -> Result<Vec<u8>, String> {
     let what = format!("s3://{bucket}/{key}");
     let mut last = String::new();
     for attempt in 0..3u32 {
         if attempt > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
         }
-        let resp = match client.get_object().bucket(bucket).key(key).send().await {
+        let mut resp = match client.get_object().bucket(bucket).key(key).send().await {
             Ok(r) => r,
             Err(e) => return Err(s3_error("GetObject", &what, &e)),
         };
-        match resp.body.collect().await {
-            // One contiguous buffer; `Vec::from` reuses it instead of copying when it can.
-            Ok(data) => return Ok(Vec::from(data.into_bytes())),
+        buf.clear();
+        let expect = resp.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(size);
+        buf.reserve(usize::try_from(expect).unwrap_or(0));
+        // Chunks are copied out as they arrive and dropped at once, so the HTTP client reuses its read
+        // buffer instead of allocating a new one per object (collecting first held them all).
+        let done = loop {
+            match resp.body.try_next().await {
+                Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        match done {
+            Ok(()) => return Ok(buf),
             Err(e) => last = format!("GetObject {what}: transfer failed: {e}"),
         }
     }
@@ -366,5 +529,42 @@ mod tests {
         assert!(keep_folder(&["111122223333", "CloudTrail", "us-east-1", "2026", "11", "03"], &p).is_err());
         assert!(keep_folder(&["111122223333", "CloudTrail", "us-east-1", "2026", "10"], &p).is_err());
         assert!(keep_folder(&["111122223333", "CloudTrail", "us-east-1", "2025"], &p).is_err());
+    }
+
+    #[test]
+    fn region_folders_are_listed_flat_within_the_window() {
+        let day = civil_ms(2026, 11, 1);
+        let p = Prune {
+            since_ms: Some(day + 3_600_000),
+            until_ms: Some(day + 86_400_000),
+            margin_ms: 7_200_000,
+            ..Prune::default()
+        };
+        let region = "AWSLogs/111122223333/CloudTrail/us-east-1/";
+        // Starts in the day holding --since; stops at the first day folder past --until plus the margin.
+        let flat = Walk::Flat {
+            start_after: Some(format!("{region}2026/11/01")),
+            stop_ms: Some(day + 86_400_000 + 7_200_000),
+        };
+        assert_eq!(walk_for(region, &p), flat);
+        let org = "AWSLogs/o-abc123/111122223333/CloudTrail/us-east-1/";
+        assert_eq!(region_folder_len(&format!("{org}2026/11/01/x.json.gz")), Some(org.len()));
+        assert!(
+            matches!(walk_for(org, &p), Walk::Flat { start_after: Some(sa), .. } if sa == format!("{org}2026/11/01"))
+        );
+        // A deeper folder before the window's first day keeps its own start.
+        assert!(matches!(walk_for(&format!("{region}2026/12/"), &p), Walk::Flat { start_after: None, .. }));
+        // Above the region level: one level at a time, so accounts, regions and digests are pruned by name.
+        for above in ["AWSLogs/", "AWSLogs/111122223333/", "AWSLogs/111122223333/CloudTrail/", "logs/"] {
+            assert_eq!(walk_for(above, &p), Walk::Delimited, "{above}");
+        }
+        assert_eq!(walk_for(region, &Prune::default()), Walk::Flat { start_after: None, stop_ms: None });
+        assert_eq!(
+            key_day_ms("2026/11/02/111122223333_CloudTrail_us-east-1_20261102T0005Z_a.json.gz"),
+            Some(day + 86_400_000)
+        );
+        assert_eq!(key_day_ms("notes.txt"), None);
+        assert!(is_account_folder("AWSLogs/111122223333/") && is_account_folder("x/AWSLogs/o-abc/111122223333/"));
+        assert!(!is_account_folder("AWSLogs/o-abc/") && !is_account_folder("AWSLogs/111122223333/CloudTrail/"));
     }
 }
