@@ -4,8 +4,10 @@
 #   S3-compatible endpoint that adds LATENCY_MS (default 30) to every request, then scans it from disk
 #   and from S3 (BENCH_REPS times each, default 3, after one warm-up run each; the best run counts) and
 #   prints objects/s, MB/s and the ratio. The endpoint (examples/s3_endpoint.rs) runs on the same cores,
-#   so it also costs CPU the local scan does not pay. A larger corpus shows the steady state better: the
-#   listing's few round trips are a fixed cost (gen_corpus --size 4GB --hours 72 --accounts 4 ...).
+#   so it also costs CPU the local scan does not pay. A larger corpus shows the steady state better, as
+#   the listing's few round trips are a fixed cost. The README's 4 GB row was made with
+#   target/release/examples/gen_corpus --out /tmp/th-bench-4g --size 4GB --hours 72 --accounts 4 \
+#       --regions us-east-1,eu-west-1,ap-southeast-2 --seed 7
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${1:-/tmp/trailhound-bench}"

@@ -1,6 +1,7 @@
 //! A minimal S3-compatible endpoint for `benches/s3.sh`: serves a folder as one bucket (ListObjectsV2
 //! with prefix, delimiter and continuation; GetObject), adding a fixed latency to every request to stand
-//! in for the round trip to S3. Not for tests or production: no auth, no writes.
+//! in for the round trip to S3. Also slows an S3 scan down enough for the Ctrl-C test (tests/aws_s3.rs).
+//! Not for production: no auth, no writes.
 //!
 //! Usage: s3_endpoint DIR BUCKET PORT LATENCY_MS
 

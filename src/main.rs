@@ -117,7 +117,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     let inp = &args.input;
     let (filter, prune) = inp.filter_and_prune()?;
     let session = Session::new()?;
-    let source::Opened { listing, reader } = session.open(inp, &prune, &args.aws);
+    let source::Opened { feed, reader } = session.open(inp, &prune, &args.aws);
     let opts = ScanOptions {
         filter,
         threads: inp.threads,
@@ -130,13 +130,13 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     let mut summary;
     if args.dump_events {
         let mut dump = EventDump::new(output(&args.output.output)?);
-        summary = scan::run(&listing, &opts, &mut [&mut dump as &mut dyn EventSink])?;
+        summary = scan::run(&feed, &opts, &mut [&mut dump as &mut dyn EventSink])?;
         dump.finish().context("writing events")?;
     } else if args.no_detect {
-        summary = scan::run(&listing, &opts, &mut [])?;
+        summary = scan::run(&feed, &opts, &mut [])?;
     } else {
         let mut detector = Detector::new(DetectConfig::from_args(&args.detect)?);
-        summary = scan::run(&listing, &opts, &mut [&mut detector as &mut dyn EventSink])?;
+        summary = scan::run(&feed, &opts, &mut [&mut detector as &mut dyn EventSink])?;
         let findings = detector.finish();
         summary.findings = findings.len() as u64;
         let mut out = output(&args.output.output)?;
@@ -148,7 +148,8 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     if !args.output.quiet {
         eprint!("{}", summary.human());
     }
-    if listing.inputs.is_empty() && listing.pruned.is_empty() {
+    let listed = feed.totals();
+    if listed.listed == 0 && listed.pruned == 0 {
         anyhow::bail!("no inputs found in {}", inp.inputs.join(", "));
     }
     Ok(exit::status(summary.findings > 0, summary.is_partial()))
@@ -167,13 +168,13 @@ fn scan_for_findings(args: &RevokeArgs) -> anyhow::Result<Vec<trailhound::detect
         128,
         512 << 20,
     );
-    if opened.listing.inputs.is_empty() {
+    if !opened.feed.wait_any() {
         anyhow::bail!("--from-scan: no inputs found in {}", args.from_scan.join(", "));
     }
     let opts =
         ScanOptions { progress: std::io::stderr().is_terminal(), reader: opened.reader, ..ScanOptions::default() };
     let mut detector = Detector::new(DetectConfig::from_args(&args.detect)?);
-    let summary = scan::run(&opened.listing, &opts, &mut [&mut detector as &mut dyn EventSink])?;
+    let summary = scan::run(&opened.feed, &opts, &mut [&mut detector as &mut dyn EventSink])?;
     eprint!("{}", summary.human());
     if summary.is_partial() {
         eprintln!("trailhound: warning: the scan could not read every input; the plan covers what it found");
@@ -280,7 +281,7 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
     let opts = ScanOptions { filter: filter.clone(), threads: inp.threads, progress, reader: opened.reader };
     let mut edges = trailhound::blast::MintEdges::new(&roots);
     let mut detector = Detector::new(DetectConfig::from_args(&args.detect)?);
-    let first = scan::run(&opened.listing, &opts, &mut [&mut edges as &mut dyn EventSink, &mut detector])?;
+    let first = scan::run(&opened.feed, &opts, &mut [&mut edges as &mut dyn EventSink, &mut detector])?;
     let chain = trailhound::blast::chain(&roots, &edges.edges);
     let findings = detector.finish();
 
@@ -305,7 +306,7 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
     let opened = session.open(inp, &prune2, &args.aws);
     let opts = ScanOptions { filter: filter2, threads: inp.threads, progress, reader: opened.reader };
     let mut collector = trailhound::blast::Collector::new(&chain);
-    let summary = scan::run(&opened.listing, &opts, &mut [&mut collector as &mut dyn EventSink])?;
+    let summary = scan::run(&opened.feed, &opts, &mut [&mut collector as &mut dyn EventSink])?;
     let flagged: Vec<String> = findings
         .iter()
         .filter(|f| chain.iter().any(|k| k.access_key_id == f.access_key_id))
@@ -351,7 +352,7 @@ fn run_timeline(args: TimelineArgs) -> anyhow::Result<i32> {
     };
     let mut sink = trailhound::timeline::TimelineSink::new(sel);
     let mut detector = Detector::new(DetectConfig::from_args(&args.detect)?);
-    let summary = scan::run(&opened.listing, &opts, &mut [&mut sink as &mut dyn EventSink, &mut detector])?;
+    let summary = scan::run(&opened.feed, &opts, &mut [&mut sink as &mut dyn EventSink, &mut detector])?;
     let findings = detector.finish();
     let t = sink.finish(&findings);
     let mut out = output(&args.out.output)?;

@@ -1,15 +1,16 @@
 //! The scan pipeline: listed inputs -> parallel decode/normalize -> ordered merge (de-duplication,
 //! accounting) -> event sinks (detection, event dump).
 //!
-//! Workers (a rayon pool) take inputs one at a time and decode them in parallel; results are merged in
-//! input order on a separate thread, so the output does not depend on the thread count. Workers stay a
-//! bounded number of inputs ahead of the merge, which bounds memory.
+//! Workers (a rayon pool) take inputs from the feed one at a time, as the listers produce them, and
+//! decode them in parallel; results are merged in input order on a separate thread, so the output does
+//! not depend on the thread count. Workers stay a bounded number of inputs ahead of the merge, which
+//! bounds memory.
 
 use crate::decode::normalize::{Filter, Normalized, normalize};
 use crate::decode::{Decoder, Outcome, Report};
 use crate::dedup::{Dedup, Origin};
 use crate::event::{Batch, Event};
-use crate::source::{Input, Listing, Reader};
+use crate::source::{Feed, Input, Reader};
 use crate::summary::{InputWarning, PartialInput, SkippedInput, Summary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::cell::RefCell;
@@ -121,74 +122,62 @@ fn decode_input(input: &Input, filter: &Filter, pool: &BatchPool, reader: &Reade
     })
 }
 
-fn progress_bar(enabled: bool, total_bytes: u64, files: usize) -> ProgressBar {
+fn progress_bar(enabled: bool) -> ProgressBar {
     if !enabled {
         return ProgressBar::hidden();
     }
-    // indicatif draws nothing when stderr is not a terminal.
-    let pb = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+    // indicatif draws nothing when stderr is not a terminal. The length grows as inputs are listed.
+    let pb = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
     pb.set_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} read, {msg} ETA {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    pb.set_message(format!("0/{files} files"));
+    pb.set_message("listing");
     pb
 }
 
-/// Runs the scan over `listing`, feeding every distinct event to `sinks` in input order.
-pub fn run(listing: &Listing, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) -> anyhow::Result<Summary> {
+/// Runs the scan over the inputs `feed` lists, feeding every distinct event to `sinks` in input order.
+pub fn run(feed: &Feed, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let threads =
         if opts.threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { opts.threads };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
 
     let mut summary = Summary { threads, ..Summary::default() };
-    summary.inputs_total = (listing.inputs.len() + listing.pruned.len() + listing.failed.len()) as u64;
-    summary.inputs_pruned = listing.pruned.len() as u64;
-    for (_, why) in &listing.pruned {
-        *summary.pruned_by_reason.entry(why.clone()).or_default() += 1;
-    }
-    for (name, why) in &listing.failed {
-        summary.inputs_skipped.push(SkippedInput { input: name.clone(), reason: why.clone() });
-    }
-
-    let total_bytes: u64 = listing.inputs.iter().map(|i| i.size).sum();
-    let pb = progress_bar(opts.progress, total_bytes, listing.inputs.len());
+    let pb = progress_bar(opts.progress);
     let decompressed = std::sync::atomic::AtomicU64::new(0);
     let done_files = AtomicUsize::new(0);
     let filter = &opts.filter;
     let batch_pool = BatchPool::default();
     let batch_pool = &batch_pool;
-    let n = listing.inputs.len();
     // Workers take the next input as soon as they are free (no barrier between groups of inputs), and
     // stay at most WINDOW inputs ahead of the merge, which bounds the decoded events held in memory.
     let window = (threads * 24).max(48);
-    let next = AtomicUsize::new(0);
     let merged = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
 
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        let (tx, rx) = sync_channel::<(usize, Decoded)>(window);
+    let merged_count = std::thread::scope(|scope| -> anyhow::Result<usize> {
+        let (tx, rx) = sync_channel::<(usize, Input, Decoded)>(window);
         let summary = &mut summary;
         let (merged, stop) = (&merged, &stop);
         let merger = std::thread::Builder::new().name("merge".into()).spawn_scoped(scope, move || {
             let mut dedup = Dedup::default();
-            let mut pending: BTreeMap<usize, Decoded> = BTreeMap::new();
+            let mut pending: BTreeMap<usize, (Input, Decoded)> = BTreeMap::new();
             let mut want = 0;
-            for (i, d) in rx {
-                pending.insert(i, d);
+            for (i, input, d) in rx {
+                pending.insert(i, (input, d));
                 // Merge in input order, whatever order the workers finished in.
-                while let Some(mut d) = pending.remove(&want) {
-                    merge(&listing.inputs[want], &d, &mut dedup, summary, sinks);
+                while let Some((input, mut d)) = pending.remove(&want) {
+                    merge(&input, &d, &mut dedup, summary, sinks);
                     batch_pool.give(std::mem::take(&mut d.batches));
                     want += 1;
                     merged.store(want, Ordering::Release);
                 }
             }
             // A worker that died leaves a gap: never report a partial merge as complete.
-            if want < n {
+            if !pending.is_empty() {
                 stop.store(true, Ordering::Relaxed);
             }
             want
@@ -196,29 +185,31 @@ pub fn run(listing: &Listing, opts: &ScanOptions, sinks: &mut [&mut dyn EventSin
         pool.scope(|s| {
             for _ in 0..threads {
                 let tx = tx.clone();
-                let (next, pb, decompressed, done_files) = (&next, &pb, &decompressed, &done_files);
+                let (pb, decompressed, done_files) = (&pb, &decompressed, &done_files);
                 s.spawn(move |_| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= n || stop.load(Ordering::Relaxed) {
+                    while let Some((i, input)) = feed.pop() {
+                        if stop.load(Ordering::Relaxed) {
                             break;
                         }
                         while i >= merged.load(Ordering::Acquire) + window {
                             std::thread::sleep(std::time::Duration::from_micros(200));
                         }
-                        let input = &listing.inputs[i];
-                        let d = decode_input(input, filter, batch_pool, &opts.reader);
+                        let d = decode_input(&input, filter, batch_pool, &opts.reader);
+                        let listed = feed.totals();
+                        pb.set_length(listed.listed_bytes);
                         pb.inc(input.size);
                         let total = decompressed.fetch_add(d.report.bytes_decompressed, Ordering::Relaxed)
                             + d.report.bytes_decompressed;
                         let done = done_files.fetch_add(1, Ordering::Relaxed) + 1;
                         let secs = started.elapsed().as_secs_f64().max(0.001);
                         pb.set_message(format!(
-                            "{done}/{n} files, {:.0} MB decompressed, {:.0} MB/s",
+                            "{done}/{}{} files, {:.0} MB decompressed, {:.0} MB/s",
+                            listed.listed,
+                            if listed.done { "" } else { "+ (listing)" },
                             total as f64 / 1e6,
                             total as f64 / 1e6 / secs
                         ));
-                        if tx.send((i, d)).is_err() {
+                        if tx.send((i, input, d)).is_err() {
                             break;
                         }
                     }
@@ -226,13 +217,21 @@ pub fn run(listing: &Listing, opts: &ScanOptions, sinks: &mut [&mut dyn EventSin
             }
         });
         drop(tx);
-        let merged_count = merger.join().map_err(|_| anyhow::anyhow!("the merge thread panicked"))?;
-        if merged_count < n {
-            anyhow::bail!("internal error: {} of {n} inputs were merged", merged_count);
-        }
-        Ok(())
+        merger.join().map_err(|_| anyhow::anyhow!("the merge thread panicked"))
     })?;
     pb.finish_and_clear();
+    let listed = feed.totals();
+    if merged_count < listed.listed {
+        anyhow::bail!("internal error: {merged_count} of {} inputs were merged", listed.listed);
+    }
+    summary.inputs_total = (listed.listed as u64) + listed.pruned + listed.failed.len() as u64;
+    summary.inputs_pruned = listed.pruned;
+    summary.pruned_by_reason = listed.pruned_by_reason;
+    // Names that could not be listed come first: they are the widest holes in the run.
+    let mut skipped: Vec<SkippedInput> =
+        listed.failed.into_iter().map(|(input, reason)| SkippedInput { input, reason }).collect();
+    skipped.append(&mut summary.inputs_skipped);
+    summary.inputs_skipped = skipped;
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
 }

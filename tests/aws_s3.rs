@@ -213,3 +213,140 @@ async fn denied_and_garbage_objects_are_reported_and_the_rest_is_read() {
     assert!(reason(&secret).contains("access denied"), "{s}");
     assert!(reason(&garbage).contains("binary"), "{s}");
 }
+
+/// More than one page of keys (S3 pages hold 1,000) in one region folder, listed while it is being
+/// read, plus a local folder and a missing path in the same run: every input is accounted for, in order.
+#[tokio::test]
+async fn long_folders_stream_and_mixed_inputs_are_all_accounted_for() {
+    let endpoint = moto(MOTO);
+    let s3 = s3_client(&endpoint, "testing", "testing").await;
+    let bucket = uniq("th-long");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let acct = "111122223333";
+    let mut keys: Vec<String> = (0..1_003)
+        .map(|i| {
+            format!(
+                "AWSLogs/{acct}/CloudTrail/us-east-1/2026/11/01/{acct}_CloudTrail_us-east-1_20261101T{:02}{:02}Z_{i:016}.json.gz",
+                i / 60 % 24,
+                i % 60
+            )
+        })
+        .collect();
+    keys.push(trail_key(None, acct, "us-east-1", "2026-11-02"));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, chunk) in keys.chunks(64).enumerate() {
+        let (s3, bucket, chunk) = (s3.clone(), bucket.clone(), chunk.to_vec());
+        tasks.spawn(async move {
+            for (i, k) in chunk.iter().enumerate() {
+                let day = if k.contains("/2026/11/01/") { "2026-11-01" } else { "2026-11-02" };
+                put(&s3, &bucket, k, trail_file(acct, "us-east-1", day, 1, &format!("{n}-{i}"))).await;
+            }
+        });
+    }
+    while let Some(t) = tasks.join_next().await {
+        t.unwrap();
+    }
+    let url = format!("s3://{bucket}/AWSLogs/");
+    let (r, s) = scan_s3(&[&url, "--no-detect"], &endpoint, "testing", "testing");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!((s["inputs_read"].as_u64(), s["records"].as_u64()), (Some(1_004), Some(1_004)), "{s}");
+
+    // A window past the first page: the 1,003 keys of 11-01 are never listed.
+    let (r, s) = scan_s3(&[&url, "--no-detect", "--since", "2026-11-02"], &endpoint, "testing", "testing");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(s["inputs_read"], 1, "{s}");
+    assert_eq!(s["pruned_by_reason"]["delivered before --since"], 1, "{s}");
+
+    // Local folder, S3, missing path: in that order, each accounted for.
+    let local = fixture("corpora/stratus");
+    let missing = "/nonexistent/trailhound-input";
+    let (r, s) = scan_s3(&[&path_str(&local), &url, missing, "--no-detect"], &endpoint, "testing", "testing");
+    assert_eq!(r.code, 3, "a missing input makes the run partial: {}", r.stderr);
+    let local_only = scan(&[&path_str(&local), "-q", "--no-detect"]);
+    let local_read = local_only.summary["inputs_read"].as_u64().unwrap();
+    assert_eq!(s["inputs_read"].as_u64(), Some(local_read + 1_004), "{s}");
+    let skipped = s["inputs_skipped"].as_array().unwrap();
+    assert!(skipped.iter().any(|k| k["input"] == missing), "{s}");
+    let total = s["inputs_total"].as_u64().unwrap();
+    let pruned = s["inputs_pruned"].as_u64().unwrap();
+    let local_total = local_only.summary["inputs_total"].as_u64().unwrap();
+    assert_eq!(total, local_total + 1_004 + 1 + pruned - local_only.summary["inputs_pruned"].as_u64().unwrap(), "{s}");
+}
+
+/// Ctrl-C in the middle of an S3 scan: it stops within seconds, writes the summary, and every object is
+/// either read or named as interrupted. Uses the benchmark's endpoint (examples/s3_endpoint.rs) for its
+/// added latency, which makes the scan slow enough to interrupt.
+#[test]
+fn ctrl_c_stops_an_s3_scan_cleanly_and_accounts_for_every_object() {
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_trailhound"));
+    let endpoint_bin = bin.parent().unwrap().join("examples").join("s3_endpoint");
+    assert!(
+        endpoint_bin.exists(),
+        "{} is missing: run the suite with `bash tests/run.sh`, which builds it",
+        endpoint_bin.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let acct = "111122223333";
+    for i in 0..120 {
+        let key = format!(
+            "AWSLogs/{acct}/CloudTrail/us-east-1/2026/11/01/{acct}_CloudTrail_us-east-1_20261101T{:02}{:02}Z_{i:016}.json.gz",
+            i / 60,
+            i % 60
+        );
+        let path = dir.path().join(&key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, trail_file(acct, "us-east-1", "2026-11-01", 2, &format!("c{i}"))).unwrap();
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // 300 ms a request, 4 at a time: about 9 s for the whole bucket.
+    let mut server = std::process::Command::new(&endpoint_bin)
+        .args([&path_str(dir.path()), "bench", &port.to_string(), "300"])
+        .spawn()
+        .expect("start the S3 endpoint");
+    let up = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up, "the S3 endpoint did not start");
+    let summary = dir.path().join("summary.json");
+    let mut scan = std::process::Command::new(&bin)
+        .args(["scan", "s3://bench/AWSLogs/", "--no-detect", "-q", "--s3-concurrency", "4"])
+        .arg("--endpoint-url")
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg("--summary")
+        .arg(&summary)
+        .env("AWS_ACCESS_KEY_ID", "bench")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run trailhound");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let interrupted = std::time::Instant::now();
+    let sent = std::process::Command::new("kill").args(["-INT", &scan.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let status = loop {
+        if let Some(st) = scan.try_wait().unwrap() {
+            break st;
+        }
+        assert!(interrupted.elapsed().as_secs() < 5, "still running 5 s after Ctrl-C");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(scan.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(3), "an interrupted run is partial: {stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary written")).unwrap();
+    let read = s["inputs_read"].as_u64().unwrap();
+    let skipped = s["inputs_skipped"].as_array().unwrap();
+    assert!(read > 0 && read < 120, "read {read} of 120 before Ctrl-C: {s}");
+    assert!(skipped.iter().all(|k| k["reason"].as_str().unwrap().contains("interrupted")), "{s}");
+    assert_eq!(read + skipped.len() as u64, 120, "every object read or named as interrupted: {s}");
+    assert_eq!(s["records"].as_u64(), Some(read * 2), "{s}");
+}

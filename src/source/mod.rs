@@ -1,8 +1,11 @@
 //! Inputs: where CloudTrail bytes come from, listed and pruned before anything is read.
 
+pub mod feed;
 pub mod layout;
 pub mod local;
 pub mod s3;
+
+pub use feed::Feed;
 
 use layout::LayoutKey;
 use std::path::PathBuf;
@@ -98,26 +101,23 @@ impl Reader {
     }
 }
 
-/// Numbers the S3 inputs in listing order, the order the prefetcher fetches them in.
-pub fn number_s3(listing: &mut Listing) -> usize {
-    let mut n = 0;
-    for i in &mut listing.inputs {
-        if let Location::S3 { seq, .. } = &mut i.location {
-            *seq = n;
-            n += 1;
-        }
-    }
-    n
-}
-
-/// Inputs listed and ready to read.
+/// Inputs being listed, and where their bytes come from.
 pub struct Opened {
-    pub listing: Listing,
+    pub feed: std::sync::Arc<Feed>,
     pub reader: Reader,
 }
 
-/// Lists every input (local paths and `s3://` URLs, in the order given) and starts fetching the S3
-/// ones in the background on `rt`.
+/// Calls `finish` on the feed however the lister ends, so a scan never waits for a lister that died.
+struct FinishOnDrop(std::sync::Arc<Feed>);
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
+/// Starts listing every input (local paths and `s3://` URLs, in the order given) into a feed, and
+/// fetching the S3 objects ahead of the decoders, in the background on `rt`.
 pub fn open(
     inputs: &[String],
     prune: &Prune,
@@ -127,31 +127,50 @@ pub fn open(
     s3_concurrency: usize,
     s3_buffer_bytes: u64,
 ) -> Opened {
-    let mut listing = Listing::default();
-    let mut s3src: Option<s3::S3Source> = None;
-    for input in inputs {
-        let started = std::time::Instant::now();
-        if input.starts_with("s3://") {
-            let src = s3src.get_or_insert_with(|| s3::S3Source::new(&rt.block_on(crate::aws::config(aws))));
-            tracing::debug!(ms = started.elapsed().as_millis() as u64, "AWS configuration loaded");
-            rt.block_on(src.list(input, prune, &mut listing));
-            tracing::debug!(input, ms = started.elapsed().as_millis() as u64, "listed");
-        } else {
-            local::list(std::path::Path::new(input), prune, &mut listing);
-        }
-    }
+    use std::sync::atomic::Ordering;
     let mut reader = Reader { s3: None, cancel: cancel.clone() };
-    if number_s3(&mut listing) > 0 {
-        if let Some(src) = &s3src {
-            reader.s3 = Some(s3::Prefetcher::start(
-                rt.handle(),
-                src.client.clone(),
-                &listing.inputs,
-                s3_concurrency,
-                s3_buffer_bytes,
-                cancel,
-            ));
-        }
+    let mut src = None;
+    let mut jobs = None;
+    if inputs.iter().any(|i| i.starts_with("s3://")) {
+        let started = std::time::Instant::now();
+        let s = s3::S3Source::new(&rt.block_on(crate::aws::config(aws)));
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "AWS configuration loaded");
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let p =
+            s3::Prefetcher::start(rt.handle(), s.client.clone(), rx, s3_concurrency, s3_buffer_bytes, cancel.clone());
+        reader.s3 = Some(p);
+        (src, jobs) = (Some(s), Some(tx));
     }
-    Opened { listing, reader }
+    let feed = std::sync::Arc::new(Feed::new(jobs));
+    let (inputs, prune, guard) = (inputs.to_vec(), prune.clone(), FinishOnDrop(feed.clone()));
+    rt.spawn(async move {
+        let feed = &guard.0;
+        for input in inputs {
+            if cancel.load(Ordering::Relaxed) {
+                let failed = vec![(input, "not listed: interrupted (Ctrl-C)".to_owned())];
+                feed.push(Listing { failed, ..Listing::default() }).await;
+                continue;
+            }
+            let started = std::time::Instant::now();
+            match &src {
+                Some(src) if input.starts_with("s3://") => src.list(&input, &prune, feed, &cancel).await,
+                _ => {
+                    let (path, prune) = (input.clone(), prune.clone());
+                    let walked = tokio::task::spawn_blocking(move || {
+                        let mut l = Listing::default();
+                        local::list(std::path::Path::new(&path), &prune, &mut l);
+                        l
+                    })
+                    .await;
+                    let listing = walked.unwrap_or_else(|e| Listing {
+                        failed: vec![(input.clone(), format!("cannot list: {e}"))],
+                        ..Listing::default()
+                    });
+                    feed.push(listing).await;
+                }
+            }
+            tracing::debug!(input, ms = started.elapsed().as_millis() as u64, "listed");
+        }
+    });
+    Opened { feed, reader }
 }

@@ -1,0 +1,190 @@
+//! Objects fetched concurrently ahead of the decoders, in listing order, with bounded memory.
+
+use super::s3_error;
+use crate::source::feed::Job;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use tokio::sync::{Semaphore, mpsc};
+
+/// The longest one object may take, retries included.
+const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Objects fetched ahead of the decoders: at most `budget` bytes held at once, so a slow consumer stops
+/// the downloads instead of piling them up. (A tighter cap, twice the concurrency in objects, cut the
+/// memory but cost 10% more CPU in wake-ups per object: the budget is the knob, --s3-buffer-mb.)
+pub struct Prefetcher {
+    slots: Mutex<HashMap<usize, Result<Vec<u8>, String>>>,
+    /// Buffers handed back by the decoders, refilled by the next fetches: fresh buffers cost a page
+    /// fault per 4 KiB, which was a fifth of the S3 path's CPU.
+    spare: Mutex<Vec<Vec<u8>>>,
+    spare_limit: (usize, usize),
+    ready: Condvar,
+    permits: Arc<Semaphore>,
+    held: Mutex<HashMap<usize, u32>>,
+    cancel: Arc<AtomicBool>,
+    pub fetched: std::sync::atomic::AtomicU64,
+    /// Time the decoders spent waiting for objects, for TRAILHOUND_LOG=debug: when it is a large
+    /// share of the scan, more concurrency (or a closer region) would help.
+    waited_us: std::sync::atomic::AtomicU64,
+}
+
+impl Drop for Prefetcher {
+    fn drop(&mut self) {
+        tracing::debug!(
+            fetched_bytes = self.fetched.load(Ordering::Relaxed),
+            decoders_waited_ms = self.waited_us.load(Ordering::Relaxed) / 1000,
+            "S3 prefetch done"
+        );
+    }
+}
+
+fn permits_for(size: u64, budget_kb: u32) -> u32 {
+    ((size / 1024) as u32).clamp(1, budget_kb)
+}
+
+impl Prefetcher {
+    /// Starts fetching, on `rt`, the objects `jobs` names as they come (in `seq` order).
+    pub fn start(
+        rt: &tokio::runtime::Handle,
+        client: aws_sdk_s3::Client,
+        mut jobs: mpsc::UnboundedReceiver<Job>,
+        concurrency: usize,
+        budget_bytes: u64,
+        cancel: Arc<AtomicBool>,
+    ) -> Arc<Self> {
+        let budget_kb = ((budget_bytes / 1024) as u32).max(1024);
+        let me = Arc::new(Prefetcher {
+            slots: Mutex::new(HashMap::new()),
+            spare: Mutex::new(Vec::new()),
+            // Enough buffers for every fetch in flight, and never more than a quarter of the budget.
+            spare_limit: (concurrency.max(1) + 8, (budget_bytes / 4) as usize),
+            ready: Condvar::new(),
+            permits: Arc::new(Semaphore::new(budget_kb as usize)),
+            held: Mutex::new(HashMap::new()),
+            cancel,
+            fetched: std::sync::atomic::AtomicU64::new(0),
+            waited_us: std::sync::atomic::AtomicU64::new(0),
+        });
+        let this = me.clone();
+        rt.spawn(async move {
+            let in_flight = Arc::new(Semaphore::new(concurrency.max(1)));
+            while let Some((seq, bucket, key, size)) = jobs.recv().await {
+                if this.cancel.load(Ordering::Relaxed) {
+                    break;
+                }
+                let need = permits_for(size, budget_kb);
+                let Ok(mem) = this.permits.clone().acquire_many_owned(need).await else { break };
+                mem.forget();
+                if let Ok(mut h) = this.held.lock() {
+                    h.insert(seq, need);
+                }
+                let Ok(slot) = in_flight.clone().acquire_owned().await else { break };
+                let (client, this) = (client.clone(), this.clone());
+                tokio::spawn(async move {
+                    // Every object ends in its slot, whatever happens: a hung transfer times out and a
+                    // failed task is reported, so the decoder waiting for it never hangs.
+                    let what = format!("s3://{bucket}/{key}");
+                    let buf = this.spare_buffer();
+                    let task = tokio::spawn(async move {
+                        tokio::time::timeout(FETCH_TIMEOUT, fetch(&client, &bucket, &key, size, buf)).await
+                    });
+                    let res = match task.await {
+                        Ok(Ok(r)) => r,
+                        Ok(Err(_)) => Err(format!("GetObject {what}: no answer within {} s", FETCH_TIMEOUT.as_secs())),
+                        Err(e) => Err(format!("GetObject {what}: the fetch failed: {e}")),
+                    };
+                    drop(slot);
+                    if let Ok(b) = &res {
+                        this.fetched.fetch_add(b.len() as u64, Ordering::Relaxed);
+                    }
+                    if let Ok(mut s) = this.slots.lock() {
+                        s.insert(seq, res);
+                    }
+                    this.ready.notify_all();
+                });
+            }
+        });
+        me
+    }
+
+    fn spare_buffer(&self) -> Vec<u8> {
+        self.spare.lock().ok().and_then(|mut v| v.pop()).unwrap_or_default()
+    }
+
+    /// Keeps `buf` for a later fetch, within the pool's count and byte limits.
+    fn recycle(&self, mut buf: Vec<u8>) {
+        let Ok(mut v) = self.spare.lock() else { return };
+        let (count, bytes) = self.spare_limit;
+        let held: usize = v.iter().map(Vec::capacity).sum();
+        if buf.capacity() > 0 && v.len() < count && held + buf.capacity() <= bytes {
+            buf.clear();
+            v.push(buf);
+        }
+    }
+
+    /// Waits for object `seq` and moves its bytes into `buf`; what `buf` held goes back to the pool.
+    pub fn take(&self, seq: usize, buf: &mut Vec<u8>) -> Result<(), String> {
+        let mut slots = self.slots.lock().map_err(|_| "prefetch state poisoned".to_owned())?;
+        let asked = std::time::Instant::now();
+        loop {
+            if let Some(res) = slots.remove(&seq) {
+                drop(slots);
+                self.waited_us.fetch_add(asked.elapsed().as_micros() as u64, Ordering::Relaxed);
+                if let Some(n) = self.held.lock().ok().and_then(|mut h| h.remove(&seq)) {
+                    self.permits.add_permits(n as usize);
+                }
+                let bytes = res?;
+                self.recycle(std::mem::replace(buf, bytes));
+                return Ok(());
+            }
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err("interrupted (Ctrl-C) before it was fetched".into());
+            }
+            let (s, _) = self
+                .ready
+                .wait_timeout(slots, std::time::Duration::from_millis(200))
+                .map_err(|_| "prefetch state poisoned".to_owned())?;
+            slots = s;
+        }
+    }
+}
+
+/// One object into `buf`, with a few whole-object retries for bodies cut mid-transfer (the SDK already
+/// retries throttling such as `SlowDown` and transient errors on the request itself, with backoff).
+async fn fetch(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    size: u64,
+    mut buf: Vec<u8>,
+) -> Result<Vec<u8>, String> {
+    let what = format!("s3://{bucket}/{key}");
+    let mut last = String::new();
+    for attempt in 0..3u32 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+        }
+        let mut resp = match client.get_object().bucket(bucket).key(key).send().await {
+            Ok(r) => r,
+            Err(e) => return Err(s3_error("GetObject", &what, &e)),
+        };
+        buf.clear();
+        let expect = resp.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(size);
+        buf.reserve(usize::try_from(expect).unwrap_or(0));
+        // Chunks are copied out as they arrive and dropped at once, so the HTTP client reuses its read
+        // buffer instead of allocating a new one per object (collecting first held them all).
+        let done = loop {
+            match resp.body.try_next().await {
+                Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        match done {
+            Ok(()) => return Ok(buf),
+            Err(e) => last = format!("GetObject {what}: transfer failed: {e}"),
+        }
+    }
+    Err(last)
+}
