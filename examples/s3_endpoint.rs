@@ -18,12 +18,12 @@ fn list(keys: &BTreeMap<String, u64>, bucket: &str, q: &BTreeMap<String, String>
     let delim = q.get("delimiter").cloned().unwrap_or_default();
     let start = q.get("continuation-token").or(q.get("start-after")).cloned().unwrap_or_default();
     let (mut contents, mut prefixes): (Vec<(&String, u64)>, Vec<String>) = (Vec::new(), Vec::new());
-    for (k, &size) in keys.range(prefix.clone()..) {
+    // Each page starts where the last ended instead of skipping the keys before it one by one.
+    let from =
+        if start > prefix { std::ops::Bound::Excluded(start) } else { std::ops::Bound::Included(prefix.clone()) };
+    for (k, &size) in keys.range((from, std::ops::Bound::Unbounded)) {
         if !k.starts_with(&prefix) {
             break;
-        }
-        if !start.is_empty() && *k <= start {
-            continue;
         }
         let rest = &k[prefix.len()..];
         if !delim.is_empty() {

@@ -4,33 +4,37 @@ use super::{Input, Listing, Location, Prune, layout};
 use std::io::Read;
 use std::path::Path;
 
-/// Lists one command-line argument: a file, or a folder walked recursively.
-pub fn list(arg: &Path, prune: &Prune, out: &mut Listing) {
-    let meta = match std::fs::metadata(arg) {
-        Ok(m) => m,
-        Err(e) => {
-            out.failed.push((arg.display().to_string(), format!("cannot open: {e}")));
-            return;
-        }
-    };
-    if meta.is_file() {
-        out.offer(input(arg, meta.len()), prune);
-        return;
-    }
-    let walker = walkdir::WalkDir::new(arg).follow_links(true).sort_by_file_name();
-    for entry in walker {
-        match entry {
-            Ok(e) if e.file_type().is_file() => {
-                let size = e.metadata().map(|m| m.len()).unwrap_or(0);
-                out.offer(input(e.path(), size), prune);
+/// Files handed on at a time while a folder is walked.
+const CHUNK: usize = 1_000;
+
+/// Lists one command-line argument, a file or a folder walked recursively, handing what it finds to
+/// `emit` in chunks as the walk goes (a folder of millions of files is never held whole).
+pub fn list(arg: &Path, prune: &Prune, emit: &mut dyn FnMut(Listing)) {
+    let mut out = Listing::default();
+    match std::fs::metadata(arg) {
+        Err(e) => out.failed.push((arg.display().to_string(), format!("cannot open: {e}"))),
+        Ok(meta) if meta.is_file() => out.offer(input(arg, meta.len()), prune),
+        Ok(_) => {
+            let walker = walkdir::WalkDir::new(arg).follow_links(true).sort_by_file_name();
+            for entry in walker {
+                match entry {
+                    Ok(e) if e.file_type().is_file() => {
+                        let size = e.metadata().map(|m| m.len()).unwrap_or(0);
+                        out.offer(input(e.path(), size), prune);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        let name = e.path().map_or_else(|| arg.display().to_string(), |p| p.display().to_string());
+                        out.failed.push((name, format!("cannot list: {e}")));
+                    }
+                }
+                if out.inputs.len() + out.pruned.len() + out.failed.len() >= CHUNK {
+                    emit(std::mem::take(&mut out));
+                }
             }
-            Ok(_) => {}
-            Err(e) => {
-                let name = e.path().map_or_else(|| arg.display().to_string(), |p| p.display().to_string());
-                out.failed.push((name, format!("cannot list: {e}")));
-            }
         }
     }
+    emit(out);
 }
 
 fn input(path: &Path, size: u64) -> Input {

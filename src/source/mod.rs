@@ -155,18 +155,16 @@ pub fn open(
             match &src {
                 Some(src) if input.starts_with("s3://") => src.list(&input, &prune, feed, &cancel).await,
                 _ => {
-                    let (path, prune) = (input.clone(), prune.clone());
+                    let (path, prune, to) = (input.clone(), prune.clone(), guard.0.clone());
+                    let rt = tokio::runtime::Handle::current();
                     let walked = tokio::task::spawn_blocking(move || {
-                        let mut l = Listing::default();
-                        local::list(std::path::Path::new(&path), &prune, &mut l);
-                        l
+                        local::list(std::path::Path::new(&path), &prune, &mut |chunk| rt.block_on(to.push(chunk)));
                     })
                     .await;
-                    let listing = walked.unwrap_or_else(|e| Listing {
-                        failed: vec![(input.clone(), format!("cannot list: {e}"))],
-                        ..Listing::default()
-                    });
-                    feed.push(listing).await;
+                    if let Err(e) = walked {
+                        let failed = vec![(input.clone(), format!("listing stopped: {e}"))];
+                        feed.push(Listing { failed, ..Listing::default() }).await;
+                    }
                 }
             }
             tracing::debug!(input, ms = started.elapsed().as_millis() as u64, "listed");
