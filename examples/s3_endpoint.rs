@@ -3,7 +3,7 @@
 //! in for the round trip to S3. Also slows an S3 scan down enough for the Ctrl-C test (tests/aws_s3.rs).
 //! Not for production: no auth, no writes.
 //!
-//! Usage: s3_endpoint DIR BUCKET PORT LATENCY_MS
+//! Usage: s3_endpoint DIR BUCKET PORT LATENCY_MS   (S3_ENDPOINT_LOG=1 prints `GET key` per object served)
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -67,6 +67,7 @@ async fn serve(
     bucket: Arc<String>,
     keys: Arc<BTreeMap<String, u64>>,
     latency: u64,
+    log: bool,
 ) {
     let mut buf = Vec::with_capacity(8192);
     loop {
@@ -103,9 +104,10 @@ async fn serve(
         } else if key.is_empty() {
             ("200 OK", "application/xml", list(&keys, &bucket, &q).into_bytes())
         } else {
-            match std::fs::read(root.join(key)) {
-                Ok(data) => ("200 OK", "application/octet-stream", data),
-                Err(_) => ("404 Not Found", "application/xml", b"<Error><Code>NoSuchKey</Code></Error>".to_vec()),
+            // Only listed keys: a key with `..` in it never reaches outside the folder.
+            match keys.contains_key(key).then(|| std::fs::read(root.join(key)).ok()).flatten() {
+                Some(data) => ("200 OK", "application/octet-stream", data),
+                None => ("404 Not Found", "application/xml", b"<Error><Code>NoSuchKey</Code></Error>".to_vec()),
             }
         };
         // One write per response: a header and a body written apart meet Nagle's algorithm and the
@@ -115,6 +117,9 @@ async fn serve(
         out.extend_from_slice(&body);
         if sock.write_all(&out).await.is_err() {
             return;
+        }
+        if log && !key.is_empty() {
+            println!("GET {key}");
         }
     }
 }
@@ -141,13 +146,15 @@ fn main() {
     let (bucket, port, latency) =
         (Arc::new(args[2].clone()), args[3].parse::<u16>().expect("port"), args[4].parse::<u64>().expect("latency"));
     let (root, keys) = (Arc::new(root), Arc::new(keys));
+    // One line per object served, for the Ctrl-C test to interrupt a scan that is under way.
+    let log = std::env::var_os("S3_ENDPOINT_LOG").is_some();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
         loop {
             let Ok((sock, _)) = listener.accept().await else { continue };
             let _ = sock.set_nodelay(true);
-            tokio::spawn(serve(sock, root.clone(), bucket.clone(), keys.clone(), latency));
+            tokio::spawn(serve(sock, root.clone(), bucket.clone(), keys.clone(), latency, log));
         }
     });
 }

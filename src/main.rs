@@ -80,8 +80,18 @@ fn output(path: &Option<std::path::PathBuf>) -> anyhow::Result<Box<dyn Write + S
 
 /// Everything a command needs to read its inputs: runtime, Ctrl-C flag, listing, reader.
 struct Session {
-    rt: tokio::runtime::Runtime,
+    /// Always `Some` until dropped.
+    rt: Option<tokio::runtime::Runtime>,
     cancel: Arc<AtomicBool>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // A command that ends early (an error) must not wait for listers or fetches still under way.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl Session {
@@ -89,7 +99,11 @@ impl Session {
         let rt = runtime()?;
         let cancel = Arc::new(AtomicBool::new(false));
         watch_ctrl_c(&rt, cancel.clone());
-        Ok(Session { rt, cancel })
+        Ok(Session { rt: Some(rt), cancel })
+    }
+
+    fn rt(&self) -> &tokio::runtime::Runtime {
+        self.rt.as_ref().expect("the runtime lives as long as the session")
     }
 
     fn open(&self, inp: &InputArgs, prune: &Prune, aws: &AwsArgs) -> source::Opened {
@@ -97,7 +111,7 @@ impl Session {
             &inp.inputs,
             prune,
             aws,
-            &self.rt,
+            self.rt(),
             self.cancel.clone(),
             inp.s3_concurrency,
             inp.s3_buffer_mb.max(16) << 20,
@@ -116,13 +130,16 @@ fn write_summary(path: &Option<std::path::PathBuf>, summary: &trailhound::summar
 fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     let inp = &args.input;
     let (filter, prune) = inp.filter_and_prune()?;
+    // Everything that can fail on the arguments fails before the listing starts.
+    let detect = if args.dump_events || args.no_detect { None } else { Some(DetectConfig::from_args(&args.detect)?) };
     let session = Session::new()?;
-    let source::Opened { feed, reader } = session.open(inp, &prune, &args.aws);
+    let opened = session.open(inp, &prune, &args.aws);
+    let feed = &opened.feed;
     let opts = ScanOptions {
         filter,
         threads: inp.threads,
         progress: !args.output.quiet && std::io::stderr().is_terminal(),
-        reader,
+        reader: opened.reader.clone(),
     };
     let format =
         args.output.format.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Ndjson });
@@ -130,18 +147,18 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     let mut summary;
     if args.dump_events {
         let mut dump = EventDump::new(output(&args.output.output)?);
-        summary = scan::run(&feed, &opts, &mut [&mut dump as &mut dyn EventSink])?;
+        summary = scan::run(feed, &opts, &mut [&mut dump as &mut dyn EventSink])?;
         dump.finish().context("writing events")?;
-    } else if args.no_detect {
-        summary = scan::run(&feed, &opts, &mut [])?;
-    } else {
-        let mut detector = Detector::new(DetectConfig::from_args(&args.detect)?);
-        summary = scan::run(&feed, &opts, &mut [&mut detector as &mut dyn EventSink])?;
+    } else if let Some(cfg) = detect {
+        let mut detector = Detector::new(cfg);
+        summary = scan::run(feed, &opts, &mut [&mut detector as &mut dyn EventSink])?;
         let findings = detector.finish();
         summary.findings = findings.len() as u64;
         let mut out = output(&args.output.output)?;
         report::write_findings(&findings, format, &mut out).context("writing findings")?;
         out.flush().context("writing findings")?;
+    } else {
+        summary = scan::run(feed, &opts, &mut [])?;
     }
 
     write_summary(&args.output.summary, &summary)?;
@@ -163,7 +180,7 @@ fn scan_for_findings(args: &RevokeArgs) -> anyhow::Result<Vec<trailhound::detect
         &args.from_scan,
         &Prune::default(),
         &args.aws,
-        &session.rt,
+        session.rt(),
         session.cancel.clone(),
         128,
         512 << 20,
@@ -171,8 +188,11 @@ fn scan_for_findings(args: &RevokeArgs) -> anyhow::Result<Vec<trailhound::detect
     if !opened.feed.wait_any() {
         anyhow::bail!("--from-scan: no inputs found in {}", args.from_scan.join(", "));
     }
-    let opts =
-        ScanOptions { progress: std::io::stderr().is_terminal(), reader: opened.reader, ..ScanOptions::default() };
+    let opts = ScanOptions {
+        progress: std::io::stderr().is_terminal(),
+        reader: opened.reader.clone(),
+        ..ScanOptions::default()
+    };
     let mut detector = Detector::new(DetectConfig::from_args(&args.detect)?);
     let summary = scan::run(&opened.feed, &opts, &mut [&mut detector as &mut dyn EventSink])?;
     eprint!("{}", summary.human());
@@ -278,7 +298,7 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
 
     // Pass 1: minting edges (the chain) and detection (attacker origins), over everything selected.
     let opened = session.open(inp, &prune, &args.aws);
-    let opts = ScanOptions { filter: filter.clone(), threads: inp.threads, progress, reader: opened.reader };
+    let opts = ScanOptions { filter: filter.clone(), threads: inp.threads, progress, reader: opened.reader.clone() };
     let mut edges = trailhound::blast::MintEdges::new(&roots);
     let mut detector = Detector::new(DetectConfig::from_args(&args.detect)?);
     let first = scan::run(&opened.feed, &opts, &mut [&mut edges as &mut dyn EventSink, &mut detector])?;
@@ -304,7 +324,7 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
     }
     filter2.keep_raw_for = Some(Arc::new(chain.iter().map(|k| k.access_key_id.clone()).collect()));
     let opened = session.open(inp, &prune2, &args.aws);
-    let opts = ScanOptions { filter: filter2, threads: inp.threads, progress, reader: opened.reader };
+    let opts = ScanOptions { filter: filter2, threads: inp.threads, progress, reader: opened.reader.clone() };
     let mut collector = trailhound::blast::Collector::new(&chain);
     let summary = scan::run(&opened.feed, &opts, &mut [&mut collector as &mut dyn EventSink])?;
     let flagged: Vec<String> = findings
@@ -343,7 +363,7 @@ fn run_timeline(args: TimelineArgs) -> anyhow::Result<i32> {
         filter,
         threads: inp.threads,
         progress: !args.out.quiet && std::io::stderr().is_terminal(),
-        reader: opened.reader,
+        reader: opened.reader.clone(),
     };
     let sel = trailhound::timeline::Selector {
         role: args.role.as_deref().map(|r| revoke::iam::role_name(r).to_owned()),

@@ -44,6 +44,21 @@ struct Decoded {
     bytes_compressed: u64,
 }
 
+impl Decoded {
+    /// An input skipped whole, for `why`.
+    fn unread(why: String) -> Self {
+        let report = Report {
+            format: "unread",
+            outcome: Outcome::Skipped(why.clone()),
+            records: 0,
+            rejected: 0,
+            bytes_decompressed: 0,
+            warnings: Vec::new(),
+        };
+        Decoded { report, batches: Vec::new(), filtered: 0, read_error: Some(why), bytes_compressed: 0 }
+    }
+}
+
 thread_local! {
     // Per-thread buffers, reused across inputs: the raw bytes and the decompression buffer.
     static BUFFERS: RefCell<(Vec<u8>, Decoder)> = RefCell::new((Vec::new(), Decoder::new()));
@@ -83,20 +98,7 @@ fn decode_input(input: &Input, filter: &Filter, pool: &BatchPool, reader: &Reade
         let mut guard = cell.borrow_mut();
         let (raw, decoder) = &mut *guard;
         if let Err(e) = reader.read_into(input, raw) {
-            return Decoded {
-                report: Report {
-                    format: "unread",
-                    outcome: Outcome::Skipped(e.clone()),
-                    records: 0,
-                    rejected: 0,
-                    bytes_decompressed: 0,
-                    warnings: Vec::new(),
-                },
-                batches: Vec::new(),
-                filtered: 0,
-                read_error: Some(e),
-                bytes_compressed: 0,
-            };
+            return Decoded::unread(e);
         }
         let mut batches = Vec::new();
         let mut batch = pool.take();
@@ -119,6 +121,25 @@ fn decode_input(input: &Input, filter: &Filter, pool: &BatchPool, reader: &Reade
             *raw = Vec::new();
         }
         Decoded { report, batches, filtered, read_error: None, bytes_compressed }
+    })
+}
+
+/// Decodes one input; a panic while decoding (a bug, on input nobody foresaw) costs that input, named
+/// in the summary, not the run: the scan goes on with fresh buffers on this thread.
+fn decode_guarded(input: &Input, filter: &Filter, pool: &BatchPool, reader: &Reader) -> Decoded {
+    let run = std::panic::AssertUnwindSafe(|| decode_input(input, filter, pool, reader));
+    std::panic::catch_unwind(run).unwrap_or_else(|panic| {
+        BUFFERS.with(|cell| {
+            if let Ok(mut b) = cell.try_borrow_mut() {
+                *b = (Vec::new(), Decoder::new());
+            }
+        });
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Decoded::unread(format!("internal error while decoding (please report): {what}"))
     })
 }
 
@@ -191,21 +212,20 @@ pub fn run(feed: &Feed, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) ->
                         if stop.load(Ordering::Relaxed) {
                             break;
                         }
-                        while i >= merged.load(Ordering::Acquire) + window {
+                        while i >= merged.load(Ordering::Acquire) + window && !stop.load(Ordering::Relaxed) {
                             std::thread::sleep(std::time::Duration::from_micros(200));
                         }
-                        let d = decode_input(&input, filter, batch_pool, &opts.reader);
-                        let listed = feed.totals();
-                        pb.set_length(listed.listed_bytes);
+                        let d = decode_guarded(&input, filter, batch_pool, &opts.reader);
+                        let (listed, listed_bytes, listing_done) = feed.progress();
+                        pb.set_length(listed_bytes);
                         pb.inc(input.size);
                         let total = decompressed.fetch_add(d.report.bytes_decompressed, Ordering::Relaxed)
                             + d.report.bytes_decompressed;
                         let done = done_files.fetch_add(1, Ordering::Relaxed) + 1;
                         let secs = started.elapsed().as_secs_f64().max(0.001);
                         pb.set_message(format!(
-                            "{done}/{}{} files, {:.0} MB decompressed, {:.0} MB/s",
-                            listed.listed,
-                            if listed.done { "" } else { "+ (listing)" },
+                            "{done}/{listed}{} files, {:.0} MB decompressed, {:.0} MB/s",
+                            if listing_done { "" } else { "+ (listing)" },
                             total as f64 / 1e6,
                             total as f64 / 1e6 / secs
                         ));

@@ -7,6 +7,7 @@
 
 use super::{Input, Listing, Location};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -42,13 +43,21 @@ pub struct Feed {
     state: Mutex<State>,
     ready: Condvar,
     room: Semaphore,
+    /// Set when nobody will read the feed any more: listers stop instead of waiting for room.
+    closed: AtomicBool,
     jobs: Option<mpsc::UnboundedSender<Job>>,
 }
 
 impl Feed {
     /// A feed whose S3 inputs are also sent, numbered, to `jobs`.
     pub fn new(jobs: Option<mpsc::UnboundedSender<Job>>) -> Self {
-        Feed { state: Mutex::new(State::default()), ready: Condvar::new(), room: Semaphore::new(CAPACITY), jobs }
+        Feed {
+            state: Mutex::new(State::default()),
+            ready: Condvar::new(),
+            room: Semaphore::new(CAPACITY),
+            closed: AtomicBool::new(false),
+            jobs,
+        }
     }
 
     fn account(t: &mut Totals, pruned: Vec<(String, String)>, failed: Vec<(String, String)>) {
@@ -59,17 +68,16 @@ impl Feed {
         t.failed.extend(failed);
     }
 
-    /// Appends `listing`, waiting while the feed is full.
-    pub async fn push(&self, listing: Listing) {
+    /// Appends `listing`, waiting while the feed is full; false once the feed is closed (stop listing).
+    pub async fn push(&self, listing: Listing) -> bool {
         let Listing { inputs, pruned, failed } = listing;
         if let Ok(mut st) = self.state.lock() {
             Self::account(&mut st.totals, pruned, failed);
         }
         for mut input in inputs {
-            // Closed only if the feed is dropped, when nobody reads it any more.
-            let Ok(permit) = self.room.acquire().await else { return };
+            let Ok(permit) = self.room.acquire().await else { return false };
             permit.forget();
-            let Ok(mut st) = self.state.lock() else { return };
+            let Ok(mut st) = self.state.lock() else { return false };
             if let Location::S3 { bucket, key, seq } = &mut input.location {
                 *seq = st.next_seq;
                 st.next_seq += 1;
@@ -83,6 +91,21 @@ impl Feed {
             drop(st);
             self.ready.notify_one();
         }
+        !self.closed.load(Ordering::Relaxed)
+    }
+
+    /// Records a name that could not be listed.
+    pub fn fail(&self, name: String, reason: String) {
+        if let Ok(mut st) = self.state.lock() {
+            st.totals.failed.push((name, reason));
+        }
+    }
+
+    /// Nobody will read the feed any more: listers waiting for room, or pushing later, stop.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        self.room.close();
+        self.finish();
     }
 
     /// Marks the listing complete: `pop` returns `None` once the queue is empty.
@@ -123,6 +146,11 @@ impl Feed {
         st.totals.listed > 0
     }
 
+    /// `(listed, listed_bytes, done)`, cheaply, for the progress bar.
+    pub fn progress(&self) -> (usize, u64, bool) {
+        self.state.lock().map(|st| (st.totals.listed, st.totals.listed_bytes, st.totals.done)).unwrap_or_default()
+    }
+
     pub fn totals(&self) -> Totals {
         self.state.lock().map(|st| st.totals.clone()).unwrap_or_default()
     }
@@ -152,7 +180,7 @@ mod tests {
                 for chunk in 0..3 {
                     let inputs = (0..4).map(|i| s3(&format!("k{chunk}{i}"))).collect();
                     let pruned = vec![("x".to_owned(), "digest".to_owned())];
-                    lister.push(Listing { inputs, pruned, failed: Vec::new() }).await;
+                    assert!(lister.push(Listing { inputs, pruned, failed: Vec::new() }).await);
                 }
             });
             lister.finish();
@@ -171,5 +199,23 @@ mod tests {
         let t = feed.totals();
         assert!(t.done && t.listed == 12 && t.listed_bytes == 120 && t.pruned == 3);
         assert_eq!(t.pruned_by_reason["digest"], 3);
+    }
+
+    #[test]
+    fn a_closed_feed_stops_a_waiting_lister() {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let feed = std::sync::Arc::new(Feed::new(None));
+        let lister = feed.clone();
+        // More than the feed holds, with nobody reading: the lister waits for room until the close.
+        let producer = std::thread::spawn(move || {
+            let inputs = (0..CAPACITY + 10).map(|i| s3(&format!("k{i}"))).collect();
+            rt.block_on(lister.push(Listing { inputs, ..Listing::default() }))
+        });
+        while feed.progress().0 < CAPACITY {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        feed.close();
+        assert!(!producer.join().unwrap(), "push reports the feed closed");
+        assert_eq!(feed.progress().0, CAPACITY);
     }
 }

@@ -8,8 +8,9 @@ use std::path::Path;
 const CHUNK: usize = 1_000;
 
 /// Lists one command-line argument, a file or a folder walked recursively, handing what it finds to
-/// `emit` in chunks as the walk goes (a folder of millions of files is never held whole).
-pub fn list(arg: &Path, prune: &Prune, emit: &mut dyn FnMut(Listing)) {
+/// `emit` in chunks as the walk goes (a folder of millions of files is never held whole). Stops early
+/// when `emit` returns false; returns false then.
+pub fn list(arg: &Path, prune: &Prune, emit: &mut dyn FnMut(Listing) -> bool) -> bool {
     let mut out = Listing::default();
     match std::fs::metadata(arg) {
         Err(e) => out.failed.push((arg.display().to_string(), format!("cannot open: {e}"))),
@@ -28,13 +29,13 @@ pub fn list(arg: &Path, prune: &Prune, emit: &mut dyn FnMut(Listing)) {
                         out.failed.push((name, format!("cannot list: {e}")));
                     }
                 }
-                if out.inputs.len() + out.pruned.len() + out.failed.len() >= CHUNK {
-                    emit(std::mem::take(&mut out));
+                if out.inputs.len() + out.pruned.len() + out.failed.len() >= CHUNK && !emit(std::mem::take(&mut out)) {
+                    return false;
                 }
             }
         }
     }
-    emit(out);
+    emit(out)
 }
 
 fn input(path: &Path, size: u64) -> Input {

@@ -101,18 +101,39 @@ impl Reader {
     }
 }
 
-/// Inputs being listed, and where their bytes come from.
+/// Inputs being listed, and where their bytes come from. Dropping it stops the listers.
 pub struct Opened {
     pub feed: std::sync::Arc<Feed>,
     pub reader: Reader,
 }
 
-/// Calls `finish` on the feed however the lister ends, so a scan never waits for a lister that died.
-struct FinishOnDrop(std::sync::Arc<Feed>);
-
-impl Drop for FinishOnDrop {
+impl Drop for Opened {
     fn drop(&mut self) {
-        self.0.finish();
+        self.feed.close();
+    }
+}
+
+/// Ends the feed however the lister ends, so a scan never waits for a lister that died; a lister that
+/// did not reach its end leaves a failed entry naming where it stopped, so nothing vanishes silently.
+struct ListerGuard {
+    feed: std::sync::Arc<Feed>,
+    current: String,
+    completed: bool,
+}
+
+impl ListerGuard {
+    fn complete(&mut self) {
+        self.completed = true;
+    }
+}
+
+impl Drop for ListerGuard {
+    fn drop(&mut self) {
+        if !self.completed {
+            let why = "listing stopped unexpectedly here: this and the later inputs were not (all) listed";
+            self.feed.fail(std::mem::take(&mut self.current), why.to_owned());
+        }
+        self.feed.finish();
     }
 }
 
@@ -142,33 +163,43 @@ pub fn open(
         (src, jobs) = (Some(s), Some(tx));
     }
     let feed = std::sync::Arc::new(Feed::new(jobs));
-    let (inputs, prune, guard) = (inputs.to_vec(), prune.clone(), FinishOnDrop(feed.clone()));
+    let (inputs, prune) = (inputs.to_vec(), prune.clone());
+    let mut guard = ListerGuard { feed: feed.clone(), current: String::new(), completed: false };
     rt.spawn(async move {
-        let feed = &guard.0;
+        let interrupted = "not listed (to the end): interrupted (Ctrl-C)";
         for input in inputs {
+            guard.current.clone_from(&input);
             if cancel.load(Ordering::Relaxed) {
-                let failed = vec![(input, "not listed: interrupted (Ctrl-C)".to_owned())];
-                feed.push(Listing { failed, ..Listing::default() }).await;
+                guard.feed.fail(input, interrupted.to_owned());
                 continue;
             }
             let started = std::time::Instant::now();
             match &src {
-                Some(src) if input.starts_with("s3://") => src.list(&input, &prune, feed, &cancel).await,
+                Some(src) if input.starts_with("s3://") => src.list(&input, &prune, &guard.feed, &cancel).await,
                 _ => {
-                    let (path, prune, to) = (input.clone(), prune.clone(), guard.0.clone());
+                    let (path, prune, to, stop) = (input.clone(), prune.clone(), guard.feed.clone(), cancel.clone());
                     let rt = tokio::runtime::Handle::current();
+                    // The walk runs on a blocking thread and hands over chunks as it goes; it stops when
+                    // the feed is closed or on Ctrl-C.
                     let walked = tokio::task::spawn_blocking(move || {
-                        local::list(std::path::Path::new(&path), &prune, &mut |chunk| rt.block_on(to.push(chunk)));
+                        local::list(std::path::Path::new(&path), &prune, &mut |chunk| {
+                            rt.block_on(to.push(chunk)) && !stop.load(Ordering::Relaxed)
+                        })
                     })
                     .await;
-                    if let Err(e) = walked {
-                        let failed = vec![(input.clone(), format!("listing stopped: {e}"))];
-                        feed.push(Listing { failed, ..Listing::default() }).await;
+                    match walked {
+                        Ok(true) => {}
+                        Ok(false) if cancel.load(Ordering::Relaxed) => {
+                            guard.feed.fail(input.clone(), interrupted.to_owned())
+                        }
+                        Ok(false) => {}
+                        Err(e) => guard.feed.fail(input.clone(), format!("listing stopped: {e}")),
                     }
                 }
             }
             tracing::debug!(input, ms = started.elapsed().as_millis() as u64, "listed");
         }
+        guard.complete();
     });
     Opened { feed, reader }
 }

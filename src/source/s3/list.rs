@@ -33,19 +33,18 @@ fn keep_folder(rel: &[&str], prune: &Prune) -> Result<(), &'static str> {
         return Err("region not selected (--region)");
     }
     // The date folders are delivery dates: the folder spans [start, end) of delivery time.
-    let num = |s: &str| s.parse::<i64>().ok();
     let (start, end) = match rest {
-        [y] => match num(y) {
+        [y] => match year(y) {
             Some(y) => (civil_ms(y, 1, 1), civil_ms(y + 1, 1, 1)),
             None => return Ok(()),
         },
-        [y, m] => match (num(y), num(m)) {
+        [y, m] => match (year(y), month(m)) {
             (Some(y), Some(m)) => {
                 (civil_ms(y, m, 1), if m == 12 { civil_ms(y + 1, 1, 1) } else { civil_ms(y, m + 1, 1) })
             }
             _ => return Ok(()),
         },
-        [y, m, d, ..] => match (num(y), num(m), num(d)) {
+        [y, m, d, ..] => match (year(y), month(m), day(d)) {
             (Some(y), Some(m), Some(d)) => (civil_ms(y, m, d), civil_ms(y, m, d) + 86_400_000),
             _ => return Ok(()),
         },
@@ -159,7 +158,9 @@ impl S3Source {
             let unlisted = frontier.drain(..).chain(leaves.drain(..).map(|(p, _)| p));
             out.failed.extend(unlisted.map(|p| (format!("s3://{bucket}/{p}"), interrupted.to_owned())));
         }
-        feed.push(out).await;
+        if !feed.push(out).await {
+            return;
+        }
 
         leaves.sort_by(|a, b| a.0.cmp(&b.0));
         let mut leaves = leaves.into_iter();
@@ -188,7 +189,9 @@ impl S3Source {
                     Page::Failed(e) => chunk.failed.push((format!("s3://{bucket}/{p}"), e)),
                     Page::End => ended = true,
                 }
-                feed.push(chunk).await;
+                if !feed.push(chunk).await {
+                    return;
+                }
                 if cancel.load(Ordering::Relaxed) {
                     break;
                 }
@@ -270,8 +273,27 @@ fn key_day_ms(after_region: &str) -> Option<i64> {
     let mut it = after_region.split('/');
     let (y, m, d) = (it.next()?, it.next()?, it.next()?);
     it.next()?;
-    let n = |s: &str| (s.len() >= 2 && s.bytes().all(|c| c.is_ascii_digit())).then(|| s.parse::<i64>().ok()).flatten();
-    Some(civil_ms(n(y)?, n(m)?, n(d)?))
+    Some(civil_ms(year(y)?, month(m)?, day(d)?))
+}
+
+/// A date folder's number, only in range: names are attacker-chosen, and a huge one must not overflow.
+fn date_part(s: &str, digits: usize, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+    (s.len() == digits && s.bytes().all(|c| c.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+        .filter(|n| range.contains(n))
+}
+
+fn year(s: &str) -> Option<i64> {
+    date_part(s, 4, 1970..=9999)
+}
+
+fn month(s: &str) -> Option<i64> {
+    date_part(s, 2, 1..=12)
+}
+
+fn day(s: &str) -> Option<i64> {
+    date_part(s, 2, 1..=31)
 }
 
 /// One folder, one level: its objects and sub-folders (all pages), or the error that stopped it.
@@ -314,7 +336,8 @@ async fn list_flat(client: aws_sdk_s3::Client, bucket: String, prefix: String, w
     let mut stop_ms = None;
     if let Walk::Flat { start_after, stop_ms: s } = walk {
         if let Some(sa) = start_after {
-            let day = sa.get(prefix.len()..).unwrap_or(&sa).to_owned();
+            // `start_after` is always `<region folder>YYYY/MM/DD`.
+            let day = sa.get(sa.len().saturating_sub(10)..).unwrap_or(&sa).to_owned();
             req = req.start_after(sa);
             if tx.send(Page::Skipped(format!(" (days before {day})"), "delivered before --since")).await.is_err() {
                 return;
@@ -422,6 +445,8 @@ mod tests {
             Some(day + 86_400_000)
         );
         assert_eq!(key_day_ms("notes.txt"), None);
+        assert_eq!(key_day_ms("99999999999999999/11/01/x"), None);
+        assert!(keep_folder(&["111122223333", "CloudTrail", "us-east-1", "9223372036854775807"], &p).is_ok());
         assert!(is_account_folder("AWSLogs/111122223333/") && is_account_folder("x/AWSLogs/o-abc/111122223333/"));
         assert!(!is_account_folder("AWSLogs/o-abc/") && !is_account_folder("AWSLogs/111122223333/CloudTrail/"));
     }
