@@ -81,9 +81,7 @@ impl S3Source {
     /// ones are listed ahead.
     pub async fn list(&self, url: &str, prune: &Prune, feed: &Feed, cancel: &AtomicBool) {
         let Some((bucket, prefix)) = super::parse_url(url) else {
-            let failed = vec![(url.to_owned(), "not an s3://bucket/prefix URL".to_owned())];
-            feed.push(Listing { failed, ..Listing::default() }).await;
-            return;
+            return feed.fail(url.to_owned(), "not an s3://bucket/prefix URL".to_owned());
         };
         // A prefix that ends mid-name (s3://b/AWSLogs/1111) lists like a folder without the delimiter.
         let first = if !prefix.is_empty() && !prefix.ends_with('/') {
@@ -200,26 +198,33 @@ impl S3Source {
                 let this = (!ended).then_some(p);
                 let unlisted =
                     this.into_iter().chain(ahead.drain(..).map(|(p, _)| p)).chain(leaves.by_ref().map(|(p, _)| p));
-                let failed = unlisted.map(|p| (format!("s3://{bucket}/{p}"), interrupted.to_owned())).collect();
-                feed.push(Listing { failed, ..Listing::default() }).await;
+                for p in unlisted {
+                    feed.fail(format!("s3://{bucket}/{p}"), interrupted.to_owned());
+                }
                 return;
             }
             if !ended {
-                let failed = vec![(format!("s3://{bucket}/{p}"), "listing stopped before the end".to_owned())];
-                feed.push(Listing { failed, ..Listing::default() }).await;
+                feed.fail(format!("s3://{bucket}/{p}"), "listing stopped before the end".to_owned());
             }
             start_next(&mut ahead);
         }
     }
 }
-/// `.../AWSLogs/[o-org/]123456789012/`
-fn is_account_folder(prefix: &str) -> bool {
-    let Some(pos) = prefix.find("AWSLogs/") else { return false };
+
+/// The folder names after `AWSLogs/[o-org/]`: `[account, "CloudTrail", region, ...]`.
+fn account_segments(prefix: &str) -> Option<Vec<&str>> {
+    let pos = prefix.find("AWSLogs/")?;
     let mut segs = segments(&prefix[pos + 8..]);
     if segs.first().is_some_and(|s| s.starts_with("o-")) {
         segs.remove(0);
     }
-    segs.len() == 1 && segs[0].len() == 12 && segs[0].bytes().all(|c| c.is_ascii_digit())
+    Some(segs)
+}
+
+/// `.../AWSLogs/[o-org/]123456789012/`
+fn is_account_folder(prefix: &str) -> bool {
+    account_segments(prefix)
+        .is_some_and(|s| s.len() == 1 && s[0].len() == 12 && s[0].bytes().all(|c| c.is_ascii_digit()))
 }
 
 fn segments(rel: &str) -> Vec<&str> {
@@ -239,11 +244,7 @@ enum Walk {
 /// Region folders (`AWSLogs/[o-org/]account/CloudTrail/region/`) and anything below them are listed flat:
 /// nothing under them is worth a round trip per level, and their keys sort by delivery day.
 fn walk_for(prefix: &str, prune: &Prune) -> Walk {
-    let Some(pos) = prefix.find("AWSLogs/") else { return Walk::Delimited };
-    let mut segs = segments(&prefix[pos + 8..]);
-    if segs.first().is_some_and(|s| s.starts_with("o-")) {
-        segs.remove(0);
-    }
+    let Some(segs) = account_segments(prefix) else { return Walk::Delimited };
     if segs.len() < 3 || segs[1] != "CloudTrail" || !prefix.ends_with('/') {
         return Walk::Delimited;
     }
