@@ -18,12 +18,14 @@ pub struct Prefetcher {
     /// Buffers handed back by the decoders, refilled by the next fetches: fresh buffers cost a page
     /// fault per 4 KiB, which was a fifth of the S3 path's CPU.
     spare: Mutex<Vec<Vec<u8>>>,
-    spare_limit: (usize, usize),
+    /// At most this many spare buffers, holding at most `spare_bytes` in all.
+    spare_count: usize,
+    spare_bytes: usize,
     ready: Condvar,
     permits: Arc<Semaphore>,
     held: Mutex<HashMap<usize, u32>>,
     cancel: Arc<AtomicBool>,
-    pub fetched: std::sync::atomic::AtomicU64,
+    fetched: std::sync::atomic::AtomicU64,
     /// Time the decoders spent waiting for objects, for TRAILHOUND_LOG=debug: when it is a large
     /// share of the scan, more concurrency (or a closer region) would help.
     waited_us: std::sync::atomic::AtomicU64,
@@ -58,7 +60,8 @@ impl Prefetcher {
             slots: Mutex::new(HashMap::new()),
             spare: Mutex::new(Vec::new()),
             // Enough buffers for every fetch in flight, and never more than a quarter of the budget.
-            spare_limit: (concurrency.max(1) + 8, (budget_bytes / 4) as usize),
+            spare_count: concurrency.max(1) + 8,
+            spare_bytes: (budget_bytes / 4) as usize,
             ready: Condvar::new(),
             permits: Arc::new(Semaphore::new(budget_kb as usize)),
             held: Mutex::new(HashMap::new()),
@@ -115,9 +118,8 @@ impl Prefetcher {
     /// Keeps `buf` for a later fetch, within the pool's count and byte limits.
     fn recycle(&self, mut buf: Vec<u8>) {
         let Ok(mut v) = self.spare.lock() else { return };
-        let (count, bytes) = self.spare_limit;
         let held: usize = v.iter().map(Vec::capacity).sum();
-        if buf.capacity() > 0 && v.len() < count && held + buf.capacity() <= bytes {
+        if buf.capacity() > 0 && v.len() < self.spare_count && held + buf.capacity() <= self.spare_bytes {
             buf.clear();
             v.push(buf);
         }
