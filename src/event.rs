@@ -51,6 +51,8 @@ fields! {
     SourceIp => "source_ip", source_ip;
     UserAgent => "user_agent", user_agent;
     VpcEndpointId => "vpc_endpoint_id", vpc_endpoint_id;
+    VpcEndpointAccountId => "vpc_endpoint_account_id", vpc_endpoint_account_id;
+    IdentityProvider => "identity_provider", identity_provider;
     InvokedBy => "invoked_by", invoked_by;
     MintedKey => "minted_access_key_id", minted_key;
     MintedRoleArn => "minted_role_arn", minted_role_arn;

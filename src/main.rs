@@ -119,6 +119,13 @@ impl Session {
     }
 }
 
+/// Detection's warnings (addresses that do not parse) go into the run summary beside the inputs'.
+fn add_warnings(summary: &mut trailhound::summary::Summary, warnings: Vec<String>) {
+    for warning in warnings {
+        summary.warnings.push(trailhound::summary::InputWarning { input: "(detection)".into(), warning });
+    }
+}
+
 fn write_summary(path: &Option<std::path::PathBuf>, summary: &trailhound::summary::Summary) -> anyhow::Result<()> {
     if let Some(path) = path {
         let text = serde_json::to_string_pretty(summary)?;
@@ -131,7 +138,8 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     let inp = &args.input;
     let (filter, prune) = inp.filter_and_prune()?;
     // Everything that can fail on the arguments fails before the listing starts.
-    let detect = if args.dump_events || args.no_detect { None } else { Some(DetectConfig::from_args(&args.detect)?) };
+    let detect =
+        if args.dump_events || args.no_detect { None } else { Some(DetectConfig::load(&args.detect.options())?) };
     let session = Session::new()?;
     let opened = session.open(inp, &prune, &args.aws);
     let feed = &opened.feed;
@@ -152,7 +160,9 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     } else if let Some(cfg) = detect {
         let mut detector = Detector::new(cfg);
         summary = scan::run(feed, &opts, &mut [&mut detector as &mut dyn EventSink])?;
-        let findings = detector.finish();
+        let detection = detector.finish();
+        add_warnings(&mut summary, detection.warnings);
+        let findings = detection.findings;
         summary.findings = findings.len() as u64;
         let mut out = output(&args.output.output)?;
         report::write_findings(&findings, format, &mut out).context("writing findings")?;
@@ -193,13 +203,17 @@ fn scan_for_findings(args: &RevokeArgs) -> anyhow::Result<Vec<trailhound::detect
         reader: opened.reader.clone(),
         ..ScanOptions::default()
     };
-    let mut detector = Detector::new(DetectConfig::from_args(&args.detect)?);
+    let mut detector = Detector::new(DetectConfig::load(&args.detect.options())?);
     let summary = scan::run(&opened.feed, &opts, &mut [&mut detector as &mut dyn EventSink])?;
     eprint!("{}", summary.human());
     if summary.is_partial() {
         eprintln!("trailhound: warning: the scan could not read every input; the plan covers what it found");
     }
-    Ok(detector.finish())
+    let detection = detector.finish();
+    for w in &detection.warnings {
+        eprintln!("trailhound: warning: {}", report::escape::term(w));
+    }
+    Ok(detection.findings)
 }
 
 fn confirm(args: &RevokeArgs) -> anyhow::Result<bool> {
@@ -300,10 +314,11 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
     let opened = session.open(inp, &prune, &args.aws);
     let opts = ScanOptions { filter: filter.clone(), threads: inp.threads, progress, reader: opened.reader.clone() };
     let mut edges = trailhound::blast::MintEdges::new(&roots);
-    let mut detector = Detector::new(DetectConfig::from_args(&args.detect)?);
+    let mut detector = Detector::new(DetectConfig::load(&args.detect.options())?);
     let first = scan::run(&opened.feed, &opts, &mut [&mut edges as &mut dyn EventSink, &mut detector])?;
     let chain = trailhound::blast::chain(&roots, &edges.edges);
-    let findings = detector.finish();
+    let detection = detector.finish();
+    let findings = detection.findings;
 
     // Pass 2: only the chain's time window (sessions live at most 36 hours after they are minted).
     let mut start = i64::MAX;
@@ -326,7 +341,8 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
     let opened = session.open(inp, &prune2, &args.aws);
     let opts = ScanOptions { filter: filter2, threads: inp.threads, progress, reader: opened.reader.clone() };
     let mut collector = trailhound::blast::Collector::new(&chain);
-    let summary = scan::run(&opened.feed, &opts, &mut [&mut collector as &mut dyn EventSink])?;
+    let mut summary = scan::run(&opened.feed, &opts, &mut [&mut collector as &mut dyn EventSink])?;
+    add_warnings(&mut summary, detection.warnings);
     let flagged: Vec<String> = findings
         .iter()
         .filter(|f| chain.iter().any(|k| k.access_key_id == f.access_key_id))
@@ -371,10 +387,11 @@ fn run_timeline(args: TimelineArgs) -> anyhow::Result<i32> {
         key: args.key.clone(),
     };
     let mut sink = trailhound::timeline::TimelineSink::new(sel);
-    let mut detector = Detector::new(DetectConfig::from_args(&args.detect)?);
-    let summary = scan::run(&opened.feed, &opts, &mut [&mut sink as &mut dyn EventSink, &mut detector])?;
-    let findings = detector.finish();
-    let t = sink.finish(&findings);
+    let mut detector = Detector::new(DetectConfig::load(&args.detect.options())?);
+    let mut summary = scan::run(&opened.feed, &opts, &mut [&mut sink as &mut dyn EventSink, &mut detector])?;
+    let detection = detector.finish();
+    add_warnings(&mut summary, detection.warnings);
+    let t = sink.finish(&detection.findings);
     let mut out = output(&args.out.output)?;
     match args.format {
         TimelineFormat::Json => {

@@ -164,12 +164,28 @@ pub struct DetectArgs {
     /// Trusted egress (on-premises NAT, VPN): use from these CIDRs is never flagged. Repeatable.
     #[arg(long = "trusted-cidr", value_name = "CIDR")]
     pub trusted_cidrs: Vec<String>,
+    /// Accounts whose VPC endpoints are the organization's own (a shared-services account), beside
+    /// every account the trail itself names. Repeatable, or comma-separated.
+    #[arg(long = "trusted-account", value_name = "ID", value_delimiter = ',')]
+    pub trusted_accounts: Vec<String>,
     /// AWS's ip-ranges.json to use instead of the snapshot built into the binary.
     #[arg(long, value_name = "FILE")]
     pub ip_ranges: Option<PathBuf>,
-    /// Configuration file (TOML-like `key = value` lines; see README: trusted_cidrs, ip_ranges).
+    /// Configuration file (TOML: trusted_cidrs, trusted_accounts, ip_ranges; see README).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+impl DetectArgs {
+    /// The library's detection options (the library never sees clap's types).
+    pub fn options(&self) -> crate::detect::DetectOptions {
+        crate::detect::DetectOptions {
+            trusted_cidrs: self.trusted_cidrs.clone(),
+            trusted_accounts: self.trusted_accounts.clone(),
+            ip_ranges: self.ip_ranges.clone(),
+            config: self.config.clone(),
+        }
+    }
 }
 
 #[derive(Args, Debug)]

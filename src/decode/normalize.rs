@@ -193,6 +193,7 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
     b.set(Field::SourceIp, &rec.source_ip);
     b.set(Field::UserAgent, &rec.user_agent);
     b.set(Field::VpcEndpointId, &rec.vpc_endpoint_id);
+    b.set(Field::VpcEndpointAccountId, &rec.vpc_endpoint_account_id);
     if uid.is_some_and(|u| u.access_key_id.starts_with("ASIA")) {
         use std::hash::Hasher;
         let mut h = xxhash_rust::xxh3::Xxh3::new();
@@ -211,6 +212,7 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
         b.set(Field::UserName, &u.user_name);
         b.set(Field::AccessKeyId, &u.access_key_id);
         b.set(Field::InvokedBy, &u.invoked_by);
+        b.set(Field::IdentityProvider, &u.identity_provider);
         b.set(Field::SessionName, session_name(&u.arn, &u.principal_id));
         if let Some(ctx) = &u.session_context {
             b.set(Field::Ec2RoleDelivery, &ctx.ec2_role_delivery);

@@ -41,6 +41,8 @@ pub struct RawRecord<'a> {
     pub user_agent: Text<'a>,
     #[serde(rename = "vpcEndpointId", borrow, deserialize_with = "lenient::text")]
     pub vpc_endpoint_id: Text<'a>,
+    #[serde(rename = "vpcEndpointAccountId", borrow, deserialize_with = "lenient::text")]
+    pub vpc_endpoint_account_id: Text<'a>,
     #[serde(rename = "userIdentity", borrow, deserialize_with = "lenient::object")]
     pub user_identity: Option<RawIdentity<'a>>,
     #[serde(borrow, deserialize_with = "lenient::list")]
@@ -86,6 +88,9 @@ pub struct RawIdentity<'a> {
     pub user_name: Text<'a>,
     #[serde(rename = "invokedBy", borrow, deserialize_with = "lenient::text")]
     pub invoked_by: Text<'a>,
+    /// The OIDC or SAML provider of a web identity or SAML federation (`AssumeRoleWithWebIdentity`).
+    #[serde(rename = "identityProvider", borrow, deserialize_with = "lenient::text")]
+    pub identity_provider: Text<'a>,
     #[serde(rename = "sessionContext", borrow, deserialize_with = "lenient::object")]
     pub session_context: Option<RawSessionContext<'a>>,
 }

@@ -1,25 +1,21 @@
-//! Judging keys against their workload's baseline.
+//! Judging keys against their workload's baseline ([`super::baseline`]).
 //!
-//! A workload's baseline is the set of origins it demonstrably runs from, learned from all its keys:
-//! an origin seen on two or more of its keys, where its SSM agent talks, an address associated with the
-//! instance, or an address several instances of the same role share (a NAT gateway). An attacker's
-//! origin appears on the stolen key only, so it never enters the baseline even when the attacker acts
-//! first; addresses outside AWS never enter it (use `--trusted-cidr` for on-premises egress).
+//! Cost is linear in keys and origins: each workload's profile (clients, IMDS versions, execution
+//! environment) is counted once over its keys, and a key compares itself with the others by
+//! subtracting its own share, instead of walking every other key.
 
+use super::baseline::{Baseline, Evidence, Group, Path};
 use super::origin::{OriginClass, is_eks_node_client};
-use super::state::{KeyState, OriginUse, Sym, Workload};
+use super::state::{KeyId, KeyState, Origin, OriginUse, Sym, Workload, flag};
 use super::{Detector, Finding};
-use crate::time::format_ms;
-use rustc_hash::{FxHashMap, FxHashSet};
-use std::collections::BTreeSet;
+use rustc_hash::FxHashMap;
 
-/// A group of keys issued to one workload.
+/// Groups keys: one EC2 instance, or one role's fleet.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-struct WorkloadId {
+struct GroupId {
     kind: Workload,
     account: Sym,
     role: Sym,
-    /// Instance id or function name; 0 for ECS, whose tasks are judged together per role.
     session: Sym,
 }
 
@@ -28,11 +24,22 @@ fn is_instance_id(s: &str) -> bool {
     (8..=17).contains(&hex.len()) && hex.bytes().all(|c| c.is_ascii_hexdigit())
 }
 
+fn role_of(st: &KeyState) -> Sym {
+    if st.role_id != 0 { st.role_id } else { st.role_arn }
+}
+
+/// The workload a key belongs to: from its delivery record, an earlier delivery to the same
+/// session, or what AWS wrote on its calls (`ec2RoleDelivery`, an instance id as session name).
+/// User agents naming an execution environment come last: a thief can write them, so they only make
+/// a key judged, never trusted.
 fn workload_of(st: &KeyState, d: &Detector) -> Workload {
     if let Some(del) = &st.delivery {
         return del.workload;
     }
-    if st.ec2_delivery_field || is_instance_id(d.syms.name(st.session)) {
+    if let Some(&w) = d.delivered_sessions.get(&(st.account, role_of(st), st.session)) {
+        return w;
+    }
+    if st.ec2_field || is_instance_id(d.syms.name(st.session)) {
         Workload::Ec2
     } else if st.lambda_env {
         Workload::Lambda
@@ -43,367 +50,408 @@ fn workload_of(st: &KeyState, d: &Detector) -> Workload {
     }
 }
 
-/// What is known about one origin across a workload's keys.
-#[derive(Default)]
-struct OriginFacts {
-    keys: u32,
-    ssm: bool,
-    exec_env: bool,
+/// Issue order: the session's issue time, else its delivery, else its first use.
+fn issue_time(st: &KeyState) -> i64 {
+    st.issued_ms
+        .or_else(|| st.delivery.as_ref().and_then(|d| d.time_ms))
+        .or_else(|| st.origins.iter().filter_map(|o| o.first_ms).min())
+        .unwrap_or(i64::MAX)
 }
 
-struct Signal {
+pub(super) struct Signal {
     /// Stable name of the evidence (`outside_aws`, `human_origin`, ...).
-    code: &'static str,
-    reason: String,
-    weight: f64,
+    pub code: &'static str,
+    pub reason: String,
+    pub weight: f64,
     /// Enough on its own to report the key.
-    decisive: bool,
+    pub decisive: bool,
 }
 
-struct Judged<'a> {
-    origin: &'a OriginUse,
-    class: OriginClass,
-    in_baseline: bool,
-    signals: Vec<Signal>,
+pub(super) struct Judged<'a> {
+    pub origin: &'a OriginUse,
+    pub label: String,
+    pub class: String,
+    pub outside: bool,
+    pub human: bool,
+    pub own: bool,
+    pub signals: Vec<Signal>,
+}
+
+/// Counts over a workload's keys' own origins, so one key can be compared with all the others.
+#[derive(Default)]
+struct Profile {
+    clients: FxHashMap<Sym, u32>,
+    client_pairs: u32,
+    v1: u32,
+    v2: u32,
+    exec: u32,
+    eks: u32,
+}
+
+/// One key's share of a [`Profile`].
+#[derive(Default)]
+struct Share {
+    clients: Vec<Sym>,
+    v1: bool,
+    v2: bool,
+    exec: bool,
+    eks: bool,
+}
+
+impl Share {
+    fn of(st: &KeyState, is_own: &dyn Fn(&Origin) -> bool, d: &Detector) -> Share {
+        let mut s = Share::default();
+        for o in st.origins.iter().filter(|o| is_own(&o.origin)) {
+            for c in o.clients() {
+                if !s.clients.contains(&c) {
+                    s.clients.push(c);
+                }
+                s.eks |= is_eks_node_client(d.syms.name(c));
+            }
+            s.v1 |= o.has(flag::IMDS_V1);
+            s.v2 |= o.has(flag::IMDS_V2);
+            s.exec |= o.has(flag::EXEC_ENV);
+        }
+        s
+    }
+}
+
+impl Profile {
+    fn add(&mut self, s: &Share) {
+        for &c in &s.clients {
+            *self.clients.entry(c).or_default() += 1;
+        }
+        self.client_pairs += s.clients.len() as u32;
+        self.v1 += s.v1 as u32;
+        self.v2 += s.v2 as u32;
+        self.exec += s.exec as u32;
+        self.eks += s.eks as u32;
+    }
+}
+
+/// What the workload's other keys show, for one key.
+struct Others<'p> {
+    p: &'p Profile,
+    s: &'p Share,
+}
+
+impl Others<'_> {
+    fn any_clients(&self) -> bool {
+        self.p.client_pairs > self.s.clients.len() as u32
+    }
+    fn has_client(&self, c: Sym) -> bool {
+        self.p.clients.get(&c).copied().unwrap_or(0) > self.s.clients.contains(&c) as u32
+    }
+    fn v1(&self) -> bool {
+        self.p.v1 > self.s.v1 as u32
+    }
+    fn v2(&self) -> bool {
+        self.p.v2 > self.s.v2 as u32
+    }
+    fn exec(&self) -> bool {
+        self.p.exec > self.s.exec as u32
+    }
+    fn eks(&self) -> bool {
+        self.p.eks > self.s.eks as u32
+    }
+    fn names(&self, d: &Detector) -> String {
+        let mut v: Vec<&str> =
+            self.p.clients.iter().filter(|(c, _)| self.has_client(**c)).map(|(c, _)| d.syms.name(*c)).collect();
+        v.sort_unstable();
+        v.truncate(8);
+        v.join(", ")
+    }
 }
 
 pub(super) fn judge(d: &Detector) -> Vec<Finding> {
-    // Group keys by workload.
-    let mut groups: FxHashMap<WorkloadId, Vec<(&str, &KeyState)>> = FxHashMap::default();
+    let mut groups: FxHashMap<GroupId, Vec<(KeyId, &KeyState)>> = FxHashMap::default();
     for (key, st) in &d.keys {
         let kind = workload_of(st, d);
         if kind == Workload::Other || st.origins.is_empty() {
             continue;
         }
-        let role = if st.role_id != 0 { st.role_id } else { st.role_arn };
-        let session = if kind == Workload::Ecs { 0 } else { st.session };
-        groups.entry(WorkloadId { kind, account: st.account, role, session }).or_default().push((key, st));
+        let session = if kind.is_fleet() { 0 } else { st.session };
+        groups.entry(GroupId { kind, account: st.account, role: role_of(st), session }).or_default().push((*key, st));
     }
-
-    // Origins shared by several workloads of one role: NAT gateways and shared egress.
-    let mut role_origins: FxHashMap<(Sym, Sym, Sym), FxHashSet<Sym>> = FxHashMap::default();
-    for (w, keys) in &groups {
-        for (_, st) in keys {
-            for o in &st.origins {
-                role_origins.entry((w.account, w.role, o.origin)).or_default().insert(w.session);
-            }
-        }
-    }
-
-    let mut classes: FxHashMap<Sym, OriginClass> = FxHashMap::default();
-    let mut class_of = |origin: Sym| -> OriginClass {
-        classes
-            .entry(origin)
-            .or_insert_with(|| {
-                let text = d.syms.name(origin);
-                let (ip, vpce) = text.split_once('|').unwrap_or((text, ""));
-                d.cfg.classifier.classify(ip, vpce)
-            })
-            .clone()
-    };
-
-    let mut findings = Vec::new();
     let mut ordered: Vec<_> = groups.into_iter().collect();
-    ordered.sort_by_key(|(w, _)| *w);
-    for (w, mut keys) in ordered {
-        keys.sort_by_key(|(k, _)| *k);
-        let mut facts: FxHashMap<Sym, OriginFacts> = FxHashMap::default();
+    ordered.sort_unstable_by_key(|(g, _)| *g);
+    let mut findings = Vec::new();
+    for (gid, mut keys) in ordered {
+        keys.sort_unstable_by_key(|(k, st)| (issue_time(st), *k));
+        // The workload's region: the most common region of its delivery records.
+        let mut regions: FxHashMap<Sym, u32> = FxHashMap::default();
         for (_, st) in &keys {
-            for o in &st.origins {
-                let f = facts.entry(o.origin).or_default();
-                f.keys += 1;
-                f.ssm |= o.ssm_agent;
-                f.exec_env |= o.exec_env > 0;
+            if let Some(del) = &st.delivery {
+                *regions.entry(del.region).or_default() += 1;
             }
         }
-        let associated: &[Sym] = d.associated.get(&w.session).map_or(&[], |v| v.as_slice());
-        let nkeys = keys.len() as u32;
-        let eks_role = d.syms.name(w.role).contains("NodeInstanceRole");
-
-        let mut baseline: BTreeSet<Sym> = BTreeSet::new();
-        for (&origin, f) in &facts {
-            let class = class_of(origin);
-            let plausible = matches!(class, OriginClass::Aws { .. } | OriginClass::Private | OriginClass::VpcEndpoint);
-            if class == OriginClass::Trusted {
-                baseline.insert(origin);
-                continue;
-            }
-            if !plausible {
-                continue;
-            }
-            let ip = d.syms.name(origin).split('|').next().unwrap_or("");
-            let is_associated = associated.iter().any(|&a| d.syms.name(a) == ip);
-            let shared = role_origins.get(&(w.account, w.role, origin)).is_some_and(|s| s.len() >= 2);
-            let human = d.humans.contains_key(&origin);
-            let ok = if human {
-                // A bastion: people and the instance share its address. Only strong evidence counts.
-                f.ssm || (f.keys >= 3 && f.keys * 2 >= nkeys) || is_associated
-            } else {
-                f.ssm || f.exec_env || f.keys >= 2 || is_associated || shared
-            };
-            if ok {
-                baseline.insert(origin);
-            }
-        }
-
-        for &(key, st) in &keys {
-            // The workload's profile from its other keys' baseline use: what it looks like when it is itself.
-            let mut profile_clients: FxHashSet<Sym> = FxHashSet::default();
-            let (mut other_v1, mut other_v2, mut other_exec) = (false, false, false);
-            let mut eks = eks_role;
-            for (other, ost) in &keys {
-                if *other == key {
-                    continue;
-                }
-                for o in ost.origins.iter().filter(|o| baseline.contains(&o.origin)) {
-                    profile_clients.extend(o.clients.iter().copied());
-                    other_v1 |= o.imds_v1;
-                    other_v2 |= o.imds_v2;
-                    other_exec |= o.exec_env > 0;
-                    eks |= o.clients.iter().any(|&c| is_eks_node_client(d.syms.name(c)));
-                }
-            }
-            let used_from_baseline = st.origins.iter().any(|o| baseline.contains(&o.origin));
-            let expected: Vec<String> = baseline.iter().take(10).map(|&o| d.syms.name(o).to_owned()).collect();
-
-            let mut judged = Vec::new();
-            for o in &st.origins {
-                let class = class_of(o.origin);
-                if matches!(class, OriginClass::Trusted | OriginClass::Service | OriginClass::Unparsable) {
-                    continue;
-                }
-                let in_baseline = baseline.contains(&o.origin);
-                let mut signals = Vec::new();
-                let name = d.syms.name(o.origin);
-                let new_client = !profile_clients.is_empty() && o.clients.iter().all(|c| !profile_clients.contains(c));
-                let clients = || o.clients.iter().map(|&c| d.syms.name(c)).collect::<Vec<_>>().join(", ");
-                let profile = || {
-                    let mut v: Vec<_> = profile_clients.iter().map(|&c| d.syms.name(c)).collect();
-                    v.sort_unstable();
-                    v.join(", ")
-                };
-                if !in_baseline {
-                    if class == OriginClass::Outside {
-                        signals.push(Signal {
-                            code: "outside_aws",
-                            reason: format!("used from {name}, outside AWS"),
-                            weight: 0.6,
-                            decisive: true,
-                        });
-                    }
-                    if let Some(people) = d.human_principals(o.origin) {
-                        signals.push(Signal {
-                            code: "human_origin",
-                            reason: format!("{name} is also used by human principal {}", people.join(", ")),
-                            weight: 0.5,
-                            decisive: true,
-                        });
-                    }
-                    if class != OriginClass::Outside && !baseline.is_empty() {
-                        signals.push(Signal {
-                            code: "not_workload_origin",
-                            reason: format!(
-                                "{name} ({}) is not an origin of the workload (expected {})",
-                                class.label(),
-                                expected.join(", ")
-                            ),
-                            weight: 0.4,
-                            decisive: true,
-                        });
-                    }
-                    if let OriginClass::Aws { region, .. } = &class {
-                        let api: Vec<&str> = o.api_regions.iter().map(|&r| d.syms.name(r)).collect();
-                        if baseline.is_empty()
-                            && w.kind == Workload::Ec2
-                            && !api.is_empty()
-                            && !api.contains(&region.as_str())
-                        {
-                            signals.push(Signal {
-                                code: "region_mismatch",
-                                reason: format!(
-                                    "{name} is an AWS address in {region}, but the calls went to {}",
-                                    api.join(", ")
-                                ),
-                                weight: 0.35,
-                                decisive: true,
-                            });
-                        }
-                    }
-                    if matches!(w.kind, Workload::Lambda | Workload::Ecs)
-                        && o.exec_env == 0
-                        && (other_exec || st.origins.iter().any(|x| x.exec_env > 0))
-                    {
-                        signals.push(Signal {
-                            code: "no_execution_environment",
-                            reason: format!(
-                                "no {} execution environment in the user agent ({})",
-                                w.kind.as_str(),
-                                clients()
-                            ),
-                            weight: 0.4,
-                            decisive: true,
-                        });
-                    }
-                    if new_client {
-                        signals.push(Signal {
-                            code: "client_differs",
-                            reason: format!("client {} differs from the workload's ({})", clients(), profile()),
-                            weight: 0.15,
-                            decisive: false,
-                        });
-                    }
-                    if o.imds_v1 && other_v2 && !other_v1 {
-                        signals.push(Signal {
-                            code: "imds_v1",
-                            reason: "IMDSv1 delivery while the workload uses IMDSv2".into(),
-                            weight: 0.15,
-                            decisive: false,
-                        });
-                    } else if o.imds_v1 {
-                        signals.push(Signal {
-                            code: "imds_v1",
-                            reason: "credentials fetched through IMDSv1".into(),
-                            weight: 0.1,
-                            decisive: false,
-                        });
-                    }
-                } else if w.kind == Workload::Ec2 && !eks && new_client && o.imds_v1 && other_v2 && !other_v1 {
-                    // The thief behind the workload's own NAT: only the client and the IMDS version differ.
-                    signals.push(Signal {
-                        code: "client_differs",
-                        reason: format!(
-                            "from the workload's own origin {name}, but client {} differs from the workload's ({})",
-                            clients(),
-                            profile()
-                        ),
-                        weight: 0.15,
-                        decisive: true,
-                    });
-                    signals.push(Signal {
-                        code: "imds_v1",
-                        reason: "IMDSv1 delivery while the workload uses IMDSv2".into(),
-                        weight: 0.15,
-                        decisive: false,
-                    });
-                }
-                if signals.iter().any(|s| s.decisive) {
-                    judged.push(Judged { origin: o, class, in_baseline, signals });
-                }
-            }
-            if judged.is_empty() {
-                continue;
-            }
-            if !used_from_baseline && !baseline.is_empty() {
-                let reason = "the key was never used from the workload's own origins".to_owned();
-                judged[0].signals.push(Signal { code: "never_used_by_workload", reason, weight: 0.1, decisive: false });
-            }
-            findings.push(finding(d, w, key, st, &judged, &expected));
-        }
+        let region = regions.iter().max_by_key(|(r, n)| (**n, std::cmp::Reverse(**r))).map_or(0, |(r, _)| *r);
+        let g = Group { kind: gid.kind, account: gid.account, role: gid.role, session: gid.session, region, keys };
+        judge_group(d, &g, &mut findings);
     }
     findings.sort_by(|a, b| (&a.first_seen, &a.access_key_id).cmp(&(&b.first_seen, &b.access_key_id)));
     findings
 }
 
-fn finding(
+fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>) {
+    let fleet = g.kind.is_fleet();
+    let baseline = if fleet {
+        Baseline { own: FxHashMap::default(), rivals: FxHashMap::default() }
+    } else {
+        d.instance_baseline(g)
+    };
+    // A fleet key's region is its own delivery's when known (one role may run in several regions).
+    let key_region = |st: &KeyState| st.delivery.as_ref().map_or(g.region, |del| del.region);
+    let own_evidence = |st: &KeyState, o: &Origin| -> Option<Evidence> {
+        if fleet { d.fleet_own(o, st.account, key_region(st)) } else { baseline.own.get(o).cloned() }
+    };
+    let shares: Vec<Share> = g
+        .keys
+        .iter()
+        .map(|(_, st)| {
+            let is_own = |o: &Origin| own_evidence(st, o).is_some();
+            Share::of(st, &is_own, d)
+        })
+        .collect();
+    let mut profile = Profile::default();
+    for s in &shares {
+        profile.add(s);
+    }
+    let eks_role = d.syms.name(g.role).contains("NodeInstanceRole") || d.syms.name(g.role).contains("NodeRole");
+    let (expected, evidence) = expected_origins(d, g, &baseline);
+
+    for ((key, st), share) in g.keys.iter().zip(&shares) {
+        let others = Others { p: &profile, s: share };
+        let region = key_region(st);
+        let mut judged: Vec<Judged<'_>> = Vec::new();
+        let mut used_from_own = false;
+        for o in &st.origins {
+            if matches!(o.origin, Origin::Unparsable(_)) {
+                continue;
+            }
+            let path = d.path_of(&o.origin, st.account);
+            if matches!(path, Path::Trusted) {
+                continue;
+            }
+            let own = own_evidence(st, &o.origin).is_some();
+            used_from_own |= own;
+            let class = d.cfg.classifier.classify(&o.origin);
+            let label = o.origin.label(&d.syms);
+            let human = d.humans.contains_key(&o.origin);
+            let mut j = Judged {
+                origin: o,
+                class: class_label(d, &class, &path),
+                label,
+                outside: class == OriginClass::Outside,
+                human,
+                own,
+                signals: Vec::new(),
+            };
+            let new_client = others.any_clients() && o.clients().all(|c| !others.has_client(c));
+            let clients = || o.clients().map(|c| d.syms.name(c)).collect::<Vec<_>>().join(", ");
+            if !own {
+                signals_off_workload(d, g, st, o, &class, &path, region, &others, &baseline, &mut j);
+                if new_client {
+                    j.signals.push(Signal {
+                        code: "client_differs",
+                        reason: format!("client {} differs from the workload's ({})", clients(), others.names(d)),
+                        weight: 0.15,
+                        decisive: false,
+                    });
+                }
+                if o.has(flag::IMDS_V1) {
+                    let (reason, weight) = if others.v2() && !others.v1() {
+                        ("IMDSv1 delivery while the workload uses IMDSv2", 0.15)
+                    } else {
+                        ("credentials fetched through IMDSv1", 0.1)
+                    };
+                    j.signals.push(Signal { code: "imds_v1", reason: reason.into(), weight, decisive: false });
+                }
+            } else if g.kind == Workload::Ec2
+                && !eks_role
+                && !others.eks()
+                && new_client
+                && o.has(flag::IMDS_V1)
+                && others.v2()
+                && !others.v1()
+            {
+                // The thief behind the workload's own NAT: only the client and the IMDS version differ.
+                j.signals.push(Signal {
+                    code: "client_differs",
+                    reason: format!(
+                        "from the workload's own origin {}, but client {} differs from the workload's ({})",
+                        j.label,
+                        clients(),
+                        others.names(d)
+                    ),
+                    weight: 0.15,
+                    decisive: true,
+                });
+                j.signals.push(Signal {
+                    code: "imds_v1",
+                    reason: "IMDSv1 delivery while the workload uses IMDSv2".into(),
+                    weight: 0.15,
+                    decisive: false,
+                });
+            }
+            if j.signals.iter().any(|s| s.decisive) {
+                judged.push(j);
+            }
+        }
+        if judged.is_empty() {
+            continue;
+        }
+        if !used_from_own && !fleet && !baseline.own.is_empty() {
+            let reason = "the key was never used from the workload's own origins".to_owned();
+            judged[0].signals.push(Signal { code: "never_used_by_workload", reason, weight: 0.1, decisive: false });
+        }
+        findings.push(super::judge_finding::finding(d, g, *key, st, &judged, &expected, &evidence, region));
+    }
+}
+
+fn class_label(d: &Detector, class: &OriginClass<'_>, path: &Path) -> String {
+    match path {
+        Path::OwnEndpoint(a) | Path::ForeignEndpoint(a) => format!("VPC endpoint of account {}", d.syms.name(*a)),
+        Path::UnknownEndpoint => "VPC endpoint".into(),
+        _ => class.label(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn signals_off_workload(
     d: &Detector,
-    w: WorkloadId,
-    key: &str,
+    g: &Group<'_>,
     st: &KeyState,
-    judged: &[Judged<'_>],
-    expected: &[String],
-) -> Finding {
-    let mut reasons: Vec<String> = Vec::new();
-    let mut score = 0.0f64;
-    let mut seen_reasons = FxHashSet::default();
-    for j in judged {
-        for s in &j.signals {
-            if seen_reasons.insert(s.reason.clone()) {
-                reasons.push(s.reason.clone());
+    o: &OriginUse,
+    class: &OriginClass<'_>,
+    path: &Path,
+    region: Sym,
+    others: &Others<'_>,
+    baseline: &Baseline,
+    j: &mut Judged<'_>,
+) {
+    let name = j.label.clone();
+    let mut push = |code, reason: String, weight, decisive| j.signals.push(Signal { code, reason, weight, decisive });
+    if *class == OriginClass::Outside {
+        push("outside_aws", format!("used from {name}, outside AWS"), 0.6, true);
+    }
+    if let Path::ForeignEndpoint(owner) = path {
+        push(
+            "foreign_vpc_endpoint",
+            format!(
+                "used through VPC endpoint {name} of account {}, which is neither the workload's nor one the \
+                 organization or the operator trusts: the thief's own endpoint (SneakyEndpoints)",
+                d.syms.name(*owner)
+            ),
+            0.6,
+            true,
+        );
+    }
+    if let Some(people) = d.human_principals(&o.origin) {
+        push("human_origin", format!("{name} is also used by human principal {}", people.join(", ")), 0.5, true);
+    }
+    if let Some(&keys) = baseline.rivals.get(&o.origin) {
+        push(
+            "not_workload_origin",
+            format!(
+                "{name} ({}) recurs on {keys} of the workload's keys but never with its clients: a holder who \
+                 comes back for each new key",
+                j.class
+            ),
+            0.45,
+            true,
+        );
+    } else if *class != OriginClass::Outside && !matches!(path, Path::ForeignEndpoint(_)) && !baseline.own.is_empty() {
+        let expected: Vec<String> = {
+            let mut v: Vec<&Origin> = baseline.own.keys().collect();
+            v.sort();
+            v.iter().take(5).map(|o| o.label(&d.syms)).collect()
+        };
+        push(
+            "not_workload_origin",
+            format!("{name} ({}) is not an origin of the workload (expected {})", j.class, expected.join(", ")),
+            0.4,
+            true,
+        );
+    }
+    if region == 0 && g.kind == Workload::Ec2 {
+        // No delivery record names the instance's region: the regions it called stand in, weakly (a
+        // workload calls other regions' APIs, so only an address in none of them counts).
+        let calls: Vec<&str> = st
+            .origins
+            .iter()
+            .flat_map(|x| x.call_regions.iter())
+            .filter(|&&r| r != 0)
+            .map(|&r| d.syms.name(r))
+            .collect();
+        if let OriginClass::Aws(r) = class {
+            if !calls.is_empty() && r.region != "GLOBAL" && !calls.contains(&r.region.as_str()) {
+                push(
+                    "region_mismatch",
+                    format!(
+                        "{name} is an AWS address in {}, but the key only called {} and no delivery record names the \
+                         instance's region",
+                        r.region,
+                        calls.join(", ")
+                    ),
+                    0.35,
+                    true,
+                );
             }
         }
     }
-    // Score each kind of evidence once (its strongest form), however many origins show it.
-    let mut codes: Vec<(&'static str, f64)> = Vec::new();
-    for j in judged {
-        for s in &j.signals {
-            match codes.iter_mut().find(|(c, _)| *c == s.code) {
-                Some((_, w)) => *w = w.max(s.weight),
-                None => codes.push((s.code, s.weight)),
-            }
-        }
+    if d.out_of_region(class, region) {
+        push(
+            "region_mismatch",
+            format!(
+                "{name} is an AWS address in {}, but the workload runs in {} (where its credentials were delivered)",
+                match class {
+                    OriginClass::Aws(r) => r.region.as_str(),
+                    _ => "",
+                },
+                d.syms.name(region)
+            ),
+            0.35,
+            true,
+        );
     }
-    for (_, w) in &codes {
-        score += w;
+    if matches!(g.kind, Workload::Lambda | Workload::Ecs)
+        && o.has(flag::NO_EXEC_ENV)
+        && (others.exec() || st.origins.iter().any(|x| x.has(flag::EXEC_ENV)))
+    {
+        push(
+            "no_execution_environment",
+            format!("no {} execution environment in the user agent from {name}", g.kind.as_str()),
+            0.4,
+            true,
+        );
     }
-    let score = (score.min(1.0) * 100.0).round() / 100.0;
-    let outside = judged.iter().any(|j| j.class == OriginClass::Outside);
-    let human = judged.iter().any(|j| d.humans.contains_key(&j.origin.origin) && !j.in_baseline);
-    let same = judged.iter().all(|j| j.in_baseline);
-    let writes: u64 = judged.iter().map(|j| j.origin.writes).sum();
-    let kind = if outside {
-        "exfiltration.outside_aws"
-    } else if same {
-        "exfiltration.same_origin"
-    } else {
-        "exfiltration.inside_aws"
-    };
-    let severity = if (outside || human) && writes > 0 {
-        "critical"
-    } else if outside || human {
-        "high"
-    } else if same {
-        "low"
-    } else {
-        "medium"
-    };
-    let confidence = if score >= 0.75 {
-        "high"
-    } else if score >= 0.45 {
-        "medium"
-    } else {
-        "low"
-    };
-    let first = judged.iter().filter_map(|j| j.origin.first_ms).min();
-    let last = judged.iter().filter_map(|j| j.origin.last_ms).max();
-    let mut event_ids: Vec<String> = Vec::new();
-    for j in judged {
-        for id in &j.origin.event_ids {
-            if !event_ids.iter().any(|x| **x == **id) {
-                event_ids.push(id.to_string());
-            }
-        }
+    if o.has(flag::SSM_CHANNEL) {
+        push(
+            "ssm_session_hijack",
+            format!(
+                "SSM's agent channels (ec2messages/ssmmessages) called from {name}, not from the instance: SSM \
+                 session hijacking (the thief receives or answers Run Command and Session Manager traffic)"
+            ),
+            0.3,
+            true,
+        );
     }
-    let role_arn = match (&st.delivery, d.syms.name(st.role_arn)) {
-        (Some(del), "") => d.syms.name(del.role_arn),
-        (_, arn) => arn,
-    };
-    Finding {
-        kind: kind.into(),
-        severity: severity.into(),
-        confidence: confidence.into(),
-        score,
-        access_key_id: key.to_owned(),
-        account_id: d.syms.name(st.account).to_owned(),
-        role_arn: role_arn.to_owned(),
-        role_id: match (&st.delivery, d.syms.name(st.role_id)) {
-            (Some(del), "") => d.syms.name(del.role_id),
-            (_, id) => id,
-        }
-        .to_owned(),
-        session_name: d.syms.name(st.session).to_owned(),
-        workload: w.kind.as_str().into(),
-        source_ips: judged.iter().map(|j| d.syms.name(j.origin.origin).to_owned()).collect(),
-        source_classes: judged.iter().map(|j| j.class.label()).collect(),
-        expected_origins: expected.to_vec(),
-        first_seen: first.map(format_ms),
-        last_seen: last.map(format_ms),
-        event_count: judged.iter().map(|j| j.origin.count).sum(),
-        error_count: judged.iter().map(|j| j.origin.errors).sum(),
-        session_issued_at: st.issued_ms.map(format_ms),
-        delivery_event_id: st.delivery.as_ref().map(|del| d.syms.name(del.event_id).to_owned()),
-        signals: codes.iter().map(|(c, _)| (*c).to_owned()).collect(),
-        reasons,
-        event_ids,
-        minted_sessions: st.minted.clone(),
+}
+
+/// The workload's own origins and why, for every finding of the group.
+fn expected_origins(d: &Detector, g: &Group<'_>, b: &Baseline) -> (Vec<String>, Vec<String>) {
+    if g.kind.is_fleet() {
+        let region = if g.region == 0 { "any region".to_owned() } else { d.syms.name(g.region).to_owned() };
+        let e = format!(
+            "a {} fleet: AWS addresses of {region}, private addresses, and VPC endpoints of the organization",
+            g.kind.as_str()
+        );
+        return (vec![format!("AWS {region}"), "private".into(), "organization VPC endpoints".into()], vec![e]);
     }
+    let mut own: Vec<(&Origin, &Evidence)> = b.own.iter().collect();
+    own.sort_by_key(|(o, _)| **o);
+    let labels: Vec<String> = own.iter().take(10).map(|(o, _)| o.label(&d.syms)).collect();
+    let evidence = own.iter().take(10).map(|(o, e)| e.describe(d, &o.label(&d.syms))).collect();
+    (labels, evidence)
 }

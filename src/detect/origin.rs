@@ -1,37 +1,35 @@
 //! Where a call came from, and with what client.
 
-use super::ipranges::IpRanges;
+use super::ipranges::{AwsRange, IpRanges};
+use super::state::Origin;
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// What kind of place a call came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OriginClass {
-    /// A service acting for the principal (`invokedBy`, `*.amazonaws.com`, `AWS Internal`), or SSM's
-    /// control channels: not a place the credentials were used from.
-    Service,
+pub enum OriginClass<'a> {
     /// The operator's trusted egress (`--trusted-cidr`).
     Trusted,
-    /// Through a VPC endpoint: the address is private to that VPC.
-    VpcEndpoint,
+    /// Through a VPC endpoint; whose it is is judged against the workload's account.
+    Endpoint,
     /// A private address without a VPC endpoint (anonymized logs, or traffic AWS records that way).
     Private,
     /// Inside AWS's published ranges.
-    Aws { region: String, service: String },
+    Aws(&'a AwsRange),
     /// A public address outside AWS.
     Outside,
     /// Not an address at all.
     Unparsable,
 }
 
-impl OriginClass {
+impl OriginClass<'_> {
+    /// The class in words, for findings (`outside AWS`, `AWS EC2 us-west-2`, ...).
     pub fn label(&self) -> String {
         match self {
-            OriginClass::Service => "AWS service".into(),
             OriginClass::Trusted => "trusted CIDR".into(),
-            OriginClass::VpcEndpoint => "VPC endpoint".into(),
+            OriginClass::Endpoint => "VPC endpoint".into(),
             OriginClass::Private => "private address".into(),
-            OriginClass::Aws { region, service } => format!("AWS {service} {region}"),
+            OriginClass::Aws(r) => format!("AWS {} {}", r.service, r.region),
             OriginClass::Outside => "outside AWS".into(),
             OriginClass::Unparsable => "unparsable address".into(),
         }
@@ -39,10 +37,12 @@ impl OriginClass {
 }
 
 /// Parses an address leniently: real trails carry zero-padded octets such as `035.249.253.232`,
-/// which the standard parser refuses.
+/// which the standard parser refuses. IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is the IPv4 address, so
+/// it is classed and matched against trusted CIDRs as one.
 pub fn parse_addr(s: &str) -> Option<IpAddr> {
+    let s = s.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(s);
     if let Ok(a) = s.parse::<IpAddr>() {
-        return Some(a);
+        return Some(a.to_canonical());
     }
     let mut octets = [0u8; 4];
     let mut n = 0;
@@ -56,31 +56,33 @@ pub fn parse_addr(s: &str) -> Option<IpAddr> {
     (n == 4).then(|| IpAddr::V4(Ipv4Addr::from(octets)))
 }
 
-/// True for events that only carry a service's own traffic or the SSM agent's control channel.
-pub fn is_service_call(source_ip: &str, invoked_by: &str, event_source: &str) -> bool {
-    !invoked_by.is_empty()
-        || source_ip == "AWS Internal"
-        || source_ip.ends_with(".amazonaws.com")
-        || matches!(event_source, "ssmmessages.amazonaws.com" | "ec2messages.amazonaws.com")
+/// True for events a service made for the principal (`invokedBy`, a service host or `AWS Internal`
+/// as the source, all written by AWS): not a place the credentials were used from. SSM's control
+/// channels are not among them: they are calls made with the key, and from an origin that is not
+/// the instance's they are SSM session hijacking.
+pub fn is_service_call(source_ip: &str, invoked_by: &str) -> bool {
+    !invoked_by.is_empty() || source_ip == "AWS Internal" || source_ip.ends_with(".amazonaws.com")
 }
 
+/// SSM's agent channels: Run Command and Session Manager traffic of the instance's agent.
+pub fn is_ssm_channel(event_source: &str) -> bool {
+    matches!(event_source, "ssmmessages.amazonaws.com" | "ec2messages.amazonaws.com")
+}
+
+/// Classifies origins: the operator's trusted networks first, then AWS's published ranges.
 pub struct Classifier {
+    /// AWS's address ranges.
     pub ranges: IpRanges,
+    /// `--trusted-cidr`: on-premises egress never reported.
     pub trusted: Vec<IpNet>,
 }
 
 impl Classifier {
-    pub fn classify(&self, source_ip: &str, vpc_endpoint: &str) -> OriginClass {
-        let addr = parse_addr(source_ip);
-        if let Some(a) = addr {
-            if self.trusted.iter().any(|n| n.contains(&a)) {
-                return OriginClass::Trusted;
-            }
+    /// The class of an address (already parsed and canonical).
+    pub fn classify_ip(&self, a: IpAddr) -> OriginClass<'_> {
+        if self.trusted.iter().any(|n| n.contains(&a)) {
+            return OriginClass::Trusted;
         }
-        if !vpc_endpoint.is_empty() {
-            return OriginClass::VpcEndpoint;
-        }
-        let Some(a) = addr else { return OriginClass::Unparsable };
         let private = match a {
             IpAddr::V4(v) => {
                 v.is_private()
@@ -94,10 +96,35 @@ impl Classifier {
             return OriginClass::Private;
         }
         match self.ranges.lookup(a) {
-            Some(r) => OriginClass::Aws { region: r.region.clone(), service: r.service.clone() },
+            Some(r) => OriginClass::Aws(r),
             None => OriginClass::Outside,
         }
     }
+
+    /// The class of an origin.
+    pub fn classify(&self, o: &Origin) -> OriginClass<'_> {
+        match o {
+            Origin::Ip(a) => self.classify_ip(*a),
+            Origin::Endpoint { .. } => OriginClass::Endpoint,
+            Origin::Unparsable(_) => OriginClass::Unparsable,
+        }
+    }
+}
+
+/// Services whose calls are logged in us-east-1 (or nowhere in particular) wherever the caller runs.
+pub fn is_global_service(event_source: &str) -> bool {
+    matches!(
+        event_source,
+        "iam.amazonaws.com"
+            | "sts.amazonaws.com"
+            | "organizations.amazonaws.com"
+            | "cloudfront.amazonaws.com"
+            | "route53.amazonaws.com"
+            | "support.amazonaws.com"
+            | "health.amazonaws.com"
+            | "signin.amazonaws.com"
+            | "s3.amazonaws.com"
+    )
 }
 
 /// A client family: the product and operating system in a user agent, without versions
@@ -134,22 +161,6 @@ pub fn is_eks_node_client(family: &str) -> bool {
         .any(|p| family.starts_with(p))
 }
 
-/// Services whose calls are logged in us-east-1 wherever the caller runs.
-pub fn is_global_service(event_source: &str) -> bool {
-    matches!(
-        event_source,
-        "iam.amazonaws.com"
-            | "sts.amazonaws.com"
-            | "organizations.amazonaws.com"
-            | "cloudfront.amazonaws.com"
-            | "route53.amazonaws.com"
-            | "support.amazonaws.com"
-            | "health.amazonaws.com"
-            | "signin.amazonaws.com"
-            | "s3.amazonaws.com"
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +172,10 @@ mod tests {
         assert_eq!(parse_addr("not-an-ip"), None);
         assert_eq!(parse_addr("1.2.3.4.5"), None);
         assert_eq!(parse_addr("256.1.1.1"), None);
+        assert_eq!(parse_addr("::ffff:3.225.16.109"), Some("3.225.16.109".parse().unwrap()));
+        assert_eq!(parse_addr("[2600:1f18::1]"), Some("2600:1f18::1".parse().unwrap()));
+        assert_eq!(parse_addr("fe80::1%eth0"), None);
+        assert_eq!(parse_addr("1.2.3.4:443"), None);
     }
 
     #[test]

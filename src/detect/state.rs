@@ -1,17 +1,23 @@
-//! Detection state, per key and per workload: memory grows with distinct sessions, not with events.
+//! Detection state, per key and per origin: memory grows with distinct sessions, not with events.
+//!
+//! A month of an organization trail holds millions of temporary keys, so the per-key state is kept
+//! compact: keys packed into 16 bytes, addresses parsed instead of stored as text, event ids as bytes.
 
 use rustc_hash::FxHashMap;
+use std::net::IpAddr;
 
-/// Interned strings: roles, sessions and addresses repeat across millions of events.
+/// Interned strings: roles, sessions, clients and endpoints repeat across millions of events.
 #[derive(Default)]
 pub struct Interner {
     ids: FxHashMap<Box<str>, u32>,
     names: Vec<Box<str>>,
 }
 
+/// An interned string; 0 is the empty string ("not known").
 pub type Sym = u32;
 
 impl Interner {
+    /// The symbol for `s`, adding it when new.
     pub fn intern(&mut self, s: &str) -> Sym {
         if let Some(&id) = self.ids.get(s) {
             return id;
@@ -22,122 +28,348 @@ impl Interner {
         id
     }
 
+    /// The symbol for `s` when it was interned before.
     pub fn get(&self, s: &str) -> Option<Sym> {
         self.ids.get(s).copied()
     }
 
+    /// The string behind a symbol.
     pub fn name(&self, id: Sym) -> &str {
         &self.names[id as usize]
     }
 }
 
-/// Which kind of workload credentials were issued to.
+/// An access key id packed into 16 bytes: 20 characters of `[0-9A-Z]` in base 36 (every real AWS
+/// key id), anything else as an interned string with the top bit set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(u128);
+
+const FALLBACK: u128 = 1 << 127;
+
+impl KeyId {
+    /// Packs `key`, interning it when it is not a plain 20-character key id.
+    pub fn new(key: &str, syms: &mut Interner) -> KeyId {
+        Self::packed(key).unwrap_or_else(|| KeyId(FALLBACK | syms.intern(key) as u128))
+    }
+
+    /// The id of `key` if it was seen, without adding anything.
+    pub fn lookup(key: &str, syms: &Interner) -> Option<KeyId> {
+        Self::packed(key).or_else(|| syms.get(key).map(|s| KeyId(FALLBACK | s as u128)))
+    }
+
+    fn packed(key: &str) -> Option<KeyId> {
+        if key.len() != 20 {
+            return None;
+        }
+        let mut v: u128 = 0;
+        for c in key.bytes() {
+            let d = match c {
+                b'0'..=b'9' => c - b'0',
+                b'A'..=b'Z' => c - b'A' + 10,
+                _ => return None,
+            };
+            v = v * 36 + d as u128;
+        }
+        Some(KeyId(v))
+    }
+
+    /// The key id as text.
+    pub fn text(self, syms: &Interner) -> String {
+        if self.0 & FALLBACK != 0 {
+            return syms.name((self.0 & !FALLBACK) as Sym).to_owned();
+        }
+        let mut out = [0u8; 20];
+        let mut v = self.0;
+        for slot in out.iter_mut().rev() {
+            let d = (v % 36) as u8;
+            v /= 36;
+            *slot = if d < 10 { b'0' + d } else { b'A' + d - 10 };
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// Where a call came from, as detection compares it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Origin {
+    /// A parsed address; IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is folded into its IPv4 address.
+    Ip(IpAddr),
+    /// Through a VPC endpoint: the network path is the endpoint, not the private address behind it.
+    /// `owner` is `vpcEndpointAccountId` (0 when the record does not say).
+    Endpoint {
+        /// The endpoint id (`vpce-...`), interned.
+        id: Sym,
+        /// The account that owns the endpoint, interned.
+        owner: Sym,
+    },
+    /// An address that does not parse (`fe80::1%eth0`, `1.2.3.4:443`): counted and warned about,
+    /// never judged.
+    Unparsable(Sym),
+}
+
+impl Origin {
+    /// How findings and reports name the origin.
+    pub fn label(&self, syms: &Interner) -> String {
+        match *self {
+            Origin::Ip(a) => a.to_string(),
+            Origin::Endpoint { id, .. } => syms.name(id).to_owned(),
+            Origin::Unparsable(s) => syms.name(s).to_owned(),
+        }
+    }
+}
+
+/// Which kind of workload credentials were delivered to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Workload {
+    /// An EC2 instance profile (delivered by `ec2.amazonaws.com`; session name = instance id).
     Ec2,
+    /// A Lambda function (`lambda.amazonaws.com`; session name = function name).
     Lambda,
+    /// An ECS task role (`ecs-tasks.amazonaws.com`), AWS Batch jobs on ECS included.
     Ecs,
+    /// A CodeBuild build (`codebuild.amazonaws.com`).
+    CodeBuild,
+    /// A Glue job or crawler (`glue.amazonaws.com`).
+    Glue,
+    /// A SageMaker job, endpoint or notebook (`sagemaker.amazonaws.com`).
+    SageMaker,
+    /// An AWS Batch service role (`batch.amazonaws.com`).
+    Batch,
+    /// EMR, EMR Serverless and EMR on EKS (`elasticmapreduce`, `emr-serverless`, `emr-containers`).
+    Emr,
+    /// An App Runner service (`tasks.apprunner.amazonaws.com`, `build.apprunner.amazonaws.com`).
+    AppRunner,
+    /// A Step Functions state machine (`states.amazonaws.com`).
+    StepFunctions,
+    /// EKS Pod Identity (`pods.eks.amazonaws.com`).
+    EksPodIdentity,
+    /// A pod's `AssumeRoleWithWebIdentity` with an EKS OIDC issuer (IRSA).
+    EksWebIdentity,
+    /// Not a workload trailhound recognizes: not judged.
     Other,
 }
 
 impl Workload {
+    /// The stable name used in findings.
     pub fn as_str(self) -> &'static str {
         match self {
             Workload::Ec2 => "ec2",
             Workload::Lambda => "lambda",
             Workload::Ecs => "ecs",
+            Workload::CodeBuild => "codebuild",
+            Workload::Glue => "glue",
+            Workload::SageMaker => "sagemaker",
+            Workload::Batch => "batch",
+            Workload::Emr => "emr",
+            Workload::AppRunner => "apprunner",
+            Workload::StepFunctions => "stepfunctions",
+            Workload::EksPodIdentity => "eks-pod-identity",
+            Workload::EksWebIdentity => "eks-web-identity",
             Workload::Other => "other",
+        }
+    }
+
+    /// The workload a service principal delivers credentials to (the `invokedBy` or
+    /// `sourceIPAddress` of its `AssumeRole` record).
+    pub fn delivered_by(principal: &str) -> Option<Workload> {
+        Some(match principal {
+            "ec2.amazonaws.com" => Workload::Ec2,
+            "lambda.amazonaws.com" | "edgelambda.amazonaws.com" => Workload::Lambda,
+            "ecs-tasks.amazonaws.com" => Workload::Ecs,
+            "codebuild.amazonaws.com" => Workload::CodeBuild,
+            "glue.amazonaws.com" => Workload::Glue,
+            "sagemaker.amazonaws.com" => Workload::SageMaker,
+            "batch.amazonaws.com" => Workload::Batch,
+            "elasticmapreduce.amazonaws.com" | "emr-serverless.amazonaws.com" | "emr-containers.amazonaws.com" => {
+                Workload::Emr
+            }
+            "tasks.apprunner.amazonaws.com" | "build.apprunner.amazonaws.com" => Workload::AppRunner,
+            "states.amazonaws.com" => Workload::StepFunctions,
+            "pods.eks.amazonaws.com" => Workload::EksPodIdentity,
+            _ => return None,
+        })
+    }
+
+    /// EC2 instances run from a small stable set of origins, judged per instance; every other
+    /// workload runs on a fleet (a new host per cold start, task or build), judged per role by the
+    /// class of its addresses.
+    pub fn is_fleet(self) -> bool {
+        !matches!(self, Workload::Ec2 | Workload::Other)
+    }
+}
+
+/// A credential delivery record (an `AssumeRole` by a service principal, or a pod's web identity).
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// Who the credentials were delivered to.
+    pub workload: Workload,
+    /// The region of the delivery record: where the workload runs.
+    pub region: Sym,
+    /// When the credentials were delivered.
+    pub time_ms: Option<i64>,
+    /// The delivery record's `eventID`.
+    pub event_id: Sym,
+}
+
+/// An event id in 20 bytes: a lower-case UUID as its 16 bytes, anything else interned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvId {
+    /// A canonical lower-case UUID.
+    Uuid([u8; 16]),
+    /// Any other id, interned.
+    Text(Sym),
+}
+
+impl EvId {
+    /// Packs an event id.
+    pub fn new(id: &str, syms: &mut Interner) -> EvId {
+        parse_uuid(id).map_or_else(|| EvId::Text(syms.intern(id)), EvId::Uuid)
+    }
+
+    /// The id as text.
+    pub fn text(&self, syms: &Interner) -> String {
+        match self {
+            EvId::Text(s) => syms.name(*s).to_owned(),
+            EvId::Uuid(b) => {
+                let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+            }
         }
     }
 }
 
-/// A credential delivery record (EC2 instance profile, Lambda, ECS task role).
-#[derive(Clone, Debug)]
-pub struct Delivery {
-    pub workload: Workload,
-    pub session: Sym,
-    pub role_arn: Sym,
-    pub role_id: Sym,
-    pub time_ms: Option<i64>,
-    pub event_id: Sym,
+fn parse_uuid(id: &str) -> Option<[u8; 16]> {
+    let b = id.as_bytes();
+    if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    let mut n = 0;
+    let mut hi: Option<u8> = None;
+    for &c in b {
+        let d = match c {
+            b'-' => continue,
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => return None,
+        };
+        match hi.take() {
+            None => hi = Some(d),
+            Some(h) => {
+                out[n] = (h << 4) | d;
+                n += 1;
+            }
+        }
+    }
+    (n == 16).then_some(out)
 }
 
-pub const MAX_EVENT_IDS: usize = 8;
-pub const MAX_SMALL: usize = 8;
+/// Event ids kept per origin as evidence: memory must not follow the event count.
+pub const MAX_EVENT_IDS: usize = 4;
+/// Client families kept per origin.
+pub const MAX_CLIENTS: usize = 4;
+/// Sessions minted by one key that are kept.
+pub const MAX_MINTED: usize = 16;
+
+/// Flags on an origin's use.
+pub mod flag {
+    /// Credentials delivered through IMDSv1 (`ec2RoleDelivery` 1.0).
+    pub const IMDS_V1: u8 = 1;
+    /// Credentials delivered through IMDSv2 (`ec2RoleDelivery` 2.0).
+    pub const IMDS_V2: u8 = 2;
+    /// SSM's control channels (`ec2messages`, `ssmmessages`) were called from here.
+    pub const SSM_CHANNEL: u8 = 4;
+    /// The Lambda or ECS execution environment was named in a user agent from here.
+    pub const EXEC_ENV: u8 = 8;
+    /// Some calls from here carried no execution environment in the user agent.
+    pub const NO_EXEC_ENV: u8 = 16;
+    /// More client families were seen than are kept.
+    pub const MORE_CLIENTS: u8 = 32;
+}
 
 /// Use of one key from one origin.
 #[derive(Clone, Debug)]
 pub struct OriginUse {
-    /// Interned `source_ip` (plus `|vpce-...` when through a VPC endpoint).
-    pub origin: Sym,
+    /// Where the calls came from.
+    pub origin: Origin,
+    /// First and last call (epoch ms).
     pub first_ms: Option<i64>,
+    /// See `first_ms`.
     pub last_ms: Option<i64>,
-    pub count: u64,
-    pub errors: u64,
-    pub writes: u64,
-    /// Client families (interned), at most [`MAX_SMALL`].
-    pub clients: Vec<Sym>,
-    pub imds_v1: bool,
-    pub imds_v2: bool,
-    pub ssm_agent: bool,
-    /// Regions of regional API calls from this origin, at most [`MAX_SMALL`].
-    pub api_regions: Vec<Sym>,
+    /// Calls.
+    pub count: u32,
+    /// Calls that failed.
+    pub errors: u32,
+    /// Successful calls that change something.
+    pub writes: u32,
+    /// Client families (interned); 0 marks an empty slot.
+    pub clients: [Sym; MAX_CLIENTS],
+    /// [`flag`] bits.
+    pub flags: u8,
+    /// Regions of regional calls from here (interned, 0 = empty slot): the workload's region stands
+    /// in for them only when no delivery record names it.
+    pub call_regions: [Sym; 2],
     /// The first events, for the finding's evidence.
-    pub event_ids: Vec<Box<str>>,
-    /// Events with the Lambda or ECS execution environment in the user agent.
-    pub exec_env: u64,
+    pub event_ids: [Option<EvId>; MAX_EVENT_IDS],
 }
 
 /// Everything known about one temporary key.
 #[derive(Clone, Debug, Default)]
 pub struct KeyState {
+    /// Account, role (ARN and id) and session name, interned.
     pub account: Sym,
+    /// See `account`.
     pub role_arn: Sym,
+    /// See `account`.
     pub role_id: Sym,
+    /// See `account`.
     pub session: Sym,
+    /// `sessionContext.attributes.creationDate`, or the delivery time.
     pub issued_ms: Option<i64>,
-    pub delivery: Option<Delivery>,
-    /// Evidence of the workload from the identity itself (when the delivery is outside the window).
-    pub ec2_delivery_field: bool,
+    /// The delivery record, when it is in the scanned logs.
+    pub delivery: Option<Box<Delivery>>,
+    /// `ec2RoleDelivery` was present: AWS says these are instance credentials.
+    pub ec2_field: bool,
+    /// The Lambda or ECS execution environment was named in a user agent (caller-controlled: it only
+    /// makes a key judged, never trusted).
     pub lambda_env: bool,
+    /// See `lambda_env`.
     pub ecs_env: bool,
-    pub events: u64,
-    pub service_events: u64,
+    /// Calls made with the key.
+    pub events: u32,
+    /// Calls a service made for the key's holder (`invokedBy`, service hosts): not origins.
+    pub service_events: u32,
+    /// Use by origin.
     pub origins: Vec<OriginUse>,
-    /// Sessions this key minted (role chaining), at most [`MAX_SMALL`] * 2.
+    /// Sessions this key minted (role chaining), at most [`MAX_MINTED`].
     pub minted: Vec<MintedSession>,
-    /// The previous event's origin, client and region: a key's events mostly repeat them, and a
-    /// comparison is cheaper than three hash lookups.
-    pub last: Option<Box<LastSeen>>,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct LastSeen {
-    /// [`crate::event::Event::use_hash`] of the event these were computed for.
-    pub hash: u64,
-    /// Lambda and ECS execution environments named in the user agent.
-    pub exec_env: (bool, bool),
-    pub origin_idx: usize,
-    pub family: Sym,
-    pub region_sym: Option<Sym>,
+    /// The previous event's [`crate::event::Event::use_hash`] and what it resolved to: a key's
+    /// events mostly repeat them, and one comparison is cheaper than three hash lookups.
+    pub last_hash: u64,
+    /// See `last_hash`.
+    pub last_origin: u16,
+    /// See `last_hash`.
+    pub last_family: Sym,
+    /// See `last_hash`: (Lambda, ECS) execution environment named.
+    pub last_env: (bool, bool),
 }
 
 /// A session minted by a key (an `AssumeRole` made with it): revoking the key's role is not enough.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MintedSession {
+    /// The minted key.
     pub access_key_id: String,
+    /// The role assumed.
     pub role_arn: String,
+    /// Its id (`AROA...`).
     pub role_id: String,
+    /// The session name chosen by the caller.
     pub session_name: String,
+    /// When it was minted.
     pub event_time: Option<String>,
 }
 
-pub fn push_small(v: &mut Vec<Sym>, s: Sym) {
-    if v.len() < MAX_SMALL && !v.contains(&s) {
-        v.push(s);
-    }
-}
-
+/// Keeps the earlier of two optional times.
 pub fn earlier(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.min(y)),
@@ -146,6 +378,7 @@ pub fn earlier(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
+/// Keeps the later of two optional times.
 pub fn later(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.max(y)),
@@ -155,7 +388,8 @@ pub fn later(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 }
 
 impl OriginUse {
-    pub fn new(origin: Sym) -> Self {
+    /// A new, unused origin.
+    pub fn new(origin: Origin) -> Self {
         OriginUse {
             origin,
             first_ms: None,
@@ -163,19 +397,89 @@ impl OriginUse {
             count: 0,
             errors: 0,
             writes: 0,
-            clients: Vec::new(),
-            imds_v1: false,
-            imds_v2: false,
-            ssm_agent: false,
-            api_regions: Vec::new(),
-            event_ids: Vec::new(),
-            exec_env: 0,
+            clients: [0; MAX_CLIENTS],
+            flags: 0,
+            call_regions: [0; 2],
+            event_ids: [None; MAX_EVENT_IDS],
         }
     }
 
+    /// Counts one call at time `t`.
     pub fn touch(&mut self, t: Option<i64>) {
         self.first_ms = earlier(self.first_ms, t);
         self.last_ms = later(self.last_ms, t);
-        self.count += 1;
+        self.count = self.count.saturating_add(1);
+    }
+
+    /// Records a client family (interned, non-zero).
+    pub fn add_client(&mut self, family: Sym) {
+        if self.clients.contains(&family) {
+            return;
+        }
+        match self.clients.iter_mut().find(|c| **c == 0) {
+            Some(slot) => *slot = family,
+            None => self.flags |= flag::MORE_CLIENTS,
+        }
+    }
+
+    /// Records the region of a regional call.
+    pub fn add_call_region(&mut self, region: Sym) {
+        if region == 0 || self.call_regions.contains(&region) {
+            return;
+        }
+        if let Some(slot) = self.call_regions.iter_mut().find(|c| **c == 0) {
+            *slot = region;
+        }
+    }
+
+    /// The client families seen.
+    pub fn clients(&self) -> impl Iterator<Item = Sym> + '_ {
+        self.clients.iter().copied().filter(|&c| c != 0)
+    }
+
+    /// Keeps an event id as evidence, up to [`MAX_EVENT_IDS`].
+    pub fn add_event_id(&mut self, id: EvId) {
+        if let Some(slot) = self.event_ids.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(id);
+        }
+    }
+
+    /// True when this [`flag`] is set.
+    pub fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_ids_round_trip() {
+        let mut syms = Interner::default();
+        syms.intern("");
+        for k in ["ASIATFQR7NSC36DZQP7P", "ASIA0000000000000000", "ASIAZZZZZZZZZZZZZZZZ", "ASIA-sanitized", "asia"] {
+            let id = KeyId::new(k, &mut syms);
+            assert_eq!(id.text(&syms), k);
+            assert_eq!(KeyId::lookup(k, &syms), Some(id));
+        }
+        assert_ne!(KeyId::new("ASIA0000000000000001", &mut syms), KeyId::new("ASIA0000000000000010", &mut syms));
+        assert_eq!(KeyId::lookup("ASIA-never-seen", &syms), None);
+    }
+
+    #[test]
+    fn event_ids_round_trip() {
+        let mut syms = Interner::default();
+        for id in ["2a5178c8-b4c7-44ba-b066-1ecc79b7087c", "2A5178C8-B4C7-44BA-B066-1ECC79B7087C", "sanitized"] {
+            assert_eq!(EvId::new(id, &mut syms).text(&syms), id);
+        }
+        assert!(matches!(EvId::new("2a5178c8-b4c7-44ba-b066-1ecc79b7087c", &mut syms), EvId::Uuid(_)));
+    }
+
+    #[test]
+    fn state_stays_small() {
+        // Memory per key is the figure benches/judge reports; these are its parts.
+        assert!(std::mem::size_of::<KeyState>() <= 176, "{}", std::mem::size_of::<KeyState>());
+        assert!(std::mem::size_of::<OriginUse>() <= 176, "{}", std::mem::size_of::<OriginUse>());
     }
 }

@@ -1,0 +1,104 @@
+//! A finding from a judged key: score, kind, severity and the evidence in words.
+
+use super::baseline::Group;
+use super::judge::Judged;
+use super::state::{KeyId, KeyState, Sym};
+use super::{Detector, Finding};
+use crate::time::format_ms;
+use rustc_hash::FxHashSet;
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn finding(
+    d: &Detector,
+    g: &Group<'_>,
+    key: KeyId,
+    st: &KeyState,
+    judged: &[Judged<'_>],
+    expected: &[String],
+    evidence: &[String],
+    region: Sym,
+) -> Finding {
+    let mut reasons: Vec<String> = Vec::new();
+    let mut seen = FxHashSet::default();
+    for j in judged {
+        for s in &j.signals {
+            if seen.insert(s.reason.as_str()) {
+                reasons.push(s.reason.clone());
+            }
+        }
+    }
+    // Score each kind of evidence once (its strongest form), however many origins show it.
+    let mut codes: Vec<(&'static str, f64)> = Vec::new();
+    for s in judged.iter().flat_map(|j| &j.signals) {
+        match codes.iter_mut().find(|(c, _)| *c == s.code) {
+            Some((_, w)) => *w = w.max(s.weight),
+            None => codes.push((s.code, s.weight)),
+        }
+    }
+    let score: f64 = codes.iter().map(|(_, w)| w).sum();
+    let score = (score.min(1.0) * 100.0).round() / 100.0;
+    let outside = judged.iter().any(|j| j.outside || j.signals.iter().any(|s| s.code == "foreign_vpc_endpoint"));
+    let human = judged.iter().any(|j| j.human && !j.own);
+    let same = judged.iter().all(|j| j.own);
+    let writes: u64 = judged.iter().map(|j| j.origin.writes as u64).sum();
+    let kind = if judged.iter().any(|j| j.outside) {
+        "exfiltration.outside_aws"
+    } else if same {
+        "exfiltration.same_origin"
+    } else {
+        "exfiltration.inside_aws"
+    };
+    let severity = if (outside || human) && writes > 0 {
+        "critical"
+    } else if outside || human {
+        "high"
+    } else if same {
+        "low"
+    } else {
+        "medium"
+    };
+    let confidence = if score >= 0.75 {
+        "high"
+    } else if score >= 0.45 {
+        "medium"
+    } else {
+        "low"
+    };
+    let first = judged.iter().filter_map(|j| j.origin.first_ms).min();
+    let last = judged.iter().filter_map(|j| j.origin.last_ms).max();
+    let mut event_ids: Vec<String> = Vec::new();
+    for id in judged.iter().flat_map(|j| j.origin.event_ids.iter().flatten()) {
+        let t = id.text(&d.syms);
+        if !event_ids.contains(&t) {
+            event_ids.push(t);
+        }
+    }
+    let del = st.delivery.as_deref();
+    Finding {
+        kind: kind.into(),
+        severity: severity.into(),
+        confidence: confidence.into(),
+        score,
+        access_key_id: key.text(&d.syms),
+        account_id: d.syms.name(st.account).to_owned(),
+        role_arn: d.syms.name(st.role_arn).to_owned(),
+        role_id: d.syms.name(st.role_id).to_owned(),
+        session_name: d.syms.name(st.session).to_owned(),
+        workload: g.kind.as_str().into(),
+        workload_region: (region != 0).then(|| d.syms.name(region).to_owned()),
+        source_ips: judged.iter().map(|j| j.label.clone()).collect(),
+        source_classes: judged.iter().map(|j| j.class.clone()).collect(),
+        expected_origins: expected.to_vec(),
+        baseline_evidence: evidence.to_vec(),
+        first_seen: first.map(format_ms),
+        last_seen: last.map(format_ms),
+        event_count: judged.iter().map(|j| j.origin.count as u64).sum(),
+        error_count: judged.iter().map(|j| j.origin.errors as u64).sum(),
+        session_issued_at: st.issued_ms.map(format_ms),
+        delivery_event_id: del.map(|x| d.syms.name(x.event_id).to_owned()),
+        signals: codes.iter().map(|(c, _)| (*c).to_owned()).collect(),
+        reasons,
+        event_ids,
+        minted_sessions: st.minted.clone(),
+    }
+}
