@@ -6,10 +6,11 @@
 //!   by the workload's account, or by an account of the organization (a shared-services account:
 //!   `--trusted-account`, or any account the trail itself is about); the operator's trusted CIDRs.
 //! - For an EC2 instance: an address that recurs across its keys. A thief with a standing foothold
-//!   also recurs, so recurring origins are grouped by the clients they share; when two groups never
-//!   share a client, the workload is the group tied to AWS's records, else the one present from the
-//!   earliest key, else the one on more keys; the other recurs as a rival (a returning thief).
-//!   An address shared with people (a bastion) needs three keys and half of the instance's keys.
+//!   also recurs, but an instance egresses through one address at a time: two recurring origins in
+//!   use at the same time are rivals, and the workload's is the one not shared with people, present
+//!   from the earliest key, on more keys, fetched through IMDSv2, busier ([`admit`]); the other is a
+//!   returning thief. An address shared with people (a bastion) needs three keys and half of the
+//!   instance's keys.
 //! - When nothing recurs (a young instance, one key each): an address in the instance's region that
 //!   no person uses; when several compete, the one whose key came through IMDSv2, then the earliest.
 //! - Fleets (Lambda, ECS, CodeBuild, Glue, ...: a new host per cold start, task or build): any AWS
@@ -18,7 +19,7 @@
 use super::Detector;
 use super::origin::OriginClass;
 use super::state::{KeyId, KeyState, Origin, Sym, Workload, flag};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 /// Keys issued to one workload: one EC2 instance, or one role's fleet.
 pub(super) struct Group<'d> {
@@ -69,6 +70,10 @@ struct Facts {
     v1_only: bool,
     v2: bool,
     call_regions: Vec<Sym>,
+    first_ms: i64,
+    last_ms: i64,
+    /// Keys delivered after this origin was first seen that were used from it.
+    fresh_keys: u32,
 }
 
 /// The class of an origin for a workload, beyond the address itself: endpoints by their owner.
@@ -137,8 +142,15 @@ impl Detector {
         let mut facts: FxHashMap<Origin, Facts> = FxHashMap::default();
         for (rank, (_, st)) in g.keys.iter().enumerate() {
             for o in &st.origins {
-                let f = facts.entry(o.origin).or_insert_with(|| Facts { first_rank: rank as u32, ..Facts::default() });
+                let f = facts.entry(o.origin).or_insert_with(|| Facts {
+                    first_rank: rank as u32,
+                    first_ms: i64::MAX,
+                    last_ms: i64::MIN,
+                    ..Facts::default()
+                });
                 f.keys += 1;
+                f.first_ms = f.first_ms.min(o.first_ms.unwrap_or(i64::MAX));
+                f.last_ms = f.last_ms.max(o.last_ms.unwrap_or(i64::MIN));
                 f.events += o.count as u64;
                 for c in o.clients() {
                     if !f.clients.contains(&c) {
@@ -152,6 +164,14 @@ impl Detector {
                 }
                 f.v2 |= o.has(flag::IMDS_V2);
                 f.v1_only = (f.v1_only || o.has(flag::IMDS_V1)) && !f.v2;
+            }
+        }
+        for (_, st) in &g.keys {
+            let issued = super::judge::issue_time(st);
+            for o in &st.origins {
+                if let Some(f) = facts.get_mut(&o.origin) {
+                    f.fresh_keys += (issued > f.first_ms) as u32;
+                }
             }
         }
         let associated: &[std::net::IpAddr] = self.associated.get(&g.session).map_or(&[], |v| v.as_slice());
@@ -208,103 +228,57 @@ impl Detector {
                 single.push(*o);
             }
         }
-        let hard_clients: FxHashSet<Sym> =
-            own.keys().filter_map(|o| facts.get(o)).flat_map(|f| f.clients.iter().copied()).collect();
         let mut rivals = FxHashMap::default();
         if !recurring.is_empty() {
-            let clusters = cluster(&recurring, &facts);
-            let best = pick(&clusters, |c| {
-                let f = |o: &Origin| &facts[o];
-                (
-                    c.iter().any(|o| f(o).clients.iter().any(|x| hard_clients.contains(x))),
-                    !c.iter().any(|o| self.humans.contains_key(o)),
-                    std::cmp::Reverse(c.iter().map(|o| f(o).first_rank).min().unwrap_or(u32::MAX)),
-                    c.iter().map(|o| f(o).keys).max().unwrap_or(0),
-                    c.iter().any(|o| f(o).v2),
-                    c.iter().map(|o| f(o).events).sum::<u64>(),
-                )
+            let (admitted, rejected) = admit(&recurring, &facts, |f| {
+                (!self.humans.contains_key(&f.0), std::cmp::Reverse(f.1.first_rank), f.1.keys, f.1.v2, f.1.events)
             });
-            let contested = clusters.len() > 1;
-            for (i, c) in clusters.iter().enumerate() {
-                for o in c {
-                    let keys = facts[o].keys;
-                    if i == best {
-                        own.insert(*o, Evidence::Recurring { keys, of: nkeys, rival: contested });
-                    } else {
-                        rivals.insert(*o, keys);
-                    }
-                }
+            let contested = !rejected.is_empty();
+            for o in admitted {
+                own.insert(o, Evidence::Recurring { keys: facts[&o].keys, of: nkeys, rival: contested });
+            }
+            for o in rejected {
+                rivals.insert(o, facts[&o].keys);
             }
         } else if !own.keys().any(|o| matches!(o, Origin::Ip(_))) && !single.is_empty() {
-            let clusters = cluster(&single, &facts);
-            let best = pick(&clusters, |c| {
-                let f = |o: &Origin| &facts[o];
-                (
-                    c.iter().any(|o| f(o).clients.iter().any(|x| hard_clients.contains(x))),
-                    !c.iter().any(|o| f(o).v1_only),
-                    std::cmp::Reverse(c.iter().map(|o| f(o).first_rank).min().unwrap_or(u32::MAX)),
-                    c.iter().any(|o| f(o).v2),
-                    c.iter().map(|o| f(o).events).sum::<u64>(),
-                )
-            });
-            for o in &clusters[best] {
-                own.insert(*o, Evidence::Sole { competing: clusters.len() > 1 });
+            let (admitted, rejected) =
+                admit(&single, &facts, |f| (!f.1.v1_only, std::cmp::Reverse(f.1.first_rank), f.1.v2, f.1.events));
+            for o in admitted {
+                own.insert(o, Evidence::Sole { competing: !rejected.is_empty() });
             }
         }
         Baseline { own, rivals }
     }
 }
 
-/// Groups origins that share a client family (connected components): one workload's paths share
-/// its clients; a thief's host shows only his.
-fn cluster(origins: &[Origin], facts: &FxHashMap<Origin, Facts>) -> Vec<Vec<Origin>> {
-    let mut parent: Vec<usize> = (0..origins.len()).collect();
-    fn root(p: &mut [usize], mut i: usize) -> usize {
-        while p[i] != i {
-            p[i] = p[p[i]];
-            i = p[i];
-        }
-        i
-    }
-    let mut by_client: FxHashMap<Sym, usize> = FxHashMap::default();
-    for (i, o) in origins.iter().enumerate() {
-        for &c in &facts[o].clients {
-            match by_client.get(&c) {
-                Some(&j) => {
-                    let (a, b) = (root(&mut parent, i), root(&mut parent, j));
-                    parent[a] = b;
-                }
-                None => {
-                    by_client.insert(c, i);
-                }
-            }
-        }
-    }
-    let mut groups: FxHashMap<usize, Vec<Origin>> = FxHashMap::default();
-    for (i, o) in origins.iter().enumerate() {
-        let r = root(&mut parent, i);
-        groups.entry(r).or_default().push(*o);
-    }
-    let mut out: Vec<Vec<Origin>> = groups.into_values().collect();
-    for g in &mut out {
-        g.sort();
-    }
-    out.sort();
-    out
-}
-
-/// The index of the cluster with the greatest rank (ties: the first in origin order).
-fn pick<K: Ord>(clusters: &[Vec<Origin>], rank: impl Fn(&[Origin]) -> K) -> usize {
-    let mut best = 0;
-    let mut best_rank = None;
-    for (i, c) in clusters.iter().enumerate() {
-        let r = rank(c);
-        if best_rank.as_ref().is_none_or(|b| r > *b) {
-            best = i;
-            best_rank = Some(r);
+/// Admits candidate origins in rank order, best first. An instance egresses through one address at
+/// a time, so a candidate used while an admitted one was in use (overlapping first-to-last times) is
+/// a rival: someone else holding the same keys. One used only after (an elastic IP moved, a stop
+/// and start) is admitted if the workload kept using it on keys delivered after it appeared; a
+/// thief using the last keys of a terminated instance gets no new ones. User agents play no part:
+/// a thief can copy them.
+fn admit<K: Ord>(
+    candidates: &[Origin],
+    facts: &FxHashMap<Origin, Facts>,
+    rank: impl Fn((&Origin, &Facts)) -> K,
+) -> (Vec<Origin>, Vec<Origin>) {
+    let mut ordered: Vec<&Origin> = candidates.iter().collect();
+    ordered.sort_by(|a, b| rank((b, &facts[*b])).cmp(&rank((a, &facts[*a]))).then(a.cmp(b)));
+    let (mut admitted, mut rejected): (Vec<Origin>, Vec<Origin>) = (Vec::new(), Vec::new());
+    for o in ordered {
+        let f = &facts[o];
+        let overlaps = admitted.iter().any(|a| {
+            let g = &facts[a];
+            f.first_ms < g.last_ms && g.first_ms < f.last_ms
+        });
+        let later = admitted.iter().any(|a| facts[a].last_ms <= f.first_ms);
+        if admitted.is_empty() || (!overlaps && (!later || f.fresh_keys > 0)) {
+            admitted.push(*o);
+        } else {
+            rejected.push(*o);
         }
     }
-    best
+    (admitted, rejected)
 }
 
 impl Evidence {
@@ -321,8 +295,8 @@ impl Evidence {
                 format!("{origin}: used on {keys} of the workload's {of} keys")
             }
             Evidence::Recurring { keys, of, rival: true } => format!(
-                "{origin}: used on {keys} of the workload's {of} keys, with the workload's clients, since its \
-                 earliest keys"
+                "{origin}: used on {keys} of the workload's {of} keys, from its earliest keys on (another origin \
+                 used the same keys at the same time)"
             ),
             Evidence::Sole { competing: false } => {
                 format!("{origin}: an address of the workload's region no person uses (no origin recurs yet)")

@@ -51,7 +51,7 @@ fn workload_of(st: &KeyState, d: &Detector) -> Workload {
 }
 
 /// Issue order: the session's issue time, else its delivery, else its first use.
-fn issue_time(st: &KeyState) -> i64 {
+pub(super) fn issue_time(st: &KeyState) -> i64 {
     st.issued_ms
         .or_else(|| st.delivery.as_ref().and_then(|d| d.time_ms))
         .or_else(|| st.origins.iter().filter_map(|o| o.first_ms).min())

@@ -13,6 +13,8 @@ pub mod judge;
 mod judge_finding;
 pub mod origin;
 pub mod state;
+#[cfg(test)]
+mod tests;
 
 use crate::event::Event;
 use crate::scan::EventSink;
@@ -232,7 +234,11 @@ impl Detector {
         };
         let region = self.syms.intern(region);
         let role = if role_id != 0 { role_id } else { role_arn };
-        self.delivered_sessions.insert((account, role, session), workload);
+        // Only sessions named by the service (an instance id, a function name): a web identity's
+        // session name is the caller's choice and must not make other keys judged.
+        if workload != Workload::EksWebIdentity {
+            self.delivered_sessions.insert((account, role, session), workload);
+        }
         let id = KeyId::new(ev.minted_key(), &mut self.syms);
         let st = self.keys.entry(id).or_default();
         st.delivery = Some(Box::new(Delivery { workload, region, time_ms: ev.time_ms(), event_id }));
