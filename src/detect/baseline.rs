@@ -255,8 +255,9 @@ impl Detector {
 /// a time, so a candidate used while an admitted one was in use (overlapping first-to-last times) is
 /// a rival: someone else holding the same keys. One used only after (an elastic IP moved, a stop
 /// and start) is admitted if the workload kept using it on keys delivered after it appeared; a
-/// thief using the last keys of a terminated instance gets no new ones. User agents play no part:
-/// a thief can copy them.
+/// thief using the last keys of a terminated instance gets no new ones. IPv4 and IPv6 are judged
+/// apart (a dual-stack instance egresses through one of each). User agents play no part: a thief
+/// can copy them.
 fn admit<K: Ord>(
     candidates: &[Origin],
     facts: &FxHashMap<Origin, Facts>,
@@ -267,12 +268,18 @@ fn admit<K: Ord>(
     let (mut admitted, mut rejected): (Vec<Origin>, Vec<Origin>) = (Vec::new(), Vec::new());
     for o in ordered {
         let f = &facts[o];
-        let overlaps = admitted.iter().any(|a| {
+        // IPv4 and IPv6 are separate egresses: a dual-stack instance uses one of each at once.
+        let same_family = |a: &Origin| match (a, o) {
+            (Origin::Ip(x), Origin::Ip(y)) => x.is_ipv4() == y.is_ipv4(),
+            _ => true,
+        };
+        let admitted_here: Vec<Origin> = admitted.iter().copied().filter(|a| same_family(a)).collect();
+        let overlaps = admitted_here.iter().any(|a| {
             let g = &facts[a];
             f.first_ms < g.last_ms && g.first_ms < f.last_ms
         });
-        let later = admitted.iter().any(|a| facts[a].last_ms <= f.first_ms);
-        if admitted.is_empty() || (!overlaps && (!later || f.fresh_keys > 0)) {
+        let later = admitted_here.iter().any(|a| facts[a].last_ms <= f.first_ms);
+        if admitted_here.is_empty() || (!overlaps && (!later || f.fresh_keys > 0)) {
             admitted.push(*o);
         } else {
             rejected.push(*o);

@@ -103,6 +103,7 @@ pub(crate) struct HumanUse {
 #[derive(Default)]
 struct Unparsable {
     events: u64,
+    distinct: usize,
     keys: FxHashSet<KeyId>,
     examples: Vec<String>,
 }
@@ -127,6 +128,8 @@ pub struct Detector {
     /// the window are recognized by an earlier delivery to the same session.
     pub(crate) delivered_sessions: FxHashMap<(Sym, Sym, Sym), Workload>,
     unparsable: Unparsable,
+    /// Addresses read without their port or zone.
+    repaired: Unparsable,
 }
 
 /// The workload a delivery record delivers to, when it is one.
@@ -185,6 +188,7 @@ impl Detector {
             last_account: ("".into(), 0),
             delivered_sessions: FxHashMap::default(),
             unparsable: Unparsable::default(),
+            repaired: Unparsable::default(),
         }
     }
 
@@ -195,22 +199,31 @@ impl Detector {
                 owner: self.syms.intern(ev.vpc_endpoint_account_id()),
             };
         }
-        match parse_addr(ev.source_ip()) {
-            Some(a) => Origin::Ip(a),
-            None => {
-                let u = &mut self.unparsable;
-                u.events += 1;
-                if u.examples.len() < 5 && !u.examples.iter().any(|x| x == ev.source_ip()) {
-                    u.examples.push(ev.source_ip().to_owned());
-                }
-                let name = if self.syms.get(ev.source_ip()).is_some() || u.examples.len() < MAX_UNPARSABLE_NAMES {
-                    ev.source_ip()
-                } else {
-                    "(other unparsable addresses)"
-                };
-                Origin::Unparsable(self.syms.intern(name))
-            }
+        if let Some(a) = parse_addr(ev.source_ip()) {
+            return Origin::Ip(a);
         }
+        if let Some(a) = origin::repair_addr(ev.source_ip()) {
+            let r = &mut self.repaired;
+            r.events += 1;
+            if r.examples.len() < 5 && !r.examples.iter().any(|x| x == ev.source_ip()) {
+                r.examples.push(ev.source_ip().to_owned());
+            }
+            return Origin::Ip(a);
+        }
+        let u = &mut self.unparsable;
+        u.events += 1;
+        if u.examples.len() < 5 && !u.examples.iter().any(|x| x == ev.source_ip()) {
+            u.examples.push(ev.source_ip().to_owned());
+        }
+        let name = if self.syms.get(ev.source_ip()).is_some() {
+            ev.source_ip()
+        } else if u.distinct < MAX_UNPARSABLE_NAMES {
+            u.distinct += 1;
+            ev.source_ip()
+        } else {
+            "(other unparsable addresses)"
+        };
+        Origin::Unparsable(self.syms.intern(name))
     }
 
     fn note_account(&mut self, account: &str) {
@@ -429,6 +442,16 @@ impl Detector {
                  were not judged; the keys were judged on their other origins",
                 u.events,
                 u.keys.len(),
+                quoted.join(", ")
+            ));
+        }
+        let r = &self.repaired;
+        if r.events > 0 {
+            let quoted: Vec<String> = r.examples.iter().map(|e| format!("{e:?}")).collect();
+            warnings.push(format!(
+                "{} calls came from addresses written with a port or an IPv6 zone ({}): judged as the address \
+                 alone",
+                r.events,
                 quoted.join(", ")
             ));
         }

@@ -56,6 +56,31 @@ pub fn parse_addr(s: &str) -> Option<IpAddr> {
     (n == 4).then(|| IpAddr::V4(Ipv4Addr::from(octets)))
 }
 
+/// Reads an address written with a port (`1.2.3.4:443`, `[2001:db8::1]:443`) or an IPv6 zone
+/// (`fe80::1%eth0`) as the address itself. AWS writes `sourceIPAddress`, so such forms come from
+/// exports and anonymizers; reading them keeps the call judged, and the run summary says so.
+pub fn repair_addr(s: &str) -> Option<IpAddr> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, port) = rest.split_once("]:")?;
+        if port.is_empty() || !port.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        return parse_addr(host);
+    }
+    if let Some((host, zone)) = s.split_once('%') {
+        if zone.is_empty() || !host.contains(':') {
+            return None;
+        }
+        return parse_addr(host);
+    }
+    match s.split_once(':') {
+        Some((host, port)) if !port.contains(':') && !port.is_empty() && port.bytes().all(|c| c.is_ascii_digit()) => {
+            parse_addr(host).filter(|a| a.is_ipv4())
+        }
+        _ => None,
+    }
+}
+
 /// True for events a service made for the principal (`invokedBy`, a service host or `AWS Internal`
 /// as the source, all written by AWS): not a place the credentials were used from. SSM's control
 /// channels are not among them: they are calls made with the key, and from an origin that is not
@@ -176,6 +201,12 @@ mod tests {
         assert_eq!(parse_addr("[2600:1f18::1]"), Some("2600:1f18::1".parse().unwrap()));
         assert_eq!(parse_addr("fe80::1%eth0"), None);
         assert_eq!(parse_addr("1.2.3.4:443"), None);
+        assert_eq!(repair_addr("1.2.3.4:443"), Some("1.2.3.4".parse().unwrap()));
+        assert_eq!(repair_addr("[2600:1f18::1]:443"), Some("2600:1f18::1".parse().unwrap()));
+        assert_eq!(repair_addr("fe80::1%eth0"), Some("fe80::1".parse().unwrap()));
+        assert_eq!(repair_addr("2600:1f18::1"), None);
+        assert_eq!(repair_addr("not-an-ip"), None);
+        assert_eq!(repair_addr("1.2.3.4:https"), None);
     }
 
     #[test]

@@ -419,14 +419,27 @@ fn ipv4_mapped_addresses_are_ipv4_and_match_trusted_cidrs() {
 fn unparsable_addresses_are_warned_and_the_rest_judged() {
     let mut tr = Trail::default();
     let keys = instance(&mut tr, "i-0a0000000000000b1", 1500, 2, EC2_USE1);
+    tr.call(&keys[1], "app-role", "i-0a0000000000000b1", "not an address", BOTO, "s3.amazonaws.com", "GetObject", 69);
     tr.call(&keys[1], "app-role", "i-0a0000000000000b1", "fe80::1%eth0", BOTO, "s3.amazonaws.com", "GetObject", 70);
-    tr.call(&keys[1], "app-role", "i-0a0000000000000b1", "1.2.3.4:443", BOTO, "s3.amazonaws.com", "GetObject", 71);
+    tr.call(
+        &keys[0],
+        "app-role",
+        "i-0a0000000000000b1",
+        "45.33.32.156:443",
+        THIEF_CLI,
+        "s3.amazonaws.com",
+        "GetObject",
+        71,
+    );
     tr.call(&keys[1], "app-role", "i-0a0000000000000b1", OUTSIDE, BOTO, "s3.amazonaws.com", "GetObject", 72);
     let d = tr.run(DetectOptions::default());
-    assert_eq!(flagged(&d), [keys[1].as_str()]);
-    assert_eq!(d.findings[0].source_ips, [OUTSIDE]);
-    assert_eq!(d.warnings.len(), 1);
-    assert!(d.warnings[0].contains("fe80::1%eth0") && d.warnings[0].contains("1.2.3.4:443"), "{:?}", d.warnings);
+    let mut keys_flagged = flagged(&d);
+    keys_flagged.sort();
+    assert_eq!(keys_flagged, [keys[0].as_str(), keys[1].as_str()], "{:#?}", d.findings);
+    assert!(d.findings.iter().all(|f| f.source_ips == [OUTSIDE]), "{:#?}", d.findings);
+    assert_eq!(d.warnings.len(), 2, "{:?}", d.warnings);
+    assert!(d.warnings[0].contains("\"not an address\"") && d.warnings[0].contains("not judged"), "{:?}", d.warnings);
+    assert!(d.warnings[1].contains("45.33.32.156:443") && d.warnings[1].contains("fe80::1%eth0"), "{:?}", d.warnings);
 }
 
 #[test]
