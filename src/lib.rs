@@ -31,6 +31,9 @@ pub mod exit {
     pub const PARTIAL: i32 = 3;
     /// Some inputs were skipped or read only in part, and findings were reported.
     pub const PARTIAL_FINDINGS: i32 = 4;
+    /// `revoke`: a change was made in IAM but not verified (its read-back failed or did not match, or
+    /// its outcome could not be recorded): check it by hand.
+    pub const UNVERIFIED: i32 = 5;
 
     pub fn status(findings: bool, partial: bool) -> i32 {
         match (findings, partial) {

@@ -216,29 +216,72 @@ fn scan_for_findings(args: &RevokeArgs) -> anyhow::Result<Vec<trailhound::detect
     Ok(detection.findings)
 }
 
-fn confirm(args: &RevokeArgs) -> anyhow::Result<bool> {
-    if args.yes {
+/// Asks before changing IAM; `--yes` skips the question, and without a terminal to ask on (and no
+/// `--yes`) nothing changes.
+fn confirm(yes: bool, flag: &str, question: &str) -> anyhow::Result<bool> {
+    if yes {
         return Ok(true);
     }
     if !std::io::stdin().is_terminal() {
-        anyhow::bail!("refusing to --apply without --yes when standard input is not a terminal; nothing was changed");
+        anyhow::bail!("refusing to {flag} without --yes when standard input is not a terminal; nothing was changed");
     }
-    eprint!("Apply these changes? Type 'yes' to continue: ");
+    eprint!("{question} Type 'yes' to continue: ");
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     Ok(line.trim() == "yes")
 }
 
+/// A change made but not verified gets its own exit status; any other failure is an error.
+fn change_failed(e: anyhow::Error) -> anyhow::Result<i32> {
+    if e.is::<revoke::Unverified>() {
+        eprintln!("trailhound: {}", report::escape::term(&format!("{e:#}")));
+        return Ok(exit::UNVERIFIED);
+    }
+    Err(e)
+}
+
+fn run_rollback(args: &RevokeArgs, id: &str, rt: &tokio::runtime::Runtime) -> anyhow::Result<i32> {
+    let now = chrono::Utc::now();
+    let opts = revoke::RollbackOptions {
+        reactivate_compromised_key: args.reactivate_compromised_key,
+        accept_unverifiable_record: args.accept_unverifiable_record,
+    };
+    rt.block_on(async {
+        let iam = revoke::iam::Iam::new(&trailhound::aws::config(&args.aws).await);
+        let plan = revoke::plan_rollback(&iam, &args.audit_log, id, &opts).await?;
+        for p in &plan.log_problems {
+            eprintln!("trailhound: warning: audit log {}: {}", args.audit_log.display(), report::escape::term(p));
+        }
+        print!("{}", revoke::rollback::render(&plan, &args.audit_log));
+        let mut log = revoke::audit::Writer::open(&args.audit_log)?;
+        if !confirm(args.yes, "--rollback", "Roll back this change?")? {
+            println!("Not rolled back.");
+            return Ok(exit::CLEAN);
+        }
+        match revoke::rollback::apply_rollback(&iam, &plan, &mut log, now).await {
+            Ok(rec) => {
+                println!(
+                    "rolled back {} on {} (audit id {}, verified)",
+                    report::escape::term(id),
+                    report::escape::term(&rec.target),
+                    rec.id
+                );
+                println!("Audit log head: {}", log.head());
+                Ok(exit::CLEAN)
+            }
+            Err(e) => change_failed(e),
+        }
+    })
+}
+
 fn run_revoke(args: RevokeArgs) -> anyhow::Result<i32> {
     let now = chrono::Utc::now();
     let rt = runtime()?;
+    if args.yes && !args.apply && args.rollback.is_none() {
+        anyhow::bail!("--yes confirms --apply or --rollback, and neither was given");
+    }
     if let Some(id) = &args.rollback {
-        return rt.block_on(async {
-            let iam = revoke::iam::Iam::new(&trailhound::aws::config(&args.aws).await);
-            let rec = revoke::rollback(&iam, &args.audit_log, id, now).await?;
-            println!("rolled back {id} on {} (audit id {}, verified)", rec.target, rec.id);
-            Ok(exit::CLEAN)
-        });
+        return run_rollback(&args, id, &rt);
     }
     let mut findings = Vec::new();
     for f in &args.finding {
@@ -283,16 +326,27 @@ fn run_revoke(args: RevokeArgs) -> anyhow::Result<i32> {
             println!("\nNothing to apply: every revocation is already in place.");
             return Ok(exit::CLEAN);
         }
-        if !confirm(&args)? {
+        // A change that cannot be recorded cannot be rolled back: check the log before asking.
+        let mut log = revoke::audit::Writer::open(&args.audit_log)?;
+        if !confirm(args.yes, "--apply", "Apply these changes?")? {
             println!("Not applied.");
             return Ok(exit::CLEAN);
         }
-        let records = revoke::apply(&iam, &plan, &args.audit_log, now).await?;
-        for r in &records {
+        let applied = revoke::apply(&iam, &plan, &mut log, now).await;
+        for r in &applied.records {
             println!("applied {} on {} (audit id {}, verified)", r.action, r.target, r.id);
         }
-        println!("Recorded in {}. Undo with: trailhound revoke --rollback <audit id>", args.audit_log.display());
-        Ok(exit::CLEAN)
+        if !applied.records.is_empty() {
+            println!(
+                "Recorded in {} (head {}). Undo with: trailhound revoke --rollback <audit id>",
+                args.audit_log.display(),
+                log.head()
+            );
+        }
+        match applied.failure {
+            Some(e) => change_failed(e),
+            None => Ok(exit::CLEAN),
+        }
     })
 }
 

@@ -24,8 +24,16 @@ pub enum Command {
     /// The affected role's timeline: sessions issued, uses by key and origin, revocations.
     Timeline(TimelineArgs),
     /// Deny compromised sessions issued before a cutoff (plan by default; --emit or --apply).
+    #[command(after_help = REVOKE_EXIT_STATUS)]
     Revoke(RevokeArgs),
 }
+
+/// Exit status of `revoke`, shown by `trailhound revoke --help`.
+pub const REVOKE_EXIT_STATUS: &str = "Exit status:
+  0  the plan was shown, or every change was applied and verified (or not confirmed: nothing changed)
+  2  error: nothing was changed by the step that failed (earlier steps are applied and in the audit log)
+  5  a change was made but not verified (its read-back failed or did not match, or its outcome could not
+     be recorded): it is in the audit log; check it by hand or roll it back";
 
 /// Where a report or timeline goes (their formats differ from `scan`'s).
 #[derive(Args, Debug, Clone)]
@@ -266,18 +274,26 @@ pub struct RevokeArgs {
     /// Apply the plan (asks for confirmation unless --yes).
     #[arg(long)]
     pub apply: bool,
-    /// Do not ask for confirmation.
-    #[arg(long, requires = "apply")]
+    /// Do not ask for confirmation (with --apply or --rollback).
+    #[arg(long)]
     pub yes: bool,
     /// Refuse plans that change more roles than this.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_roles: usize,
-    /// JSON Lines audit log of applied changes.
+    /// JSON Lines audit log (hash-chained): every change is recorded before it is made, and its outcome
+    /// after. Must be a regular file; nothing is changed when it cannot be written.
     #[arg(long, value_name = "FILE", default_value = "trailhound-audit.jsonl")]
     pub audit_log: PathBuf,
-    /// Restore what an applied change replaced, by its audit id.
+    /// Plan the undoing of an applied change, by its audit id: shows both documents and asks for
+    /// confirmation (or --yes).
     #[arg(long, value_name = "AUDIT_ID", conflicts_with_all = ["finding", "from_scan", "role", "access_key", "emit"])]
     pub rollback: Option<String>,
+    /// With --rollback of a key deactivation: reactivate the compromised key (refused without it).
+    #[arg(long, requires = "rollback")]
+    pub reactivate_compromised_key: bool,
+    /// With --rollback: accept a record written before the audit log had a hash chain (unverifiable).
+    #[arg(long, requires = "rollback")]
+    pub accept_unverifiable_record: bool,
     /// Detection settings for --from-scan.
     #[command(flatten)]
     pub detect: DetectArgs,

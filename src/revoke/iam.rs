@@ -50,7 +50,15 @@ pub enum Holder<'a> {
     User(&'a str),
 }
 
-impl Holder<'_> {
+impl<'a> Holder<'a> {
+    /// The holder's name.
+    pub fn name(&self) -> &'a str {
+        match self {
+            Holder::Role(n) | Holder::User(n) => n,
+        }
+    }
+
+    /// `role` or `user`, as in IAM's action names.
     pub fn kind(&self) -> &'static str {
         match self {
             Holder::Role(_) => "role",
@@ -245,20 +253,6 @@ impl Iam {
         match h {
             Holder::Role(r) => self.delete_role_policy(r, policy).await,
             Holder::User(u) => self.delete_user_policy(u, policy).await,
-        }
-    }
-
-    /// Sets (or, for `None`, deletes) an inline policy and reads it back: true when IAM holds what was asked.
-    pub async fn set_inline_policy(&self, h: Holder<'_>, policy: &str, doc: Option<&str>) -> Result<bool, AwsError> {
-        match doc {
-            Some(d) => {
-                self.put_inline_policy(h, policy, d).await?;
-                Ok(self.inline_policy(h, policy).await?.is_some_and(|b| super::policy::same_document(&b, d)))
-            }
-            None => {
-                self.delete_inline_policy(h, policy).await?;
-                Ok(self.inline_policy(h, policy).await?.is_none())
-            }
         }
     }
 }

@@ -205,6 +205,39 @@ pub fn merge(
     Ok(merged)
 }
 
+/// Statements a rollback to `before` would bring back that are not revocations and are not in `after`.
+/// trailhound only adds, moves and drops its own deny statements, so anything else in the document
+/// it replaced must still be in the document it wrote: if not, the audit record was edited (an
+/// `Allow *` slipped into `before`). `Err` when `before` is not a policy document at all.
+pub fn foreign_statements(before: &str, after: Option<&str>) -> Result<Vec<String>, String> {
+    let statements = |doc: &str| -> Result<Vec<Value>, String> {
+        let v: Value = serde_json::from_str(doc).map_err(|e| format!("not JSON: {e}"))?;
+        match v.get("Statement") {
+            Some(Value::Array(a)) => Ok(a.clone()),
+            Some(o @ Value::Object(_)) => Ok(vec![o.clone()]),
+            None => Ok(Vec::new()),
+            Some(_) => Err("its Statement is neither a list nor an object".into()),
+        }
+    };
+    let mut kept = match after {
+        Some(a) => statements(a).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut out = Vec::new();
+    for st in statements(before)? {
+        if parse_revocation(&st).is_some() {
+            continue;
+        }
+        match kept.iter().position(|k| *k == st) {
+            Some(i) => {
+                kept.swap_remove(i);
+            }
+            None => out.push(st.to_string()),
+        }
+    }
+    Ok(out)
+}
+
 /// How IAM counts a policy against the inline size limit: characters, white space not counted.
 pub fn iam_size(doc: &str) -> usize {
     doc.chars().filter(|c| !c.is_whitespace()).count()
@@ -317,5 +350,18 @@ mod tests {
             .unwrap();
         let compact = serde_json::to_string(&serde_json::from_str::<Value>(&doc).unwrap()).unwrap();
         assert_eq!(iam_size(&doc), compact.len());
+    }
+
+    #[test]
+    fn a_rollback_may_only_bring_back_what_the_change_kept() {
+        let rev = statement(&surgical("i-0abc", "2026-11-23T12:00:00Z"));
+        let app = json!({"Sid": "App", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"});
+        let before = json!({"Version": "2012-10-17", "Statement": [app.clone()]}).to_string();
+        let after = json!({"Version": "2012-10-17", "Statement": [app.clone(), rev.clone()]}).to_string();
+        assert_eq!(foreign_statements(&before, Some(&after)).unwrap(), Vec::<String>::new());
+        let allow_all = json!({"Effect": "Allow", "Action": "*", "Resource": "*"});
+        let tampered = json!({"Version": "2012-10-17", "Statement": [app, allow_all.clone()]}).to_string();
+        assert_eq!(foreign_statements(&tampered, Some(&after)).unwrap(), vec![allow_all.to_string()]);
+        assert!(foreign_statements("not json", Some(&after)).is_err());
     }
 }
