@@ -1,61 +1,12 @@
 //! `trailhound revoke` against moto's IAM server over real HTTP (started by `tests/run.sh`).
 
 mod common;
+#[path = "common/iam.rs"]
+mod iam_helpers;
 
 use common::*;
+use iam_helpers::*;
 use serde_json::{Value, json};
-
-const MOTO: &str = "TRAILHOUND_TEST_MOTO";
-
-async fn iam() -> aws_sdk_iam::Client {
-    aws_sdk_iam::Client::new(&sdk(&moto(MOTO), "testing", "testing").await)
-}
-
-fn revoke(args: &[&str]) -> Run {
-    let mut a = vec!["revoke"];
-    a.extend_from_slice(args);
-    run_with_aws(&a, &moto(MOTO), "testing", "testing")
-}
-
-const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-const OTHER: &str = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "AppReads", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::app-bucket/*"}]}"#;
-
-async fn make_role(iam: &aws_sdk_iam::Client, name: &str) -> String {
-    let out = iam.create_role().role_name(name).assume_role_policy_document(TRUST).send().await.expect("create role");
-    out.role().unwrap().role_id().to_owned()
-}
-
-async fn policy(iam: &aws_sdk_iam::Client, role: &str, name: &str) -> Option<String> {
-    iam.get_role_policy()
-        .role_name(role)
-        .policy_name(name)
-        .send()
-        .await
-        .ok()
-        .map(|o| percent_encoding::percent_decode_str(o.policy_document()).decode_utf8_lossy().into_owned())
-}
-
-fn finding(role: &str, role_id: &str, session: &str) -> Value {
-    json!({
-        "kind": "exfiltration.outside_aws", "severity": "high", "confidence": "high", "score": 0.9,
-        "access_key_id": "ASIAEXAMPLEKEY000001", "account_id": "123456789012",
-        "role_arn": format!("arn:aws:iam::123456789012:role/{role}"), "role_id": role_id,
-        "session_name": session, "workload": "ec2", "source_ips": ["45.33.32.156"], "source_classes": ["outside AWS"],
-        "expected_origins": ["3.225.16.109"], "first_seen": "2026-11-23T10:00:00Z", "last_seen": "2026-11-23T10:05:00Z",
-        "event_count": 3, "error_count": 0, "session_issued_at": "2026-11-23T09:55:00Z", "delivery_event_id": null,
-        "signals": ["outside_aws"], "reasons": ["used from 45.33.32.156, outside AWS"], "event_ids": []
-    })
-}
-
-fn write(dir: &tempfile::TempDir, name: &str, v: &Value) -> String {
-    let p = dir.path().join(name);
-    std::fs::write(&p, serde_json::to_string(v).unwrap()).unwrap();
-    path_str(&p)
-}
-
-fn cutoff_soon() -> String {
-    (chrono::Utc::now() + chrono::Duration::minutes(10)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
 
 #[tokio::test]
 async fn surgical_revocation_keeps_other_policies_and_is_idempotent() {
@@ -95,18 +46,22 @@ async fn surgical_revocation_keeps_other_policies_and_is_idempotent() {
         other_before,
         "the other policy must stay byte for byte"
     );
-    let log = std::fs::read_to_string(&audit).unwrap();
-    let recs: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(recs.len(), 1);
-    assert_eq!(recs[0]["verified"], true);
-    assert_eq!(recs[0]["before"], Value::Null);
-    assert_eq!(recs[0]["target"], role.as_str());
+    // The intent is recorded before the change, the outcome after, under one id.
+    let recs = audit_records(&audit);
+    assert_eq!(recs.len(), 2);
+    assert_eq!((recs[0]["phase"].as_str(), recs[0]["verified"].as_bool()), (Some("intent"), Some(false)));
+    assert_eq!((recs[1]["phase"].as_str(), recs[1]["verified"].as_bool()), (Some("applied"), Some(true)));
+    assert_eq!(recs[0]["id"], recs[1]["id"]);
+    for r in &recs {
+        assert_eq!(r["before"], Value::Null);
+        assert_eq!(r["target"], role.as_str());
+    }
 
     // Applying the same revocation again changes nothing and records nothing.
     let r = revoke(&["--finding", &f, "--before", &cutoff, "--apply", "--yes", "--audit-log", &audit]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("Nothing to apply"), "{}", r.stdout);
-    assert_eq!(std::fs::read_to_string(&audit).unwrap().lines().count(), 1);
+    assert_eq!(std::fs::read_to_string(&audit).unwrap().lines().count(), 2);
 }
 
 #[tokio::test]
@@ -135,7 +90,18 @@ async fn rollback_restores_the_previous_document_exactly() {
     assert_eq!(after["Statement"].as_array().unwrap().len(), 2, "merged, never clobbered");
     let rec: Value = serde_json::from_str(std::fs::read_to_string(&audit).unwrap().lines().next().unwrap()).unwrap();
     let id = rec["id"].as_str().unwrap();
+    let after_apply = policy(&iam, role, "TrailhoundRevokeSessions").await.unwrap();
+    // A rollback is a change too: planned, shown with both documents, and never made without
+    // confirmation (no terminal here, and no --yes).
     let r = revoke(&["--rollback", id, "--audit-log", &audit]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("refusing to --rollback without --yes"), "{}", r.stderr);
+    assert!(r.stdout.contains("document now (what the change wrote):"), "{}", r.stdout);
+    assert!(r.stdout.contains("document after the rollback (what the change replaced):"), "{}", r.stdout);
+    assert!(r.stdout.contains("i-0000000000000000a") && r.stdout.contains("i-0bbbbbbbbbbbbbbbb"), "{}", r.stdout);
+    assert!(r.stdout.contains("\n        \"Statement\": ["), "pretty-printed and indented: {}", r.stdout);
+    assert_eq!(policy(&iam, role, "TrailhoundRevokeSessions").await.unwrap(), after_apply, "nothing changed");
+    let r = revoke(&["--rollback", id, "--yes", "--audit-log", &audit]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(policy(&iam, role, "TrailhoundRevokeSessions").await.unwrap(), before);
     let lines = std::fs::read_to_string(&audit).unwrap();
@@ -219,7 +185,7 @@ async fn role_wide_revocation_uses_the_console_policy_name() {
 }
 
 #[tokio::test]
-async fn long_term_key_is_deactivated_never_deleted() {
+async fn long_term_key_is_deactivated_never_deleted_and_never_reactivated_without_the_flag() {
     let iam = iam().await;
     let user = &uniq("th-leaky");
     iam.create_user().user_name(user).send().await.unwrap();
@@ -239,8 +205,16 @@ async fn long_term_key_is_deactivated_never_deleted() {
     );
     let rec: Value = serde_json::from_str(std::fs::read_to_string(&audit).unwrap().lines().next().unwrap()).unwrap();
     assert_eq!(rec["action"], "deactivate-access-key");
-    let r = revoke(&["--rollback", rec["id"].as_str().unwrap(), "--audit-log", &audit]);
+    let id = rec["id"].as_str().unwrap();
+    // Rolling back would make the stolen key work again: refused without a flag that says so.
+    let r = revoke(&["--rollback", id, "--yes", "--audit-log", &audit]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("--reactivate-compromised-key") && r.stderr.contains("compromised"), "{}", r.stderr);
+    let keys = iam.list_access_keys().user_name(user).send().await.unwrap();
+    assert_eq!(keys.access_key_metadata()[0].status().unwrap().as_str(), "Inactive");
+    let r = revoke(&["--rollback", id, "--reactivate-compromised-key", "--yes", "--audit-log", &audit]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("WARNING: this reactivates a key"), "{}", r.stdout);
     let keys = iam.list_access_keys().user_name(user).send().await.unwrap();
     assert_eq!(keys.access_key_metadata()[0].status().unwrap().as_str(), "Active");
 }
@@ -270,7 +244,11 @@ async fn denied_iam_call_changes_nothing() {
     let reader = aws_sdk_iam::Client::new(&sdk(&endpoint, key.access_key_id(), key.secret_access_key()).await);
     let names = reader.list_role_policies().role_name("th-guarded").send().await.unwrap();
     assert!(names.policy_names().is_empty(), "the role must be unchanged");
-    assert!(!std::path::Path::new(&audit).exists());
+    // The attempt is on record: its intent, then its failure.
+    let recs = audit_records(&audit);
+    assert_eq!(recs.len(), 2);
+    assert_eq!((recs[0]["phase"].as_str(), recs[1]["phase"].as_str()), (Some("intent"), Some("failed")));
+    assert!(recs[1]["error"].as_str().unwrap().contains("PutRolePolicy"), "{}", recs[1]);
 }
 
 #[test]
@@ -368,7 +346,7 @@ async fn rollback_refuses_to_undo_later_changes() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let first: Value = serde_json::from_str(std::fs::read_to_string(&audit).unwrap().lines().next().unwrap()).unwrap();
     let before = policy(&iam, role, "TrailhoundRevokeSessions").await.unwrap();
-    let r = revoke(&["--rollback", first["id"].as_str().unwrap(), "--audit-log", &audit]);
+    let r = revoke(&["--rollback", first["id"].as_str().unwrap(), "--yes", "--audit-log", &audit]);
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("changed after"), "{}", r.stderr);
     assert_eq!(policy(&iam, role, "TrailhoundRevokeSessions").await.unwrap(), before);
