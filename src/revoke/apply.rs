@@ -16,7 +16,9 @@ pub struct Unverified(pub String);
 /// What `apply` did: the changes made and verified, and the failure that stopped it, if any (changes
 /// after a failure are not attempted).
 pub struct Applied {
+    /// Outcome records of the changes made and verified, in order.
     pub records: Vec<AuditRecord>,
+    /// What stopped it ([`Unverified`] when a change was made but not confirmed).
     pub failure: Option<anyhow::Error>,
 }
 

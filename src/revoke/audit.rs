@@ -235,14 +235,14 @@ impl Log {
                 )
             });
         }
-        if let Some(next) = self.entries.get(i + 1).and_then(|e| e.record.as_ref()) {
-            if next.prev.as_deref() != Some(self.entries[i].hash.as_str()) {
-                return Integrity::Broken(format!(
-                    "line {} does not name line {line} as its predecessor: line {line} was changed after line {} was written",
-                    line + 1,
-                    line + 1
-                ));
-            }
+        if let Some(next) = self.entries.get(i + 1).and_then(|e| e.record.as_ref())
+            && next.prev.as_deref() != Some(self.entries[i].hash.as_str())
+        {
+            return Integrity::Broken(format!(
+                "line {} does not name line {line} as its predecessor: line {line} was changed after line {} was written",
+                line + 1,
+                line + 1
+            ));
         }
         Integrity::Intact
     }
@@ -268,14 +268,14 @@ impl Writer {
     /// file, openable for appending, lockable and syncable; the chain continues from its last line.
     pub fn open(path: &Path) -> anyhow::Result<Writer> {
         let show = path.display();
-        if let Ok(m) = std::fs::metadata(path) {
-            if !m.is_file() {
-                let kind = if m.is_dir() { "a directory" } else { "not a regular file" };
-                anyhow::bail!(
-                    "the audit log {show} is {kind}: a change that cannot be recorded cannot be rolled back, so nothing \
-                     was changed. Give --audit-log a regular file"
-                );
-            }
+        if let Ok(m) = std::fs::metadata(path)
+            && !m.is_file()
+        {
+            let kind = if m.is_dir() { "a directory" } else { "not a regular file" };
+            anyhow::bail!(
+                "the audit log {show} is {kind}: a change that cannot be recorded cannot be rolled back, so nothing \
+                 was changed. Give --audit-log a regular file"
+            );
         }
         let file =
             std::fs::OpenOptions::new().read(true).append(true).create(true).open(path).map_err(|e| {

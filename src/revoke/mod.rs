@@ -27,6 +27,7 @@ pub struct RoleRequest {
     pub role: String,
     /// Sessions to deny surgically, with the role id the logs showed (IAM's current id is used).
     pub sessions: Vec<String>,
+    /// Deny every session of the role issued before the cutoff (role-wide).
     pub all_sessions: bool,
     /// Role id from the logs, needed only by `--emit`, which reads nothing from IAM.
     pub role_id_hint: Option<String>,
@@ -34,10 +35,14 @@ pub struct RoleRequest {
     pub reasons: Vec<String>,
 }
 
+/// Everything asked for, before IAM is read.
 #[derive(Clone, Debug)]
 pub struct Request {
+    /// Roles whose sessions to deny.
     pub roles: Vec<RoleRequest>,
+    /// Long-term keys to deactivate.
     pub access_keys: Vec<String>,
+    /// Sessions issued before this are denied.
     pub cutoff: DateTime<Utc>,
     /// How the cutoff was chosen, in words, shown with every plan.
     pub cutoff_reason: String,
@@ -49,6 +54,7 @@ pub struct Request {
 /// One change a plan makes.
 #[derive(Clone, Debug)]
 pub enum Change {
+    /// Put (or delete) one of the role's inline revocation policies.
     RolePolicy {
         role: RoleInfo,
         policy_name: String,
@@ -57,21 +63,14 @@ pub enum Change {
         size_before: usize,
         size_after: usize,
     },
-    UserPolicy {
-        user: String,
-        policy_name: String,
-        before: Option<String>,
-        merged: Merged,
-        size_after: usize,
-    },
-    DeactivateKey {
-        user: String,
-        key: String,
-        status: String,
-    },
+    /// Put (or delete) the user's inline deny of sessions minted from its keys.
+    UserPolicy { user: String, policy_name: String, before: Option<String>, merged: Merged, size_after: usize },
+    /// Deactivate a long-term access key (never deleted).
+    DeactivateKey { user: String, key: String, status: String },
 }
 
 impl Change {
+    /// True when IAM already holds what this change would write.
     pub fn is_noop(&self) -> bool {
         match self {
             Change::RolePolicy { merged, .. } | Change::UserPolicy { merged, .. } => !merged.changed,
@@ -80,11 +79,15 @@ impl Change {
     }
 }
 
+/// The changes to make, computed from what IAM holds now.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// In the order they are applied; no-ops included (shown, skipped).
     pub changes: Vec<Change>,
     pub cutoff: DateTime<Utc>,
+    /// How the cutoff was chosen, in words.
     pub cutoff_reason: String,
+    /// Why (which keys, which findings), recorded with every change.
     pub reasons: Vec<String>,
 }
 

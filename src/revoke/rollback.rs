@@ -24,6 +24,7 @@ pub struct RollbackOptions {
 /// What a rollback restores.
 #[derive(Clone, Debug)]
 pub enum Undo {
+    /// Put back (or delete) an inline policy.
     Policy {
         /// `role` or `user`.
         kind: &'static str,
@@ -33,6 +34,7 @@ pub enum Undo {
         /// What the change replaced, to be put back (`None`: delete the policy).
         restore: Option<String>,
     },
+    /// Set a key's status back.
     Key {
         key: String,
         /// The status to set back.
@@ -51,6 +53,7 @@ pub struct RollbackPlan {
     pub notes: Vec<String>,
     /// Lines of the log that could not be read (reported, skipped).
     pub log_problems: Vec<String>,
+    /// The change that undoes it.
     pub undo: Undo,
 }
 
