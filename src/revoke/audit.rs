@@ -277,15 +277,19 @@ impl Writer {
                  was changed. Give --audit-log a regular file"
             );
         }
+        let existed = path.exists();
         let file =
             std::fs::OpenOptions::new().read(true).append(true).create(true).open(path).map_err(|e| {
                 anyhow::anyhow!("cannot open the audit log {show} for writing ({e}); nothing was changed")
             })?;
-        file.try_lock().map_err(|e| {
-            anyhow::anyhow!(
+        match file.try_lock() {
+            Ok(()) => {}
+            // A file system without locks (some network mounts) still records; only a held lock stops.
+            Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {}
+            Err(e) => anyhow::bail!(
                 "cannot lock the audit log {show} ({e}): another trailhound is using it; nothing was changed"
-            )
-        })?;
+            ),
+        }
         let (mut prev, mut torn) = (line_hash(b""), false);
         for_each_line(&file, |l| {
             prev = l.hash;
@@ -293,6 +297,14 @@ impl Writer {
         })
         .map_err(|e| anyhow::anyhow!("cannot read the audit log {show} ({e}); nothing was changed"))?;
         file.sync_all().map_err(|e| anyhow::anyhow!("cannot sync the audit log {show} ({e}); nothing was changed"))?;
+        if !existed {
+            // A new file's name is durable only once its directory is synced. Some file systems refuse
+            // to sync a directory: the record itself is synced either way.
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
         Ok(Writer { path: path.to_owned(), file, prev, torn })
     }
 

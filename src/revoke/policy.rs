@@ -205,37 +205,34 @@ pub fn merge(
     Ok(merged)
 }
 
-/// Statements a rollback to `before` would bring back that are not revocations and are not in `after`.
-/// trailhound only adds, moves and drops its own deny statements, so anything else in the document
-/// it replaced must still be in the document it wrote: if not, the audit record was edited (an
-/// `Allow *` slipped into `before`). `Err` when `before` is not a policy document at all.
-pub fn foreign_statements(before: &str, after: Option<&str>) -> Result<Vec<String>, String> {
-    let statements = |doc: &str| -> Result<Vec<Value>, String> {
+/// What a rollback from `after` back to `before` would do besides moving revocations: the
+/// non-revocation statements it would bring back, and those it would drop. trailhound only adds, moves
+/// and drops its own deny statements, so for a record it wrote both lists are empty; anything else
+/// means the record was edited (an `Allow *` slipped into `before`) or forged. `Err` when a document
+/// is not a policy.
+pub fn foreign_statements(before: Option<&str>, after: Option<&str>) -> Result<(Vec<String>, Vec<String>), String> {
+    let others = |doc: Option<&str>| -> Result<Vec<Value>, String> {
+        let Some(doc) = doc else { return Ok(Vec::new()) };
         let v: Value = serde_json::from_str(doc).map_err(|e| format!("not JSON: {e}"))?;
-        match v.get("Statement") {
-            Some(Value::Array(a)) => Ok(a.clone()),
-            Some(o @ Value::Object(_)) => Ok(vec![o.clone()]),
-            None => Ok(Vec::new()),
-            Some(_) => Err("its Statement is neither a list nor an object".into()),
-        }
+        let all = match v.get("Statement") {
+            Some(Value::Array(a)) => a.clone(),
+            Some(o @ Value::Object(_)) => vec![o.clone()],
+            None => Vec::new(),
+            Some(_) => return Err("its Statement is neither a list nor an object".into()),
+        };
+        Ok(all.into_iter().filter(|st| parse_revocation(st).is_none()).collect())
     };
-    let mut kept = match after {
-        Some(a) => statements(a).unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let mut out = Vec::new();
-    for st in statements(before)? {
-        if parse_revocation(&st).is_some() {
-            continue;
-        }
-        match kept.iter().position(|k| *k == st) {
+    let mut dropped = others(after)?;
+    let mut back = Vec::new();
+    for st in others(before)? {
+        match dropped.iter().position(|k| *k == st) {
             Some(i) => {
-                kept.swap_remove(i);
+                dropped.swap_remove(i);
             }
-            None => out.push(st.to_string()),
+            None => back.push(st.to_string()),
         }
     }
-    Ok(out)
+    Ok((back, dropped.iter().map(Value::to_string).collect()))
 }
 
 /// How IAM counts a policy against the inline size limit: characters, white space not counted.
@@ -358,10 +355,14 @@ mod tests {
         let app = json!({"Sid": "App", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"});
         let before = json!({"Version": "2012-10-17", "Statement": [app.clone()]}).to_string();
         let after = json!({"Version": "2012-10-17", "Statement": [app.clone(), rev.clone()]}).to_string();
-        assert_eq!(foreign_statements(&before, Some(&after)).unwrap(), Vec::<String>::new());
+        let none = (Vec::<String>::new(), Vec::<String>::new());
+        assert_eq!(foreign_statements(Some(&before), Some(&after)).unwrap(), none);
         let allow_all = json!({"Effect": "Allow", "Action": "*", "Resource": "*"});
         let tampered = json!({"Version": "2012-10-17", "Statement": [app, allow_all.clone()]}).to_string();
-        assert_eq!(foreign_statements(&tampered, Some(&after)).unwrap(), vec![allow_all.to_string()]);
-        assert!(foreign_statements("not json", Some(&after)).is_err());
+        assert_eq!(foreign_statements(Some(&tampered), Some(&after)).unwrap(), (vec![allow_all.to_string()], vec![]));
+        // A forged record whose `before` lacks someone else's statement would drop it.
+        let app_only = serde_json::from_str::<Value>(&before).unwrap()["Statement"][0].to_string();
+        assert_eq!(foreign_statements(None, Some(&after)).unwrap(), (vec![], vec![app_only]));
+        assert!(foreign_statements(Some("not json"), Some(&after)).is_err());
     }
 }

@@ -136,20 +136,23 @@ pub async fn plan_rollback(iam: &Iam, path: &Path, id: &str, opts: &RollbackOpti
                 rec.policy_name.clone().ok_or_else(|| anyhow::anyhow!("audit record {id} names no policy"))?;
             let holder =
                 if a.ends_with("-role-policy") { Holder::Role(&rec.target) } else { Holder::User(&rec.target) };
-            if let Some(before) = &rec.before {
-                let foreign = policy::foreign_statements(before, rec.after.as_deref()).map_err(|e| {
-                    anyhow::anyhow!("audit record {id}: its before document is not a policy ({e}); refusing")
-                })?;
-                if !foreign.is_empty() {
-                    anyhow::bail!(
-                        "audit record {id}: its before document holds statements the change did not keep ({}). \
-                         trailhound only adds and drops its own deny statements, so the record was edited; refusing \
-                         to put them on {} {}; nothing was changed",
-                        term(&foreign.join(", ")),
-                        holder.kind(),
-                        rec.target
-                    );
+            let (back, dropped) = policy::foreign_statements(rec.before.as_deref(), rec.after.as_deref())
+                .map_err(|e| anyhow::anyhow!("audit record {id}: a document in it is not a policy ({e}); refusing"))?;
+            if !back.is_empty() || !dropped.is_empty() {
+                let mut what = Vec::new();
+                if !back.is_empty() {
+                    what.push(format!("put back statements the change did not keep: {}", back.join(", ")));
                 }
+                if !dropped.is_empty() {
+                    what.push(format!("drop statements the change did not add: {}", dropped.join(", ")));
+                }
+                anyhow::bail!(
+                    "audit record {id}: restoring its before document would {}. trailhound only adds and drops its \
+                     own deny statements, so the record was edited; refusing to change {} {}; nothing was changed",
+                    term(&what.join("; and ")),
+                    holder.kind(),
+                    rec.target
+                );
             }
             let current = iam.inline_policy(holder, &policy_name).await?;
             let matches = |doc: &Option<String>| match (&current, doc) {
