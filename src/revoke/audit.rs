@@ -72,6 +72,18 @@ pub struct AuditRecord {
     pub prev: Option<String>,
 }
 
+impl Phase {
+    /// The name written in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Intent => "intent",
+            Phase::Applied => "applied",
+            Phase::Unverified => "unverified",
+            Phase::Failed => "failed",
+        }
+    }
+}
+
 impl AuditRecord {
     /// The phase, reading a record from before phases existed as the applied change it recorded.
     pub fn phase(&self) -> Phase {

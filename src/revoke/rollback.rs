@@ -208,12 +208,12 @@ pub fn render(plan: &RollbackPlan, path: &Path) -> String {
     let _ = writeln!(s, "Rollback of audit id {} (line {} of {}):", term(&r.id), plan.line, path.display());
     let _ = writeln!(
         s,
-        "  the change: {} on {} at {} by {} ({:?}{})",
+        "  the change: {} on {} at {} by {} ({}{})",
         term(&r.action),
         term(&r.target),
         term(&r.time),
         term(&r.actor),
-        r.phase(),
+        r.phase().as_str(),
         if r.verified { ", verified" } else { "" }
     );
     for why in &r.reasons {
@@ -230,19 +230,19 @@ pub fn render(plan: &RollbackPlan, path: &Path) -> String {
             let _ = writeln!(s, "  {} {}, inline policy {}:", kind, term(&r.target), term(policy_name));
             match current {
                 Some(d) => {
-                    let _ = writeln!(s, "  document now (what the change wrote):\n{}", show_document(d, "      "));
+                    let _ = writeln!(s, "    document now (what the change wrote):\n{}", show_document(d, "      "));
                 }
-                None => s += "  document now: none (the change deleted the policy)\n",
+                None => s += "    document now: none (the change deleted the policy)\n",
             }
             match restore {
                 Some(d) => {
                     let _ = writeln!(
                         s,
-                        "  document after the rollback (what the change replaced):\n{}",
+                        "    document after the rollback (what the change replaced):\n{}",
                         show_document(d, "      ")
                     );
                 }
-                None => s += "  after the rollback: the policy is deleted (it did not exist before the change)\n",
+                None => s += "    after the rollback: the policy is deleted (it did not exist before the change)\n",
             }
             let _ =
                 writeln!(s, "  command: {}", term(&policy_command(kind, &r.target, policy_name, restore.as_deref())));
