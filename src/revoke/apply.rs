@@ -148,7 +148,10 @@ pub(super) async fn execute(
 /// Stops at the first failure; what was applied before it stays applied and recorded.
 pub async fn apply(iam: &Iam, plan: &Plan, log: &mut Writer, now: DateTime<Utc>) -> Applied {
     let mut records = Vec::new();
-    let failure = apply_each(iam, plan, log, now, &mut records).await.err();
+    let failure = apply_each(iam, plan, log, now, &mut records).await.err().map(|e| {
+        let left = plan.changes.iter().filter(|c| !c.is_noop()).count().saturating_sub(records.len() + 1);
+        if left == 0 { e } else { e.context(format!("the plan's {left} later change(s) were not attempted")) }
+    });
     Applied { records, failure }
 }
 
