@@ -58,6 +58,7 @@ fields! {
     MintedRoleArn => "minted_role_arn", minted_role_arn;
     MintedRoleId => "minted_role_id", minted_role_id;
     MintedSessionName => "minted_session_name", minted_session_name;
+    CreatedKey => "created_access_key_id", created_key;
     TargetInstanceId => "target_instance_id", target_instance_id;
     TargetPublicIp => "target_public_ip", target_public_ip;
     AllocationId => "allocation_id", allocation_id;

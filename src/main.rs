@@ -78,6 +78,19 @@ fn output(path: &Option<std::path::PathBuf>) -> anyhow::Result<Box<dyn Write + S
     })
 }
 
+/// Writes a whole document to `path`, or to standard output; on a terminal, whatever control or bidi
+/// characters the document holds are shown as `\u{..}` rather than acting on it.
+fn write_document(path: &Option<std::path::PathBuf>, doc: Vec<u8>) -> anyhow::Result<()> {
+    let mut out = output(path)?;
+    if path.is_none() && std::io::stdout().is_terminal() {
+        out.write_all(report::escape::term_document(&String::from_utf8_lossy(&doc)).as_bytes())?;
+    } else {
+        out.write_all(&doc)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// Everything a command needs to read its inputs: runtime, Ctrl-C flag, listing, reader.
 struct Session {
     /// Always `Some` until dropped.
@@ -128,7 +141,7 @@ fn add_warnings(summary: &mut trailhound::summary::Summary, warnings: Vec<String
 
 fn write_summary(path: &Option<std::path::PathBuf>, summary: &trailhound::summary::Summary) -> anyhow::Result<()> {
     if let Some(path) = path {
-        let text = serde_json::to_string_pretty(summary)?;
+        let text = report::json::to_string_pretty(summary)?;
         std::fs::write(path, text + "\n").with_context(|| format!("cannot write --summary {}", path.display()))?;
     }
     Ok(())
@@ -164,9 +177,9 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         add_warnings(&mut summary, detection.warnings);
         let findings = detection.findings;
         summary.findings = findings.len() as u64;
-        let mut out = output(&args.output.output)?;
-        report::write_findings(&findings, format, &mut out).context("writing findings")?;
-        out.flush().context("writing findings")?;
+        let mut doc = Vec::new();
+        report::write_findings(&findings, format, &mut doc).context("writing findings")?;
+        write_document(&args.output.output, doc).context("writing findings")?;
     } else {
         summary = scan::run(feed, &opts, &mut [])?;
     }
@@ -375,19 +388,26 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
     let findings = detection.findings;
 
     // Pass 2: only the chain's time window (sessions live at most 36 hours after they are minted).
+    // Keys created with CreateAccessKey live until deleted: their window has no end.
     let mut start = i64::MAX;
     let mut end = i64::MIN;
     for k in &chain {
         if let Some(&(a, b)) = edges.ranges.get(&k.access_key_id) {
             start = start.min(a);
-            end = end.max(if k.minted_by.is_some() { b.max(a + 36 * 3_600_000) } else { b });
+            end = end.max(match k.via.as_deref() {
+                Some("CreateAccessKey") => i64::MAX - 60_000,
+                Some(_) => b.max(a + 36 * 3_600_000),
+                None => b,
+            });
         }
     }
+    let upstream = trailhound::blast::upstream(&chain, &edges.edges);
     let (mut filter2, mut prune2) = (filter, prune);
     if start <= end {
         let (s, e) = (start - 60_000, end + 60_000);
         filter2.since_ms = Some(filter2.since_ms.map_or(s, |x| x.max(s)));
-        filter2.until_ms = Some(filter2.until_ms.map_or(e, |x| x.min(e)));
+        filter2.until_ms =
+            if end >= i64::MAX - 60_000 { filter2.until_ms } else { Some(filter2.until_ms.map_or(e, |x| x.min(e))) };
         prune2.since_ms = filter2.since_ms;
         prune2.until_ms = filter2.until_ms;
     }
@@ -402,15 +422,15 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
         .filter(|f| chain.iter().any(|k| k.access_key_id == f.access_key_id))
         .flat_map(|f| f.source_ips.iter().cloned())
         .collect();
-    let blast = trailhound::blast::impact::build(chain, collector.events, &flagged);
-    let mut out = output(&args.out.output)?;
+    let blast = trailhound::blast::impact::build(chain, upstream, collector.events, &flagged);
+    let mut doc = Vec::new();
     match args.format {
-        ReportFormat::Json => report::blast::json(&blast, &mut out)?,
-        ReportFormat::Csv => report::blast::csv(&blast, &mut out)?,
-        ReportFormat::Md => report::blast::markdown(&blast, &mut out)?,
-        ReportFormat::Html => out.write_all(report::html::render(&blast).as_bytes())?,
+        ReportFormat::Json => report::blast::json(&blast, &mut doc)?,
+        ReportFormat::Csv => report::blast::csv(&blast, &mut doc)?,
+        ReportFormat::Md => report::blast::markdown(&blast, &mut doc)?,
+        ReportFormat::Html => doc.extend_from_slice(report::html::render(&blast).as_bytes()),
     }
-    out.flush().context("writing the report")?;
+    write_document(&args.out.output, doc).context("writing the report")?;
     write_summary(&args.out.summary, &summary)?;
     if !args.out.quiet {
         eprint!("{}", summary.human());
@@ -446,15 +466,15 @@ fn run_timeline(args: TimelineArgs) -> anyhow::Result<i32> {
     let detection = detector.finish();
     add_warnings(&mut summary, detection.warnings);
     let t = sink.finish(&detection.findings);
-    let mut out = output(&args.out.output)?;
+    let mut doc = Vec::new();
     match args.format {
         TimelineFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &t)?;
-            writeln!(out)?;
+            report::json::to_writer_pretty(&mut doc, &t)?;
+            doc.push(b'\n');
         }
-        TimelineFormat::Table => out.write_all(trailhound::timeline::render_text(&t).as_bytes())?,
+        TimelineFormat::Table => doc.extend_from_slice(trailhound::timeline::render_text(&t).as_bytes()),
     }
-    out.flush().context("writing the timeline")?;
+    write_document(&args.out.output, doc).context("writing the timeline")?;
     write_summary(&args.out.summary, &summary)?;
     if !args.out.quiet {
         eprint!("{}", summary.human());

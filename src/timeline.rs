@@ -243,7 +243,7 @@ pub fn render_text(t: &Timeline) -> String {
     let _ = writeln!(
         s,
         "\nFlagged keys: {}",
-        if t.flagged_keys.is_empty() { "none".into() } else { t.flagged_keys.join(", ") }
+        if t.flagged_keys.is_empty() { "none".into() } else { term(&t.flagged_keys.join(", ")).into_owned() }
     );
     let _ = writeln!(s, "\nRevocations seen in the logs ({}):", t.revocations.len());
     for r in &t.revocations {
@@ -251,7 +251,7 @@ pub fn render_text(t: &Timeline) -> String {
             s,
             "  {}  {} {} on {} by {}",
             r.time.as_deref().unwrap_or("-"),
-            r.event_name,
+            term(&r.event_name),
             term(&r.policy_name),
             term(&r.role_name),
             term(&r.by)

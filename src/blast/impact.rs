@@ -1,7 +1,6 @@
 //! What the chain did: calls by service, resources touched, and the actions that outlive the session.
 
 use super::{ChainKey, ReportEvent};
-use crate::report::escape::shell;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -244,6 +243,9 @@ pub struct Origin {
 #[derive(Serialize, Clone, Debug)]
 pub struct BlastReport {
     pub keys: Vec<ChainKey>,
+    /// The keys that minted the report's own keys, nearest first: where the compromise came from.
+    /// Their calls are not part of the report.
+    pub upstream: Vec<ChainKey>,
     pub window: Window,
     pub events: Vec<ReportEvent>,
     pub calls: Vec<CallCount>,
@@ -262,7 +264,12 @@ fn is_denied(code: &str) -> bool {
 }
 
 /// Builds the report from the chain and its events (`flagged_origins` come from detection).
-pub fn build(mut keys: Vec<ChainKey>, mut events: Vec<ReportEvent>, flagged_origins: &[String]) -> BlastReport {
+pub fn build(
+    mut keys: Vec<ChainKey>,
+    upstream: Vec<ChainKey>,
+    mut events: Vec<ReportEvent>,
+    flagged_origins: &[String],
+) -> BlastReport {
     events.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
     // Roots name no role: take it from their own events (arn:aws:sts::<acct>:assumed-role/<role>/<session>).
     for k in keys.iter_mut().filter(|k| k.role_arn.is_none()) {
@@ -349,9 +356,10 @@ pub fn build(mut keys: Vec<ChainKey>, mut events: Vec<ReportEvent>, flagged_orig
         }
     }
     impact.sort_by(|a, b| (a.category, &a.event_time, &a.event_id).cmp(&(b.category, &b.event_time, &b.event_id)));
-    let remediation = remediation(&keys, &events, &impact);
+    let remediation = super::remediation::steps(&keys, &upstream, &events, &impact);
     BlastReport {
         keys,
+        upstream,
         window,
         calls: calls.into_values().collect(),
         regions: regions.into_iter().collect(),
@@ -363,101 +371,4 @@ pub fn build(mut keys: Vec<ChainKey>, mut events: Vec<ReportEvent>, flagged_orig
         remediation,
         events,
     }
-}
-
-fn remediation(keys: &[ChainKey], events: &[ReportEvent], impact: &[Impact]) -> Vec<String> {
-    let mut out = Vec::new();
-    for k in keys {
-        let role = k.role_arn.clone().or_else(|| {
-            events.iter().find(|e| e.access_key_id == k.access_key_id).and_then(|e| {
-                let arn = &e.principal_arn;
-                // arn:aws:sts::<acct>:assumed-role/<role>/<session>
-                arn.split(":assumed-role/").nth(1).map(|r| r.split('/').next().unwrap_or(r).to_owned())
-            })
-        });
-        if k.access_key_id.starts_with("AKIA") {
-            out.push(format!(
-                "Deactivate long-term key {0}: trailhound revoke --access-key {0} --apply",
-                k.access_key_id
-            ));
-        } else if let Some(role) = role {
-            let session = k.session_name.clone().or_else(|| {
-                events
-                    .iter()
-                    .find(|e| e.access_key_id == k.access_key_id)
-                    .and_then(|e| e.principal_arn.rsplit('/').next().map(str::to_owned))
-            });
-            let name = role.rsplit('/').next().unwrap_or(&role).to_owned();
-            match session {
-                Some(s) => out.push(format!(
-                    "Revoke sessions of role {name} for {s} (key {}): trailhound revoke --role {} --session {} --apply",
-                    k.access_key_id,
-                    shell(&name),
-                    shell(&s)
-                )),
-                None => out.push(format!(
-                    "Revoke sessions of role {name} (key {}): trailhound revoke --role {} --all-sessions --apply",
-                    k.access_key_id,
-                    shell(&name)
-                )),
-            }
-        }
-    }
-    let ok = |i: &&Impact| i.error_code.is_none();
-    for i in impact.iter().filter(ok) {
-        let step = match i.event_name.as_str() {
-            "CreateAccessKey" => {
-                format!("Delete the access key created at {} ({})", i.event_time.as_deref().unwrap_or("?"), i.detail)
-            }
-            "CreateUser" => format!(
-                "Delete the user created at {} ({}) after reviewing what it did",
-                i.event_time.as_deref().unwrap_or("?"),
-                i.detail
-            ),
-            "CreateLoginProfile" | "UpdateLoginProfile" => {
-                format!("Remove or reset the console password set by {} ({})", i.event_name, i.detail)
-            }
-            "AttachUserPolicy" | "AttachRolePolicy" | "AttachGroupPolicy" | "PutUserPolicy" | "PutRolePolicy"
-            | "PutGroupPolicy" => {
-                format!("Undo {} ({})", i.event_name, i.detail)
-            }
-            "CreateRole" | "UpdateAssumeRolePolicy" => {
-                format!("Review or delete the role changed by {} ({})", i.event_name, i.detail)
-            }
-            "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" => {
-                format!(
-                    "Restore CloudTrail logging ({} {}): StartLogging, recreate the trail or its selectors",
-                    i.event_name, i.detail
-                )
-            }
-            "DeleteDetector" | "UpdateDetector" | "CreateFilter" => {
-                format!("Restore GuardDuty ({} {})", i.event_name, i.detail)
-            }
-            "ModifySnapshotAttribute" | "ModifyImageAttribute" | "ModifyDBSnapshotAttribute" => {
-                format!("Unshare what {} shared ({})", i.event_name, i.detail)
-            }
-            "PutBucketPolicy" | "PutBucketAcl" | "DeletePublicAccessBlock" | "DeleteBucketPublicAccessBlock" => {
-                format!("Check the bucket exposure changed by {} ({})", i.event_name, i.detail)
-            }
-            "RunInstances" => format!(
-                "Terminate or inspect the instances launched at {} ({})",
-                i.event_time.as_deref().unwrap_or("?"),
-                i.detail
-            ),
-            "GetSecretValue"
-            | "BatchGetSecretValue"
-            | "GetPasswordData"
-            | "GetParameter"
-            | "GetParameters"
-            | "Decrypt" => {
-                format!("Rotate the secret read by {} ({})", i.event_name, i.detail)
-            }
-            _ => continue,
-        };
-        if !out.contains(&step) {
-            out.push(step);
-        }
-    }
-    out.push("Require IMDSv2 on the instances whose credentials were taken (aws ec2 modify-instance-metadata-options --http-tokens required)".into());
-    out
 }

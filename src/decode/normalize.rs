@@ -42,26 +42,6 @@ pub struct Filter {
     pub keep_raw_for: Option<std::sync::Arc<rustc_hash::FxHashSet<String>>>,
 }
 
-/// Fields that hold secrets in CloudTrail responses: never copied into any output.
-const SECRET_FIELDS: &[&str] =
-    &["sessionToken", "secretAccessKey", "password", "SecretString", "SecretBinary", "plaintext"];
-
-fn scrub(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, val) in m.iter_mut() {
-                if SECRET_FIELDS.contains(&k.as_str()) {
-                    *val = serde_json::Value::String("(redacted by trailhound)".into());
-                } else {
-                    scrub(val);
-                }
-            }
-        }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(scrub),
-        _ => {}
-    }
-}
-
 /// Raw request or response JSON, secrets redacted and size capped.
 fn kept_raw(raw: Option<&serde_json::value::RawValue>) -> Option<String> {
     const MAX: usize = 16 * 1024;
@@ -69,7 +49,7 @@ fn kept_raw(raw: Option<&serde_json::value::RawValue>) -> Option<String> {
     if v.is_null() {
         return None;
     }
-    scrub(&mut v);
+    crate::report::redact::scrub(&mut v);
     let text = v.to_string();
     Some(if text.len() > MAX {
         let mut cut = MAX;
@@ -279,8 +259,32 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
             }
         }
     }
+    if name == "CreateAccessKey" && rec.error_code.is_empty() {
+        set_created_key(rec, &mut b);
+    }
     b.finish();
     Normalized::Kept
+}
+
+/// `responseElements.accessKey` of `CreateAccessKey`: blast-radius reports follow the new key.
+#[derive(serde::Deserialize)]
+struct CreatedAccessKey<'a> {
+    #[serde(rename = "accessKey", borrow)]
+    access_key: CreatedAccessKeyId<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct CreatedAccessKeyId<'a> {
+    #[serde(rename = "accessKeyId", borrow)]
+    access_key_id: std::borrow::Cow<'a, str>,
+}
+
+/// The id of the key a `CreateAccessKey` call created (an unreadable response leaves it unset).
+fn set_created_key(rec: &RawRecord<'_>, b: &mut crate::event::EventBuilder<'_>) {
+    if let Some(k) = rec.response_elements.and_then(|raw| serde_json::from_str::<CreatedAccessKey<'_>>(raw.get()).ok())
+    {
+        b.set(Field::CreatedKey, &k.access_key.access_key_id);
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
 //! Blast-radius report writers: JSON, CSV (one row per event), Markdown; HTML is in `html.rs`.
 
-use super::escape::{csv_cell, html};
+use super::escape::{csv_cell, md};
+use crate::blast::ChainKey;
 use crate::blast::impact::{BlastReport, classify};
 use std::io::{self, Write};
 
 pub fn json(r: &BlastReport, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, r)?;
+    super::json::to_writer_pretty(&mut *out, r)?;
     writeln!(out)
 }
 
@@ -44,9 +45,47 @@ pub fn csv(r: &BlastReport, out: &mut dyn Write) -> io::Result<()> {
     w.flush()
 }
 
-/// Markdown cell: HTML-escaped (renderers pass HTML through) and pipes escaped.
-fn md(s: &str) -> String {
-    html(s).replace('|', "\\|").replace('\n', " ").replace('`', "\\`")
+/// Columns of the credential-chain table (Markdown and HTML).
+pub const CHAIN_COLUMNS: [&str; 9] =
+    ["key", "kind", "in the report as", "made by", "call", "principal", "from", "at", "role / session"];
+
+fn chain_row(k: &ChainKey, relation: &str) -> Vec<String> {
+    let p = k.provenance.as_ref();
+    let made_by = p
+        .and_then(|p| p.access_key_id.clone().or_else(|| p.invoked_by.clone()))
+        .or_else(|| k.minted_by.clone())
+        .unwrap_or_else(|| "(not in the logs)".into());
+    let role = match (&k.role_arn, &k.session_name) {
+        (Some(r), Some(s)) => format!("{r} / {s}"),
+        (Some(r), None) => r.clone(),
+        (None, Some(s)) => s.clone(),
+        (None, None) => String::new(),
+    };
+    vec![
+        k.access_key_id.clone(),
+        k.kind.replace('_', "-"),
+        relation.to_owned(),
+        made_by,
+        p.map(|p| p.event_name.clone()).or_else(|| k.via.clone()).unwrap_or_default(),
+        p.map(|p| p.principal_arn.clone()).unwrap_or_default(),
+        p.map(|p| p.source_ip.clone()).unwrap_or_default(),
+        p.and_then(|p| p.event_time.clone()).unwrap_or_default(),
+        role,
+    ]
+}
+
+/// The credential chain with provenance, upstream first (farthest first), then the report's keys.
+pub fn chain_rows(r: &BlastReport) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<String>> = r.upstream.iter().rev().map(|k| chain_row(k, "upstream")).collect();
+    for k in &r.keys {
+        let relation = match (&k.minted_by, k.via.as_deref()) {
+            (None, _) => "compromised",
+            (Some(_), Some("CreateAccessKey")) => "created by the chain",
+            (Some(_), _) => "minted by the chain",
+        };
+        rows.push(chain_row(k, relation));
+    }
+    rows
 }
 
 pub fn markdown(r: &BlastReport, out: &mut dyn Write) -> io::Result<()> {
@@ -69,7 +108,7 @@ pub fn markdown(r: &BlastReport, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} |",
-            i.category.label(),
+            md(i.category.label()),
             md(i.event_time.as_deref().unwrap_or("")),
             md(&i.event_name),
             md(&i.access_key_id),
@@ -81,16 +120,11 @@ pub fn markdown(r: &BlastReport, out: &mut dyn Write) -> io::Result<()> {
     for (n, step) in r.remediation.iter().enumerate() {
         writeln!(out, "{}. {}", n + 1, md(step))?;
     }
-    writeln!(out, "\n## Credential chain\n\n| key | minted by | via | role |\n|---|---|---|---|")?;
-    for k in &r.keys {
-        writeln!(
-            out,
-            "| {} | {} | {} | {} |",
-            md(&k.access_key_id),
-            md(k.minted_by.as_deref().unwrap_or("(compromised)")),
-            md(k.via.as_deref().unwrap_or("")),
-            md(k.role_arn.as_deref().unwrap_or(""))
-        )?;
+    writeln!(out, "\n## Credential chain\n")?;
+    writeln!(out, "| {} |\n|{}", CHAIN_COLUMNS.join(" | "), "---|".repeat(CHAIN_COLUMNS.len()))?;
+    for row in chain_rows(r) {
+        let cells: Vec<String> = row.iter().map(|c| md(c)).collect();
+        writeln!(out, "| {} |", cells.join(" | "))?;
     }
     writeln!(out, "\n## Calls\n\n| service | call | succeeded | failed |\n|---|---|---|---|")?;
     for c in &r.calls {

@@ -171,20 +171,7 @@ pub fn render(r: &BlastReport) -> String {
     s.push_str("</ol>");
 
     s.push_str("<h2>Credential chain</h2>");
-    let rows: Vec<Vec<String>> = r
-        .keys
-        .iter()
-        .map(|k| {
-            vec![
-                k.access_key_id.clone(),
-                k.minted_by.clone().unwrap_or_else(|| "(compromised)".into()),
-                k.via.clone().unwrap_or_default(),
-                k.role_arn.clone().unwrap_or_default(),
-                k.session_name.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    s.push_str(&table(&["key", "minted by", "via", "role", "session"], &rows));
+    s.push_str(&table(&super::blast::CHAIN_COLUMNS, &super::blast::chain_rows(r)));
 
     s.push_str("<h2>Origins</h2>");
     let rows: Vec<Vec<String>> = r

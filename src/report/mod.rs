@@ -3,6 +3,8 @@
 pub mod blast;
 pub mod escape;
 pub mod html;
+pub mod json;
+pub mod redact;
 
 use crate::cli::Format;
 use crate::detect::Finding;
@@ -65,12 +67,12 @@ fn csv_row(f: &Finding) -> Vec<String> {
 pub fn write_findings(findings: &[Finding], format: Format, out: &mut dyn Write) -> io::Result<()> {
     match format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, findings)?;
+            json::to_writer_pretty(&mut *out, findings)?;
             writeln!(out)
         }
         Format::Ndjson => {
             for f in findings {
-                serde_json::to_writer(&mut *out, f)?;
+                json::to_writer(&mut *out, f)?;
                 writeln!(out)?;
             }
             Ok(())
@@ -142,8 +144,7 @@ impl<W: Write + Send> crate::scan::EventSink for EventDump<W> {
         if self.error.is_some() {
             return;
         }
-        let res =
-            serde_json::to_writer(&mut self.out, ev).map_err(io::Error::from).and_then(|()| self.out.write_all(b"\n"));
+        let res = json::to_writer(&mut self.out, ev).map_err(io::Error::from).and_then(|()| self.out.write_all(b"\n"));
         if let Err(e) = res {
             self.error = Some(e);
         }

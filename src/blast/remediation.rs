@@ -1,0 +1,311 @@
+//! The remediation checklist: what to do follows what each key is (an IAM user's long-term key, a
+//! key created by the attacker, a role session of an instance, a function, a task, or a session a
+//! user's key minted) and what the chain did.
+//!
+//! Names in commands come from the logs: they go through [`shell`] quoting.
+
+use super::impact::Impact;
+use super::{ChainKey, ReportEvent};
+use crate::report::escape::shell;
+use serde_json::Value;
+
+/// Where a session key was delivered, followed up its provenance.
+#[derive(Clone, Debug, PartialEq)]
+enum Source {
+    /// An EC2 instance profile (the session name is the instance id).
+    Ec2,
+    Lambda,
+    Ecs,
+    /// Minted by an IAM user's long-term key.
+    UserKey(String),
+    Unknown,
+}
+
+fn find<'k>(key: &str, keys: &'k [ChainKey], upstream: &'k [ChainKey]) -> Option<&'k ChainKey> {
+    keys.iter().chain(upstream).find(|k| k.access_key_id == key)
+}
+
+fn looks_like_instance(session: &str) -> bool {
+    session.strip_prefix("i-").is_some_and(|h| (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Follows provenance from `k` up to the service or user key that started it.
+fn source(k: &ChainKey, keys: &[ChainKey], upstream: &[ChainKey]) -> Source {
+    let mut cur = k;
+    // The upstream and the chain are finite and cycle-free by construction; the bound is a guard.
+    for _ in 0..=keys.len() + upstream.len() {
+        if cur.kind == "long_term" {
+            return Source::UserKey(cur.access_key_id.clone());
+        }
+        let Some(p) = &cur.provenance else { break };
+        match p.invoked_by.as_deref() {
+            Some("ec2.amazonaws.com") => return Source::Ec2,
+            Some("lambda.amazonaws.com") => return Source::Lambda,
+            Some("ecs-tasks.amazonaws.com") => return Source::Ecs,
+            _ => {}
+        }
+        match p.access_key_id.as_deref().and_then(|a| find(a, keys, upstream)) {
+            Some(parent) => cur = parent,
+            None => match p.access_key_id.as_deref() {
+                Some(a) if a.starts_with("AKIA") => return Source::UserKey(a.to_owned()),
+                _ => break,
+            },
+        }
+    }
+    if cur.session_name.as_deref().is_some_and(looks_like_instance) {
+        return Source::Ec2;
+    }
+    Source::Unknown
+}
+
+/// `arn:aws:iam::<acct>:user/<path>/<name>` -> `<name>`.
+fn user_name(arn: &str) -> Option<&str> {
+    arn.split_once(":user/").map(|(_, rest)| rest.rsplit('/').next().unwrap_or(rest))
+}
+
+/// The IAM user a long-term key belongs to: from its own calls, or from the call that created it.
+fn owner(k: &ChainKey, events: &[ReportEvent]) -> Option<String> {
+    if let Some(n) =
+        events.iter().filter(|e| e.access_key_id == k.access_key_id).find_map(|e| user_name(&e.principal_arn))
+    {
+        return Some(n.to_owned());
+    }
+    let p = k.provenance.as_ref()?;
+    if let Some(e) = events.iter().find(|e| e.event_id == p.event_id) {
+        let named = |v: &Option<Value>, path: &[&str]| {
+            let mut cur = v.as_ref()?;
+            for seg in path {
+                cur = cur.get(seg)?;
+            }
+            cur.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
+        };
+        if let Some(n) = named(&e.request_parameters, &["userName"])
+            .or_else(|| named(&e.response_elements, &["accessKey", "userName"]))
+        {
+            return Some(n);
+        }
+    }
+    // CreateAccessKey without a user name creates a key for the caller.
+    user_name(&p.principal_arn).map(str::to_owned)
+}
+
+fn role_of(k: &ChainKey, events: &[ReportEvent]) -> Option<String> {
+    k.role_arn.clone().or_else(|| {
+        events.iter().find(|e| e.access_key_id == k.access_key_id).and_then(|e| {
+            // arn:aws:sts::<acct>:assumed-role/<role>/<session>
+            e.principal_arn.split(":assumed-role/").nth(1).map(|r| r.split('/').next().unwrap_or(r).to_owned())
+        })
+    })
+}
+
+fn push(out: &mut Vec<String>, step: String) {
+    if !out.contains(&step) {
+        out.push(step);
+    }
+}
+
+fn long_term_steps(k: &ChainKey, events: &[ReportEvent], out: &mut Vec<String>) {
+    let key = &k.access_key_id;
+    let user = owner(k, events);
+    let user_arg = user.as_deref().map(|u| shell(u).into_owned()).unwrap_or_else(|| "<user>".into());
+    if k.via.as_deref() == Some("CreateAccessKey") {
+        let (by, at) = k.provenance.as_ref().map_or(("?", "?"), |p| {
+            (p.access_key_id.as_deref().unwrap_or("?"), p.event_time.as_deref().unwrap_or("?"))
+        });
+        push(
+            out,
+            format!(
+                "Delete access key {key} of user {}, created by {by} at {at} (CreateAccessKey): aws iam delete-access-key --user-name {user_arg} --access-key-id {key}",
+                user.as_deref().unwrap_or("?")
+            ),
+        );
+        return;
+    }
+    push(out, format!("Deactivate long-term key {key}: trailhound revoke --access-key {key} --apply"));
+    push(
+        out,
+        format!(
+            "Delete key {key} once nothing legitimate depends on it: aws iam delete-access-key --user-name {user_arg} --access-key-id {key}"
+        ),
+    );
+    if let Some(u) = &user {
+        push(
+            out,
+            format!(
+                "Check user {u}'s other access keys and console password: aws iam list-access-keys --user-name {user_arg}; aws iam get-login-profile --user-name {user_arg}"
+            ),
+        );
+    }
+}
+
+fn session_steps(k: &ChainKey, events: &[ReportEvent], out: &mut Vec<String>) {
+    let key = &k.access_key_id;
+    let Some(role) = role_of(k, events) else {
+        // GetSessionToken / GetFederationToken sessions act as their user and are not role sessions.
+        let user =
+            k.provenance.as_ref().and_then(|p| user_name(&p.principal_arn)).or_else(|| {
+                events.iter().filter(|e| e.access_key_id == *key).find_map(|e| user_name(&e.principal_arn))
+            });
+        if let Some(u) = user {
+            push(
+                out,
+                format!(
+                    "Session {key} acts as user {u}: deactivating the user's keys does not end it; deny it with an inline policy on the user (aws iam put-user-policy --user-name {}) denying everything when aws:TokenIssueTime is before now",
+                    shell(u)
+                ),
+            );
+        }
+        return;
+    };
+    let name = role.rsplit('/').next().unwrap_or(&role).to_owned();
+    let session = k.session_name.clone().or_else(|| {
+        events
+            .iter()
+            .find(|e| e.access_key_id == *key)
+            .and_then(|e| e.principal_arn.rsplit('/').next().map(str::to_owned))
+    });
+    push(
+        out,
+        match session {
+            Some(s) => format!(
+                "Revoke sessions of role {name} for {s} (key {key}): trailhound revoke --role {} --session {} --apply",
+                shell(&name),
+                shell(&s)
+            ),
+            None => format!(
+                "Revoke sessions of role {name} (key {key}): trailhound revoke --role {} --all-sessions --apply",
+                shell(&name)
+            ),
+        },
+    );
+}
+
+/// Steps for where a root session came from (the workload it was taken from, or the user key that
+/// minted it).
+fn source_steps(k: &ChainKey, keys: &[ChainKey], upstream: &[ChainKey], events: &[ReportEvent], out: &mut Vec<String>) {
+    let role = role_of(k, events).map(|r| r.rsplit('/').next().unwrap_or(&r).to_owned()).unwrap_or_else(|| "?".into());
+    let session = k.session_name.clone().unwrap_or_default();
+    match source(k, keys, upstream) {
+        Source::Ec2 => {
+            let inst =
+                if looks_like_instance(&session) { shell(&session).into_owned() } else { "<instance-id>".into() };
+            push(
+                out,
+                format!(
+                    "Require IMDSv2 on instance {inst} whose credentials were taken: aws ec2 modify-instance-metadata-options --instance-id {inst} --http-tokens required"
+                ),
+            );
+            push(
+                out,
+                format!(
+                    "Limit where role {role}'s credentials work (data perimeter): deny calls when aws:ec2InstanceSourceVPC or aws:SourceVpc is not the instance's"
+                ),
+            );
+        }
+        Source::Lambda => push(
+            out,
+            format!(
+                "Find how Lambda function {session}'s credentials leaked (its code and dependencies, environment variables, server-side request forgery), rotate what its environment holds, and narrow role {role}"
+            ),
+        ),
+        Source::Ecs => push(
+            out,
+            format!(
+                "Find how ECS task {session}'s role credentials leaked (any process in the task can read the container credentials endpoint), review its task definition, and narrow role {role}"
+            ),
+        ),
+        Source::UserKey(user_key) if find(&user_key, keys, &[]).is_none() => {
+            let p = k.provenance.as_ref().filter(|p| p.access_key_id.as_deref() == Some(user_key.as_str()));
+            let how = p.map_or_else(String::new, |p| {
+                format!(
+                    " ({} {} from {} at {})",
+                    if p.principal_arn.is_empty() { "?" } else { &p.principal_arn },
+                    p.event_name,
+                    if p.source_ip.is_empty() { "?" } else { &p.source_ip },
+                    p.event_time.as_deref().unwrap_or("?")
+                )
+            });
+            push(
+                out,
+                format!(
+                    "Session {} was minted by long-term key {user_key}{how}: treat that key as compromised too: trailhound report --key {user_key}; trailhound revoke --access-key {user_key} --apply",
+                    k.access_key_id
+                ),
+            );
+        }
+        Source::UserKey(_) => {}
+        Source::Unknown => push(
+            out,
+            format!(
+                "Find who was issued session {} of role {role} (the role's trust policy names who may assume it) and limit where the role's credentials work (data perimeter: aws:SourceIp, aws:SourceVpc)",
+                k.access_key_id
+            ),
+        ),
+    }
+}
+
+fn impact_step(i: &Impact, created: &[&str]) -> Option<String> {
+    let at = i.event_time.as_deref().unwrap_or("?");
+    Some(match i.event_name.as_str() {
+        // Keys the chain holds get their own step, with the delete command.
+        "CreateAccessKey" if created.contains(&i.event_id.as_str()) => return None,
+        "CreateAccessKey" => format!("Delete the access key created at {at} ({})", i.detail),
+        "CreateUser" => format!("Delete the user created at {at} ({}) after reviewing what it did", i.detail),
+        "CreateLoginProfile" | "UpdateLoginProfile" => {
+            format!("Remove or reset the console password set by {} ({})", i.event_name, i.detail)
+        }
+        "AttachUserPolicy" | "AttachRolePolicy" | "AttachGroupPolicy" | "PutUserPolicy" | "PutRolePolicy"
+        | "PutGroupPolicy" => format!("Undo {} ({})", i.event_name, i.detail),
+        "CreateRole" | "UpdateAssumeRolePolicy" => {
+            format!("Review or delete the role changed by {} ({})", i.event_name, i.detail)
+        }
+        "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" => format!(
+            "Restore CloudTrail logging ({} {}): StartLogging, recreate the trail or its selectors",
+            i.event_name, i.detail
+        ),
+        "DeleteDetector" | "UpdateDetector" | "CreateFilter" => {
+            format!("Restore GuardDuty ({} {})", i.event_name, i.detail)
+        }
+        "ModifySnapshotAttribute" | "ModifyImageAttribute" | "ModifyDBSnapshotAttribute" => {
+            format!("Unshare what {} shared ({})", i.event_name, i.detail)
+        }
+        "PutBucketPolicy"
+        | "PutBucketAcl"
+        | "PutObjectAcl"
+        | "DeletePublicAccessBlock"
+        | "DeleteBucketPublicAccessBlock" => {
+            format!("Check the bucket exposure changed by {} ({})", i.event_name, i.detail)
+        }
+        "RunInstances" => format!("Terminate or inspect the instances launched at {at} ({})", i.detail),
+        "GetSecretValue" | "BatchGetSecretValue" | "GetPasswordData" | "GetParameter" | "GetParameters" | "Decrypt" => {
+            format!("Rotate the secret read by {} ({})", i.event_name, i.detail)
+        }
+        _ => return None,
+    })
+}
+
+/// The checklist: one step per key by what it is, then one per lasting action, then where the
+/// compromised keys came from.
+pub fn steps(keys: &[ChainKey], upstream: &[ChainKey], events: &[ReportEvent], impact: &[Impact]) -> Vec<String> {
+    let mut out = Vec::new();
+    for k in keys {
+        match k.kind {
+            "long_term" => long_term_steps(k, events, &mut out),
+            _ => session_steps(k, events, &mut out),
+        }
+    }
+    let created: Vec<&str> = keys
+        .iter()
+        .filter(|k| k.via.as_deref() == Some("CreateAccessKey"))
+        .filter_map(|k| k.provenance.as_ref().map(|p| p.event_id.as_str()))
+        .collect();
+    for i in impact.iter().filter(|i| i.error_code.is_none()) {
+        if let Some(step) = impact_step(i, &created) {
+            push(&mut out, step);
+        }
+    }
+    for k in keys.iter().filter(|k| k.minted_by.is_none() && k.kind != "long_term") {
+        source_steps(k, keys, upstream, events, &mut out);
+    }
+    out
+}
