@@ -271,3 +271,19 @@ pub fn render_text(t: &Timeline) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeline_flagged_keys_line_is_escaped() {
+        let t = Timeline {
+            flagged_keys: vec!["ASIA\x1b]0;pwned\x07".into(), "ASIA\u{202e}X".into()],
+            ..Timeline::default()
+        };
+        let text = render_text(&t);
+        assert!(text.contains("Flagged keys: ASIA\\u{1b}]0;pwned\\u{7}, ASIA\\u{202e}X"), "{text}");
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'));
+    }
+}

@@ -1,7 +1,10 @@
 //! `report` (blast radius) and `timeline` on a fixture with a planted theft, role chaining and
-//! persistence, and attacker-controlled strings; plus the invictus acceptance check.
+//! persistence, and attacker-controlled strings; plus the invictus acceptance check. The hardening
+//! regressions (outputs inert to log content, user keys, provenance) are in `report/hardening.rs`.
 
 mod common;
+#[path = "report/hardening.rs"]
+mod hardening;
 
 use common::*;
 use serde_json::Value;
@@ -40,7 +43,19 @@ fn blast_radius_follows_the_chain_and_classifies_impact() {
         .iter()
         .map(|k| (k["access_key_id"].as_str().unwrap().to_owned(), k["minted_by"].clone()))
         .collect();
-    assert_eq!(keys, [(STOLEN.to_owned(), Value::Null), (CHAINED.to_owned(), Value::String(STOLEN.into()))]);
+    // The access key the chained session created is part of the chain (it has no calls here).
+    assert_eq!(
+        keys,
+        [
+            (STOLEN.to_owned(), Value::Null),
+            (CHAINED.to_owned(), Value::String(STOLEN.into())),
+            ("AKIAPERSISTKEY000001".to_owned(), Value::String(CHAINED.into()))
+        ]
+    );
+    assert_eq!(v["keys"][2]["via"], "CreateAccessKey");
+    // The stolen key's provenance: EC2 delivered it to the instance.
+    assert_eq!(v["keys"][0]["provenance"]["invoked_by"], "ec2.amazonaws.com");
+    assert_eq!(v["keys"][1]["provenance"]["source_ip"], "45.33.32.156");
     assert_eq!(v["window"]["start"], "2026-11-20T09:01:00Z");
     assert_eq!(v["window"]["end"], "2026-11-20T10:25:00Z");
     let events = v["events"].as_array().unwrap();
@@ -76,9 +91,9 @@ fn blast_radius_follows_the_chain_and_classifies_impact() {
         v["remediation"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect::<Vec<_>>().join("\n");
     for want in [
         "--role web-app-role --session i-0a1b2c3d4e5f60718",
-        "AKIAPERSISTKEY000001",
+        r#"delete-access-key --user-name '=cmd|'\'' /C calc'\''!A0' --access-key-id AKIAPERSISTKEY000001"#,
         "StartLogging",
-        "IMDSv2",
+        "IMDSv2 on instance i-0a1b2c3d4e5f60718",
         "Unshare",
     ] {
         assert!(remediation.contains(want), "remediation lacks {want}: {remediation}");

@@ -128,10 +128,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn bidi_set_includes_arabic_letter_mark() {
+        assert!(is_bidi('\u{61c}'));
+        assert_eq!(term("\u{61c}x\u{85}"), "\\u{61c}x\\u{85}");
+        assert_eq!(html("\u{61c}"), "\\u{61c}");
+    }
+
+    #[test]
+    fn markdown_escaping_neutralizes_constructs_and_line_breaks() {
+        assert_eq!(md("![t](https://e.x/p.png)"), "\\!\\[t\\]\\(https\\://e.x/p.png\\)");
+        assert_eq!(md("a\rb|c"), "a\\\\u{d}b\\|c");
+        assert_eq!(md("# h"), "\\# h");
+        assert_eq!(md("- x"), "\\- x");
+        assert_eq!(md("198.51.100.20"), "198.51.100.20");
+        assert_eq!(md("see www.evil.example"), "see www\\.evil.example");
+        assert_eq!(md("revoke --session 'a b'"), "revoke --session 'a b'");
+    }
+
+    #[test]
     fn escapes() {
         assert_eq!(term("a\x1b[31mb"), "a\\u{1b}[31mb");
         assert_eq!(term("ok"), "ok");
-        assert_eq!(term("\u{61c}x\u{85}"), "\\u{61c}x\\u{85}");
         assert_eq!(term_document("a\x1b\tb\nc\r"), "a\\u{1b}\tb\nc\\u{d}");
         assert_eq!(csv_cell("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
         assert_eq!(csv_cell("-2+3"), "'-2+3");
@@ -140,12 +157,5 @@ mod tests {
         assert_eq!(html("a\u{202e}b\x1b"), "a\\u{202e}b\\u{1b}");
         assert_eq!(shell("i-0abc"), "i-0abc");
         assert_eq!(shell("a'b; rm -rf /"), "'a'\\''b; rm -rf /'");
-        assert_eq!(md("![t](https://e.x/p.png)"), "\\!\\[t\\]\\(https\\://e.x/p.png\\)");
-        assert_eq!(md("a\rb|c"), "a\\\\u{d}b\\|c");
-        assert_eq!(md("# h"), "\\# h");
-        assert_eq!(md("- x"), "\\- x");
-        assert_eq!(md("198.51.100.20"), "198.51.100.20");
-        assert_eq!(md("see www.evil.example"), "see www\\.evil.example");
-        assert_eq!(md("revoke --session 'a b'"), "revoke --session 'a b'");
     }
 }
