@@ -28,6 +28,7 @@ impl Selector {
     }
 }
 
+/// A session the selection issued (a credential delivery or a minting call).
 #[derive(Serialize, Clone, Debug)]
 pub struct Issued {
     pub time: Option<String>,
@@ -39,6 +40,7 @@ pub struct Issued {
     pub event_id: String,
 }
 
+/// Use of one key from one origin.
 #[derive(Serialize, Clone, Debug, Default)]
 pub struct Use {
     pub access_key_id: String,
@@ -57,6 +59,7 @@ pub struct Use {
     last_ms: Option<i64>,
 }
 
+/// A session revocation seen in the logs.
 #[derive(Serialize, Clone, Debug)]
 pub struct Revocation {
     pub time: Option<String>,
@@ -69,6 +72,7 @@ pub struct Revocation {
     pub time_ms: Option<i64>,
 }
 
+/// A call denied after the first revocation.
 #[derive(Serialize, Clone, Debug)]
 pub struct Denied {
     pub time: Option<String>,
@@ -91,6 +95,7 @@ pub struct Timeline {
     pub denied_after_revocation: Vec<Denied>,
 }
 
+/// Collects the timeline while the scan streams events.
 pub struct TimelineSink {
     sel: Selector,
     issued: Vec<Issued>,

@@ -28,6 +28,7 @@ impl Category {
     }
 }
 
+/// The kind of lasting impact of a call, if it has one.
 pub fn classify(event_name: &str, req: Option<&Value>) -> Option<Category> {
     use Category::*;
     Some(match event_name {
@@ -216,6 +217,7 @@ fn instance_types(req: Option<&Value>) -> Vec<String> {
     out
 }
 
+/// Calls of one API by the chain, by outcome.
 #[derive(Serialize, Clone, Debug, Default)]
 pub struct CallCount {
     pub event_source: String,
@@ -224,12 +226,14 @@ pub struct CallCount {
     pub errors: u64,
 }
 
+/// First and last event of the chain.
 #[derive(Serialize, Clone, Debug)]
 pub struct Window {
     pub start: Option<String>,
     pub end: Option<String>,
 }
 
+/// One source address the chain called from.
 #[derive(Serialize, Clone, Debug)]
 pub struct Origin {
     pub source_ip: String,

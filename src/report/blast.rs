@@ -5,11 +5,13 @@ use crate::blast::ChainKey;
 use crate::blast::impact::{BlastReport, classify};
 use std::io::{self, Write};
 
+/// The report as indented JSON (C1 and bidi characters escaped).
 pub fn json(r: &BlastReport, out: &mut dyn Write) -> io::Result<()> {
     super::json::to_writer_pretty(&mut *out, r)?;
     writeln!(out)
 }
 
+/// One CSV row per event of the chain; cells cannot start a formula.
 pub fn csv(r: &BlastReport, out: &mut dyn Write) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
@@ -88,6 +90,7 @@ pub fn chain_rows(r: &BlastReport) -> Vec<Vec<String>> {
     rows
 }
 
+/// The report as Markdown; every log-derived string goes through [`md`].
 pub fn markdown(r: &BlastReport, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "# Blast radius\n")?;
     writeln!(

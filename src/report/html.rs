@@ -114,6 +114,7 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}table{border-collapse:collapse;font-size:13px;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}th{background:#f4f4f4}.legend span{display:inline-block;margin-right:1em}.dot{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px}.flag{color:#c00;font-weight:bold}code{font-size:12px}";
 
+/// The whole self-contained HTML page.
 pub fn render(r: &BlastReport) -> String {
     let mut s = String::new();
     let _ = write!(

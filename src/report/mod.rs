@@ -64,6 +64,8 @@ fn csv_row(f: &Finding) -> Vec<String> {
     ]
 }
 
+/// Writes findings in `format` (JSON outputs through [`json`], CSV cells formula-safe, the table
+/// terminal-safe).
 pub fn write_findings(findings: &[Finding], format: Format, out: &mut dyn Write) -> io::Result<()> {
     match format {
         Format::Json => {
