@@ -29,33 +29,34 @@ fn looks_like_instance(session: &str) -> bool {
     session.strip_prefix("i-").is_some_and(|h| (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Follows provenance from `k` up to the service or user key that started it.
-fn source(k: &ChainKey, keys: &[ChainKey], upstream: &[ChainKey]) -> Source {
+/// Follows provenance from `k` up to the service or user key that started it; also returns the key
+/// the service delivered (its session names the instance, function or task).
+fn source<'k>(k: &'k ChainKey, keys: &'k [ChainKey], upstream: &'k [ChainKey]) -> (Source, &'k ChainKey) {
     let mut cur = k;
     // The upstream and the chain are finite and cycle-free by construction; the bound is a guard.
     for _ in 0..=keys.len() + upstream.len() {
         if cur.kind == "long_term" {
-            return Source::UserKey(cur.access_key_id.clone());
+            return (Source::UserKey(cur.access_key_id.clone()), cur);
         }
         let Some(p) = &cur.provenance else { break };
         match p.invoked_by.as_deref() {
-            Some("ec2.amazonaws.com") => return Source::Ec2,
-            Some("lambda.amazonaws.com") => return Source::Lambda,
-            Some("ecs-tasks.amazonaws.com") => return Source::Ecs,
+            Some("ec2.amazonaws.com") => return (Source::Ec2, cur),
+            Some("lambda.amazonaws.com") => return (Source::Lambda, cur),
+            Some("ecs-tasks.amazonaws.com") => return (Source::Ecs, cur),
             _ => {}
         }
         match p.access_key_id.as_deref().and_then(|a| find(a, keys, upstream)) {
             Some(parent) => cur = parent,
             None => match p.access_key_id.as_deref() {
-                Some(a) if a.starts_with("AKIA") => return Source::UserKey(a.to_owned()),
+                Some(a) if a.starts_with("AKIA") => return (Source::UserKey(a.to_owned()), cur),
                 _ => break,
             },
         }
     }
     if cur.session_name.as_deref().is_some_and(looks_like_instance) {
-        return Source::Ec2;
+        return (Source::Ec2, cur);
     }
-    Source::Unknown
+    (Source::Unknown, cur)
 }
 
 /// `arn:aws:iam::<acct>:user/<path>/<name>` -> `<name>`.
@@ -183,9 +184,11 @@ fn session_steps(k: &ChainKey, events: &[ReportEvent], out: &mut Vec<String>) {
 /// Steps for where a root session came from (the workload it was taken from, or the user key that
 /// minted it).
 fn source_steps(k: &ChainKey, keys: &[ChainKey], upstream: &[ChainKey], events: &[ReportEvent], out: &mut Vec<String>) {
-    let role = role_of(k, events).map(|r| r.rsplit('/').next().unwrap_or(&r).to_owned()).unwrap_or_else(|| "?".into());
-    let session = k.session_name.clone().unwrap_or_default();
-    match source(k, keys, upstream) {
+    let (source, delivered) = source(k, keys, upstream);
+    let role =
+        role_of(delivered, events).map(|r| r.rsplit('/').next().unwrap_or(&r).to_owned()).unwrap_or_else(|| "?".into());
+    let session = delivered.session_name.clone().unwrap_or_default();
+    match source {
         Source::Ec2 => {
             let inst =
                 if looks_like_instance(&session) { shell(&session).into_owned() } else { "<instance-id>".into() };

@@ -304,6 +304,13 @@ fn remediation_follows_the_identity_type() {
         "{instance}"
     );
     assert!(instance.contains("data perimeter"), "{instance}");
+    // A session chained from an instance's session: the instance is upstream, and so is its advice.
+    let chained = run(&["report", &chain_dir(), "--key", super::CHAINED, "--format", "json", "-q"]);
+    let chained: Value = serde_json::from_str(&chained.stdout).unwrap();
+    assert_eq!(chained["upstream"][0]["access_key_id"], super::STOLEN);
+    let rem = remediation(&chained);
+    assert!(rem.contains("IMDSv2 on instance i-0a1b2c3d4e5f60718"), "{rem}");
+    assert!(rem.contains("role web-app-role's credentials"), "{rem}");
     // Quotes stay readable in Markdown commands (the chain fixture's session name needs quoting).
     let md = run(&["report", &chain_dir(), "--key", super::STOLEN, "--format", "md", "-q"]).stdout;
     assert!(md.contains("--session '\"&gt;&lt;img src=x onerror=alert\\(1\\)&gt;' --apply"), "{md}");
