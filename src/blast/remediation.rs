@@ -312,3 +312,51 @@ pub fn steps(keys: &[ChainKey], upstream: &[ChainKey], events: &[ReportEvent], i
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blast::Provenance;
+
+    fn key(id: &str, session: &str, by_key: Option<&str>, by_service: Option<&str>) -> ChainKey {
+        ChainKey {
+            access_key_id: id.into(),
+            kind: if id.starts_with("AKIA") { "long_term" } else { "session" },
+            minted_by: None,
+            via: None,
+            role_arn: Some("arn:aws:iam::1:role/app".into()),
+            session_name: Some(session.into()),
+            provenance: Some(Provenance {
+                access_key_id: by_key.map(str::to_owned),
+                principal_arn: String::new(),
+                invoked_by: by_service.map(str::to_owned),
+                event_name: "AssumeRole".into(),
+                event_time: None,
+                source_ip: String::new(),
+                event_id: format!("e-{id}"),
+            }),
+        }
+    }
+
+    #[test]
+    fn remediation_follows_the_workload_a_service_delivered_to() {
+        let cases = [
+            ("lambda.amazonaws.com", "my-fn", "Lambda function my-fn"),
+            (
+                "ecs-tasks.amazonaws.com",
+                "0123456789abcdef0123456789abcdef",
+                "ECS task 0123456789abcdef0123456789abcdef",
+            ),
+            ("ec2.amazonaws.com", "i-0123456789abcdef0", "IMDSv2 on instance i-0123456789abcdef0"),
+        ];
+        for (service, session, want) in cases {
+            let steps = steps(&[key("ASIAROOT", session, None, Some(service))], &[], &[], &[]);
+            let all = steps.join("\n");
+            assert!(all.contains(want), "{service}: {all}");
+            assert_eq!(all.contains("IMDS"), service == "ec2.amazonaws.com", "{service}: {all}");
+        }
+        // Unknown origin: no instance advice, a pointer to the trust policy.
+        let all = steps(&[key("ASIAROOT", "someone", None, None)], &[], &[], &[]).join("\n");
+        assert!(!all.contains("IMDS") && all.contains("trust policy"), "{all}");
+    }
+}
