@@ -1,6 +1,8 @@
 //! Turns the world into records, chunk by chunk (one stream = account x region, one time window),
 //! and writes each chunk as CloudTrail files.
-use crate::records::{Call, Ctx, assumed_role_ident, call_record, delivery_record, human_ident, issuer, lifetime};
+use crate::records::{
+    Call, Ctx, assumed_role_ident, call_record, delivery_record, human_ident, issuer, lifetime, web_identity_delivery,
+};
 use crate::rng::{Rng, tag};
 use crate::world::{Human, HumanKind, Kind, Origin, Workload};
 use flate2::Compression;
@@ -96,6 +98,31 @@ pub struct Ov<'a> {
     /// Force this key index instead of the one current at t.
     pub key_index: Option<i64>,
     pub invoked_by: Option<&'a str>,
+    /// Through this VPC endpoint (id, owner account) instead; applied after `ip`.
+    pub vpce: Option<(&'a str, &'a str)>,
+}
+
+/// Where one call of `w` with key `k` comes from: (address, endpoint, endpoint owner, invokedBy).
+fn pick_origin<'w>(
+    ctx: &Ctx,
+    w: &'w Workload,
+    o: &'w Origin,
+    k: i64,
+    rng: &mut Rng,
+) -> (String, Option<&'w str>, Option<&'w str>, Option<&'w str>) {
+    match o {
+        Origin::Ip(ip) => (ip.clone(), None, None, None),
+        Origin::Vpce { vpce, ip } => (ip.clone(), Some(vpce.as_str()), None, None),
+        Origin::LambdaPool => (w.lambda_ip(ctx.seed, &ctx.regions[w.region], k, rng.below(2)), None, None, None),
+        Origin::Host(h) => (h.clone(), None, None, Some(h.as_str())),
+        Origin::Endpoint { vpce, owner, ips } => (rng.pick(ips).clone(), Some(vpce.as_str()), owner.as_deref(), None),
+        Origin::PerKey { pool, n } => {
+            let j = rng.below((*n).max(1));
+            let h = crate::rng::hash(&[ctx.seed, tag("pk"), w.wid, k as u64, j]);
+            (crate::world::pool_addr(&ctx.regions[w.region], *pool, 100_000 + h % 1_000_000), None, None, None)
+        }
+        Origin::Ips(ips) => (rng.pick(ips).clone(), None, None, None),
+    }
 }
 
 /// One API call by a workload at time t (None if it holds no key then).
@@ -120,15 +147,19 @@ pub fn use_record(ctx: &Ctx, w: &Workload, t: i64, call: &str, region: &str, rng
         None => None,
     };
     let acct = &ctx.accounts[w.acct];
-    let (mut ip, mut vpce, mut invoked_by, mut ua): (String, Option<&str>, Option<&str>, &str) = match w.origin_at(t) {
-        Origin::Ip(ip) => (ip.clone(), None, None, &client.ua),
-        Origin::Vpce { vpce, ip } => (ip.clone(), Some(vpce.as_str()), None, &client.ua),
-        Origin::LambdaPool => (w.lambda_ip(ctx.seed, &ctx.regions[w.region], k, rng.below(2)), None, None, &client.ua),
-        Origin::Host(h) => (h.clone(), None, Some(h.as_str()), h.as_str()),
-    };
+    let origin = client.origin.as_ref().unwrap_or(w.origin_at(t));
+    let (mut ip, mut vpce, mut owner, mut invoked_by) = pick_origin(ctx, w, origin, k, rng);
+    let mut ua: &str = if matches!(origin, Origin::Host(_)) { invoked_by.unwrap_or("") } else { &client.ua };
     if let Some(i) = ov.ip {
         ip = i.to_string();
         vpce = None;
+        owner = None;
+        // A call from an address of the caller's own is not made by a service on its behalf.
+        invoked_by = None;
+    }
+    if let Some((v, o)) = ov.vpce {
+        vpce = Some(v);
+        owner = Some(o);
     }
     if let Some(u) = ov.ua {
         ua = u;
@@ -136,6 +167,8 @@ pub fn use_record(ctx: &Ctx, w: &Workload, t: i64, call: &str, region: &str, rng
     if let Some(i) = ov.invoked_by {
         invoked_by = Some(i);
     }
+    let session = w.session_for(ctx.seed, k);
+    let web = w.web_identity.as_ref().map(|(p, _)| format!("arn:aws:iam::{}:oidc-provider/{}", acct, p));
     let c = Call {
         t,
         acct,
@@ -144,14 +177,15 @@ pub fn use_record(ctx: &Ctx, w: &Workload, t: i64, call: &str, region: &str, rng
         ip: &ip,
         ua,
         vpce,
+        vpce_owner: owner,
         invoked_by,
-        subject: &w.session,
+        subject: &session,
         private_ip: &w.private_ip,
         console: false,
     };
     let mut out = String::with_capacity(1400);
     call_record(&mut out, &c, rng, |o| {
-        assumed_role_ident(o, acct, &w.role, &w.session, &key, w.delivery_time(k), delivery, invoked_by)
+        assumed_role_ident(o, acct, &w.role, &session, &key, w.delivery_time(k), delivery, invoked_by, web.as_deref())
     });
     Some(out)
 }
@@ -193,13 +227,24 @@ pub fn chunk_events(world: &World, s: usize, widx: u64, w0: i64, w1: i64) -> Vec
                     for &v in variants {
                         let mut out = String::with_capacity(2200);
                         let key = w.key(ctx.seed, k, v);
+                        let session = w.session_for(ctx.seed, k);
+                        if let Some((provider, subject)) = &w.web_identity {
+                            let (ip, _, _, _) = pick_origin(ctx, w, &w.origin, k, &mut rng);
+                            let ua = &w.clients[0].ua;
+                            web_identity_delivery(
+                                &mut out, acct, region, provider, subject, &w.role, &session, &key, t, &ip, ua,
+                                &mut rng,
+                            );
+                            push(&mut evs, t, out);
+                            continue;
+                        }
                         delivery_record(
                             &mut out,
                             acct,
                             region,
                             issuer(w),
                             &w.role,
-                            &w.session,
+                            &session,
                             &key,
                             t,
                             lifetime(w),
@@ -293,6 +338,7 @@ pub fn human_call(world: &World, h: &Human, t: i64, region: &str, call: &str, rn
         ip: &ip,
         ua: &ua,
         vpce: None,
+        vpce_owner: None,
         invoked_by: None,
         subject: &h.name,
         private_ip: "",

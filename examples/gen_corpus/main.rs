@@ -7,6 +7,7 @@
 //! of threads. Does not use the trailhound library.
 //!
 //! cargo run --release --example gen_corpus -- --out /tmp/corpus --size 1GB --scenario all
+//! cargo run --release --example gen_corpus -- --out /tmp/keys --shape many-keys --accounts 40
 
 mod emit;
 mod json;
@@ -14,6 +15,11 @@ mod population;
 mod records;
 mod rng;
 mod scenarios;
+mod scenarios_network;
+mod scenarios_services;
+mod scenarios_thief;
+mod shapes;
+mod truth;
 mod world;
 
 use clap::Parser;
@@ -56,6 +62,23 @@ struct Args {
     /// Delete an existing DIR/AWSLogs first.
     #[arg(long)]
     force: bool,
+    /// Population shape. default: the mixed background scaled to --size. lambda-heavy: four busy
+    /// Lambda functions (about 2,700 keys each per day, one per cold start, each from its own
+    /// Lambda egress address), ignores --size. many-keys: about --keys distinct keys (hourly EC2
+    /// keys and Lambda cold starts, spread over every account and region, one or two uses per key),
+    /// ignores --size; e.g. `--shape many-keys --accounts 40` gives over 1,000,000 keys in 6 hours.
+    #[arg(long, value_enum, default_value = "default")]
+    shape: Shape,
+    /// Target number of distinct keys for --shape many-keys.
+    #[arg(long, default_value_t = 1_050_000)]
+    keys: u64,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    Default,
+    LambdaHeavy,
+    ManyKeys,
 }
 
 /// Floor for the background rate multiplier: every background workload keeps using its keys
@@ -142,8 +165,12 @@ fn run() -> Result<(), String> {
     let mut b = population::Builder::new(&ctx);
     let est_bytes_per_record = 1300.0;
     let target_records = size as f64 / est_bytes_per_record;
-    if !args.scenarios_only {
-        population::background(&mut b, target_records / nstreams as f64 / hours);
+    let background = args.shape == Shape::Default && !args.scenarios_only;
+    match args.shape {
+        Shape::Default if background => population::background(&mut b, target_records / nstreams as f64 / hours),
+        Shape::Default => {}
+        Shape::LambdaHeavy => shapes::lambda_heavy(&mut b),
+        Shape::ManyKeys => shapes::many_keys(&mut b, args.keys),
     }
     let mut scripted = vec![Vec::new(); nstreams];
     let mut truths = Vec::new();
@@ -164,7 +191,7 @@ fn run() -> Result<(), String> {
     world.index();
 
     // Rate multiplier: scale the background so the total reaches --size.
-    if !args.scenarios_only {
+    if background {
         let rate_at = |w: &mut emit::World, m: f64| {
             w.mult = m;
             (0..nstreams).map(|s| w.expected_rate(s)).sum::<f64>() * hours
@@ -215,6 +242,8 @@ fn run() -> Result<(), String> {
     println!("decompressed bytes: {}", stats.bytes);
     println!("compressed bytes: {}", stats.gz_bytes);
     println!("scenarios: {}", names.len());
+    let keys: i64 = world.workloads.iter().map(|w| w.all_keys(world.ctx.seed).len() as i64).sum();
+    println!("workload keys: {}", keys);
     println!("elapsed: {:.1}s ({:.0} MB/s decompressed)", secs, stats.bytes as f64 / 1e6 / secs.max(1e-9));
     Ok(())
 }

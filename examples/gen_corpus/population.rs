@@ -72,7 +72,7 @@ impl<'a> Builder<'a> {
         let session = match s.kind {
             Kind::Ec2 => format!("i-{}", r.hex(17)),
             Kind::Ecs => r.hex(32),
-            Kind::Lambda | Kind::Service => String::new(),
+            Kind::Lambda | Kind::Service | Kind::Delegated => String::new(),
         };
         let private_ip = self.alloc.private_ip();
         let (invoked_by, delivers) = match &s.origin {
@@ -101,6 +101,9 @@ impl<'a> Builder<'a> {
             private_ip,
             delivers,
             quiet_until: 0,
+            issuer: None,
+            per_key_session: None,
+            web_identity: None,
         });
         self.workloads.len() - 1
     }

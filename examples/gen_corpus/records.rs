@@ -23,6 +23,8 @@ pub struct Call<'a> {
     pub ip: &'a str,
     pub ua: &'a str,
     pub vpce: Option<&'a str>,
+    /// Account owning the endpoint (None: the caller's account).
+    pub vpce_owner: Option<&'a str>,
     pub invoked_by: Option<&'a str>,
     /// Instance id / function / task (used in parameters), and a private address.
     pub subject: &'a str,
@@ -226,6 +228,14 @@ fn params(c: &Call, rng: &mut Rng) -> (String, Option<String>, Option<String>) {
         ),
         ("lambda", "GetFunction") => format!(r#"{{"functionName":"app-prod-{}"}}"#, rng.pick(&["resizer", "notifier", "etl"])),
         ("sts", "GetCallerIdentity") => "null".to_string(),
+        ("ec2messages", "GetMessages") => format!(
+            r#"{{"destination":"{}","messagesRequestId":"{}","visibilityTimeoutInSeconds":10}}"#,
+            inst,
+            rng.uuid()
+        ),
+        ("ec2messages", "AcknowledgeMessage") => format!(r#"{{"messageId":"{}"}}"#, rng.uuid()),
+        ("ssmmessages", "CreateControlChannel") => format!(r#"{{"channelId":"{}"}}"#, inst),
+        ("ssmmessages", "OpenDataChannel") => format!(r#"{{"sessionId":"{}-{}"}}"#, "ssm-user", rng.hex(17)),
         _ => "null".to_string(),
     };
     (p, res, extra)
@@ -264,7 +274,7 @@ pub fn call_record(out: &mut String, c: &Call, rng: &mut Rng, ident: impl FnOnce
     }
     o.s("eventType", "AwsApiCall").b("managementEvent", true).s("recipientAccountId", c.acct);
     if let Some(v) = c.vpce {
-        o.s("vpcEndpointId", v).s("vpcEndpointAccountId", c.acct);
+        o.s("vpcEndpointId", v).s("vpcEndpointAccountId", c.vpce_owner.unwrap_or(c.acct));
     }
     o.s("eventCategory", "Management");
     if c.invoked_by.is_none() {
@@ -290,6 +300,7 @@ pub fn assumed_role_ident(
     creation: i64,
     delivery: Option<&str>,
     invoked_by: Option<&str>,
+    web_provider: Option<&str>,
 ) {
     o.s("type", "AssumedRole")
         .s("principalId", &format!("{}:{}", role.id, session))
@@ -304,7 +315,11 @@ pub fn assumed_role_ident(
                     .s("accountId", acct)
                     .s("userName", &role.name);
             })
-            .o("webIdFederationData", |_| {})
+            .o("webIdFederationData", |w| {
+                if let Some(p) = web_provider {
+                    w.s("federatedProvider", p).o("attributes", |_| {});
+                }
+            })
             .o("attributes", |a| {
                 a.s("creationDate", &ts(creation)).s("mfaAuthenticated", "false");
             });
@@ -352,6 +367,18 @@ pub fn delivery_record(
             if service != "ec2.amazonaws.com" {
                 p.n("durationSeconds", lifetime);
             }
+            if service == "pods.eks.amazonaws.com" {
+                // EKS Pod Identity tags the session (TagSession) with the pod's coordinates.
+                let cluster = session.split('-').nth(1).unwrap_or("cluster");
+                p.arr("tags", 3, |i, t| {
+                    let (k, v) = match i {
+                        0 => ("eks-cluster-name", cluster.to_string()),
+                        1 => ("kubernetes-namespace", "payments".to_string()),
+                        _ => ("kubernetes-service-account", "payments-api".to_string()),
+                    };
+                    t.s("key", k).s("value", &v);
+                });
+            }
         })
         .o("responseElements", |r| {
             r.o("credentials", |c| {
@@ -380,7 +407,80 @@ pub fn issuer(w: &Workload) -> &str {
         Lambda => "lambda.amazonaws.com",
         Ecs => "ecs-tasks.amazonaws.com",
         Service => w.invoked_by.as_deref().unwrap_or("AWS Internal"),
+        Delegated => w.issuer.as_deref().unwrap_or("AWS Internal"),
     }
+}
+
+/// IRSA: the pod's SDK exchanges its service-account token for a key (`AssumeRoleWithWebIdentity`),
+/// from the pod's own address and with the pod's user agent; the caller is a WebIdentityUser.
+pub fn web_identity_delivery(
+    out: &mut String,
+    acct: &str,
+    region: &str,
+    provider: &str,
+    subject: &str,
+    role: &Role,
+    session: &str,
+    key: &str,
+    t: i64,
+    ip: &str,
+    ua: &str,
+    rng: &mut Rng,
+) {
+    let provider_arn = format!("arn:aws:iam::{}:oidc-provider/{}", acct, provider);
+    let token = format!("IQoJb3JpZ2luX2Vj{}", rng.b64(700));
+    let mut o = Obj::new(out);
+    o.s("eventVersion", "1.08")
+        .o("userIdentity", |u| {
+            u.s("type", "WebIdentityUser")
+                .s("principalId", &format!("{}:sts.amazonaws.com:{}", provider_arn, subject))
+                .s("userName", subject)
+                .s("identityProvider", &provider_arn);
+        })
+        .s("eventTime", &ts(t))
+        .s("eventSource", "sts.amazonaws.com")
+        .s("eventName", "AssumeRoleWithWebIdentity")
+        .s("awsRegion", region)
+        .s("sourceIPAddress", ip)
+        .s("userAgent", ua)
+        .o("requestParameters", |p| {
+            p.s("roleArn", &role.arn(acct)).s("roleSessionName", session).n("durationSeconds", 3600);
+        })
+        .o("responseElements", |r| {
+            r.o("credentials", |c| {
+                c.s("accessKeyId", key).s("sessionToken", &token).s("expiration", &expiration_text(t + 3600));
+            })
+            .s("subjectFromWebIdentityToken", subject)
+            .o("assumedRoleUser", |a| {
+                a.s("assumedRoleId", &format!("{}:{}", role.id, session))
+                    .s("arn", &format!("arn:aws:sts::{}:assumed-role/{}/{}", acct, role.name, session));
+            })
+            .s("provider", &provider_arn)
+            .s("audience", "sts.amazonaws.com");
+        })
+        .o("additionalEventData", |a| {
+            a.s("identityProviderConnectionVerificationMethod", "IAMTrustStore");
+        })
+        .s("requestID", &rng.uuid())
+        .s("eventID", &rng.uuid())
+        .b("readOnly", true)
+        .arr("resources", 2, |i, r| {
+            if i == 0 {
+                r.s("accountId", acct).s("type", "AWS::IAM::Role").s("ARN", &role.arn(acct));
+            } else {
+                r.s("accountId", acct).s("type", "AWS::IAM::OidcProvider").s("ARN", &provider_arn);
+            }
+        })
+        .s("eventType", "AwsApiCall")
+        .b("managementEvent", true)
+        .s("recipientAccountId", acct)
+        .s("eventCategory", "Management")
+        .o("tlsDetails", |t| {
+            t.s("tlsVersion", "TLSv1.3")
+                .s("cipherSuite", "TLS_AES_128_GCM_SHA256")
+                .s("clientProvidedHostHeader", &format!("sts.{}.amazonaws.com", region));
+        });
+    o.end();
 }
 
 pub fn lifetime(w: &Workload) -> i64 {
@@ -389,6 +489,7 @@ pub fn lifetime(w: &Workload) -> i64 {
         Ec2 => 6 * 3600 + 35 * 60,
         Lambda => 12 * 3600,
         Ecs | Service => 6 * 3600,
+        Delegated => 3600,
     }
 }
 
@@ -404,7 +505,7 @@ pub fn human_ident(o: &mut Obj, acct: &str, h: &Human, key: &str, creation: i64)
                 .s("userName", &h.name);
         }
         HumanKind::Sso { role, .. } => {
-            assumed_role_ident(o, acct, role, &h.name, key, creation, None, None);
+            assumed_role_ident(o, acct, role, &h.name, key, creation, None, None, None);
         }
     }
 }

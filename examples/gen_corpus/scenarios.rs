@@ -2,14 +2,15 @@
 //!
 //! Scenario i (canonical order) lives in account i % A, region (i / A) % R, around a time T_i
 //! between 30% and 70% of the span. Scenario workloads are not scaled by --size.
-use crate::emit::{Ov, Stats, use_record};
-use crate::json::{Obj, esc, ts};
+use crate::emit::{Ov, use_record};
+use crate::json::ts;
 use crate::population::Builder;
 use crate::records::human_custom;
 use crate::rng::{Rng, hash, tag};
+pub use crate::truth::{Truth, write_truth};
 use crate::world::*;
-use std::path::Path;
 
+/// The original scenarios; `all()` appends the newer modules' (positions fix placement).
 pub const ALL: &[&str] = &[
     "nat_shared",
     "vpce_only",
@@ -28,34 +29,31 @@ pub const ALL: &[&str] = &[
     "theft_behind_nat",
 ];
 
-pub struct Truth {
-    pub name: String,
-    pub expected: &'static str,
-    pub keys: Vec<String>,
-    pub malicious_keys: Vec<String>,
-    pub first_malicious_time: Option<i64>,
-    pub notes: String,
-    pub flags: Vec<String>,
-    /// Where it was planted (for humans reading ground truth).
-    pub account: String,
-    pub region: String,
+/// Every scenario, in canonical order (a scenario's position fixes its account, region, time).
+pub fn all() -> Vec<&'static str> {
+    let mut v = ALL.to_vec();
+    v.extend_from_slice(crate::scenarios_network::NAMES);
+    v.extend_from_slice(crate::scenarios_thief::NAMES);
+    v.extend_from_slice(crate::scenarios_services::NAMES);
+    v
 }
 
 pub fn resolve(names: &[String]) -> Result<Vec<&'static str>, String> {
+    let all = all();
     let mut out = Vec::new();
     for n in names {
         for n in n.split(',').filter(|x| !x.is_empty()) {
             if n == "all" {
-                out.extend_from_slice(ALL);
-            } else if let Some(x) = ALL.iter().find(|x| **x == n) {
+                out.extend_from_slice(&all);
+            } else if let Some(x) = all.iter().find(|x| **x == n) {
                 out.push(*x);
             } else {
-                return Err(format!("unknown scenario {:?}; known: all,{}", n, ALL.join(",")));
+                return Err(format!("unknown scenario {:?}; known: all,{}", n, all.join(",")));
             }
         }
     }
     // Canonical order, no duplicates: planting does not depend on how they were listed.
-    out.sort_by_key(|n| ALL.iter().position(|x| x == n));
+    out.sort_by_key(|n| all.iter().position(|x| x == n));
     out.dedup();
     Ok(out)
 }
@@ -64,49 +62,54 @@ const THIEF_OUTSIDE: &str = "45.33.32.156";
 const THIEF_FIRST: &str = "45.33.32.157";
 const THIEF_LAMBDA: &str = "45.33.32.158";
 const THIEF_ECS: &str = "45.33.32.159";
-const UA_CLI_EC2_HOST: &str =
+pub const UA_CLI_EC2_HOST: &str =
     "aws-cli/2.15.0 Python/3.11.6 Linux/6.1.61-85.141.amzn2023.x86_64 exe/x86_64.amzn.2023 prompt/off";
 
-struct P<'a, 'b> {
-    b: &'a mut Builder<'b>,
-    scripted: &'a mut [Vec<(i64, String)>],
-    a: usize,
-    r: usize,
-    t: i64,
-    rng: Rng,
+/// Where and when a scenario is planted, and the builder it plants with.
+pub struct P<'a, 'b> {
+    pub b: &'a mut Builder<'b>,
+    pub scripted: &'a mut [Vec<(i64, String)>],
+    pub a: usize,
+    pub r: usize,
+    pub t: i64,
+    pub rng: Rng,
 }
 
 impl P<'_, '_> {
-    fn stream(&self, region: usize) -> usize {
+    pub fn stream(&self, region: usize) -> usize {
         self.a * self.b.ctx.regions.len() + region
     }
     /// Region index where a GetCallerIdentity by this scenario's principals is logged.
-    fn sts_region(&self) -> usize {
+    pub fn sts_region(&self) -> usize {
         self.b.ctx.global_region.unwrap_or(self.r)
     }
-    fn region(&self) -> String {
+    pub fn region(&self) -> String {
         self.b.ctx.regions[self.r].clone()
     }
-    fn keys(&self, idx: &[usize]) -> Vec<String> {
+    pub fn keys(&self, idx: &[usize]) -> Vec<String> {
         idx.iter().flat_map(|&i| self.b.workloads[i].all_keys(self.b.seed())).collect()
     }
-    /// Script one call of workload `wi` at t with overrides; returns whether it was written.
-    fn script_use(&mut self, wi: usize, t: i64, call: &str, ov: &Ov) {
+    /// Script one call of workload `wi` at t with overrides, in the scenario's region.
+    pub fn script_use(&mut self, wi: usize, t: i64, call: &str, ov: &Ov) {
         let region_idx = if call == "sts:GetCallerIdentity" { self.sts_region() } else { self.r };
+        self.script_use_in(wi, t, call, region_idx, ov);
+    }
+    /// Script one call of workload `wi` at t, logged in region index `region_idx`.
+    pub fn script_use_in(&mut self, wi: usize, t: i64, call: &str, region_idx: usize, ov: &Ov) {
         let region = self.b.ctx.regions[region_idx].clone();
         let w = self.b.workloads[wi].clone();
         let rec = use_record(self.b.ctx, &w, t, call, &region, &mut self.rng, ov).expect("scripted use has a key");
         let s = self.stream(region_idx);
         self.scripted[s].push((t, rec));
     }
-    fn inst(&mut self, role: &Role, origin: Origin, ua: &str, calls: &[&'static str], rate: f64) -> usize {
+    pub fn inst(&mut self, role: &Role, origin: Origin, ua: &str, calls: &[&'static str], rate: f64) -> usize {
         let mut rng = Rng::new(self.rng.next_u64());
         self.b.instance(self.a, self.r, role, origin, ua, calls, rate, false, &mut rng)
     }
 }
 
 pub fn plant(b: &mut Builder, scripted: &mut [Vec<(i64, String)>], name: &str) -> Truth {
-    let i = ALL.iter().position(|x| *x == name).unwrap();
+    let i = all().iter().position(|x| *x == name).expect("resolved name");
     let na = b.ctx.accounts.len();
     let nr = b.ctx.regions.len();
     let (a, r) = (i % na, (i / na) % nr);
@@ -122,6 +125,7 @@ pub fn plant(b: &mut Builder, scripted: &mut [Vec<(i64, String)>], name: &str) -
         keys: vec![],
         malicious_keys: vec![],
         first_malicious_time: None,
+        first_malicious_times: vec![],
         notes: String::new(),
         flags: vec![],
         account: p.b.ctx.accounts[a].clone(),
@@ -143,7 +147,18 @@ pub fn plant(b: &mut Builder, scripted: &mut [Vec<(i64, String)>], name: &str) -
         "theft_lambda" => theft_lambda(&mut p, &mut truth),
         "theft_ecs" => theft_ecs(&mut p, &mut truth),
         "theft_behind_nat" => theft_behind_nat(&mut p, &mut truth),
-        _ => unreachable!(),
+        _ => {
+            let done = crate::scenarios_network::plant(&mut p, &mut truth, name)
+                || crate::scenarios_thief::plant(&mut p, &mut truth, name)
+                || crate::scenarios_services::plant(&mut p, &mut truth, name);
+            assert!(done, "scenario {name} has no planter");
+        }
+    }
+    // The old single-key scenarios set `first_malicious_time` only: give it per key too.
+    if truth.first_malicious_times.is_empty() {
+        if let Some(t) = truth.first_malicious_time {
+            truth.first_malicious_times = truth.malicious_keys.iter().map(|k| (k.clone(), t)).collect();
+        }
     }
     truth
 }
@@ -352,8 +367,13 @@ fn eks_nodes(p: &mut P, tr: &mut Truth) {
         let wi = p.inst(&role, Origin::Ip(ip), UA_VPC_CNI, CALLS_VPC_CNI, 40.0);
         let w = &mut p.b.workloads[wi];
         w.dual = true;
-        let pod =
-            |ua: &str, weight: f64, v1: bool| Client { ua: ua.to_string(), calls: CALLS_PODS.to_vec(), weight, v1 };
+        let pod = |ua: &str, weight: f64, v1: bool| Client {
+            ua: ua.to_string(),
+            calls: CALLS_PODS.to_vec(),
+            weight,
+            v1,
+            origin: None,
+        };
         w.clients = vec![
             Client::new(UA_VPC_CNI, CALLS_VPC_CNI, 0.25),
             Client::new(UA_KUBELET, CALLS_KUBELET, 0.15),
@@ -385,14 +405,14 @@ fn trusted_onprem(p: &mut P, tr: &mut Truth) {
 // ---------------------------------------------------------------- thefts
 
 /// Script the attacker's calls: (offset seconds, call).
-fn attack(p: &mut P, wi: usize, t0: i64, steps: &[(i64, &str)], ov: &Ov) -> i64 {
+pub fn attack(p: &mut P, wi: usize, t0: i64, steps: &[(i64, &str)], ov: &Ov) -> i64 {
     for (dt, call) in steps {
         p.script_use(wi, t0 + dt, call, ov);
     }
     t0 + steps[0].0
 }
 
-const RECON: &[(i64, &str)] = &[
+pub const RECON: &[(i64, &str)] = &[
     (0, "sts:GetCallerIdentity"),
     (41, "ec2:DescribeInstances"),
     (97, "s3:ListBuckets"),
@@ -573,31 +593,4 @@ fn theft_behind_nat(p: &mut P, tr: &mut Truth) {
         ts(d),
         w.session
     );
-}
-
-// ---------------------------------------------------------------- ground truth file
-
-pub fn write_truth(path: &Path, truths: &[Truth], st: &Stats) -> std::io::Result<()> {
-    let mut s = String::from("{\n  \"scenarios\": [");
-    for (i, t) in truths.iter().enumerate() {
-        s.push_str(if i == 0 { "\n    " } else { ",\n    " });
-        let mut o = Obj::new(&mut s);
-        o.s("name", &t.name)
-            .s("expected", t.expected)
-            .sarr("keys", &t.keys.iter().map(|x| x.as_str()).collect::<Vec<_>>())
-            .sarr("malicious_keys", &t.malicious_keys.iter().map(|x| x.as_str()).collect::<Vec<_>>());
-        match t.first_malicious_time {
-            Some(x) => o.s("first_malicious_time", &ts(x)),
-            None => o.null("first_malicious_time"),
-        };
-        o.s("notes", &t.notes)
-            .sarr("flags", &t.flags.iter().map(|x| x.as_str()).collect::<Vec<_>>())
-            .s("account", &t.account)
-            .s("region", &t.region);
-        o.end();
-    }
-    s.push_str(if truths.is_empty() { "],\n" } else { "\n  ],\n" });
-    s.push_str(&format!("  \"files\": {},\n  \"records\": {},\n  \"bytes\": {}\n}}\n", st.files, st.records, st.bytes));
-    let _ = esc;
-    std::fs::write(path, s)
 }

@@ -86,6 +86,9 @@ pub enum Kind {
     Ecs,
     /// A service acting through a (service-linked) role: source and UA are the service host.
     Service,
+    /// Credentials a service delivers for a role and the role's code uses from the service's
+    /// compute (CodeBuild, Glue, SageMaker, App Runner, EKS Pod Identity, IRSA pods).
+    Delegated,
 }
 
 #[derive(Clone, Debug)]
@@ -99,6 +102,20 @@ pub enum Origin {
     LambdaPool,
     /// A service host name ("cloudformation.amazonaws.com", "AWS Internal").
     Host(String),
+    /// Through a VPC endpoint owned by `owner` (None: the workload's own account), from one of
+    /// several private addresses (pods, ENIs) picked per call.
+    Endpoint {
+        vpce: String,
+        owner: Option<String>,
+        ips: Vec<String>,
+    },
+    /// `n` addresses of EC2 pool `pool` per key (a fresh container or runner per key).
+    PerKey {
+        pool: usize,
+        n: u64,
+    },
+    /// One of these addresses per call (the same host written two ways, several ENIs).
+    Ips(Vec<String>),
 }
 
 #[derive(Clone, Debug)]
@@ -126,11 +143,13 @@ pub struct Client {
     pub weight: f64,
     /// Uses the IMDSv1-delivered key variant (EKS pods), `ec2RoleDelivery` "1.0".
     pub v1: bool,
+    /// Where this client's calls come from when not the workload's (pods through an endpoint).
+    pub origin: Option<Origin>,
 }
 
 impl Client {
     pub fn new(ua: &str, calls: &[&'static str], weight: f64) -> Client {
-        Client { ua: ua.to_string(), calls: calls.to_vec(), weight, v1: false }
+        Client { ua: ua.to_string(), calls: calls.to_vec(), weight, v1: false, origin: None }
     }
 }
 
@@ -167,6 +186,14 @@ pub struct Workload {
     pub delivers: bool,
     /// The workload makes no calls of its own before this time.
     pub quiet_until: i64,
+    /// Delivering service principal when not the kind's default (codebuild.amazonaws.com, ...).
+    pub issuer: Option<String>,
+    /// Session name per key: `{uuid}`, `{hex}`, `{epoch}` are filled per key (CodeBuild builds,
+    /// IRSA SDK sessions); None: `session` for every key.
+    pub per_key_session: Option<String>,
+    /// IRSA: the EKS OIDC provider host path and the service account; delivery is then
+    /// `AssumeRoleWithWebIdentity` by a WebIdentityUser from the workload's own address.
+    pub web_identity: Option<(String, String)>,
 }
 
 impl Workload {
@@ -185,6 +212,18 @@ impl Workload {
     }
     pub fn key(&self, seed: u64, k: i64, variant: u64) -> String {
         access_key(seed, "ASIA", &[tag("wkey"), self.wid, k as u64, variant])
+    }
+    /// The role session name of key `k`.
+    pub fn session_for(&self, seed: u64, k: i64) -> String {
+        match &self.per_key_session {
+            None => self.session.clone(),
+            Some(p) => {
+                let mut r = Rng::from(&[seed, tag("sess"), self.wid, k as u64]);
+                p.replace("{uuid}", &r.uuid())
+                    .replace("{hex}", &r.hex(12))
+                    .replace("{epoch}", &self.delivery_time(k).to_string())
+            }
+        }
     }
     pub fn origin_at(&self, t: i64) -> &Origin {
         match &self.moved {
