@@ -153,19 +153,24 @@ fn ci_runners(p: &mut P, tr: &mut Truth, theft: bool) {
     let n = if theft { 6 } else { 20 };
     for j in 0..n {
         let ip = p.b.public_ip(p.r);
-        let wi = p.inst(&role, Origin::Ip(ip), UA_GO_V2, CALLS_BATCH, 30.0);
+        // Odd runners call only the other region (a deploy job); even ones both.
+        let rate = if j % 2 == 0 { 30.0 } else { 0.0 };
+        let wi = p.inst(&role, Origin::Ip(ip), UA_GO_V2, CALLS_BATCH, rate);
         let first = p.t - 3600 + j as i64 * 420;
         {
             let w = &mut p.b.workloads[wi];
             w.first = first;
             w.end = first + 1500;
             w.global_sts = 0.0;
+            w.clients.truncate(1);
         }
         for (dt, call) in [
             (40, "s3:ListBuckets"),
             (95, "ec2:DescribeInstances"),
             (300, "sqs:GetQueueUrl"),
+            (610, "ec2:DescribeSecurityGroups"),
             (900, "s3:GetBucketLocation"),
+            (1300, "ec2:DescribeInstances"),
         ] {
             p.script_use_in(wi, first + dt, call, other, &Ov::default());
         }
@@ -173,7 +178,7 @@ fn ci_runners(p: &mut P, tr: &mut Truth, theft: bool) {
     }
     tr.keys = p.keys(&idx);
     tr.notes = format!(
-        "{} CI runners of role {} launched 7 minutes apart, each living 25 minutes with one key (delivered in its own region {}), each calling {} APIs and its own region's from its own EC2 address.",
+        "{} CI runners of role {} launched 7 minutes apart, each living 25 minutes with one key (delivered in its own region {}), each calling {} APIs (odd runners nothing else, even ones also their own region's) from its own EC2 address, without an SSM agent.",
         n,
         role.name,
         p.region(),
