@@ -72,6 +72,9 @@ struct Args {
     /// Target number of distinct keys for --shape many-keys.
     #[arg(long, default_value_t = 1_050_000)]
     keys: u64,
+    /// Print the number of workload keys the arguments give and write nothing.
+    #[arg(long)]
+    plan: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,13 +146,15 @@ fn run() -> Result<(), String> {
         rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| e.to_string())?;
     }
     let logs = args.out.join("AWSLogs");
-    if logs.exists() {
+    if logs.exists() && !args.plan {
         if !args.force {
             return Err(format!("{} exists; pass --force to replace it", logs.display()));
         }
         std::fs::remove_dir_all(&logs).map_err(|e| e.to_string())?;
     }
-    std::fs::create_dir_all(&args.out).map_err(|e| e.to_string())?;
+    if !args.plan {
+        std::fs::create_dir_all(&args.out).map_err(|e| e.to_string())?;
+    }
 
     let accounts: Vec<String> = (0..args.accounts)
         .map(|i| {
@@ -189,6 +194,11 @@ fn run() -> Result<(), String> {
         by_acct: Vec::new(),
     };
     world.index();
+    if args.plan {
+        let keys: usize = world.workloads.iter().map(|w| w.all_keys(world.ctx.seed).len()).sum();
+        println!("workloads: {}\nworkload keys: {}", world.workloads.len(), keys);
+        return Ok(());
+    }
 
     // Rate multiplier: scale the background so the total reaches --size.
     if background {

@@ -192,7 +192,8 @@ fn sagemaker(p: &mut P) -> (Vec<usize>, String) {
 fn batch(p: &mut P) -> (Vec<usize>, String) {
     let role = p.b.cfn_role(p.a, "batch-nightly-JobRole");
     let nat = p.b.public_ip(p.r);
-    let t0 = p.t - 3 * 3600 + 600;
+    // Jobs start inside the corpus (their delivery records are in it).
+    let t0 = (p.t - 3 * 3600 + 600).max(p.b.ctx.start + 300);
     let mut idx = Vec::new();
     for j in 0..10 {
         let wi = add(p, Kind::Ecs, &role, Origin::Ip(nat.clone()), UA_BATCH, CALLS_DATA, 3600);
