@@ -18,6 +18,8 @@ pub const NAMES: &[&str] = &[
     "addr_mapped_ipv6",
     "theft_mapped_ipv6",
     "theft_unparseable_address",
+    "addr_ipv6_dualstack",
+    "theft_ipv6_outside",
 ];
 
 /// Plants `name` if it is one of this module's; false otherwise.
@@ -32,6 +34,8 @@ pub fn plant(p: &mut P, tr: &mut Truth, name: &str) -> bool {
         "addr_mapped_ipv6" => addr_mapped_ipv6(p, tr),
         "theft_mapped_ipv6" => theft_mapped_ipv6(p, tr),
         "theft_unparseable_address" => theft_unparseable_address(p, tr),
+        "addr_ipv6_dualstack" => ipv6(p, tr, false),
+        "theft_ipv6_outside" => ipv6(p, tr, true),
         _ => return false,
     }
     true
@@ -281,4 +285,34 @@ fn theft_unparseable_address(p: &mut P, tr: &mut Truth) {
         "Instance {} (role {}) uses its keys from {}. Its key #{} is also used with aws-cli on Ubuntu from addresses that do not parse as IP addresses (45.33.33.11:443, fe80::1%eth0): the key must still be judged.",
         w.session, role.name, ip, k
     );
+}
+
+/// Dual-stack instances calling AWS over IPv4 and IPv6 (an EC2 IPv6 prefix of their region); with
+/// `theft`, one key is also used from an IPv6 address outside AWS.
+fn ipv6(p: &mut P, tr: &mut Truth, theft: bool) {
+    let role = p.b.cfn_role(p.a, if theft { "dualstack-ingest-InstanceRole" } else { "dualstack-web-InstanceRole" });
+    let region = p.region();
+    let mut idx = Vec::new();
+    for j in 0..2u64 {
+        let v4 = p.b.public_ip(p.r);
+        let v6 = v6_addr(&region, p.rng.next_u64() ^ j);
+        idx.push(p.inst(&role, Origin::Ips(vec![v4, v6]), UA_JAVA, CALLS_WEB, 15.0));
+    }
+    tr.keys = p.keys(&idx);
+    tr.notes = format!(
+        "2 dual-stack instances of role {} calling AWS from their IPv4 address and from their IPv6 address in {}'s EC2 IPv6 range.",
+        role.name, region
+    );
+    if theft {
+        let w = p.b.workloads[idx[0]].clone();
+        let k = w.key_index(p.t).expect("key at T");
+        let thief = "2a01:7e00::f03c:94ff:fe3d:8e21";
+        let ov = Ov { ip: Some(thief), ua: Some(UA_CLI_DARWIN), key_index: Some(k), ..Ov::default() };
+        let first = attack(p, idx[0], p.t, RECON, &ov);
+        tr.mal(w.key(p.b.seed(), k, 0), first);
+        tr.notes.push_str(&format!(
+            " Instance {}'s key #{} is also used from {} (IPv6 outside AWS) with a laptop aws-cli.",
+            w.session, k, thief
+        ));
+    }
 }

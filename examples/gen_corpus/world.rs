@@ -23,6 +23,39 @@ pub const EC2_PREFIXES: &[(&str, [&str; 3])] = &[
     ("sa-east-1", ["52.67.0.0/16", "54.94.0.0/16", "54.207.0.0/16"]),
 ];
 
+/// Per region, an IPv6 EC2 prefix of ip-ranges.json (same snapshot) overlapped by no other region's or
+/// other service's prefix: dual-stack instances call from there.
+pub const EC2_V6_PREFIXES: &[(&str, &str)] = &[
+    ("us-east-1", "2600:1f19:8000::"),
+    ("us-east-2", "2600:1f1f:c000::"),
+    ("us-west-1", "2600:1f2c::"),
+    ("us-west-2", "2600:1f1d:8000::"),
+    ("eu-west-1", "2606:f40:d000::"),
+    ("eu-west-2", "2a05:d027::"),
+    ("eu-central-1", "2a05:d024:8000::"),
+    ("eu-north-1", "2a05:d026::"),
+    ("ap-southeast-1", "2406:da2a:8000::"),
+    ("ap-southeast-2", "2606:f40:2a00::"),
+    ("ap-northeast-1", "2406:da2d::"),
+    ("ap-south-1", "2406:daeb:a000::"),
+    ("ca-central-1", "2600:1f1e:4000::"),
+    ("sa-east-1", "2600:1fea:e000::"),
+];
+
+/// The `n`th IPv6 EC2 address of a region (interface id in the low 64 bits).
+pub fn v6_addr(region: &str, n: u64) -> String {
+    let base = EC2_V6_PREFIXES.iter().find(|(r, _)| *r == region).expect("known region").1;
+    let h = hash(&[tag("v6"), n]);
+    format!(
+        "{}{:x}:{:x}:{:x}:{:x}",
+        base,
+        (h >> 48) & 0xffff | 0x100,
+        (h >> 32) & 0xffff,
+        (h >> 16) & 0xffff,
+        n & 0xffff
+    )
+}
+
 pub fn known_region(r: &str) -> bool {
     EC2_PREFIXES.iter().any(|(n, _)| *n == r)
 }
