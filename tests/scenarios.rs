@@ -26,6 +26,19 @@ fn generate(dir: &std::path::Path, args: &[&str]) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("ground_truth.json")).unwrap()).unwrap()
 }
 
+/// An origin as an address, however it was written: `ip|vpce-...` (through an endpoint),
+/// `::ffff:a.b.c.d`, `a.b.c.d:port`, `fe80::1%eth0`.
+fn origin(s: &str) -> String {
+    let s = s.split('|').next().unwrap_or(s);
+    let s = s.split('%').next().unwrap_or(s);
+    let lower = s.to_ascii_lowercase();
+    let s = lower.strip_prefix("::ffff:").filter(|v| v.contains('.')).unwrap_or(&lower);
+    match s.split_once(':') {
+        Some((v4, port)) if v4.contains('.') && port.chars().all(|c| c.is_ascii_digit()) => v4.to_owned(),
+        _ => s.to_owned(),
+    }
+}
+
 /// Scans the corpus with every flag the scenarios ask for and checks each scenario's expectation.
 fn check(dir: &std::path::Path, truth: &Value) -> BTreeMap<String, Value> {
     let mut args = vec![path_str(dir), "-q".into(), "--format".into(), "json".into()];
@@ -68,6 +81,19 @@ fn check(dir: &std::path::Path, truth: &Value) -> BTreeMap<String, Value> {
                     // Per key: a returning thief's keys each have their own first malicious event.
                     let want = &s["first_malicious_times"][*k];
                     assert!(want.is_string(), "{name}: ground truth lacks first_malicious_times[{k}]");
+                    // The offending origins are the thief's, never the workload's own addresses.
+                    let thief: Vec<String> = s["malicious_origins"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(origin)
+                        .collect();
+                    let named: Vec<String> =
+                        f["source_ips"].as_array().unwrap().iter().filter_map(Value::as_str).map(origin).collect();
+                    if !thief.is_empty() && named.iter().any(|o| !thief.contains(o)) {
+                        fails.push(format!("{name}: {k} names origins {named:?}; the thief's are {thief:?}"));
+                    }
                     if f["first_seen"] != *want {
                         fails.push(format!(
                             "{name}: {k} first_seen {} is not the first malicious event {want}",

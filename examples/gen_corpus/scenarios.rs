@@ -73,6 +73,8 @@ pub struct P<'a, 'b> {
     pub r: usize,
     pub t: i64,
     pub rng: Rng,
+    /// Addresses the thieves' calls come from (`attack` records them).
+    pub origins: Vec<String>,
 }
 
 impl P<'_, '_> {
@@ -118,7 +120,7 @@ pub fn plant(b: &mut Builder, scripted: &mut [Vec<(i64, String)>], name: &str) -
     let frac = (hash(&[b.seed(), tag("scn-time"), tag(name)]) % 10_000) as f64 / 10_000.0;
     let t = b.ctx.start + (span as f64 * (0.3 + 0.4 * frac)) as i64;
     let rng = Rng::from(&[b.seed(), tag("scn"), tag(name)]);
-    let mut p = P { b, scripted, a, r, t, rng };
+    let mut p = P { b, scripted, a, r, t, rng, origins: vec![] };
     let mut truth = Truth {
         name: name.to_string(),
         expected: if name.starts_with("theft_") { "finding" } else { "none" },
@@ -126,6 +128,7 @@ pub fn plant(b: &mut Builder, scripted: &mut [Vec<(i64, String)>], name: &str) -
         malicious_keys: vec![],
         first_malicious_time: None,
         first_malicious_times: vec![],
+        malicious_origins: vec![],
         notes: String::new(),
         flags: vec![],
         account: p.b.ctx.accounts[a].clone(),
@@ -154,6 +157,7 @@ pub fn plant(b: &mut Builder, scripted: &mut [Vec<(i64, String)>], name: &str) -
             assert!(done, "scenario {name} has no planter");
         }
     }
+    truth.malicious_origins = std::mem::take(&mut p.origins);
     // The old single-key scenarios set `first_malicious_time` only: give it per key too.
     if truth.first_malicious_times.is_empty() {
         if let Some(t) = truth.first_malicious_time {
@@ -406,6 +410,9 @@ fn trusted_onprem(p: &mut P, tr: &mut Truth) {
 
 /// Script the attacker's calls: (offset seconds, call).
 pub fn attack(p: &mut P, wi: usize, t0: i64, steps: &[(i64, &str)], ov: &Ov) -> i64 {
+    if let Some(ip) = ov.ip.filter(|ip| !p.origins.iter().any(|o| o == ip)) {
+        p.origins.push(ip.to_string());
+    }
     for (dt, call) in steps {
         p.script_use(wi, t0 + dt, call, ov);
     }

@@ -200,6 +200,7 @@ fn ci_runners(p: &mut P, tr: &mut Truth, theft: bool) {
             (400, "s3:GetBucketLocation"),
         ];
         let t0 = w.first + 1200;
+        p.origins.push(thief.clone());
         for (dt, call) in steps {
             p.script_use_in(wi, t0 + dt, call, other, &ov);
         }
@@ -269,6 +270,7 @@ fn theft_unparseable_address(p: &mut P, tr: &mut Truth) {
     let w = p.b.workloads[wi].clone();
     let k = w.key_index(p.t).expect("key at T");
     let mut first = None;
+    p.origins = vec!["45.33.33.11:443".into(), "fe80::1%eth0".into()];
     for (dt, call, addr) in [
         (0, "sts:GetCallerIdentity", "45.33.33.11:443"),
         (50, "s3:ListBuckets", "fe80::1%eth0"),

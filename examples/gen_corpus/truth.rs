@@ -15,6 +15,9 @@ pub struct Truth {
     pub first_malicious_time: Option<i64>,
     /// Per malicious key, its first malicious event (a returning thief uses many keys).
     pub first_malicious_times: Vec<(String, i64)>,
+    /// The addresses the thieves' calls come from (as written in the records): a finding on a
+    /// malicious key should name these, not the workload's own.
+    pub malicious_origins: Vec<String>,
     pub notes: String,
     pub flags: Vec<String>,
     /// Where it was planted (for humans reading ground truth).
@@ -53,6 +56,7 @@ pub fn write_truth(path: &Path, truths: &[Truth], st: &Stats) -> std::io::Result
                 m.s(k, &ts(*x));
             }
         });
+        o.sarr("malicious_origins", &t.malicious_origins.iter().map(|x| x.as_str()).collect::<Vec<_>>());
         o.s("notes", &t.notes)
             .sarr("flags", &t.flags.iter().map(|x| x.as_str()).collect::<Vec<_>>())
             .s("account", &t.account)
