@@ -3,9 +3,10 @@
 //! `svc_*`) and, in `theft_svc_*`, one of its keys also used from a laptop outside AWS.
 //!
 //! Record shapes follow AWS's documentation where it says them (trust principals, `AWSService`
-//! callers, `AssumeRoleWithWebIdentity` by a `WebIdentityUser`); session-name conventions and user
-//! agents of CodeBuild, Glue, App Runner and Step Functions are best knowledge, not checked against
-//! real trails: the scenario notes say so.
+//! callers, `AssumeRoleWithWebIdentity` by a `WebIdentityUser`). Session names of CodeBuild
+//! (`AWSCodeBuild-<build uuid>`), Glue (`GlueJobRunnerSession`), SageMaker (`SageMaker`) and Step
+//! Functions (32 letters) match public error messages quoting them; App Runner's session names and
+//! the services' user agents are best knowledge, not checked against real trails: notes say so.
 use crate::emit::Ov;
 use crate::population::Spec;
 use crate::rng::Rng;
@@ -140,7 +141,7 @@ fn codebuild(p: &mut P) -> (Vec<usize>, String) {
     (
         vec![wi],
         format!(
-            "CodeBuild project with service role {}: a build every 20 minutes, each a fresh AssumeRole by codebuild.amazonaws.com (session AWSCodeBuild-<build uuid>) and a fresh EC2 address of the region for its container. Unverified: the user agent and whether builds write exec-env.",
+            "CodeBuild project with service role {}: a build every 20 minutes, each a fresh AssumeRole by codebuild.amazonaws.com (session AWSCodeBuild-<build uuid>) and a fresh EC2 address of the region for its container. Unverified: the user agent.",
             role.name
         ),
     )
@@ -161,7 +162,7 @@ fn glue(p: &mut P) -> (Vec<usize>, String) {
     (
         vec![wi],
         format!(
-            "Glue job with role {}: hourly AssumeRole by glue.amazonaws.com (session GlueJobRunnerSession), used by the job's Spark executors from 4 EC2 addresses per key (Java SDK). Unverified: session name convention and user agent.",
+            "Glue job with role {}: hourly AssumeRole by glue.amazonaws.com (session GlueJobRunnerSession), used by the job's Spark executors from 4 EC2 addresses per key (Java SDK). Unverified: the user agent.",
             role.name
         ),
     )
@@ -248,11 +249,12 @@ fn apprunner(p: &mut P) -> (Vec<usize>, String) {
 
 fn stepfunctions(p: &mut P) -> (Vec<usize>, String) {
     let role = p.b.cfn_role(p.a, "orders-StateMachineRole");
-    let wi = p.b.service(p.a, p.r, role.clone(), "a1b2c3d4e5f6", "states.amazonaws.com", CALLS_FLOW, 20.0, false);
+    let wi = p.b.service(p.a, p.r, role.clone(), "", "states.amazonaws.com", CALLS_FLOW, 20.0, false);
+    p.b.workloads[wi].per_key_session = Some("{letters}".into());
     (
         vec![wi],
         format!(
-            "Step Functions state machine with role {}: keys delivered by states.amazonaws.com, every call made by the service itself (sourceIPAddress and invokedBy states.amazonaws.com). Unverified: the session name Step Functions uses.",
+            "Step Functions state machine with role {}: keys delivered hourly by states.amazonaws.com (session: 32 random letters, as in public error messages), every call made by the service itself (sourceIPAddress, userAgent and invokedBy states.amazonaws.com).",
             role.name
         ),
     )

@@ -221,8 +221,8 @@ pub struct Workload {
     pub quiet_until: i64,
     /// Delivering service principal when not the kind's default (codebuild.amazonaws.com, ...).
     pub issuer: Option<String>,
-    /// Session name per key: `{uuid}`, `{hex}`, `{epoch}` are filled per key (CodeBuild builds,
-    /// IRSA SDK sessions); None: `session` for every key.
+    /// Session name per key: `{uuid}`, `{hex}`, `{letters}` (32), `{epoch}` are filled per key
+    /// (CodeBuild builds, Step Functions executions, IRSA SDK sessions); None: `session` for every key.
     pub per_key_session: Option<String>,
     /// IRSA: the EKS OIDC provider host path and the service account; delivery is then
     /// `AssumeRoleWithWebIdentity` by a WebIdentityUser from the workload's own address.
@@ -252,7 +252,14 @@ impl Workload {
             None => self.session.clone(),
             Some(p) => {
                 let mut r = Rng::from(&[seed, tag("sess"), self.wid, k as u64]);
-                p.replace("{uuid}", &r.uuid())
+                let letters: String = (0..32)
+                    .map(|_| {
+                        let c = r.below(52) as u8;
+                        (if c < 26 { b'A' + c } else { b'a' + c - 26 }) as char
+                    })
+                    .collect();
+                p.replace("{letters}", &letters)
+                    .replace("{uuid}", &r.uuid())
                     .replace("{hex}", &r.hex(12))
                     .replace("{epoch}", &self.delivery_time(k).to_string())
             }
