@@ -14,6 +14,7 @@ mod json;
 mod population;
 mod records;
 mod rng;
+mod scenario_kit;
 mod scenarios;
 mod scenarios_network;
 mod scenarios_services;

@@ -2,11 +2,12 @@
 //!
 //! Scenario i (canonical order) lives in account i % A, region (i / A) % R, around a time T_i
 //! between 30% and 70% of the span. Scenario workloads are not scaled by --size.
-use crate::emit::{Ov, use_record};
+use crate::emit::Ov;
 use crate::json::ts;
 use crate::population::Builder;
 use crate::records::human_custom;
 use crate::rng::{Rng, hash, tag};
+pub use crate::scenario_kit::{P, RECON, UA_CLI_EC2_HOST, attack};
 pub use crate::truth::{Truth, write_truth};
 use crate::world::*;
 
@@ -38,6 +39,7 @@ pub fn all() -> Vec<&'static str> {
     v
 }
 
+/// Scenario names from --scenario values (comma lists, "all"), canonical order, no duplicates.
 pub fn resolve(names: &[String]) -> Result<Vec<&'static str>, String> {
     let all = all();
     let mut out = Vec::new();
@@ -62,54 +64,7 @@ const THIEF_OUTSIDE: &str = "45.33.32.156";
 const THIEF_FIRST: &str = "45.33.32.157";
 const THIEF_LAMBDA: &str = "45.33.32.158";
 const THIEF_ECS: &str = "45.33.32.159";
-pub const UA_CLI_EC2_HOST: &str =
-    "aws-cli/2.15.0 Python/3.11.6 Linux/6.1.61-85.141.amzn2023.x86_64 exe/x86_64.amzn.2023 prompt/off";
-
-/// Where and when a scenario is planted, and the builder it plants with.
-pub struct P<'a, 'b> {
-    pub b: &'a mut Builder<'b>,
-    pub scripted: &'a mut [Vec<(i64, String)>],
-    pub a: usize,
-    pub r: usize,
-    pub t: i64,
-    pub rng: Rng,
-    /// Addresses the thieves' calls come from (`attack` records them).
-    pub origins: Vec<String>,
-}
-
-impl P<'_, '_> {
-    pub fn stream(&self, region: usize) -> usize {
-        self.a * self.b.ctx.regions.len() + region
-    }
-    /// Region index where a GetCallerIdentity by this scenario's principals is logged.
-    pub fn sts_region(&self) -> usize {
-        self.b.ctx.global_region.unwrap_or(self.r)
-    }
-    pub fn region(&self) -> String {
-        self.b.ctx.regions[self.r].clone()
-    }
-    pub fn keys(&self, idx: &[usize]) -> Vec<String> {
-        idx.iter().flat_map(|&i| self.b.workloads[i].all_keys(self.b.seed())).collect()
-    }
-    /// Script one call of workload `wi` at t with overrides, in the scenario's region.
-    pub fn script_use(&mut self, wi: usize, t: i64, call: &str, ov: &Ov) {
-        let region_idx = if call == "sts:GetCallerIdentity" { self.sts_region() } else { self.r };
-        self.script_use_in(wi, t, call, region_idx, ov);
-    }
-    /// Script one call of workload `wi` at t, logged in region index `region_idx`.
-    pub fn script_use_in(&mut self, wi: usize, t: i64, call: &str, region_idx: usize, ov: &Ov) {
-        let region = self.b.ctx.regions[region_idx].clone();
-        let w = self.b.workloads[wi].clone();
-        let rec = use_record(self.b.ctx, &w, t, call, &region, &mut self.rng, ov).expect("scripted use has a key");
-        let s = self.stream(region_idx);
-        self.scripted[s].push((t, rec));
-    }
-    pub fn inst(&mut self, role: &Role, origin: Origin, ua: &str, calls: &[&'static str], rate: f64) -> usize {
-        let mut rng = Rng::new(self.rng.next_u64());
-        self.b.instance(self.a, self.r, role, origin, ua, calls, rate, false, &mut rng)
-    }
-}
-
+/// Plants scenario `name` (its workloads and scripted records) and returns its ground truth.
 pub fn plant(b: &mut Builder, scripted: &mut [Vec<(i64, String)>], name: &str) -> Truth {
     let i = all().iter().position(|x| *x == name).expect("resolved name");
     let na = b.ctx.accounts.len();
@@ -407,26 +362,6 @@ fn trusted_onprem(p: &mut P, tr: &mut Truth) {
 }
 
 // ---------------------------------------------------------------- thefts
-
-/// Script the attacker's calls: (offset seconds, call).
-pub fn attack(p: &mut P, wi: usize, t0: i64, steps: &[(i64, &str)], ov: &Ov) -> i64 {
-    if let Some(ip) = ov.ip.filter(|ip| !p.origins.iter().any(|o| o == ip)) {
-        p.origins.push(ip.to_string());
-    }
-    for (dt, call) in steps {
-        p.script_use(wi, t0 + dt, call, ov);
-    }
-    t0 + steps[0].0
-}
-
-pub const RECON: &[(i64, &str)] = &[
-    (0, "sts:GetCallerIdentity"),
-    (41, "ec2:DescribeInstances"),
-    (97, "s3:ListBuckets"),
-    (163, "secretsmanager:GetSecretValue"),
-    (302, "ec2:DescribeSecurityGroups"),
-    (418, "ssm:GetParameters"),
-];
 
 fn theft_outside_aws(p: &mut P, tr: &mut Truth) {
     let role = p.b.cfn_role(p.a, "prod-storefront-InstanceRole");

@@ -44,6 +44,7 @@ pub fn plant(p: &mut P, tr: &mut Truth, name: &str) -> bool {
 /// An account outside the organization (the thief's own), never one of the generated accounts.
 pub const OUTSIDE_ACCOUNT: &str = "444455556666";
 const POD_S3: &[&str] = &["s3:GetBucketLocation", "s3:GetBucketVersioning"];
+/// A thief's aws-cli on his own Ubuntu EC2 host.
 pub const UA_THIEF_EC2: &str = "aws-cli/2.13.25 Python/3.11.5 Linux/6.2.0-1012-aws exe/x86_64.ubuntu.22 prompt/off";
 
 fn private_ips(p: &mut P, n: usize) -> Vec<String> {

@@ -38,6 +38,7 @@ impl Truth {
     }
 }
 
+/// Writes `ground_truth.json`: the scenarios, then the corpus totals.
 pub fn write_truth(path: &Path, truths: &[Truth], st: &Stats) -> std::io::Result<()> {
     let mut s = String::from("{\n  \"scenarios\": [");
     for (i, t) in truths.iter().enumerate() {
