@@ -20,6 +20,7 @@ pub const NAMES: &[&str] = &[
     "theft_unparseable_address",
     "addr_ipv6_dualstack",
     "theft_ipv6_outside",
+    "addr_unparseable_own",
 ];
 
 /// Plants `name` if it is one of this module's; false otherwise.
@@ -36,6 +37,7 @@ pub fn plant(p: &mut P, tr: &mut Truth, name: &str) -> bool {
         "theft_unparseable_address" => theft_unparseable_address(p, tr),
         "addr_ipv6_dualstack" => ipv6(p, tr, false),
         "theft_ipv6_outside" => ipv6(p, tr, true),
+        "addr_unparseable_own" => addr_unparseable_own(p, tr),
         _ => return false,
     }
     true
@@ -318,4 +320,30 @@ fn ipv6(p: &mut P, tr: &mut Truth, theft: bool) {
             w.session, k, thief
         ));
     }
+}
+
+/// Instances whose own address is always written zero-padded (`052.048.7.4`, as anonymizers write
+/// them; the stratus corpus has such values): unparseable, but the same on every key.
+fn addr_unparseable_own(p: &mut P, tr: &mut Truth) {
+    let role = p.b.cfn_role(p.a, "legacy-export-InstanceRole");
+    let mut idx = Vec::new();
+    for _ in 0..2 {
+        let ip = p.b.public_ip(p.r);
+        let padded =
+            ip.split('.').map(|o| format!("{:03}", o.parse::<u32>().unwrap_or(0))).collect::<Vec<_>>().join(".");
+        idx.push(p.inst(&role, Origin::Ip(padded), UA_BOTO_EC2, CALLS_BATCH, 12.0));
+    }
+    tr.keys = p.keys(&idx);
+    let shown: Vec<String> = idx
+        .iter()
+        .filter_map(|&i| match &p.b.workloads[i].origin {
+            Origin::Ip(a) => Some(a.clone()),
+            _ => None,
+        })
+        .collect();
+    tr.notes = format!(
+        "2 instances of role {} whose every call (all keys, from the start) carries its address zero-padded, as anonymized trails write them ({}): an address that does not parse, but the instance's own, stable origin; nothing else differs.",
+        role.name,
+        shown.join(", ")
+    );
 }
