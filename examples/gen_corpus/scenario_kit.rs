@@ -57,11 +57,16 @@ impl P<'_, '_> {
     }
 }
 
-/// Script the attacker's calls: (offset seconds, call); records the attacker's address and
-/// returns the time of the first call.
+/// Script the attacker's calls: (offset seconds, call); records the attacker's origin and
+/// returns the time of the first call. Through a VPC endpoint the origin is the endpoint (the
+/// private address behind it is the endpoint's network, not a place of its own).
 pub fn attack(p: &mut P, wi: usize, t0: i64, steps: &[(i64, &str)], ov: &Ov) -> i64 {
-    if let Some(ip) = ov.ip.filter(|ip| !p.origins.iter().any(|o| o == ip)) {
-        p.origins.push(ip.to_string());
+    let origin = match ov.vpce {
+        Some((vpce, _)) => Some(vpce),
+        None => ov.ip,
+    };
+    if let Some(o) = origin.filter(|o| !p.origins.iter().any(|x| x == o)) {
+        p.origins.push(o.to_string());
     }
     for (dt, call) in steps {
         p.script_use(wi, t0 + dt, call, ov);
