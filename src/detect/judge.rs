@@ -88,10 +88,35 @@ struct Profile {
     eks: u32,
 }
 
+/// A few client families, inline: one per key would otherwise be an allocation per key.
+#[derive(Default)]
+struct ClientSet {
+    items: [Sym; 8],
+    len: u8,
+}
+
+impl ClientSet {
+    fn contains(&self, c: &Sym) -> bool {
+        self.items[..self.len as usize].contains(c)
+    }
+    fn push(&mut self, c: Sym) {
+        if (self.len as usize) < self.items.len() {
+            self.items[self.len as usize] = c;
+            self.len += 1;
+        }
+    }
+    fn len(&self) -> usize {
+        self.len as usize
+    }
+    fn iter(&self) -> impl Iterator<Item = &Sym> {
+        self.items[..self.len as usize].iter()
+    }
+}
+
 /// One key's share of a [`Profile`].
 #[derive(Default)]
 struct Share {
-    clients: Vec<Sym>,
+    clients: ClientSet,
     v1: bool,
     v2: bool,
     exec: bool,
@@ -118,7 +143,7 @@ impl Share {
 
 impl Profile {
     fn add(&mut self, s: &Share) {
-        for &c in &s.clients {
+        for &c in s.clients.iter() {
             *self.clients.entry(c).or_default() += 1;
         }
         self.client_pairs += s.clients.len() as u32;
@@ -164,14 +189,29 @@ impl Others<'_> {
 }
 
 pub(super) fn judge(d: &Detector) -> Vec<Finding> {
-    let mut groups: FxHashMap<GroupId, Vec<(KeyId, &KeyState)>> = FxHashMap::default();
-    for (key, st) in &d.keys {
+    let group_of = |st: &KeyState| -> Option<GroupId> {
         let kind = workload_of(st, d);
         if kind == Workload::Other || st.origins.is_empty() {
-            continue;
+            return None;
         }
         let session = if kind.is_fleet() { 0 } else { st.session };
-        groups.entry(GroupId { kind, account: st.account, role: role_of(st), session }).or_default().push((*key, st));
+        Some(GroupId { kind, account: st.account, role: role_of(st), session })
+    };
+    // Sized in a first pass: vectors grown by doubling would hold twice the memory at their peak.
+    let mut sizes: FxHashMap<GroupId, usize> = FxHashMap::default();
+    for (_, st) in d.keys.iter() {
+        if let Some(g) = group_of(st) {
+            *sizes.entry(g).or_default() += 1;
+        }
+    }
+    let mut groups: FxHashMap<GroupId, Vec<(KeyId, &KeyState)>> =
+        sizes.into_iter().map(|(g, n)| (g, Vec::with_capacity(n))).collect();
+    for (key, st) in d.keys.iter() {
+        if let Some(g) = group_of(st) {
+            if let Some(v) = groups.get_mut(&g) {
+                v.push((key, st));
+            }
+        }
     }
     let mut ordered: Vec<_> = groups.into_iter().collect();
     ordered.sort_unstable_by_key(|(g, _)| *g);

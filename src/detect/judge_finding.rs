@@ -95,10 +95,10 @@ pub(super) fn finding(
         event_count: judged.iter().map(|j| j.origin.count as u64).sum(),
         error_count: judged.iter().map(|j| j.origin.errors as u64).sum(),
         session_issued_at: st.issued_ms.map(format_ms),
-        delivery_event_id: del.map(|x| d.syms.name(x.event_id).to_owned()),
+        delivery_event_id: del.map(|x| x.event_id.text(&d.syms)),
         signals: codes.iter().map(|(c, _)| (*c).to_owned()).collect(),
         reasons,
         event_ids,
-        minted_sessions: st.minted.clone(),
+        minted_sessions: st.minted.as_deref().cloned().unwrap_or_default(),
     }
 }

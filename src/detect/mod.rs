@@ -23,7 +23,7 @@ use origin::{client_family, is_service_call, is_ssm_channel, parse_addr};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 pub use state::MintedSession;
-use state::{Delivery, EvId, Interner, KeyId, KeyState, MAX_MINTED, Origin, OriginUse, Sym, Workload, flag};
+use state::{Delivery, EvId, Interner, KeyId, KeyTable, MAX_MINTED, Origin, OriginUse, Sym, Workload, flag};
 use std::net::IpAddr;
 
 /// One finding per key. Field names are stable (documented in the README).
@@ -112,7 +112,7 @@ struct Unparsable {
 pub struct Detector {
     pub(crate) cfg: DetectConfig,
     pub(crate) syms: Interner,
-    pub(crate) keys: FxHashMap<KeyId, KeyState>,
+    pub(crate) keys: KeyTable,
     pub(crate) humans: FxHashMap<Origin, HumanUse>,
     /// Instance id -> addresses associated with it (`AssociateAddress`).
     pub(crate) associated: FxHashMap<Sym, Vec<IpAddr>>,
@@ -178,7 +178,7 @@ impl Detector {
         Detector {
             cfg,
             syms,
-            keys: FxHashMap::default(),
+            keys: KeyTable::default(),
             humans: FxHashMap::default(),
             associated: FxHashMap::default(),
             allocations: FxHashMap::default(),
@@ -240,7 +240,7 @@ impl Detector {
         let role_arn = self.syms.intern(ev.minted_role_arn());
         let role_id = self.syms.intern(ev.minted_role_id());
         let account = self.syms.intern(ev.account_id());
-        let event_id = self.syms.intern(ev.event_id());
+        let event_id = EvId::new(ev.event_id(), &mut self.syms);
         let region = match workload {
             Workload::EksWebIdentity => eks_oidc_region(ev).unwrap_or(ev.region()),
             _ => ev.region(),
@@ -253,7 +253,7 @@ impl Detector {
             self.delivered_sessions.insert((account, role, session), workload);
         }
         let id = KeyId::new(ev.minted_key(), &mut self.syms);
-        let st = self.keys.entry(id).or_default();
+        let st = self.keys.entry(id);
         st.delivery = Some(Box::new(Delivery { workload, region, time_ms: ev.time_ms(), event_id }));
         if st.session == 0 {
             st.session = session;
@@ -351,7 +351,7 @@ impl Detector {
             }
         };
         let syms = &mut self.syms;
-        let st = self.keys.entry(id).or_default();
+        let st = self.keys.entry(id);
         st.events = st.events.saturating_add(1);
         if st.account == 0 {
             st.account = syms.intern(ev.account_id());
@@ -379,6 +379,8 @@ impl Detector {
             idx = match st.origins.iter().position(|o| o.origin == origin) {
                 Some(i) => i,
                 None if st.origins.len() < u16::MAX as usize => {
+                    // Most keys have one origin: a vector's first growth would reserve four.
+                    st.origins.reserve_exact(1);
                     st.origins.push(OriginUse::new(origin));
                     st.origins.len() - 1
                 }
@@ -492,9 +494,9 @@ impl EventSink for Detector {
                     event_time: ev.time_ms().map(crate::time::format_ms),
                 };
                 let id = KeyId::new(ev.access_key_id(), &mut self.syms);
-                let st = self.keys.entry(id).or_default();
-                if st.minted.len() < MAX_MINTED && !st.minted.contains(&m) {
-                    st.minted.push(m);
+                let minted = self.keys.entry(id).minted.get_or_insert_with(Default::default);
+                if minted.len() < MAX_MINTED && !minted.contains(&m) {
+                    minted.push(m);
                 }
             }
         }

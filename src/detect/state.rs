@@ -42,19 +42,29 @@ impl Interner {
 /// An access key id packed into 16 bytes: 20 characters of `[0-9A-Z]` in base 36 (every real AWS
 /// key id), anything else as an interned string with the top bit set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId(u128);
+pub struct KeyId(u64, u64);
 
 const FALLBACK: u128 = 1 << 127;
 
 impl KeyId {
+    fn from_u128(v: u128) -> KeyId {
+        KeyId((v >> 64) as u64, v as u64)
+    }
+
+    fn as_u128(self) -> u128 {
+        ((self.0 as u128) << 64) | self.1 as u128
+    }
+}
+
+impl KeyId {
     /// Packs `key`, interning it when it is not a plain 20-character key id.
     pub fn new(key: &str, syms: &mut Interner) -> KeyId {
-        Self::packed(key).unwrap_or_else(|| KeyId(FALLBACK | syms.intern(key) as u128))
+        Self::packed(key).unwrap_or_else(|| KeyId::from_u128(FALLBACK | syms.intern(key) as u128))
     }
 
     /// The id of `key` if it was seen, without adding anything.
     pub fn lookup(key: &str, syms: &Interner) -> Option<KeyId> {
-        Self::packed(key).or_else(|| syms.get(key).map(|s| KeyId(FALLBACK | s as u128)))
+        Self::packed(key).or_else(|| syms.get(key).map(|s| KeyId::from_u128(FALLBACK | s as u128)))
     }
 
     fn packed(key: &str) -> Option<KeyId> {
@@ -70,16 +80,17 @@ impl KeyId {
             };
             v = v * 36 + d as u128;
         }
-        Some(KeyId(v))
+        Some(KeyId::from_u128(v))
     }
 
     /// The key id as text.
     pub fn text(self, syms: &Interner) -> String {
-        if self.0 & FALLBACK != 0 {
-            return syms.name((self.0 & !FALLBACK) as Sym).to_owned();
+        let v = self.as_u128();
+        if v & FALLBACK != 0 {
+            return syms.name((v & !FALLBACK) as Sym).to_owned();
         }
         let mut out = [0u8; 20];
-        let mut v = self.0;
+        let mut v = v;
         for slot in out.iter_mut().rev() {
             let d = (v % 36) as u8;
             v /= 36;
@@ -208,7 +219,7 @@ pub struct Delivery {
     /// When the credentials were delivered.
     pub time_ms: Option<i64>,
     /// The delivery record's `eventID`.
-    pub event_id: Sym,
+    pub event_id: EvId,
 }
 
 /// An event id in 20 bytes: a lower-case UUID as its 16 bytes, anything else interned.
@@ -265,7 +276,7 @@ fn parse_uuid(id: &str) -> Option<[u8; 16]> {
 }
 
 /// Event ids kept per origin as evidence: memory must not follow the event count.
-pub const MAX_EVENT_IDS: usize = 4;
+pub const MAX_EVENT_IDS: usize = 3;
 /// Client families kept per origin.
 pub const MAX_CLIENTS: usize = 4;
 /// Sessions minted by one key that are kept.
@@ -341,8 +352,8 @@ pub struct KeyState {
     pub service_events: u32,
     /// Use by origin.
     pub origins: Vec<OriginUse>,
-    /// Sessions this key minted (role chaining), at most [`MAX_MINTED`].
-    pub minted: Vec<MintedSession>,
+    /// Sessions this key minted (role chaining), at most [`MAX_MINTED`]; boxed, as few keys mint.
+    pub minted: Option<Box<Vec<MintedSession>>>,
     /// The previous event's [`crate::event::Event::use_hash`] and what it resolved to: a key's
     /// events mostly repeat them, and one comparison is cheaper than three hash lookups.
     pub last_hash: u64,
@@ -352,6 +363,61 @@ pub struct KeyState {
     pub last_family: Sym,
     /// See `last_hash`: (Lambda, ECS) execution environment named.
     pub last_env: (bool, bool),
+}
+
+/// Every key's state, stored densely in fixed chunks: a hash table of large values sits half empty
+/// after it grows, and a growing vector copies itself with both copies alive, which at millions of
+/// keys costs more than the states themselves.
+#[derive(Default)]
+pub struct KeyTable {
+    index: FxHashMap<KeyId, u32>,
+    chunks: Vec<Vec<KeyState>>,
+    len: u32,
+}
+
+const CHUNK_BITS: u32 = 12;
+const CHUNK: usize = 1 << CHUNK_BITS;
+
+impl KeyTable {
+    /// The state of `id`, created empty when new.
+    pub fn entry(&mut self, id: KeyId) -> &mut KeyState {
+        let next = self.len;
+        let i = *self.index.entry(id).or_insert(next);
+        if i == next {
+            if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+                self.chunks.push(Vec::with_capacity(CHUNK));
+            }
+            if let Some(c) = self.chunks.last_mut() {
+                c.push(KeyState::default());
+            }
+            self.len += 1;
+        }
+        &mut self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)]
+    }
+
+    fn at(&self, i: u32) -> &KeyState {
+        &self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)]
+    }
+
+    /// The state of `id`, when seen.
+    pub fn get(&self, id: &KeyId) -> Option<&KeyState> {
+        self.index.get(id).map(|&i| self.at(i))
+    }
+
+    /// Every key and its state (in no particular order).
+    pub fn iter(&self) -> impl Iterator<Item = (KeyId, &KeyState)> {
+        self.index.iter().map(|(k, &i)| (*k, self.at(i)))
+    }
+
+    /// Keys seen.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// True before any key is seen.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 /// A session minted by a key (an `AssumeRole` made with it): revoking the key's role is not enough.
