@@ -34,6 +34,8 @@ pub const CSV_COLUMNS: &[&str] = &[
     "signals",
     "reasons",
     "event_ids",
+    "workload_region",
+    "baseline_evidence",
 ];
 
 fn csv_row(f: &Finding) -> Vec<String> {
@@ -61,6 +63,8 @@ fn csv_row(f: &Finding) -> Vec<String> {
         f.signals.join(";"),
         f.reasons.join(";"),
         f.event_ids.join(";"),
+        opt(&f.workload_region),
+        f.baseline_evidence.join(";"),
     ]
 }
 
