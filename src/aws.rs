@@ -1,12 +1,23 @@
 //! AWS adapters: SDK configuration from the shared options, and AWS errors matched by code.
 
-use crate::cli::AwsArgs;
 use aws_config::BehaviorVersion;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 
+/// How to reach AWS: what the shared AWS options say, in the library's own terms (the CLI converts
+/// its arguments at the edge).
+#[derive(Clone, Debug, Default)]
+pub struct AwsOptions {
+    /// A named profile of the AWS config files.
+    pub profile: Option<String>,
+    /// The region to call; else the SDK's default chain, else us-east-1.
+    pub region: Option<String>,
+    /// An endpoint for every service (LocalStack, moto).
+    pub endpoint_url: Option<String>,
+}
+
 /// Loads the SDK configuration: default credential chain, `--profile`, `--region`, `--endpoint-url`
 /// (the SDK itself honours `AWS_ENDPOINT_URL`).
-pub async fn config(args: &AwsArgs) -> aws_config::SdkConfig {
+pub async fn config(args: &AwsOptions) -> aws_config::SdkConfig {
     use aws_config::meta::region::RegionProviderChain;
     // IAM and STS are global, but requests are still signed for a region: fall back to us-east-1.
     let region = RegionProviderChain::first_try(args.region.clone().map(aws_config::Region::new))

@@ -4,6 +4,8 @@
 //! `source` (list and read inputs) -> `decode` (sniff, decompress, parse, normalize into [`event`])
 //! -> `scan` (parallel decode, ordered merge, `dedup`, `summary`) -> `detect` -> `report`.
 
+#![warn(missing_docs)]
+
 pub mod aws;
 pub mod blast;
 pub mod cli;

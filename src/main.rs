@@ -123,7 +123,7 @@ impl Session {
         source::open(
             &inp.inputs,
             prune,
-            aws,
+            &aws.options(),
             self.rt(),
             self.cancel.clone(),
             inp.s3_concurrency,
@@ -178,7 +178,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         let findings = detection.findings;
         summary.findings = findings.len() as u64;
         let mut doc = Vec::new();
-        report::write_findings(&findings, format, &mut doc).context("writing findings")?;
+        report::write_findings(&findings, format.into(), &mut doc).context("writing findings")?;
         write_document(&args.output.output, doc).context("writing findings")?;
     } else {
         summary = scan::run(feed, &opts, &mut [])?;
@@ -202,7 +202,7 @@ fn scan_for_findings(args: &RevokeArgs) -> anyhow::Result<Vec<trailhound::detect
     let opened = source::open(
         &args.from_scan,
         &Prune::default(),
-        &args.aws,
+        &args.aws.options(),
         session.rt(),
         session.cancel.clone(),
         128,
@@ -260,7 +260,7 @@ fn run_rollback(args: &RevokeArgs, id: &str, rt: &tokio::runtime::Runtime) -> an
         accept_unverifiable_record: args.accept_unverifiable_record,
     };
     rt.block_on(async {
-        let iam = revoke::iam::Iam::new(&trailhound::aws::config(&args.aws).await);
+        let iam = revoke::iam::Iam::new(&trailhound::aws::config(&args.aws.options()).await);
         let plan = revoke::plan_rollback(&iam, &args.audit_log, id, &opts).await?;
         for p in &plan.log_problems {
             eprintln!("trailhound: warning: audit log {}: {}", args.audit_log.display(), report::escape::term(p));
@@ -328,7 +328,7 @@ fn run_revoke(args: RevokeArgs) -> anyhow::Result<i32> {
         return Ok(exit::CLEAN);
     }
     rt.block_on(async {
-        let iam = revoke::iam::Iam::new(&trailhound::aws::config(&args.aws).await);
+        let iam = revoke::iam::Iam::new(&trailhound::aws::config(&args.aws.options()).await);
         let plan = revoke::plan(&iam, &req, args.max_roles, now).await?;
         print!("{}", revoke::render(&plan));
         if !args.apply {

@@ -158,12 +158,28 @@ pub struct OutputArgs {
     pub quiet: bool,
 }
 
+/// `--format` of `scan`.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// A table for a person.
     Table,
+    /// One JSON array.
     Json,
+    /// JSON Lines.
     Ndjson,
+    /// CSV with a header.
     Csv,
+}
+
+impl From<Format> for crate::report::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Table => crate::report::Format::Table,
+            Format::Json => crate::report::Format::Json,
+            Format::Ndjson => crate::report::Format::Ndjson,
+            Format::Csv => crate::report::Format::Csv,
+        }
+    }
 }
 
 /// Detection settings.
@@ -228,6 +244,17 @@ pub struct AwsArgs {
     /// Send AWS calls to this endpoint (LocalStack, moto). `AWS_ENDPOINT_URL` works too.
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
+}
+
+impl AwsArgs {
+    /// The library's AWS options.
+    pub fn options(&self) -> crate::aws::AwsOptions {
+        crate::aws::AwsOptions {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+        }
+    }
 }
 
 /// How far the revocation cutoff goes.

@@ -6,9 +6,21 @@ pub mod html;
 pub mod json;
 pub mod redact;
 
-use crate::cli::Format;
 use crate::detect::Finding;
 use std::io::{self, Write};
+
+/// How findings are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A table for a person, terminal-safe.
+    Table,
+    /// One JSON array.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+    /// CSV with a header row, formula-safe.
+    Csv,
+}
 
 /// CSV columns, in order (list fields joined with `;`).
 pub const CSV_COLUMNS: &[&str] = &[

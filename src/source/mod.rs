@@ -142,7 +142,7 @@ impl Drop for ListerGuard {
 pub fn open(
     inputs: &[String],
     prune: &Prune,
-    aws: &crate::cli::AwsArgs,
+    aws: &crate::aws::AwsOptions,
     rt: &tokio::runtime::Runtime,
     cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
     s3_concurrency: usize,
