@@ -161,6 +161,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         threads: inp.threads,
         progress: !args.output.quiet && std::io::stderr().is_terminal(),
         reader: opened.reader.clone(),
+        max_input_bytes: inp.max_input_size,
     };
     let format =
         args.output.format.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Ndjson });
@@ -379,7 +380,13 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
 
     // Pass 1: minting edges (the chain) and detection (attacker origins), over everything selected.
     let opened = session.open(inp, &prune, &args.aws);
-    let opts = ScanOptions { filter: filter.clone(), threads: inp.threads, progress, reader: opened.reader.clone() };
+    let opts = ScanOptions {
+        filter: filter.clone(),
+        threads: inp.threads,
+        progress,
+        reader: opened.reader.clone(),
+        max_input_bytes: inp.max_input_size,
+    };
     let mut edges = trailhound::blast::MintEdges::new(&roots);
     let mut detector = Detector::new(DetectConfig::load(&args.detect.options())?);
     let first = scan::run(&opened.feed, &opts, &mut [&mut edges as &mut dyn EventSink, &mut detector])?;
@@ -413,7 +420,13 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
     }
     filter2.keep_raw_for = Some(Arc::new(chain.iter().map(|k| k.access_key_id.clone()).collect()));
     let opened = session.open(inp, &prune2, &args.aws);
-    let opts = ScanOptions { filter: filter2, threads: inp.threads, progress, reader: opened.reader.clone() };
+    let opts = ScanOptions {
+        filter: filter2,
+        threads: inp.threads,
+        progress,
+        reader: opened.reader.clone(),
+        max_input_bytes: inp.max_input_size,
+    };
     let mut collector = trailhound::blast::Collector::new(&chain);
     let mut summary = scan::run(&opened.feed, &opts, &mut [&mut collector as &mut dyn EventSink])?;
     add_warnings(&mut summary, detection.warnings);
@@ -454,6 +467,7 @@ fn run_timeline(args: TimelineArgs) -> anyhow::Result<i32> {
         threads: inp.threads,
         progress: !args.out.quiet && std::io::stderr().is_terminal(),
         reader: opened.reader.clone(),
+        max_input_bytes: inp.max_input_size,
     };
     let sel = trailhound::timeline::Selector {
         role: args.role.as_deref().map(|r| revoke::iam::role_name(r).to_owned()),

@@ -6,9 +6,11 @@
 //! not depend on the thread count. Workers stay a bounded number of inputs ahead of the merge, which
 //! bounds memory.
 
+use crate::decode::inflate::{DEFAULT_MAX_INPUT, human_size};
 use crate::decode::normalize::{Filter, Normalized, normalize};
+use crate::decode::raw::RawRecord;
 use crate::decode::{Decoder, Outcome, Report};
-use crate::dedup::{Dedup, Origin};
+use crate::dedup::Dedup;
 use crate::event::{Batch, Event};
 use crate::source::{Feed, Input, Reader};
 use crate::summary::{InputWarning, PartialInput, SkippedInput, Summary};
@@ -33,6 +35,9 @@ pub struct ScanOptions {
     pub progress: bool,
     /// Where bytes come from (local files, the S3 prefetcher) and the Ctrl-C flag.
     pub reader: Reader,
+    /// Most bytes read from one input, compressed or decompressed (`--max-input-size`); 0 = the
+    /// default, [`crate::decode::inflate::DEFAULT_MAX_INPUT`].
+    pub max_input_bytes: u64,
 }
 
 /// The result of decoding one input.
@@ -93,30 +98,48 @@ impl BatchPool {
     }
 }
 
-fn decode_input(input: &Input, filter: &Filter, pool: &BatchPool, reader: &Reader) -> Decoded {
+fn decode_input(input: &Input, opts: &ScanOptions, pool: &BatchPool) -> Decoded {
+    let filter = &opts.filter;
+    let cap = if opts.max_input_bytes == 0 { DEFAULT_MAX_INPUT } else { opts.max_input_bytes };
     BUFFERS.with(|cell| {
         let mut guard = cell.borrow_mut();
         let (raw, decoder) = &mut *guard;
-        if let Err(e) = reader.read_into(input, raw) {
+        if let Err(e) = opts.reader.read_into(input, raw, cap) {
             return Decoded::unread(e);
         }
+        let bytes_compressed = raw.len() as u64;
+        // A file longer than the cap is read up to it; its end is missing, and the summary says so.
+        let cut = raw.len() as u64 > cap;
+        if cut {
+            raw.truncate(cap as usize);
+        }
+        decoder.set_max_input(cap);
         let mut batches = Vec::new();
         let mut batch = pool.take();
         let mut filtered = 0u64;
-        let report = decoder.decode(raw, &mut |rec| {
-            if let Normalized::Filtered = normalize(rec, filter, &mut batch) {
-                filtered += 1;
+        let mut bad_times = BadTimes::default();
+        let mut report = decoder.decode(raw, &mut |rec| {
+            match normalize(rec, filter, &mut batch) {
+                Normalized::Filtered => filtered += 1,
+                Normalized::Kept => {}
+                Normalized::BadTime => bad_times.note(rec),
             }
             if batch.arena_bytes() >= Batch::FLUSH_BYTES {
                 batches.push(std::mem::replace(&mut batch, pool.take()));
             }
         });
+        if cut {
+            report.add_problem(&format!(
+                "larger than the --max-input-size cap of {}: only that much was read",
+                human_size(cap)
+            ));
+        }
+        report.warnings.extend(bad_times.warning());
         if batch.is_empty() {
             pool.give(vec![batch]);
         } else {
             batches.push(batch);
         }
-        let bytes_compressed = raw.len() as u64;
         if raw.capacity() > 256 << 20 {
             *raw = Vec::new();
         }
@@ -126,8 +149,8 @@ fn decode_input(input: &Input, filter: &Filter, pool: &BatchPool, reader: &Reade
 
 /// Decodes one input; a panic while decoding (a bug, on input nobody foresaw) costs that input, named
 /// in the summary, not the run: the scan goes on with fresh buffers on this thread.
-fn decode_guarded(input: &Input, filter: &Filter, pool: &BatchPool, reader: &Reader) -> Decoded {
-    let run = std::panic::AssertUnwindSafe(|| decode_input(input, filter, pool, reader));
+fn decode_guarded(input: &Input, opts: &ScanOptions, pool: &BatchPool) -> Decoded {
+    let run = std::panic::AssertUnwindSafe(|| decode_input(input, opts, pool));
     std::panic::catch_unwind(run).unwrap_or_else(|panic| {
         BUFFERS.with(|cell| {
             if let Ok(mut b) = cell.try_borrow_mut() {
@@ -141,6 +164,34 @@ fn decode_guarded(input: &Input, filter: &Filter, pool: &BatchPool, reader: &Rea
             .unwrap_or_default();
         Decoded::unread(format!("internal error while decoding (please report): {what}"))
     })
+}
+
+/// Records of one input whose time is present but not a real time (`2026-02-31T00:00:00Z`): they
+/// count as records without time, and one warning per input names the first.
+#[derive(Default)]
+struct BadTimes {
+    count: u64,
+    first: String,
+}
+
+impl BadTimes {
+    fn note(&mut self, rec: &RawRecord<'_>) {
+        self.count += 1;
+        if self.first.is_empty() {
+            let t: &str = if rec.event_time.is_empty() { &rec.at_timestamp } else { &rec.event_time };
+            // Attacker-controlled: keep it short (the summary's serializer escapes it).
+            self.first = t.chars().take(40).collect();
+        }
+    }
+
+    fn warning(&self) -> Option<String> {
+        (self.count > 0).then(|| {
+            format!(
+                "{} records with an invalid time (first: {:?}), counted as records without time",
+                self.count, self.first
+            )
+        })
+    }
 }
 
 fn progress_bar(enabled: bool) -> ProgressBar {
@@ -170,7 +221,6 @@ pub fn run(feed: &Feed, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) ->
     let pb = progress_bar(opts.progress);
     let decompressed = std::sync::atomic::AtomicU64::new(0);
     let done_files = AtomicUsize::new(0);
-    let filter = &opts.filter;
     let batch_pool = BatchPool::default();
     let batch_pool = &batch_pool;
     // Workers take the next input as soon as they are free (no barrier between groups of inputs), and
@@ -215,7 +265,7 @@ pub fn run(feed: &Feed, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) ->
                         while i >= merged.load(Ordering::Acquire) + window && !stop.load(Ordering::Relaxed) {
                             std::thread::sleep(std::time::Duration::from_micros(200));
                         }
-                        let d = decode_guarded(&input, filter, batch_pool, &opts.reader);
+                        let d = decode_guarded(&input, opts, batch_pool);
                         let (listed, listed_bytes, listing_done) = feed.progress();
                         pb.set_length(listed_bytes);
                         pb.inc(input.size);
@@ -277,15 +327,13 @@ fn merge(input: &Input, d: &Decoded, dedup: &mut Dedup, summary: &mut Summary, s
         Outcome::Skipped(why) => {
             summary.inputs_skipped.push(SkippedInput { input: input.name.clone(), reason: why.clone() })
         }
+        Outcome::Ignored(why) => {
+            summary.inputs_ignored.push(SkippedInput { input: input.name.clone(), reason: why.clone() })
+        }
     }
-    let origin = Origin {
-        partition: input.layout.as_ref().map(|k| (k.account.as_str(), k.region.as_str())),
-        delivered_ms: input.layout.as_ref().map_or(0, |k| k.delivered_ms),
-    };
-    dedup.enter(&origin);
     for batch in &d.batches {
         for ev in batch.iter() {
-            if dedup.is_duplicate(&origin, &ev) {
+            if dedup.is_duplicate(&ev) {
                 summary.duplicates += 1;
                 continue;
             }

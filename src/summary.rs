@@ -1,9 +1,11 @@
-//! Run accounting: every input is read, partly read, skipped or pruned, and the summary says which.
+//! Run accounting: every input is read, partly read, skipped, ignored or pruned, and the summary says
+//! which.
 
 use crate::report::escape::term;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// An input not read (skipped) or not CloudTrail (ignored), and why.
 #[derive(Serialize, Clone, Debug)]
 pub struct SkippedInput {
     pub input: String,
@@ -24,7 +26,8 @@ pub struct InputWarning {
     pub warning: String,
 }
 
-/// The `--summary` document. Field names are stable.
+/// The `--summary` document. Every listed input is in exactly one of `inputs_read`, `inputs_partial`,
+/// `inputs_skipped`, `inputs_ignored` and `inputs_pruned`. Field names are stable.
 #[derive(Serialize, Clone, Debug, Default)]
 pub struct Summary {
     /// Inputs listed, before pruning.
@@ -33,8 +36,12 @@ pub struct Summary {
     pub inputs_read: u64,
     /// Inputs read in part: some records were read, then something failed.
     pub inputs_partial: Vec<PartialInput>,
-    /// Inputs not read at all, with the reason (not CloudTrail, unreadable, corrupt).
+    /// Inputs that claim to be CloudTrail (or a container) but could not be read at all, with the
+    /// reason (unreadable, corrupt, truncated, invalid JSON). They make the run partial.
     pub inputs_skipped: Vec<SkippedInput>,
+    /// Inputs that are not CloudTrail (valid JSON without CloudTrail records, text, digests), with
+    /// the reason. They leave the exit status unchanged.
+    pub inputs_ignored: Vec<SkippedInput>,
     /// Inputs left out by name without reading (digests, outside the selected accounts/regions/dates).
     pub inputs_pruned: u64,
     /// Pruned inputs by reason.
@@ -71,11 +78,12 @@ impl Summary {
         let mb = self.bytes_decompressed as f64 / 1e6;
         let secs = (self.elapsed_ms as f64 / 1000.0).max(0.001);
         let mut s = format!(
-            "trailhound: {} inputs: {} read, {} partial, {} skipped, {} pruned; {} records ({} duplicates, {} filtered out); {:.1} MB in {:.2} s ({:.0} MB/s); {} findings\n",
+            "trailhound: {} inputs: {} read, {} partial, {} skipped, {} ignored, {} pruned; {} records ({} duplicates, {} filtered out); {:.1} MB in {:.2} s ({:.0} MB/s); {} findings\n",
             self.inputs_total,
             self.inputs_read,
             self.inputs_partial.len(),
             self.inputs_skipped.len(),
+            self.inputs_ignored.len(),
             self.inputs_pruned,
             self.records,
             self.duplicates,
@@ -93,6 +101,7 @@ impl Summary {
         for k in self.inputs_skipped.iter().take(SHOW) {
             s += &format!("  skipped: {}: {}\n", term(&k.input), term(&k.reason));
         }
+        // Ignored inputs are named in --summary only: a trail folder's READMEs are not news.
         let hidden = self.inputs_partial.len().saturating_sub(SHOW) + self.inputs_skipped.len().saturating_sub(SHOW);
         if hidden > 0 {
             s += &format!("  ... and {hidden} more (see --summary FILE)\n");

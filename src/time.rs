@@ -16,6 +16,16 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Days in a month of the proleptic Gregorian calendar.
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 fn digits(b: &[u8]) -> Option<i64> {
     let mut v = 0i64;
     for &c in b {
@@ -51,8 +61,12 @@ pub fn parse_ms(s: &str) -> Option<i64> {
             ms = scaled;
             rest = &rest[1 + n..];
         }
-        let valid = (1..=12).contains(&mo) && (1..=31).contains(&d) && h < 24 && mi < 60 && sec < 61;
-        if valid && (rest == b"Z" || rest == b"+00:00" || rest == b"z") {
+        let valid = (1..=12).contains(&mo) && (1..=days_in_month(y, mo)).contains(&d) && h < 24 && mi < 60 && sec < 61;
+        if !valid {
+            // February 31st is no time at all, not March 3rd (chrono would say so too, more slowly).
+            return None;
+        }
+        if rest == b"Z" || rest == b"+00:00" || rest == b"z" {
             let days = days_from_civil(y, mo, d);
             return Some(((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms);
         }
@@ -93,6 +107,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn impossible_dates_are_no_time() {
+        for s in [
+            "2026-02-31T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "1900-02-29T12:00:00Z",
+            "2026-04-31T00:00:00.000Z",
+            "2026-06-31T00:00:00+00:00",
+            "2026-02-31T00:00:00+02:00",
+            "2026-00-10T00:00:00Z",
+            "2026-01-00T00:00:00Z",
+        ] {
+            assert_eq!(parse_ms(s), None, "{s}");
+        }
+        assert_eq!(parse_ms("2026-12-31T23:59:59Z"), Some(civil_ms(2027, 1, 1) - 1000));
+    }
+
+    #[test]
     fn parses_cloudtrail_shapes() {
         let base = parse_ms("2023-07-10T11:55:22Z").unwrap();
         assert_eq!(base, 1_688_990_122_000);
@@ -102,6 +133,8 @@ mod tests {
         assert_eq!(parse_ms("2023-13-10T11:55:22Z"), None);
         assert_eq!(parse_ms("yesterday"), None);
         assert_eq!(parse_bound("2023-07-10"), Some(civil_ms(2023, 7, 10)));
+        assert_eq!(parse_ms("2024-02-29T00:00:00Z"), Some(civil_ms(2024, 2, 29)));
+        assert_eq!(parse_ms("2000-02-29T00:00:00Z"), Some(civil_ms(2000, 2, 29)));
         assert_eq!(format_ms(base), "2023-07-10T11:55:22Z");
         assert_eq!(day_start(base), civil_ms(2023, 7, 10));
     }

@@ -72,13 +72,9 @@ fn normalized_fields_of_a_delivery_and_a_use() {
     assert_eq!(used["source_ip"], "3.225.16.109");
 }
 
-#[test]
-fn bad_inputs_are_named_and_good_ones_read_in_full() {
-    let r = scan(&[&path_str(&fixture("bad")), "--dump-events"]);
-    assert_eq!(r.code, 3, "partial run exit status; stderr {}", r.stderr);
-    let s = &r.summary;
-    let skipped: BTreeMap<String, String> = s["inputs_skipped"]
-        .as_array()
+/// `inputs_skipped` or `inputs_ignored` as file name -> reason.
+fn named(list: &serde_json::Value) -> BTreeMap<String, String> {
+    list.as_array()
         .unwrap()
         .iter()
         .map(|k| {
@@ -87,7 +83,16 @@ fn bad_inputs_are_named_and_good_ones_read_in_full() {
                 k["reason"].as_str().unwrap().to_owned(),
             )
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn bad_inputs_are_named_and_good_ones_read_in_full() {
+    let r = scan(&[&path_str(&fixture("bad")), "--dump-events"]);
+    assert_eq!(r.code, 3, "partial run exit status; stderr {}", r.stderr);
+    let s = &r.summary;
+    let skipped = named(&s["inputs_skipped"]);
+    let ignored = named(&s["inputs_ignored"]);
     let partial: BTreeMap<String, u64> = s["inputs_partial"]
         .as_array()
         .unwrap()
@@ -101,24 +106,27 @@ fn bad_inputs_are_named_and_good_ones_read_in_full() {
         records += n;
         match outcome {
             "skipped" => assert!(skipped.contains_key(name), "{name} should be skipped: {s}"),
+            "ignored" => assert!(ignored.contains_key(name), "{name} should be ignored: {s}"),
             "partial" => assert_eq!(partial.get(name), Some(&n), "{name} partial records: {s}"),
             "read" => {
                 read += 1;
-                assert!(!skipped.contains_key(name) && !partial.contains_key(name), "{name} should be read: {s}");
+                let elsewhere = skipped.contains_key(name) || partial.contains_key(name) || ignored.contains_key(name);
+                assert!(!elsewhere, "{name} should be read: {s}");
             }
             _ => panic!("bad EXPECTED.tsv outcome {outcome}"),
         }
     }
-    // EXPECTED.tsv itself sits in the folder: it is text, skipped and named like any other input.
-    assert!(skipped["EXPECTED.tsv"].contains("not CloudTrail"));
+    // EXPECTED.tsv itself sits in the folder: it is text, ignored and named like any other input.
+    assert!(ignored["EXPECTED.tsv"].contains("not CloudTrail"));
+    assert_eq!(skipped.len() + partial.len() + ignored.len() + read as usize, 17, "every input in one list: {s}");
     assert_eq!(s["inputs_read"], read);
     assert_eq!(s["records"], records);
     assert_eq!(lines(&r.stdout).len() as u64, records);
     assert_eq!(s["inputs_total"], 17);
-    assert!(skipped["digest.json.gz"].contains("digest"));
+    assert!(ignored["digest.json.gz"].contains("digest"));
     assert!(skipped["empty.json"].contains("empty"));
-    assert!(skipped["page.html"].contains("HTML"));
-    assert!(skipped["junk.bin"].contains("binary"));
+    assert!(ignored["page.html"].contains("HTML"));
+    assert!(ignored["junk.bin"].contains("binary"));
     assert!(skipped["garbage.gz"].contains("binary"));
     // Every problem is explained to a human as well.
     for name in skipped.keys().chain(partial.keys()) {
@@ -149,6 +157,7 @@ fn summary_has_the_documented_fields() {
         "inputs_read",
         "inputs_skipped",
         "inputs_partial",
+        "inputs_ignored",
         "records",
         "duplicates",
         "bytes_compressed",
@@ -218,9 +227,14 @@ fn exit_statuses() {
     let theft = path_str(&fixture("corpora/otrf/ec2_proxy_s3_exfiltration_2020-09-14011940.json"));
     let r = scan(&[&theft, "-q"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let bad = path_str(&fixture("bad/junk.bin"));
+    let bad = path_str(&fixture("bad/garbage.gz"));
     assert_eq!(scan(&[&good, &bad, "-q"]).code, 3);
     assert_eq!(scan(&[&theft, &bad, "-q"]).code, 4);
+    // Files that are not CloudTrail are ignored: they change nothing.
+    let junk = path_str(&fixture("bad/junk.bin"));
+    let notes = path_str(&fixture("bad/notes.txt"));
+    assert_eq!(scan(&[&good, &junk, &notes, "-q"]).code, 0);
+    assert_eq!(scan(&[&theft, &junk, &notes, "-q"]).code, 1);
     let r = scan(&["/nonexistent/trail", "-q"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("/nonexistent/trail"), "{}", r.stderr);

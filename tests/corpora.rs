@@ -40,6 +40,28 @@ fn invictus_excerpt_flags_only_the_imdsv1_key() {
 }
 
 #[test]
+fn license_files_beside_logs_are_ignored_not_partial() {
+    // The README's first screen: the committed corpora hold LICENSE and NOTICE.md files beside the logs.
+    let (f, r) = findings(&[&path_str(&fixture("corpora"))]);
+    assert_eq!(r.code, 1, "findings, complete run: {}", r.stderr);
+    assert!(!f.is_empty());
+    let s = &r.summary;
+    assert_eq!(s["inputs_skipped"].as_array().unwrap().len(), 0, "{s}");
+    assert_eq!(s["inputs_partial"].as_array().unwrap().len(), 0, "{s}");
+    let ignored: Vec<&str> = s["inputs_ignored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["input"].as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    assert!(!ignored.is_empty(), "{s}");
+    for name in &ignored {
+        assert!(["LICENSE", "NOTICE.md", "EXPECTED.md"].contains(name), "{name} ignored: {s}");
+    }
+    assert_eq!(s["inputs_read"].as_u64().unwrap() + ignored.len() as u64, s["inputs_total"].as_u64().unwrap());
+}
+
+#[test]
 fn stratus_and_otrf_thefts_are_found() {
     let (f, _) =
         findings(&[&path_str(&fixture("corpora/stratus/aws.credential-access.ec2-steal-instance-credentials.json"))]);
@@ -79,8 +101,8 @@ struct Expect {
     records: u64,
     duplicates: u64,
     keys: &'static [&'static str],
-    /// Inputs that are not CloudTrail and must be the only ones skipped.
-    skipped: &'static [&'static str],
+    /// Inputs that are not CloudTrail: the only ones listed, as ignored (none skipped).
+    ignored: &'static [&'static str],
 }
 
 const SHARED: &[Expect] = &[
@@ -89,14 +111,14 @@ const SHARED: &[Expect] = &[
         records: 2900,
         duplicates: 0,
         keys: &["ASIATFQR7NSC36DZQP7P"],
-        skipped: &["LICENSE", "README.md"],
+        ignored: &["LICENSE", "README.md"],
     },
     Expect {
         folder: "stratus-red-team-detonation-logs",
         records: 310,
         duplicates: 0,
         keys: &["ASIAP5CT9NN8EYVU1FXV"],
-        skipped: &[],
+        ignored: &[],
     },
     // The zip holds the same JSON Lines file as the folder: its 103 records are read and counted as duplicates.
     Expect {
@@ -104,9 +126,9 @@ const SHARED: &[Expect] = &[
         records: 103,
         duplicates: 103,
         keys: &["ASIA5FLZVX4OPVKKVBMX"],
-        skipped: &["SDAWS-200914011940.yaml"],
+        ignored: &["SDAWS-200914011940.yaml"],
     },
-    Expect { folder: "traildiscover", records: 314, duplicates: 249, keys: &[], skipped: &[] },
+    Expect { folder: "traildiscover", records: 314, duplicates: 249, keys: &[], ignored: &[] },
 ];
 
 #[test]
@@ -118,14 +140,15 @@ fn shared_corpora_counts_and_findings() {
         assert_eq!(s["records"], e.records, "{}: {s}", e.folder);
         assert_eq!(s["duplicates"], e.duplicates, "{}: {s}", e.folder);
         assert_eq!(s["inputs_partial"].as_array().unwrap().len(), 0, "{}: {s}", e.folder);
-        let mut skipped: Vec<&str> = s["inputs_skipped"]
+        assert_eq!(s["inputs_skipped"].as_array().unwrap().len(), 0, "{}: {s}", e.folder);
+        let mut ignored: Vec<&str> = s["inputs_ignored"]
             .as_array()
             .unwrap()
             .iter()
             .map(|k| k["input"].as_str().unwrap().rsplit('/').next().unwrap())
             .collect();
-        skipped.sort();
-        assert_eq!(skipped, e.skipped, "{}: only non-CloudTrail files may be skipped", e.folder);
+        ignored.sort();
+        assert_eq!(ignored, e.ignored, "{}: only non-CloudTrail files are ignored", e.folder);
         assert_eq!(keys_of(&f), e.keys, "{}: {}", e.folder, r.stdout);
     }
     // The stolen invictus key's siblings stay quiet.

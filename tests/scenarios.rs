@@ -49,12 +49,13 @@ fn check(dir: &std::path::Path, truth: &Value) -> BTreeMap<String, Value> {
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = scan(&args);
-    // ground_truth.json sits beside the trail: it is the one input that is not CloudTrail.
-    let skipped: Vec<&str> =
-        r.summary["inputs_skipped"].as_array().unwrap().iter().map(|k| k["input"].as_str().unwrap()).collect();
-    assert!(skipped.len() == 1 && skipped[0].ends_with("ground_truth.json"), "{skipped:?}");
+    // ground_truth.json sits beside the trail: it is the one input that is not CloudTrail (ignored).
+    let ignored: Vec<&str> =
+        r.summary["inputs_ignored"].as_array().unwrap().iter().map(|k| k["input"].as_str().unwrap()).collect();
+    assert!(ignored.len() == 1 && ignored[0].ends_with("ground_truth.json"), "{ignored:?}");
+    assert_eq!(r.summary["inputs_skipped"].as_array().unwrap().len(), 0);
     assert_eq!(r.summary["inputs_partial"].as_array().unwrap().len(), 0);
-    assert_eq!(r.code, 4, "partial (the ground truth file) with findings: {}", r.stderr);
+    assert_eq!(r.code, 1, "complete (the ground truth file ignored) with findings: {}", r.stderr);
     let findings: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
     let by_key: BTreeMap<String, Value> =
         findings.iter().map(|f| (f["access_key_id"].as_str().unwrap().to_owned(), f.clone())).collect();

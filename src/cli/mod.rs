@@ -139,6 +139,35 @@ pub struct InputArgs {
     /// Most fetched-but-not-yet-decoded S3 data held in memory, in MB.
     #[arg(long, value_name = "MB", default_value_t = 512)]
     pub s3_buffer_mb: u64,
+    /// Most bytes read from one input, after decompression (such as 1GiB, 4GiB, 500MB); an input
+    /// beyond it is read up to it and reported partial. Bounds memory against decompression bombs.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    pub max_input_size: u64,
+}
+
+/// `1GiB`, `512MiB`, `500MB`, `4G`, `1000`: a size in bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a size (such as 1GiB, 500MB, 1000000)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "kb" => 1_000,
+        "m" | "mib" => 1 << 20,
+        "mb" => 1_000_000,
+        "g" | "gib" => 1 << 30,
+        "gb" => 1_000_000_000,
+        "t" | "tib" => 1 << 40,
+        "tb" => 1_000_000_000_000,
+        _ => return Err(format!("{s:?}: unknown unit (use B, KB, KiB, MB, MiB, GB, GiB, TB or TiB)")),
+    };
+    match n.checked_mul(mult) {
+        Some(0) => Err("the size must be more than 0".into()),
+        Some(v) => Ok(v),
+        None => Err(format!("{s:?} is too large")),
+    }
 }
 
 /// How results are written.

@@ -4,6 +4,8 @@
 //! `{"Records":[...]}`, `{"Events":[{"CloudTrailEvent":"..."}]}` (`lookup-events`), a bare array,
 //! JSON Lines or concatenated objects, a single event, EventBridge and Panther wrappers.
 
+mod archive;
+pub mod inflate;
 pub mod lenient;
 pub mod normalize;
 pub mod raw;
@@ -12,7 +14,6 @@ use raw::RawRecord;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
-use std::io::Read;
 
 /// Wrappers nest at most this deep (a lookup-events entry inside an array inside a Records object).
 const MAX_DEPTH: u8 = 4;
@@ -24,8 +25,12 @@ pub enum Outcome {
     Read,
     /// Records were read, then something failed: the reason says what and where.
     Partial(String),
-    /// Nothing usable: the reason says why.
+    /// Nothing usable in what claims to be CloudTrail (a broken container, invalid JSON): the reason says
+    /// why. The run is partial.
     Skipped(String),
+    /// Not CloudTrail at all (valid JSON without CloudTrail records, text, a digest): listed with the
+    /// reason, and the run stays complete.
+    Ignored(String),
 }
 
 /// Accounting for one input.
@@ -42,16 +47,36 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
+impl Report {
+    /// Adds a problem found outside the parser (the input cut at the cap): a complete read becomes
+    /// partial, an ignored one skipped, since the part not read may have held CloudTrail.
+    pub fn add_problem(&mut self, why: &str) {
+        self.outcome = match std::mem::replace(&mut self.outcome, Outcome::Read) {
+            Outcome::Read if self.records > 0 => Outcome::Partial(why.to_owned()),
+            Outcome::Read => Outcome::Skipped(why.to_owned()),
+            Outcome::Partial(w) => Outcome::Partial(format!("{why}; {w}")),
+            Outcome::Skipped(w) | Outcome::Ignored(w) => Outcome::Skipped(format!("{why}; {w}")),
+        };
+    }
+}
+
 /// Per-thread decoder: owns the decompression buffer that is reused from one input to the next.
 pub struct Decoder {
     buf: Vec<u8>,
     member: Vec<u8>,
     inflater: libdeflater::Decompressor,
+    /// Most decompressed bytes read from one input (`--max-input-size`).
+    max_input: u64,
 }
 
 impl Default for Decoder {
     fn default() -> Self {
-        Decoder { buf: Vec::new(), member: Vec::new(), inflater: libdeflater::Decompressor::new() }
+        Decoder {
+            buf: Vec::new(),
+            member: Vec::new(),
+            inflater: libdeflater::Decompressor::new(),
+            max_input: inflate::DEFAULT_MAX_INPUT,
+        }
     }
 }
 
@@ -67,6 +92,13 @@ struct Ctx<'s> {
 }
 
 impl Ctx<'_> {
+    /// The format is the first document's.
+    fn set_format(&mut self, f: &'static str) {
+        if self.format.is_empty() {
+            self.format = f;
+        }
+    }
+
     fn error(&mut self, msg: String) {
         self.error_count += 1;
         // Keep the first few: a file with a million broken lines must not hold a million messages.
@@ -201,13 +233,18 @@ impl Decoder {
         Self::default()
     }
 
+    /// Sets the cap on one input's decompressed size (0 = the default).
+    pub fn set_max_input(&mut self, max: u64) {
+        self.max_input = if max == 0 { inflate::DEFAULT_MAX_INPUT } else { max };
+    }
+
     /// Decodes one input. `sink` gets every CloudTrail record, in input order.
     pub fn decode(&mut self, bytes: &[u8], sink: &mut dyn FnMut(&RawRecord<'_>)) -> Report {
         if bytes.starts_with(b"PK\x03\x04") {
             return self.decode_zip(bytes, sink);
         }
         let mut buf = std::mem::take(&mut self.buf);
-        let report = decode_container(bytes, &mut buf, &mut self.inflater, sink);
+        let report = decode_container(bytes, &mut buf, &mut self.inflater, self.max_input, sink);
         self.buf = buf;
         // Keep the buffer's capacity for the next input, unless a huge input inflated it.
         if self.buf.capacity() > 256 << 20 {
@@ -215,112 +252,47 @@ impl Decoder {
         }
         report
     }
-
-    fn decode_zip(&mut self, bytes: &[u8], sink: &mut dyn FnMut(&RawRecord<'_>)) -> Report {
-        let mut total = Report {
-            format: "zip",
-            outcome: Outcome::Read,
-            records: 0,
-            rejected: 0,
-            bytes_decompressed: 0,
-            warnings: Vec::new(),
-        };
-        let mut archive = match zip::ZipArchive::new(std::io::Cursor::new(bytes)) {
-            Ok(a) => a,
-            Err(e) => {
-                total.outcome = Outcome::Skipped(format!("unreadable zip archive: {e}"));
-                return total;
-            }
-        };
-        let mut problems = Vec::new();
-        let mut members = 0;
-        for i in 0..archive.len() {
-            let mut entry = match archive.by_index(i) {
-                Ok(e) => e,
-                Err(e) => {
-                    problems.push(format!("zip member #{i}: {e}"));
-                    continue;
-                }
-            };
-            if entry.is_dir() {
-                continue;
-            }
-            let name = entry.name().map(|n| n.into_owned()).unwrap_or_else(|_| format!("#{i}"));
-            self.member.clear();
-            if let Err(e) = entry.read_to_end(&mut self.member) {
-                problems.push(format!("zip member {name}: {e}"));
-                continue;
-            }
-            drop(entry);
-            members += 1;
-            let member = std::mem::take(&mut self.member);
-            let mut buf = std::mem::take(&mut self.buf);
-            let r = decode_container(&member, &mut buf, &mut self.inflater, sink);
-            self.buf = buf;
-            self.member = member;
-            total.records += r.records;
-            total.rejected += r.rejected;
-            total.bytes_decompressed += r.bytes_decompressed;
-            total.warnings.extend(r.warnings.into_iter().map(|w| format!("{name}: {w}")));
-            match r.outcome {
-                Outcome::Read => {}
-                Outcome::Partial(why) | Outcome::Skipped(why) => problems.push(format!("zip member {name}: {why}")),
-            }
-        }
-        total.outcome = if total.records == 0 && !problems.is_empty() {
-            Outcome::Skipped(problems.join("; "))
-        } else if total.records == 0 && members == 0 {
-            Outcome::Skipped("empty zip archive".into())
-        } else if !problems.is_empty() {
-            Outcome::Partial(problems.join("; "))
-        } else {
-            Outcome::Read
-        };
-        total
-    }
 }
 
-/// Largest output the one-shot inflater sizes a buffer for; larger members stream through flate2.
-const ONE_SHOT_MAX: usize = 1 << 30;
-
-/// Inflates a single-member gzip file in one call, sized by its trailer (libdeflate is about twice as
-/// fast as streaming zlib). `None` when the input is not that simple (several members, truncated,
-/// corrupt, huge): the caller then streams it through flate2, which handles every case and keeps
-/// what precedes an error.
-fn inflate_fast(bytes: &[u8], buf: &mut Vec<u8>, inflater: &mut libdeflater::Decompressor) -> Option<usize> {
-    let trailer = bytes.len().checked_sub(8).map(|at| &bytes[at..])?;
-    let crc = u32::from_le_bytes(trailer[0..4].try_into().ok()?);
-    let isize = u32::from_le_bytes(trailer[4..8].try_into().ok()?) as usize;
-    if isize > ONE_SHOT_MAX {
-        return None;
-    }
-    if buf.len() < isize {
-        buf.resize(isize, 0);
-    }
-    let n = inflater.gzip_decompress(bytes, &mut buf[..isize]).ok()?;
-    // libdeflate stops after the first member. The file's trailer belongs to its last member, so a
-    // match of both size and checksum means the first member was the whole file.
-    (n == isize && libdeflater::crc32(&buf[..n]) == crc).then_some(n)
+/// Compression formats trailhound does not read: such a file claims to hold something, so it is
+/// skipped (the run is partial), never ignored.
+fn foreign_compression(bytes: &[u8]) -> Option<&'static str> {
+    [(&b"BZh"[..], "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"7z\xbc\xaf\x27\x1c", "7-Zip")]
+        .into_iter()
+        .find_map(|(magic, name)| bytes.starts_with(magic).then_some(name))
 }
 
-/// Gzip or plain bytes -> records.
+/// Gzip or plain bytes -> records. `cap` bounds the decompressed size.
 fn decode_container(
     bytes: &[u8],
     buf: &mut Vec<u8>,
     inflater: &mut libdeflater::Decompressor,
+    cap: u64,
     sink: &mut dyn FnMut(&RawRecord<'_>),
 ) -> Report {
     let mut warnings = Vec::new();
-    let mut truncated = None;
+    // Problems of the container itself: the input claims more than was read.
+    let mut broken: Vec<String> = Vec::new();
+    let mut binary = false;
+    // Held until the content is parsed, when the buffer is large (see inflate::SOLO).
+    let mut _solo = None;
     let gz = bytes.starts_with(&[0x1f, 0x8b]);
     let content: &[u8] = if gz {
-        match inflate_fast(bytes, buf, inflater) {
+        match inflate::inflate_fast(bytes, buf, inflater, cap) {
             Some(n) => &buf[..n],
             None => {
-                buf.clear();
-                if let Err(e) = flate2::read::MultiGzDecoder::new(bytes).read_to_end(buf) {
-                    // read_to_end keeps what it inflated before the error: parse that much.
-                    truncated = Some(format!("gzip stream broken after {} bytes: {e}", buf.len()));
+                let inf = inflate::inflate_stream(bytes, buf, cap, looks_binary);
+                broken.extend(inf.broken);
+                binary = inf.binary;
+                _solo = inf.solo;
+                if inf.over_cap {
+                    broken.push(format!(
+                        "decompressed content exceeds the --max-input-size cap of {}: only that much was read",
+                        inflate::human_size(cap)
+                    ));
+                    // Whole lines only: the line cut at the cap is not one more error.
+                    let keep = memchr::memrchr(b'\n', buf).map_or(buf.len(), |p| p + 1);
+                    buf.truncate(keep);
                 }
                 buf
             }
@@ -340,15 +312,28 @@ fn decode_container(
         r.outcome = Outcome::Skipped(why);
         r
     };
+    let ignore = |mut r: Report, why: String| {
+        r.outcome = Outcome::Ignored(why);
+        r
+    };
+    if !gz {
+        if let Some(what) = foreign_compression(content) {
+            return skip(report, format!("{what}-compressed, which trailhound does not read: decompress it first"));
+        }
+    }
     if content.iter().all(u8::is_ascii_whitespace) {
-        return match truncated {
-            Some(t) => skip(report, t),
-            None => skip(report, if gz { "empty gzip content".into() } else { "empty file".into() }),
+        // An empty file where logs lie is more likely a failed copy than a stray note: it stays skipped.
+        return match broken.is_empty() {
+            false => skip(report, broken.join("; ")),
+            true => skip(report, if gz { "empty gzip content".into() } else { "empty file".into() }),
         };
     }
-    if looks_binary(content) {
-        let what = if gz { "gzip content is binary data, not JSON" } else { "binary data, not JSON" };
-        return skip(report, what.into());
+    if binary || looks_binary(content) {
+        return match (gz, broken.is_empty()) {
+            (true, _) => skip(report, "gzip content is binary data, not JSON".into()),
+            (false, true) => ignore(report, "not CloudTrail: binary data, not JSON".into()),
+            (false, false) => skip(report, broken.join("; ")),
+        };
     }
     let lossy;
     let text: &str = match simdutf8::basic::from_utf8(content) {
@@ -365,6 +350,17 @@ fn decode_container(
         // Only a byte-order mark or Unicode spaces.
         return skip(report, "empty file (only white space)".into());
     };
+    if first != b'{' && first != b'[' {
+        let what = if first == b'<' { "HTML/XML, not JSON" } else { "text, not JSON" };
+        // Text in a gzip was compressed on purpose, next to the logs: it stays skipped.
+        let mut r = if gz || !broken.is_empty() {
+            skip(report, format!("gzip content is {what}"))
+        } else {
+            ignore(report, format!("not CloudTrail: {what}"))
+        };
+        r.warnings = warnings;
+        return r;
+    }
     let mut ctx = Ctx {
         sink,
         records: 0,
@@ -375,32 +371,7 @@ fn decode_container(
         error_count: 0,
         format: "",
     };
-    match first {
-        b'[' => {
-            ctx.format = "json-array";
-            ctx.containers += 1;
-            let mut de = serde_json::Deserializer::from_str(text);
-            let res = SeqSink { ctx: &mut ctx, depth: 1 }.deserialize(&mut de).and_then(|()| de.end());
-            if let Err(e) = res {
-                ctx.error(format!("JSON error at line {} column {}: {}", e.line(), e.column(), e));
-            }
-        }
-        b'{' if matches!(first_key(text), Some("Records" | "Events")) => {
-            ctx.format = if first_key(text) == Some("Records") { "cloudtrail-records" } else { "lookup-events" };
-            let mut de = serde_json::Deserializer::from_str(text);
-            let res = de.deserialize_map(TopMap { ctx: &mut ctx }).and_then(|()| de.end());
-            if let Err(e) = res {
-                ctx.error(format!("JSON error at line {} column {}: {}", e.line(), e.column(), e));
-            }
-        }
-        b'{' => stream_objects(text, &mut ctx),
-        c => {
-            let what = if c == b'<' { "HTML/XML, not JSON" } else { "text, not JSON" };
-            let mut r = skip(report, format!("not CloudTrail: {what}"));
-            r.warnings = warnings;
-            return r;
-        }
-    }
+    parse_documents(text, &mut ctx);
 
     report.format = match (gz, ctx.format) {
         (true, "cloudtrail-records") => "cloudtrail-records.gz",
@@ -413,7 +384,9 @@ fn decode_container(
     report.records = ctx.records;
     report.rejected = ctx.rejected;
     report.warnings = warnings;
-    let mut problems: Vec<String> = truncated.into_iter().collect();
+    // Whatever the content, a container that broke or was cut may have held more: never ignored.
+    let sound = broken.is_empty() && ctx.error_count == 0;
+    let mut problems = broken;
     problems.append(&mut ctx.errors);
     if ctx.error_count > 5 {
         problems.push(format!("{} JSON errors in all", ctx.error_count));
@@ -421,14 +394,12 @@ fn decode_container(
     if ctx.rejected > 0 {
         problems.push(format!("{} JSON objects are not CloudTrail events", ctx.rejected));
     }
-    report.outcome = if ctx.records == 0 && ctx.digest {
-        Outcome::Skipped("CloudTrail digest file (lists log files, holds no events)".into())
+    report.outcome = if ctx.records == 0 && ctx.digest && sound {
+        Outcome::Ignored("CloudTrail digest file (lists log files, holds no events)".into())
+    } else if ctx.records == 0 && ctx.containers == 0 && sound {
+        Outcome::Ignored("not CloudTrail: valid JSON, but no CloudTrail events in it".into())
     } else if ctx.records == 0 && ctx.containers == 0 {
-        let mut why = String::from("JSON, but no CloudTrail events in it");
-        if !problems.is_empty() {
-            why = format!("{why}: {}", problems.join("; "));
-        }
-        Outcome::Skipped(why)
+        Outcome::Skipped(format!("JSON, but no CloudTrail events in it: {}", problems.join("; ")))
     } else if ctx.records == 0 && !problems.is_empty() {
         Outcome::Skipped(problems.join("; "))
     } else if !problems.is_empty() {
@@ -437,6 +408,52 @@ fn decode_container(
         Outcome::Read
     };
     report
+}
+
+/// The JSON documents of `text`, one after another: concatenated gzip members (`cat a.json.gz
+/// b.json.gz`) and concatenated files hold several, each a `Records` object, an array or JSON Lines.
+fn parse_documents(text: &str, ctx: &mut Ctx<'_>) {
+    let mut at = 0;
+    loop {
+        let rest = &text[at..];
+        let trimmed = rest.trim_start();
+        if trimmed.is_empty() {
+            return;
+        }
+        at += rest.len() - trimmed.len();
+        let doc = trimmed;
+        let mut de = serde_json::Deserializer::from_str(doc);
+        let res = match doc.as_bytes()[0] {
+            b'[' => {
+                ctx.set_format("json-array");
+                ctx.containers += 1;
+                SeqSink { ctx: &mut *ctx, depth: 1 }.deserialize(&mut de)
+            }
+            b'{' if matches!(first_key(doc), Some("Records" | "Events")) => {
+                ctx.set_format(if first_key(doc) == Some("Records") { "cloudtrail-records" } else { "lookup-events" });
+                de.deserialize_map(TopMap { ctx: &mut *ctx })
+            }
+            b'{' => {
+                // JSON Lines or loose objects run to the end, whatever follows.
+                stream_objects(doc, ctx);
+                return;
+            }
+            _ => {
+                let line = 1 + memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count();
+                ctx.error(format!("data that is not JSON after the last JSON document, from line {line}"));
+                return;
+            }
+        };
+        match res {
+            // The next document starts where this one's parser stopped.
+            Ok(()) => at += de.into_iter::<IgnoredAny>().byte_offset(),
+            Err(e) => {
+                let base = memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count();
+                ctx.error(format!("JSON error at line {} column {}: {}", base + e.line(), e.column(), e));
+                return;
+            }
+        }
+    }
 }
 
 /// JSON Lines, concatenated objects or one object. A broken line costs that line only: parsing resumes
@@ -487,7 +504,7 @@ fn stream_objects(text: &str, ctx: &mut Ctx<'_>) {
         }
         start = next;
     }
-    ctx.format = if values > 1 { "json-lines" } else { "single-event" };
+    ctx.set_format(if values > 1 { "json-lines" } else { "single-event" });
 }
 
 #[cfg(test)]

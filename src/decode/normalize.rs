@@ -82,6 +82,8 @@ impl Filter {
 /// What happened to one record.
 pub enum Normalized {
     Kept,
+    /// Kept, but its time is present and not a real time (such as February 31st): it has no time.
+    BadTime,
     Filtered,
 }
 
@@ -263,7 +265,8 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
         set_created_key(rec, &mut b);
     }
     b.finish();
-    Normalized::Kept
+    let has_time_text = !rec.event_time.is_empty() || !rec.at_timestamp.is_empty();
+    if time_ms.is_none() && has_time_text { Normalized::BadTime } else { Normalized::Kept }
 }
 
 /// `responseElements.accessKey` of `CreateAccessKey`: blast-radius reports follow the new key.

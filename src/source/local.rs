@@ -23,7 +23,10 @@ pub fn list(arg: &Path, prune: &Prune, emit: &mut dyn FnMut(Listing) -> bool) ->
                         let size = e.metadata().map(|m| m.len()).unwrap_or(0);
                         out.offer(input(e.path(), size), prune);
                     }
-                    Ok(_) => {}
+                    Ok(e) if e.file_type().is_dir() => {}
+                    // A FIFO, socket or device: never opened (a FIFO would block the walk or a worker
+                    // forever), but named in the summary like any input that was not read.
+                    Ok(e) => out.failed.push((e.path().display().to_string(), not_regular(e.file_type()))),
                     Err(e) => {
                         let name = e.path().map_or_else(|| arg.display().to_string(), |p| p.display().to_string());
                         out.failed.push((name, format!("cannot list: {e}")));
@@ -38,17 +41,45 @@ pub fn list(arg: &Path, prune: &Prune, emit: &mut dyn FnMut(Listing) -> bool) ->
     emit(out)
 }
 
+/// Why a file that is neither a regular file nor a folder is not read.
+fn not_regular(ft: std::fs::FileType) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let what = if ft.is_fifo() {
+            "a FIFO (named pipe)"
+        } else if ft.is_socket() {
+            "a socket"
+        } else if ft.is_block_device() || ft.is_char_device() {
+            "a device file"
+        } else {
+            "not a regular file"
+        };
+        format!("not read: {what}, not a regular file")
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ft;
+        "not read: not a regular file".into()
+    }
+}
+
 fn input(path: &Path, size: u64) -> Input {
     let name = path.display().to_string();
     let layout = layout::parse_key(&name);
     Input { name, location: Location::Local(path.to_path_buf()), size, layout }
 }
 
-pub fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    let mut f = std::fs::File::open(path)?;
-    if let Ok(m) = f.metadata() {
-        buf.reserve(m.len() as usize);
+/// Reads at most `limit` bytes of a regular file (one more shows the file is longer). Anything else is
+/// refused before it is opened: opening a FIFO for reading blocks until a writer comes.
+pub fn read_into(path: &Path, buf: &mut Vec<u8>, limit: u64) -> std::io::Result<()> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(not_regular(meta.file_type())));
     }
-    f.read_to_end(buf)?;
+    let f = std::fs::File::open(path)?;
+    let limit = limit.saturating_add(1);
+    buf.reserve(meta.len().min(limit) as usize);
+    f.take(limit).read_to_end(buf)?;
     Ok(())
 }

@@ -85,14 +85,15 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// Reads an input's bytes into `buf` (replacing its content); the error names what failed.
-    pub fn read_into(&self, input: &Input, buf: &mut Vec<u8>) -> Result<(), String> {
+    /// Reads an input's bytes into `buf` (replacing its content); the error names what failed. Local
+    /// files are read up to `limit` bytes and one more (the caller cuts them and says so).
+    pub fn read_into(&self, input: &Input, buf: &mut Vec<u8>, limit: u64) -> Result<(), String> {
         if self.cancel.load(std::sync::atomic::Ordering::Relaxed) {
             return Err("interrupted (Ctrl-C) before it was read".into());
         }
         buf.clear();
         match &input.location {
-            Location::Local(path) => local::read_into(path, buf).map_err(|e| format!("cannot read: {e}")),
+            Location::Local(path) => local::read_into(path, buf, limit).map_err(|e| format!("cannot read: {e}")),
             Location::S3 { seq, .. } => match &self.s3 {
                 Some(p) => p.take(*seq, buf),
                 None => Err("S3 input without an S3 client".into()),

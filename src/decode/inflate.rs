@@ -1,0 +1,155 @@
+//! Gzip inflation with bounded memory, whatever the input claims.
+//!
+//! The gzip trailer (ISIZE) and zip headers are written by whoever made the file: they size nothing
+//! until they are shown plausible, and no input's content may grow past the `--max-input-size` cap.
+//! Normal CloudTrail files (tens of MB at most) keep the one-shot libdeflate path, which is about twice
+//! as fast as streaming zlib; everything else streams through flate2 in steps.
+
+use std::io::Read;
+use std::sync::{Mutex, MutexGuard};
+
+/// Default cap on the decompressed size of one input (`--max-input-size`). The whole content of an
+/// input is held while it is parsed, so this bounds one worker's buffer; CloudTrail writes files of
+/// tens of MB, so only exports and bombs come near it.
+pub const DEFAULT_MAX_INPUT: u64 = 1 << 30;
+
+/// Largest size, claimed by a trailer, that the one-shot inflater sizes a buffer for.
+const ONE_SHOT_MAX: usize = 128 << 20;
+
+/// Deflate cannot expand data by more than about 1032:1; a trailer claiming more is a lie.
+const MAX_RATIO: usize = 1032;
+
+/// Content inflated before the first look at what it is: a bomb of binary data stops here.
+const SNIFF: usize = 64 << 10;
+
+/// Step by which the streaming buffer grows.
+const STEP: usize = 1 << 20;
+
+/// Past this size, a worker's buffer is held by one worker at a time: two bombs on two workers
+/// cannot each hold a full cap, so peak memory stays near `threads * SOLO + cap`.
+const SOLO: usize = 256 << 20;
+static SOLO_LOCK: Mutex<()> = Mutex::new(());
+
+/// What streaming inflation produced in the caller's buffer.
+#[derive(Default)]
+pub struct Inflated {
+    /// The stream broke (truncated, corrupt, trailing bytes): what was inflated before stays.
+    pub broken: Option<String>,
+    /// The content went on past the cap: the buffer holds the first `cap` bytes.
+    pub over_cap: bool,
+    /// The first bytes were binary: inflation stopped there.
+    pub binary: bool,
+    /// Held while a buffer larger than [`SOLO`] is alive: drop it after the content is parsed.
+    pub solo: Option<MutexGuard<'static, ()>>,
+}
+
+/// Inflates a single-member gzip file in one call when its trailer is plausible and small. `None`
+/// when the input is not that simple (several members, truncated, corrupt, large, a lying trailer):
+/// the caller then streams it.
+pub fn inflate_fast(
+    bytes: &[u8],
+    buf: &mut Vec<u8>,
+    inflater: &mut libdeflater::Decompressor,
+    cap: u64,
+) -> Option<usize> {
+    let trailer = bytes.len().checked_sub(8).map(|at| &bytes[at..])?;
+    let crc = u32::from_le_bytes(trailer[0..4].try_into().ok()?);
+    let isize = u32::from_le_bytes(trailer[4..8].try_into().ok()?) as usize;
+    if isize > ONE_SHOT_MAX || isize as u64 > cap || isize > bytes.len().saturating_mul(MAX_RATIO) {
+        return None;
+    }
+    if buf.len() < isize {
+        buf.resize(isize, 0);
+    }
+    let n = inflater.gzip_decompress(bytes, &mut buf[..isize]).ok()?;
+    // libdeflate stops after the first member. The file's trailer belongs to its last member, so a
+    // match of both size and checksum means the first member was the whole file.
+    (n == isize && libdeflater::crc32(&buf[..n]) == crc).then_some(n)
+}
+
+/// Streams every member of a gzip file into `buf` (cleared first), at most `cap` bytes, in steps.
+pub fn inflate_stream(bytes: &[u8], buf: &mut Vec<u8>, cap: u64, looks_binary: fn(&[u8]) -> bool) -> Inflated {
+    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+    let mut out = Inflated::default();
+    buf.clear();
+    let mut dec = flate2::bufread::MultiGzDecoder::new(bytes);
+    let mut sniffed = false;
+    loop {
+        if buf.len() >= cap {
+            let mut probe = [0u8; 1];
+            match dec.read(&mut probe) {
+                Ok(0) => {}
+                Ok(_) => out.over_cap = true,
+                Err(e) => out.broken = Some(format!("gzip stream broken after {} bytes: {e}", buf.len())),
+            }
+            break;
+        }
+        if buf.len() >= SOLO && out.solo.is_none() {
+            // A panic elsewhere while holding the lock leaves nothing to repair: take it anyway.
+            out.solo = Some(SOLO_LOCK.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+        let len = buf.len();
+        let step = STEP.min(cap - len).max(1);
+        buf.resize(len + step, 0);
+        match dec.read(&mut buf[len..]) {
+            Ok(0) => {
+                buf.truncate(len);
+                break;
+            }
+            Ok(n) => buf.truncate(len + n),
+            Err(e) => {
+                buf.truncate(len);
+                out.broken = Some(format!("gzip stream broken after {len} bytes: {e}"));
+                break;
+            }
+        }
+        if !sniffed && buf.len() >= SNIFF {
+            sniffed = true;
+            if looks_binary(buf) {
+                out.binary = true;
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// How much of a zip member [`read_capped`] read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Member {
+    /// All of it.
+    Whole,
+    /// The first `cap` bytes: it goes on past the cap.
+    OverCap,
+    /// Its first bytes only: they are binary, so the rest is not worth inflating.
+    Binary,
+}
+
+/// Reads a zip member into `buf` (cleared first), at most `cap` bytes: its header's sizes are the
+/// archive maker's claim, not trusted.
+pub fn read_capped(
+    mut r: impl Read,
+    buf: &mut Vec<u8>,
+    cap: u64,
+    looks_binary: fn(&[u8]) -> bool,
+) -> std::io::Result<Member> {
+    buf.clear();
+    let head = cap.min(SNIFF as u64);
+    r.by_ref().take(head).read_to_end(buf)?;
+    // A gzip member is binary too, and must be read whole to be inflated in turn.
+    if buf.len() as u64 == head && !buf.starts_with(&[0x1f, 0x8b]) && looks_binary(buf) {
+        return Ok(Member::Binary);
+    }
+    r.by_ref().take(cap - buf.len() as u64).read_to_end(buf)?;
+    let mut probe = [0u8; 1];
+    Ok(if r.read(&mut probe)? > 0 { Member::OverCap } else { Member::Whole })
+}
+
+/// A cap in words, for reasons: `1 GiB`, `512 MiB`, `1000 bytes`.
+pub fn human_size(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 && n % (1 << 30) == 0 => format!("{} GiB", n >> 30),
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n => format!("{n} bytes"),
+    }
+}
