@@ -89,17 +89,18 @@ pub fn inflate_stream(bytes: &[u8], buf: &mut Vec<u8>, cap: u64, looks_binary: f
             out.solo = Some(SOLO_LOCK.lock().unwrap_or_else(|e| e.into_inner()));
         }
         let len = buf.len();
-        let step = STEP.min(cap - len).max(1);
-        buf.resize(len + step, 0);
-        match dec.read(&mut buf[len..]) {
-            Ok(0) => {
-                buf.truncate(len);
-                break;
-            }
-            Ok(n) => buf.truncate(len + n),
+        let step = STEP.min(cap - len);
+        if buf.capacity() - len < step {
+            // Double as usual, but never past the cap: a capped input holds `cap` bytes, not twice that.
+            let target = (buf.capacity() * 2).max(len + step).min(cap);
+            buf.reserve_exact(target - len);
+        }
+        // read_to_end keeps what it read before an error: parse that much.
+        match dec.by_ref().take(step as u64).read_to_end(buf) {
+            Ok(0) => break,
+            Ok(_) => {}
             Err(e) => {
-                buf.truncate(len);
-                out.broken = Some(format!("gzip stream broken after {len} bytes: {e}"));
+                out.broken = Some(format!("gzip stream broken after {} bytes: {e}", buf.len()));
                 break;
             }
         }

@@ -85,6 +85,8 @@ struct Ctx<'s> {
     records: u64,
     rejected: u64,
     containers: u64,
+    /// A `Records` or `Events` list was found: the input claims to be CloudTrail.
+    claimed: bool,
     digest: bool,
     errors: Vec<String>,
     error_count: u64,
@@ -122,6 +124,7 @@ impl Ctx<'_> {
         let nested = rec.records.or(rec.events);
         if let Some(raw) = nested {
             self.containers += 1;
+            self.claimed = true;
             let mut de = serde_json::Deserializer::from_str(raw.get());
             if let Err(e) = de.deserialize_any(SeqSink { ctx: self, depth: depth + 1 }) {
                 self.error(format!("in a nested record list: {e}"));
@@ -205,6 +208,7 @@ impl<'de> Visitor<'de> for TopMap<'_, '_> {
         while let Some(key) = m.next_key::<Cow<'de, str>>()? {
             if key == "Records" || key == "Events" {
                 self.ctx.containers += 1;
+                self.ctx.claimed = true;
                 m.next_value_seed(SeqSink { ctx: self.ctx, depth: 1 })?;
             } else {
                 m.next_value::<IgnoredAny>()?;
@@ -366,6 +370,7 @@ fn decode_container(
         records: 0,
         rejected: 0,
         containers: 0,
+        claimed: false,
         digest: false,
         errors: Vec::new(),
         error_count: 0,
@@ -396,7 +401,8 @@ fn decode_container(
     }
     report.outcome = if ctx.records == 0 && ctx.digest && sound {
         Outcome::Ignored("CloudTrail digest file (lists log files, holds no events)".into())
-    } else if ctx.records == 0 && ctx.containers == 0 && sound {
+    } else if ctx.records == 0 && sound && !ctx.claimed && (ctx.containers == 0 || ctx.rejected > 0) {
+        // Objects, or arrays of objects, none of them CloudTrail (an empty array stays a read file).
         Outcome::Ignored("not CloudTrail: valid JSON, but no CloudTrail events in it".into())
     } else if ctx.records == 0 && ctx.containers == 0 {
         Outcome::Skipped(format!("JSON, but no CloudTrail events in it: {}", problems.join("; ")))
