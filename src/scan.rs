@@ -251,6 +251,8 @@ pub fn run(feed: &Feed, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) ->
             if !pending.is_empty() {
                 stop.store(true, Ordering::Relaxed);
             }
+            // The exact de-duplication's cost, for the README's figures (TRAILHOUND_LOG=debug).
+            tracing::debug!(ids = dedup.held(), table_bytes = dedup.table_bytes(), "de-duplication table");
             want
         })?;
         pool.scope(|s| {
