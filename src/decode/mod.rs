@@ -248,7 +248,7 @@ impl Decoder {
             return self.decode_zip(bytes, sink);
         }
         let mut buf = std::mem::take(&mut self.buf);
-        let report = decode_container(bytes, &mut buf, &mut self.inflater, self.max_input, sink);
+        let report = decode_container(bytes, &mut buf, &mut self.inflater, self.max_input, false, sink);
         self.buf = buf;
         // Keep the buffer's capacity for the next input, unless a huge input inflated it.
         if self.buf.capacity() > 256 << 20 {
@@ -266,12 +266,14 @@ fn foreign_compression(bytes: &[u8]) -> Option<&'static str> {
         .find_map(|(magic, name)| bytes.starts_with(magic).then_some(name))
 }
 
-/// Gzip or plain bytes -> records. `cap` bounds the decompressed size.
+/// Gzip or plain bytes -> records. `cap` bounds the decompressed size. `in_zip`: the bytes are a zip
+/// member, which, like gzip content, was packed on purpose: binary or text there is skipped, not ignored.
 fn decode_container(
     bytes: &[u8],
     buf: &mut Vec<u8>,
     inflater: &mut libdeflater::Decompressor,
     cap: u64,
+    in_zip: bool,
     sink: &mut dyn FnMut(&RawRecord<'_>),
 ) -> Report {
     let mut warnings = Vec::new();
@@ -281,6 +283,7 @@ fn decode_container(
     // Held until the content is parsed, when the buffer is large (see inflate::SOLO).
     let mut _solo = None;
     let gz = bytes.starts_with(&[0x1f, 0x8b]);
+    let packed = gz || in_zip;
     let content: &[u8] = if gz {
         match inflate::inflate_fast(bytes, buf, inflater, cap) {
             Some(n) => &buf[..n],
@@ -333,10 +336,10 @@ fn decode_container(
         };
     }
     if binary || looks_binary(content) {
-        return match (gz, broken.is_empty()) {
+        return match (gz, in_zip) {
             (true, _) => skip(report, "gzip content is binary data, not JSON".into()),
-            (false, true) => ignore(report, "not CloudTrail: binary data, not JSON".into()),
-            (false, false) => skip(report, broken.join("; ")),
+            (false, true) => skip(report, "binary data, not JSON".into()),
+            (false, false) => ignore(report, "not CloudTrail: binary data, not JSON".into()),
         };
     }
     let lossy;
@@ -356,9 +359,11 @@ fn decode_container(
     };
     if first != b'{' && first != b'[' {
         let what = if first == b'<' { "HTML/XML, not JSON" } else { "text, not JSON" };
-        // Text in a gzip was compressed on purpose, next to the logs: it stays skipped.
-        let mut r = if gz || !broken.is_empty() {
-            skip(report, format!("gzip content is {what}"))
+        // Text in a gzip or zip was packed on purpose, next to the logs: it stays skipped.
+        let mut r = if packed {
+            let mut why: Vec<String> = broken;
+            why.push(format!("{} is {what}", if gz { "gzip content" } else { "content" }));
+            skip(report, why.join("; "))
         } else {
             ignore(report, format!("not CloudTrail: {what}"))
         };
