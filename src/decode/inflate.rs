@@ -16,8 +16,10 @@ pub const DEFAULT_MAX_INPUT: u64 = 1 << 30;
 /// Largest size, claimed by a trailer, that the one-shot inflater sizes a buffer for.
 const ONE_SHOT_MAX: usize = 128 << 20;
 
-/// Deflate cannot expand data by more than about 1032:1; a trailer claiming more is a lie.
-const MAX_RATIO: usize = 1032;
+/// Largest ratio of claimed to compressed size the one-shot path believes. Deflate reaches 1032:1 on
+/// zeros, but JSON logs compress 5-30:1; above this the file streams (same result, bounded steps), so a
+/// small file with a lying trailer costs at most a buffer of 64 times its size.
+const FAST_RATIO: usize = 64;
 
 /// Content inflated before the first look at what it is: a bomb of binary data stops here.
 const SNIFF: usize = 64 << 10;
@@ -55,7 +57,7 @@ pub fn inflate_fast(
     let trailer = bytes.len().checked_sub(8).map(|at| &bytes[at..])?;
     let crc = u32::from_le_bytes(trailer[0..4].try_into().ok()?);
     let isize = u32::from_le_bytes(trailer[4..8].try_into().ok()?) as usize;
-    if isize > ONE_SHOT_MAX || isize as u64 > cap || isize > bytes.len().saturating_mul(MAX_RATIO) {
+    if isize > ONE_SHOT_MAX || isize as u64 > cap || isize > bytes.len().saturating_mul(FAST_RATIO) {
         return None;
     }
     if buf.len() < isize {
@@ -152,5 +154,43 @@ pub fn human_size(n: u64) -> String {
         n if n >= 1 << 30 && n % (1 << 30) == 0 => format!("{} GiB", n >> 30),
         n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
         n => format!("{n} bytes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn a_lying_trailer_sizes_no_buffer() {
+        let mut g = gzip(br#"{"Records":[]}"#);
+        let at = g.len() - 4;
+        g[at..].copy_from_slice(&(1u32 << 30).to_le_bytes());
+        let mut buf = Vec::new();
+        let mut inflater = libdeflater::Decompressor::new();
+        assert_eq!(inflate_fast(&g, &mut buf, &mut inflater, DEFAULT_MAX_INPUT), None);
+        assert!(buf.capacity() < 1 << 20, "{}", buf.capacity());
+        let out = inflate_stream(&g, &mut buf, DEFAULT_MAX_INPUT, |_| false);
+        assert_eq!(buf, br#"{"Records":[]}"#);
+        assert!(out.broken.is_some() && !out.over_cap);
+        assert!(buf.capacity() < 2 << 20, "{}", buf.capacity());
+    }
+
+    #[test]
+    fn streaming_stops_at_the_cap_without_growing_past_it() {
+        let g = gzip(&vec![b' '; 8 << 20]);
+        let mut buf = Vec::new();
+        let out = inflate_stream(&g, &mut buf, 3 << 20, |_| false);
+        assert!(out.over_cap && out.broken.is_none());
+        assert_eq!(buf.len(), 3 << 20);
+        assert!(buf.capacity() <= 3 << 20, "{}", buf.capacity());
+        assert_eq!(human_size(3 << 20), "3 MiB");
     }
 }

@@ -245,7 +245,14 @@ impl Decoder {
     /// Decodes one input. `sink` gets every CloudTrail record, in input order.
     pub fn decode(&mut self, bytes: &[u8], sink: &mut dyn FnMut(&RawRecord<'_>)) -> Report {
         if bytes.starts_with(b"PK\x03\x04") {
-            return self.decode_zip(bytes, sink);
+            let report = self.decode_zip(bytes, sink);
+            if self.member.capacity() > 256 << 20 {
+                self.member = Vec::new();
+            }
+            if self.buf.capacity() > 256 << 20 {
+                self.buf = Vec::new();
+            }
+            return report;
         }
         let mut buf = std::mem::take(&mut self.buf);
         let report = decode_container(bytes, &mut buf, &mut self.inflater, self.max_input, false, sink);
