@@ -29,9 +29,11 @@ impl Dedup {
         self.seen.len()
     }
 
-    /// Bytes the id table holds (its slots and control bytes), for memory accounting.
+    /// Bytes the id table holds (its slots and control bytes), for memory accounting. The table keeps
+    /// a power-of-two number of slots, at most 7/8 of them full.
     pub fn table_bytes(&self) -> usize {
-        self.seen.capacity() * (std::mem::size_of::<u128>() + 1)
+        let slots = if self.seen.capacity() == 0 { 0 } else { (self.seen.capacity() * 8 / 7).next_power_of_two() };
+        slots * (std::mem::size_of::<u128>() + 1)
     }
 }
 
