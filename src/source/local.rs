@@ -53,14 +53,14 @@ fn not_regular(ft: std::fs::FileType) -> String {
         } else if ft.is_block_device() || ft.is_char_device() {
             "a device file"
         } else {
-            "not a regular file"
+            return "not a regular file: never opened".into();
         };
-        format!("not read: {what}, not a regular file")
+        format!("{what}, not a regular file: never opened")
     }
     #[cfg(not(unix))]
     {
         let _ = ft;
-        "not read: not a regular file".into()
+        "not a regular file: never opened".into()
     }
 }
 
