@@ -49,6 +49,14 @@ pub(super) enum Evidence {
     Sole {
         competing: bool,
     },
+    /// An address the instance moved to (stop and start, a new NAT, an elastic IP) and kept using on
+    /// keys delivered after it left the earlier one.
+    Moved,
+    /// A VPC endpoint whose owner the record does not name (records before `vpcEndpointAccountId`).
+    UnnamedEndpoint,
+    /// An endpoint of an account outside the trail that the workload uses on most of its keys from
+    /// the first: a shared-services account (name it with `--trusted-account` to be sure).
+    SharedEndpoint(Sym),
     /// A fleet's origin: an address of the workload's region, or a private one.
     Fleet,
 }
@@ -56,7 +64,7 @@ pub(super) enum Evidence {
 /// The workload's own origins, and the rivals that recur without its clients.
 pub(super) struct Baseline {
     pub own: FxHashMap<Origin, Evidence>,
-    /// Origins recurring across the workload's keys but never with its clients: keys used from them.
+    /// Origins recurring across the workload's keys at the same time as its own: keys used from them.
     pub rivals: FxHashMap<Origin, u32>,
 }
 
@@ -69,12 +77,22 @@ struct Facts {
     events: u64,
     v1_only: bool,
     v2: bool,
-    call_regions: Vec<Sym>,
+    /// Keys on which the SSM agent's heartbeat came from here (caller-controlled: a tie-breaker
+    /// between rivals only, where either way the keys are reported).
+    heartbeat_keys: u32,
     first_ms: i64,
     last_ms: i64,
-    /// Keys delivered after this origin was first seen that were used from it.
-    fresh_keys: u32,
+    /// Issue times of the keys used from here.
+    issued: Vec<i64>,
 }
+
+/// Uses of two origins that overlap by less than this are a handover (a NAT replaced, connections
+/// draining), not two holders at once.
+const HANDOVER_MS: i64 = 15 * 60_000;
+
+/// A foreign endpoint the workload uses on at least this many keys, and half of them, from its
+/// first key on, is infrastructure (a shared-services account), not a thief's.
+pub(super) const SHARED_ENDPOINT_KEYS: u32 = 3;
 
 /// The class of an origin for a workload, beyond the address itself: endpoints by their owner.
 pub(super) enum Path {
@@ -136,11 +154,13 @@ impl Detector {
         }
     }
 
-    /// An EC2 instance's baseline, from all its keys.
-    pub(super) fn instance_baseline(&self, g: &Group<'_>) -> Baseline {
+    /// An EC2 instance's baseline, from all its keys. `shared` collects foreign endpoint owners taken
+    /// as shared services, for the run summary.
+    pub(super) fn instance_baseline(&self, g: &Group<'_>, shared: &mut Vec<Sym>) -> Baseline {
         let mut own: FxHashMap<Origin, Evidence> = FxHashMap::default();
         let mut facts: FxHashMap<Origin, Facts> = FxHashMap::default();
         for (rank, (_, st)) in g.keys.iter().enumerate() {
+            let issued = super::judge::issue_time(st);
             for o in &st.origins {
                 let f = facts.entry(o.origin).or_insert_with(|| Facts {
                     first_rank: rank as u32,
@@ -149,35 +169,24 @@ impl Detector {
                     ..Facts::default()
                 });
                 f.keys += 1;
+                f.issued.push(issued);
                 f.first_ms = f.first_ms.min(o.first_ms.unwrap_or(i64::MAX));
                 f.last_ms = f.last_ms.max(o.last_ms.unwrap_or(i64::MIN));
                 f.events += o.count as u64;
+                f.heartbeat_keys += o.has(flag::SSM_HEARTBEAT) as u32;
                 for c in o.clients() {
                     if !f.clients.contains(&c) {
                         f.clients.push(c);
-                    }
-                }
-                for r in o.call_regions.iter().copied().filter(|&r| r != 0) {
-                    if !f.call_regions.contains(&r) {
-                        f.call_regions.push(r);
                     }
                 }
                 f.v2 |= o.has(flag::IMDS_V2);
                 f.v1_only = (f.v1_only || o.has(flag::IMDS_V1)) && !f.v2;
             }
         }
-        for (_, st) in &g.keys {
-            let issued = super::judge::issue_time(st);
-            for o in &st.origins {
-                if let Some(f) = facts.get_mut(&o.origin) {
-                    f.fresh_keys += (issued > f.first_ms) as u32;
-                }
-            }
-        }
         let associated: &[std::net::IpAddr] = self.associated.get(&g.session).map_or(&[], |v| v.as_slice());
         let nkeys = g.keys.len() as u32;
-        let mut recurring: Vec<Origin> = Vec::new();
-        let mut single: Vec<Origin> = Vec::new();
+        // Candidates per IP version: an instance egresses through one address of each at a time.
+        let mut candidates: [Vec<Origin>; 2] = [Vec::new(), Vec::new()];
         let mut ordered: Vec<(&Origin, &Facts)> = facts.iter().collect();
         ordered.sort_by_key(|(o, _)| **o);
         for (o, f) in ordered {
@@ -191,96 +200,139 @@ impl Detector {
                     own.insert(*o, e);
                     continue;
                 }
-                Path::ForeignEndpoint(_) => continue,
-                Path::UnknownEndpoint | Path::Address => {}
-            }
-            if let Origin::Ip(a) = o {
-                if associated.contains(a) {
-                    own.insert(*o, Evidence::Associated);
+                Path::UnknownEndpoint => {
+                    own.insert(*o, Evidence::UnnamedEndpoint);
                     continue;
                 }
-            }
-            let class = self.cfg.classifier.classify(o);
-            let plausible = match &class {
-                OriginClass::Private | OriginClass::Endpoint => true,
-                c @ OriginClass::Aws(r) => {
-                    // Without a delivery record the key's calls stand in for the instance's region.
-                    let calls = &f.call_regions;
-                    !self.out_of_region(c, g.region)
-                        && !(g.region == 0
-                            && !calls.is_empty()
-                            && !calls.iter().any(|&x| self.syms.name(x) == r.region))
+                Path::ForeignEndpoint(owner) => {
+                    if f.keys >= SHARED_ENDPOINT_KEYS && f.keys * 2 >= nkeys && f.first_rank == 0 {
+                        own.insert(*o, Evidence::SharedEndpoint(owner));
+                        shared.push(owner);
+                    }
+                    continue;
                 }
-                _ => false,
-            };
-            if !plausible {
+                Path::Address => {}
+            }
+            let Origin::Ip(a) = o else { continue };
+            if associated.contains(a) {
+                own.insert(*o, Evidence::Associated);
                 continue;
             }
-            let human = self.humans.contains_key(o);
-            if human {
-                // A bastion: people and the instance share its address. Only strong recurrence counts.
-                if f.keys >= 3 && f.keys * 2 >= nkeys {
-                    recurring.push(*o);
-                }
-            } else if f.keys >= 2 {
-                recurring.push(*o);
-            } else {
-                single.push(*o);
+            let plausible = match self.cfg.classifier.classify(o) {
+                OriginClass::Private => true,
+                ref c @ OriginClass::Aws(_) => !self.out_of_region(c, g.region),
+                _ => false,
+            };
+            if plausible {
+                candidates[a.is_ipv6() as usize].push(*o);
             }
         }
         let mut rivals = FxHashMap::default();
-        if !recurring.is_empty() {
-            let (admitted, rejected) = admit(&recurring, &facts, |f| {
-                (!self.humans.contains_key(&f.0), std::cmp::Reverse(f.1.first_rank), f.1.keys, f.1.v2, f.1.events)
+        let mut admitted_v4: Vec<Origin> = Vec::new();
+        for (family, list) in candidates.iter().enumerate() {
+            // The second address family of a dual-stack instance carries the same programs: a v6
+            // origin sharing no client with the instance's v4 addresses is someone else's.
+            let list: Vec<Origin> = if family == 1 && !admitted_v4.is_empty() {
+                let v4_clients: Vec<Sym> = admitted_v4.iter().flat_map(|o| facts[o].clients.clone()).collect();
+                list.iter().copied().filter(|o| facts[o].clients.iter().any(|c| v4_clients.contains(c))).collect()
+            } else {
+                list.clone()
+            };
+            let recurring = list.iter().any(|o| facts[o].keys >= 2);
+            let (admitted, rejected) = admit(&list, &facts, recurring, |o, f| {
+                let human = self.humans.contains_key(o);
+                let in_region = g.region != 0 && matches!(self.cfg.classifier.classify(o), OriginClass::Aws(_));
+                (
+                    f.keys >= 2,
+                    !human,
+                    std::cmp::Reverse(f.first_rank),
+                    f.keys,
+                    f.v2 || in_region,
+                    f.heartbeat_keys,
+                    std::cmp::Reverse(f.first_ms),
+                    f.events,
+                )
             });
-            let contested = !rejected.is_empty();
-            for o in admitted {
-                own.insert(o, Evidence::Recurring { keys: facts[&o].keys, of: nkeys, rival: contested });
+            let contested = rejected.iter().any(|o| facts[o].keys >= 2);
+            for (o, how) in admitted {
+                let f = &facts[&o];
+                let e = match how {
+                    Admission::First if f.keys >= 2 => {
+                        Evidence::Recurring { keys: f.keys, of: nkeys, rival: contested }
+                    }
+                    Admission::First => Evidence::Sole { competing: list.len() > 1 },
+                    Admission::Moved => Evidence::Moved,
+                };
+                if family == 0 {
+                    admitted_v4.push(o);
+                }
+                own.insert(o, e);
             }
             for o in rejected {
-                rivals.insert(o, facts[&o].keys);
-            }
-        } else if !own.keys().any(|o| matches!(o, Origin::Ip(_))) && !single.is_empty() {
-            let (admitted, rejected) =
-                admit(&single, &facts, |f| (!f.1.v1_only, std::cmp::Reverse(f.1.first_rank), f.1.v2, f.1.events));
-            for o in admitted {
-                own.insert(o, Evidence::Sole { competing: !rejected.is_empty() });
+                if facts[&o].keys >= 2 {
+                    rivals.insert(o, facts[&o].keys);
+                }
             }
         }
+        // A one-key origin with no positive evidence is no baseline: without a delivery record an
+        // IMDSv1 key seen once proves nothing about where the instance runs.
+        own.retain(|o, e| match e {
+            Evidence::Sole { .. } => {
+                let f = &facts[o];
+                let in_region = g.region != 0 && matches!(self.cfg.classifier.classify(o), OriginClass::Aws(_));
+                (in_region || f.v2) && !(self.humans.contains_key(o) && f.v1_only)
+            }
+            _ => true,
+        });
         Baseline { own, rivals }
     }
 }
 
-/// Admits candidate origins in rank order, best first. An instance egresses through one address at
-/// a time, so a candidate used while an admitted one was in use (overlapping first-to-last times) is
-/// a rival: someone else holding the same keys. One used only after (an elastic IP moved, a stop
-/// and start) is admitted if the workload kept using it on keys delivered after it appeared; a
-/// thief using the last keys of a terminated instance gets no new ones. IPv4 and IPv6 are judged
-/// apart (a dual-stack instance egresses through one of each). User agents play no part: a thief
-/// can copy them.
+/// How a candidate was admitted.
+enum Admission {
+    /// The best-ranked origin of its address family.
+    First,
+    /// Used after the admitted ones stopped, on keys delivered after the handover.
+    Moved,
+}
+
+/// Admits candidate origins in rank order, best first. An instance egresses through one address of a
+/// family at a time, so a candidate in use while an admitted one was (overlapping by more than a
+/// handover) is a rival: someone else holding the same keys. One used only after (an elastic IP
+/// moved, a stop and start, a NAT replaced) is admitted if the instance used it on keys delivered
+/// after the handover: a thief using the last keys of a terminated instance gets no new ones. When
+/// some origin recurs, a one-key origin is admitted only as a move. User agents play no part: a
+/// thief can copy them.
 fn admit<K: Ord>(
     candidates: &[Origin],
     facts: &FxHashMap<Origin, Facts>,
-    rank: impl Fn((&Origin, &Facts)) -> K,
-) -> (Vec<Origin>, Vec<Origin>) {
+    recurring: bool,
+    rank: impl Fn(&Origin, &Facts) -> K,
+) -> (Vec<(Origin, Admission)>, Vec<Origin>) {
     let mut ordered: Vec<&Origin> = candidates.iter().collect();
-    ordered.sort_by(|a, b| rank((b, &facts[*b])).cmp(&rank((a, &facts[*a]))).then(a.cmp(b)));
-    let (mut admitted, mut rejected): (Vec<Origin>, Vec<Origin>) = (Vec::new(), Vec::new());
+    ordered.sort_by(|a, b| rank(b, &facts[*b]).cmp(&rank(a, &facts[*a])).then(a.cmp(b)));
+    let mut admitted: Vec<(Origin, Admission)> = Vec::new();
+    let mut rejected: Vec<Origin> = Vec::new();
     for o in ordered {
         let f = &facts[o];
-        // IPv4 and IPv6 are separate egresses: a dual-stack instance uses one of each at once.
-        let same_family = |a: &Origin| match (a, o) {
-            (Origin::Ip(x), Origin::Ip(y)) => x.is_ipv4() == y.is_ipv4(),
-            _ => true,
-        };
-        let admitted_here: Vec<Origin> = admitted.iter().copied().filter(|a| same_family(a)).collect();
-        let overlaps = admitted_here.iter().any(|a| {
+        if admitted.is_empty() {
+            if recurring && f.keys < 2 {
+                rejected.push(*o);
+            } else {
+                admitted.push((*o, Admission::First));
+            }
+            continue;
+        }
+        let overlaps = admitted.iter().any(|(a, _)| {
             let g = &facts[a];
-            f.first_ms < g.last_ms && g.first_ms < f.last_ms
+            f.last_ms.min(g.last_ms).saturating_sub(f.first_ms.max(g.first_ms)) > HANDOVER_MS
         });
-        let later = admitted_here.iter().any(|a| facts[a].last_ms <= f.first_ms);
-        if admitted_here.is_empty() || (!overlaps && (!later || f.fresh_keys > 0)) {
-            admitted.push(*o);
+        let handover = admitted.iter().map(|(a, _)| facts[a].last_ms).max().unwrap_or(i64::MIN);
+        let after = f.first_ms >= handover - HANDOVER_MS;
+        // Delivered after the earlier address's last use: the instance itself fetched it after moving.
+        let fresh = f.issued.iter().any(|&t| t > handover && t != i64::MAX);
+        if !overlaps && after && fresh {
+            admitted.push((*o, Admission::Moved));
         } else {
             rejected.push(*o);
         }
@@ -302,15 +354,27 @@ impl Evidence {
                 format!("{origin}: used on {keys} of the workload's {of} keys")
             }
             Evidence::Recurring { keys, of, rival: true } => format!(
-                "{origin}: used on {keys} of the workload's {of} keys, from its earliest keys on (another origin \
-                 used the same keys at the same time)"
+                "{origin}: used on {keys} of the workload's {of} keys, and the better placed of the origins that \
+                 used the same keys at the same time (no person, earliest key, more keys, IMDSv2)"
             ),
             Evidence::Sole { competing: false } => {
-                format!("{origin}: an address of the workload's region no person uses (no origin recurs yet)")
+                format!("{origin}: the instance's one origin so far, in its region or delivered through IMDSv2")
             }
             Evidence::Fleet => format!("{origin}: a private address or an AWS address of the workload's region"),
+            Evidence::Moved => format!(
+                "{origin}: the instance moved here (its earlier address stopped) and used it on keys delivered after"
+            ),
+            Evidence::UnnamedEndpoint => {
+                format!("{origin}: a VPC endpoint (the record does not name its owner account)")
+            }
+            Evidence::SharedEndpoint(a) => format!(
+                "{origin}: a VPC endpoint of account {}, outside the trail, used on most of the workload's keys from \
+                 the first: a shared-services account (name it with --trusted-account to be sure)",
+                d.syms.name(*a)
+            ),
             Evidence::Sole { competing: true } => format!(
-                "{origin}: of the workload's one-key origins, the one delivered through IMDSv2 or used earliest"
+                "{origin}: of the workload's one-key origins, the best placed (no person, earliest, IMDSv2 or in \
+                 the workload's region)"
             ),
         }
     }

@@ -4,7 +4,7 @@
 //! environment) is counted once over its keys, and a key compares itself with the others by
 //! subtracting its own share, instead of walking every other key.
 
-use super::baseline::{Baseline, Evidence, Group, Path};
+use super::baseline::{Baseline, Evidence, Group, Path, SHARED_ENDPOINT_KEYS};
 use super::origin::{OriginClass, is_eks_node_client};
 use super::state::{KeyId, KeyState, Origin, OriginUse, Sym, Workload, flag};
 use super::{Detector, Finding};
@@ -124,9 +124,9 @@ struct Share {
 }
 
 impl Share {
-    fn of(st: &KeyState, is_own: &dyn Fn(&Origin) -> bool, d: &Detector) -> Share {
+    fn of(st: &KeyState, is_own: &dyn Fn(&OriginUse) -> bool, d: &Detector) -> Share {
         let mut s = Share::default();
-        for o in st.origins.iter().filter(|o| is_own(&o.origin)) {
+        for o in st.origins.iter().filter(|o| is_own(o)) {
             for c in o.clients() {
                 if !s.clients.contains(&c) {
                     s.clients.push(c);
@@ -188,7 +188,7 @@ impl Others<'_> {
     }
 }
 
-pub(super) fn judge(d: &Detector) -> Vec<Finding> {
+pub(super) fn judge(d: &Detector) -> (Vec<Finding>, Vec<String>) {
     let group_of = |st: &KeyState| -> Option<GroupId> {
         let kind = workload_of(st, d);
         if kind == Workload::Other || st.origins.is_empty() {
@@ -216,6 +216,7 @@ pub(super) fn judge(d: &Detector) -> Vec<Finding> {
     let mut ordered: Vec<_> = groups.into_iter().collect();
     ordered.sort_unstable_by_key(|(g, _)| *g);
     let mut findings = Vec::new();
+    let mut shared: Vec<Sym> = Vec::new();
     for (gid, mut keys) in ordered {
         keys.sort_unstable_by_key(|(k, st)| (issue_time(st), *k));
         // The workload's region: the most common region of its delivery records.
@@ -227,29 +228,80 @@ pub(super) fn judge(d: &Detector) -> Vec<Finding> {
         }
         let region = regions.iter().max_by_key(|(r, n)| (**n, std::cmp::Reverse(**r))).map_or(0, |(r, _)| *r);
         let g = Group { kind: gid.kind, account: gid.account, role: gid.role, session: gid.session, region, keys };
-        judge_group(d, &g, &mut findings);
+        judge_group(d, &g, &mut findings, &mut shared);
     }
     findings.sort_by(|a, b| (&a.first_seen, &a.access_key_id).cmp(&(&b.first_seen, &b.access_key_id)));
-    findings
+    shared.sort_unstable();
+    shared.dedup();
+    let notes = shared
+        .iter()
+        .map(|a| {
+            format!(
+                "VPC endpoints of account {} (not in the trail) carry most of some workloads' keys from their first: \
+                 taken as a shared-services account; if it is one, say so with --trusted-account {}",
+                d.syms.name(*a),
+                d.syms.name(*a)
+            )
+        })
+        .collect();
+    (findings, notes)
 }
 
-fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>) {
+fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared: &mut Vec<Sym>) {
     let fleet = g.kind.is_fleet();
     let baseline = if fleet {
         Baseline { own: FxHashMap::default(), rivals: FxHashMap::default() }
     } else {
-        d.instance_baseline(g)
+        d.instance_baseline(g, shared)
     };
-    // A fleet key's region is its own delivery's when known (one role may run in several regions).
-    let key_region = |st: &KeyState| st.delivery.as_ref().map_or(g.region, |del| del.region);
-    let own_evidence = |st: &KeyState, o: &Origin| -> Option<Evidence> {
-        if fleet { d.fleet_own(o, st.account, key_region(st)) } else { baseline.own.get(o).cloned() }
+    // A fleet key's region is its own delivery's (one role may run in several regions, and a warm
+    // environment's delivery may predate the window: then the region is unknown); an instance's is
+    // its group's.
+    let key_region = |st: &KeyState| match &st.delivery {
+        Some(del) => del.region,
+        None if fleet => 0,
+        None => g.region,
+    };
+    // Fleets: foreign endpoints on most keys from the first are shared services (as for instances),
+    // and a Lambda or ECS workload whose keys show their execution environment runs nowhere without
+    // it (the user agent can only take trust away here, never give it).
+    let mut fleet_endpoints: FxHashMap<Origin, (u32, usize)> = FxHashMap::default();
+    let mut exec_keys = 0u32;
+    if fleet {
+        for (rank, (_, st)) in g.keys.iter().enumerate() {
+            exec_keys += st.origins.iter().any(|o| o.has(flag::EXEC_ENV)) as u32;
+            for o in st.origins.iter().filter(|o| matches!(o.origin, Origin::Endpoint { .. })) {
+                fleet_endpoints.entry(o.origin).or_insert((0, rank)).0 += 1;
+            }
+        }
+    }
+    let nkeys = g.keys.len() as u32;
+    let needs_exec = matches!(g.kind, Workload::Lambda | Workload::Ecs);
+    let own_evidence = |st: &KeyState, o: &OriginUse| -> Option<Evidence> {
+        if !fleet {
+            return baseline.own.get(&o.origin).cloned();
+        }
+        let key_exec = st.origins.iter().any(|x| x.has(flag::EXEC_ENV));
+        if needs_exec && !o.has(flag::EXEC_ENV) && (key_exec || exec_keys > 0) {
+            return None;
+        }
+        match d.fleet_own(&o.origin, st.account, key_region(st)) {
+            Some(e) => Some(e),
+            None => match (d.path_of(&o.origin, st.account), fleet_endpoints.get(&o.origin)) {
+                (Path::ForeignEndpoint(owner), Some(&(keys, 0)))
+                    if keys >= SHARED_ENDPOINT_KEYS && keys * 2 >= nkeys =>
+                {
+                    Some(Evidence::SharedEndpoint(owner))
+                }
+                _ => None,
+            },
+        }
     };
     let shares: Vec<Share> = g
         .keys
         .iter()
         .map(|(_, st)| {
-            let is_own = |o: &Origin| own_evidence(st, o).is_some();
+            let is_own = |o: &OriginUse| own_evidence(st, o).is_some();
             Share::of(st, &is_own, d)
         })
         .collect();
@@ -273,7 +325,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>) {
             if matches!(path, Path::Trusted) {
                 continue;
             }
-            let own = own_evidence(st, &o.origin).is_some();
+            let own = own_evidence(st, o).is_some();
             used_from_own |= own;
             let class = d.cfg.classifier.classify(&o.origin);
             let label = o.origin.label(&d.syms);
@@ -394,8 +446,8 @@ fn signals_off_workload(
         push(
             "not_workload_origin",
             format!(
-                "{name} ({}) recurs on {keys} of the workload's keys but never with its clients: a holder who \
-                 comes back for each new key",
+                "{name} ({}) recurs on {keys} of the workload's keys while the workload used its own origin over \
+                 the same hours: a second holder of the same keys, back for each new one",
                 j.class
             ),
             0.45,

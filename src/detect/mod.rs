@@ -15,6 +15,8 @@ pub mod origin;
 pub mod state;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_hostile;
 
 use crate::event::Event;
 use crate::scan::EventSink;
@@ -302,6 +304,11 @@ impl Detector {
         if is_service_call(ev.source_ip(), ev.invoked_by()) || ev.source_ip().is_empty() {
             return;
         }
+        // A VPC endpoint is shared network infrastructure (a VPN's users, every instance of a VPC):
+        // people working through it say nothing about the keys that use it.
+        if !ev.vpc_endpoint_id().is_empty() {
+            return;
+        }
         let origin = self.origin_of(ev);
         if matches!(origin, Origin::Unparsable(_)) {
             return;
@@ -416,6 +423,9 @@ impl Detector {
         if is_ssm_channel(ev.event_source()) {
             o.flags |= flag::SSM_CHANNEL;
         }
+        if ev.event_name() == "UpdateInstanceInformation" && ev.user_agent().contains("amazon-ssm-agent") {
+            o.flags |= flag::SSM_HEARTBEAT;
+        }
         o.flags |= if lambda_env || ecs_env { flag::EXEC_ENV } else { flag::NO_EXEC_ENV };
         if o.event_ids[state::MAX_EVENT_IDS - 1].is_none() && !ev.event_id().is_empty() {
             o.add_event_id(EvId::new(ev.event_id(), syms));
@@ -433,9 +443,9 @@ impl Detector {
             }
         }
         let t = std::time::Instant::now();
-        let findings = judge::judge(&self);
+        let (findings, notes) = judge::judge(&self);
         tracing::debug!(keys = self.keys.len(), ms = t.elapsed().as_millis() as u64, "judged");
-        let mut warnings = Vec::new();
+        let mut warnings = notes;
         let u = &self.unparsable;
         if u.events > 0 {
             let quoted: Vec<String> = u.examples.iter().map(|e| format!("{e:?}")).collect();

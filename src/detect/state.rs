@@ -296,6 +296,9 @@ pub mod flag {
     pub const NO_EXEC_ENV: u8 = 16;
     /// More client families were seen than are kept.
     pub const MORE_CLIENTS: u8 = 32;
+    /// The SSM agent's heartbeat (`UpdateInstanceInformation` with its user agent) came from here.
+    /// Anyone can send it: it only breaks ties between rivals, where the keys are reported anyway.
+    pub const SSM_HEARTBEAT: u8 = 64;
 }
 
 /// Use of one key from one origin.

@@ -7,18 +7,18 @@ use crate::decode::normalize::{Filter, normalize};
 use crate::event::Batch;
 use serde_json::{Value, json};
 
-const ACCT: &str = "111122223333";
-const ROLE_ID: &str = "AROAEXAMPLEROLEID0001";
+pub(super) const ACCT: &str = "111122223333";
+pub(super) const ROLE_ID: &str = "AROAEXAMPLEROLEID0001";
 /// EC2 addresses (from the built-in ranges): us-east-1, us-east-1, us-west-2; outside AWS.
-const EC2_USE1: &str = "3.225.16.109";
-const EC2_USE1_B: &str = "3.225.16.200";
-const EC2_USW2: &str = "52.42.146.205";
-const OUTSIDE: &str = "45.33.32.156";
-const BOTO: &str = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.10 lang/python#3.11";
-const SSM_AGENT: &str = "aws-sdk-go/1.44.0 (go1.20; linux; amd64) amazon-ssm-agent/3.2.0";
-const THIEF_CLI: &str = "aws-cli/2.15.0 Python/3.11.6 Darwin/23.1.0 exe/x86_64";
+pub(super) const EC2_USE1: &str = "3.225.16.109";
+pub(super) const EC2_USE1_B: &str = "3.225.16.200";
+pub(super) const EC2_USW2: &str = "52.42.146.205";
+pub(super) const OUTSIDE: &str = "45.33.32.156";
+pub(super) const BOTO: &str = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.10 lang/python#3.11";
+pub(super) const SSM_AGENT: &str = "aws-sdk-go/1.44.0 (go1.20; linux; amd64) amazon-ssm-agent/3.2.0";
+pub(super) const THIEF_CLI: &str = "aws-cli/2.15.0 Python/3.11.6 Darwin/23.1.0 exe/x86_64";
 
-fn t(min: i64) -> String {
+pub(super) fn t(min: i64) -> String {
     crate::time::format_ms(1_764_000_000_000 + min * 60_000)
 }
 
@@ -28,23 +28,23 @@ fn uuid(n: u64) -> String {
 
 /// A trail under construction.
 #[derive(Default)]
-struct Trail {
-    records: Vec<Value>,
+pub(super) struct Trail {
+    pub(super) records: Vec<Value>,
     n: u64,
 }
 
 impl Trail {
-    fn id(&mut self) -> String {
+    pub(super) fn id(&mut self) -> String {
         self.n += 1;
         uuid(self.n)
     }
 
-    fn role_arn(role: &str) -> String {
+    pub(super) fn role_arn(role: &str) -> String {
         format!("arn:aws:iam::{ACCT}:role/{role}")
     }
 
     /// An `AssumeRole` delivery by a service principal.
-    fn deliver(&mut self, by: &str, role: &str, session: &str, key: &str, region: &str, min: i64) {
+    pub(super) fn deliver(&mut self, by: &str, role: &str, session: &str, key: &str, region: &str, min: i64) {
         let id = self.id();
         self.records.push(json!({
             "eventVersion": "1.08", "eventTime": t(min), "eventID": id, "eventSource": "sts.amazonaws.com",
@@ -60,7 +60,17 @@ impl Trail {
 
     /// A call made with a temporary key.
     #[allow(clippy::too_many_arguments)]
-    fn call(&mut self, key: &str, role: &str, session: &str, ip: &str, ua: &str, source: &str, name: &str, min: i64) {
+    pub(super) fn call(
+        &mut self,
+        key: &str,
+        role: &str,
+        session: &str,
+        ip: &str,
+        ua: &str,
+        source: &str,
+        name: &str,
+        min: i64,
+    ) {
         let id = self.id();
         self.records.push(json!({
             "eventVersion": "1.08", "eventTime": t(min), "eventID": id, "eventSource": source,
@@ -82,11 +92,11 @@ impl Trail {
         }
     }
 
-    fn last(&mut self) -> &mut Value {
+    pub(super) fn last(&mut self) -> &mut Value {
         self.records.last_mut().expect("a record")
     }
 
-    fn run(&self, opts: DetectOptions) -> Detection {
+    pub(super) fn run(&self, opts: DetectOptions) -> Detection {
         let text = serde_json::to_vec(&json!({ "Records": self.records })).unwrap();
         let mut batch = Batch::default();
         let filter = Filter::default();
@@ -101,16 +111,16 @@ impl Trail {
     }
 }
 
-fn key(n: usize) -> String {
+pub(super) fn key(n: usize) -> String {
     format!("ASIA{n:016}")
 }
 
-fn flagged(d: &Detection) -> Vec<&str> {
+pub(super) fn flagged(d: &Detection) -> Vec<&str> {
     d.findings.iter().map(|f| f.access_key_id.as_str()).collect()
 }
 
 /// An instance with hourly keys, each used from `own` with the SDK and the SSM agent.
-fn instance(tr: &mut Trail, inst: &str, first_key: usize, hours: usize, own: &str) -> Vec<String> {
+pub(super) fn instance(tr: &mut Trail, inst: &str, first_key: usize, hours: usize, own: &str) -> Vec<String> {
     let mut keys = Vec::new();
     for h in 0..hours {
         let k = key(first_key + h);
@@ -148,7 +158,7 @@ fn persistent_thief_on_every_hourly_key_is_flagged_on_every_key() {
         let h: usize = keys.iter().position(|k| *k == f.access_key_id).unwrap();
         assert_eq!(f.first_seen.as_deref(), Some(t(h as i64 * 60 + 10).as_str()), "first_seen at his first call");
         assert!(f.signals.iter().any(|s| s == "not_workload_origin"));
-        assert!(f.baseline_evidence[0].contains("earliest keys"), "{:?}", f.baseline_evidence);
+        assert!(f.baseline_evidence[0].contains("better placed"), "{:?}", f.baseline_evidence);
     }
 }
 
