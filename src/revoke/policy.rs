@@ -139,7 +139,9 @@ pub fn merge(
         None => json!({ "Version": "2012-10-17", "Statement": [] }),
     };
     let obj = doc.as_object_mut().ok_or("the existing policy is not a JSON object")?;
-    let statements = match obj.remove("Statement") {
+    // Taken in place, not removed: `remove` swaps the last key into its slot, so every merge would
+    // reorder the document's keys and merging twice would not give the same text.
+    let statements = match obj.get_mut("Statement").map(Value::take) {
         Some(Value::Array(a)) => a,
         Some(single @ Value::Object(_)) => vec![single],
         None => Vec::new(),
@@ -336,6 +338,20 @@ mod tests {
         let d: Value = serde_json::from_str(m.document.as_ref().unwrap()).unwrap();
         assert_eq!(d["Statement"].as_array().unwrap().len(), 1);
         assert_eq!(d["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"], "2026-11-23T12:00:00Z");
+    }
+
+    #[test]
+    fn merge_keeps_the_documents_key_order_so_merging_twice_is_a_no_op() {
+        // Found by the policy_merge fuzz target: `Statement` was removed and re-inserted, which moved
+        // the document's last key into its place, so the second merge's text differed from the first.
+        let now = t("2026-11-23T12:00:00Z");
+        let revs = [surgical("i-1", "2026-11-23T12:05:00Z")];
+        let doc = merge(Some(r#"{"Statement":[],"Id":"x"}"#), &revs, now, None).unwrap().document.unwrap();
+        let keys: Vec<String> = serde_json::from_str::<Map<String, Value>>(&doc).unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["Statement", "Id", "Version"]);
+        let again = merge(Some(&doc), &revs, now, None).unwrap();
+        assert!(!again.changed);
+        assert_eq!(again.document.as_deref(), Some(doc.as_str()));
     }
 
     #[test]
