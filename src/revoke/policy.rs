@@ -355,6 +355,20 @@ mod tests {
     }
 
     #[test]
+    fn merge_keeps_numbers_in_other_statements_exactly() {
+        // Found by the policy_merge fuzz target: without serde_json's `float_roundtrip`, a long number
+        // was read imprecisely, so the rewritten document held a different number than the original.
+        let existing = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Other","Effect":"Allow","Action":"s3:ListBucket",
+            "Resource":"*","Condition":{"NumericLessThan":{"s3:max-keys":222222222222222222222222}}}]}"#;
+        let now = t("2026-11-23T12:00:00Z");
+        let doc =
+            merge(Some(existing), &[surgical("i-1", "2026-11-23T12:05:00Z")], now, None).unwrap().document.unwrap();
+        let before: Value = serde_json::from_str(existing).unwrap();
+        let after: Value = serde_json::from_str(&doc).unwrap();
+        assert_eq!(after["Statement"][0], before["Statement"][0]);
+    }
+
+    #[test]
     fn size_counts_non_whitespace_characters() {
         assert_eq!(iam_size("{ \"a\" :\n\t1 }"), 7);
         let doc = merge(None, &[surgical("i-1", "2026-11-23T12:05:00Z")], t("2026-11-23T12:00:00Z"), None)
