@@ -7,11 +7,11 @@
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 macro_rules! fields {
-    ($($variant:ident => $name:literal, $accessor:ident;)*) => {
+    ($($(#[doc = $doc:literal])* $variant:ident => $name:literal, $accessor:ident;)*) => {
         /// The text fields of a normalized event.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         #[repr(usize)]
-        pub enum Field { $($variant),* }
+        pub enum Field { $($(#[doc = $doc])* $variant),* }
 
         impl Field {
             /// Every field, in output order.
@@ -24,6 +24,9 @@ macro_rules! fields {
 
         impl<'a> Event<'a> {
             $(
+                $(#[doc = $doc])*
+                #[doc = ""]
+                #[doc = "Empty when the record does not have it."]
                 #[inline]
                 pub fn $accessor(&self) -> &'a str { self.get(Field::$variant) }
             )*
@@ -32,39 +35,82 @@ macro_rules! fields {
 }
 
 fields! {
+    /// `eventID`: the event's GUID.
     EventId => "event_id", event_id;
+    /// `recipientAccountId`, else `userIdentity.accountId`: the account the event belongs to.
     AccountId => "account_id", account_id;
+    /// `awsRegion`.
     Region => "region", region;
+    /// `eventSource`: the service endpoint, e.g. `sts.amazonaws.com`.
     EventSource => "event_source", event_source;
+    /// `eventName`: the API action, e.g. `AssumeRole`.
     EventName => "event_name", event_name;
+    /// `eventType`: `AwsApiCall`, `AwsServiceEvent`, `AwsConsoleSignIn`...
     EventType => "event_type", event_type;
+    /// `errorCode`: empty when the call succeeded.
     ErrorCode => "error_code", error_code;
+    /// `userIdentity.type`: `AssumedRole`, `IAMUser`, `Root`, `AWSService`...
     PrincipalType => "principal_type", principal_type;
+    /// `userIdentity.principalId`, e.g. `AROA...:session-name`.
     PrincipalId => "principal_id", principal_id;
+    /// `userIdentity.arn`.
     PrincipalArn => "principal_arn", principal_arn;
+    /// `userIdentity.userName` (IAM users and root).
     UserName => "user_name", user_name;
+    /// `userIdentity.sessionContext.sessionIssuer.arn`, only when the issuer is a role.
     RoleArn => "role_arn", role_arn;
+    /// `userIdentity.sessionContext.sessionIssuer.principalId` (`AROA...`), only when the issuer is a role:
+    /// what `aws:userid` in a revocation policy matches.
     RoleId => "role_id", role_id;
+    /// The session name: the last part of an `assumed-role` ARN, else what follows `:` in
+    /// `userIdentity.principalId`.
     SessionName => "session_name", session_name;
+    /// `userIdentity.accessKeyId`: the key that signed the call (`ASIA...` for session keys).
     AccessKeyId => "access_key_id", access_key_id;
+    /// `userIdentity.sessionContext.ec2RoleDelivery`: `1.0` or `2.0` (IMDS version) for
+    /// instance-profile credentials.
     Ec2RoleDelivery => "ec2_role_delivery", ec2_role_delivery;
+    /// `sourceIPAddress`: an IP, or a service name (`ec2.amazonaws.com`, `AWS Internal`).
     SourceIp => "source_ip", source_ip;
+    /// `userAgent` (attacker-controlled).
     UserAgent => "user_agent", user_agent;
+    /// `vpcEndpointId`: set when the call came through a VPC endpoint.
     VpcEndpointId => "vpc_endpoint_id", vpc_endpoint_id;
+    /// `vpcEndpointAccountId`: the account owning that endpoint.
     VpcEndpointAccountId => "vpc_endpoint_account_id", vpc_endpoint_account_id;
+    /// `userIdentity.identityProvider`: the OIDC or SAML provider of a federated caller.
     IdentityProvider => "identity_provider", identity_provider;
+    /// `userIdentity.invokedBy`: the AWS service that made the call for the principal.
     InvokedBy => "invoked_by", invoked_by;
+    /// `responseElements.credentials.accessKeyId` of a minting call (`AssumeRole*`,
+    /// `GetSessionToken`, `GetFederationToken`, `AssumeRoot`): the session key it made.
     MintedKey => "minted_access_key_id", minted_key;
+    /// `requestParameters.roleArn` of a minting call: the role assumed.
     MintedRoleArn => "minted_role_arn", minted_role_arn;
+    /// The role id (`AROA...`) from `responseElements.assumedRoleUser.assumedRoleId`.
     MintedRoleId => "minted_role_id", minted_role_id;
+    /// `requestParameters.roleSessionName` of a minting call, else the session part of
+    /// `responseElements.assumedRoleUser.assumedRoleId`.
     MintedSessionName => "minted_session_name", minted_session_name;
+    /// `responseElements.accessKey.accessKeyId` of a successful `CreateAccessKey`: a new long-term key.
     CreatedKey => "created_access_key_id", created_key;
+    /// `requestParameters.instanceId` (`AssociateAddress`, `AssociateIamInstanceProfile`...).
     TargetInstanceId => "target_instance_id", target_instance_id;
+    /// `requestParameters.publicIp`, else `responseElements.publicIp`: an Elastic IP being
+    /// allocated or associated.
     TargetPublicIp => "target_public_ip", target_public_ip;
+    /// `requestParameters.allocationId`, else `responseElements.allocationId`: an Elastic IP allocation.
     AllocationId => "allocation_id", allocation_id;
+    /// `requestParameters.roleName` of `PutRolePolicy` / `DeleteRolePolicy`.
     TargetRoleName => "target_role_name", target_role_name;
+    /// `requestParameters.policyName` of `PutRolePolicy` / `DeleteRolePolicy`: how
+    /// revocations show up in the logs.
     TargetPolicyName => "target_policy_name", target_policy_name;
+    /// `requestParameters` as JSON text (secrets scrubbed, at most 16 KiB), kept only for the
+    /// keys a blast-radius report follows.
     RequestParameters => "request_parameters", request_parameters;
+    /// `responseElements` as JSON text (secrets scrubbed, at most 16 KiB), kept only for the
+    /// keys a blast-radius report follows.
     ResponseElements => "response_elements", response_elements;
 }
 
@@ -84,6 +130,7 @@ pub struct CompactEvent {
     pub time_ms: Option<i64>,
     /// `sessionContext.attributes.creationDate`: what `aws:TokenIssueTime` compares.
     pub issued_ms: Option<i64>,
+    /// `readOnly`; `None` when the record does not say.
     pub read_only: Option<bool>,
     /// The key under which duplicates are recognized (from `eventID`); `None` when the record has none.
     pub dedup_key: Option<u128>,
@@ -98,8 +145,11 @@ pub struct CompactEvent {
 /// A resource named by an event (`resources[]`).
 #[derive(Clone, Copy, Debug)]
 pub struct Resource<'a> {
+    /// `resources[].ARN`.
     pub arn: &'a str,
+    /// `resources[].type`, e.g. `AWS::S3::Object`.
     pub kind: &'a str,
+    /// `resources[].accountId`.
     pub account_id: &'a str,
 }
 
@@ -120,6 +170,7 @@ pub struct EventBuilder<'b> {
 }
 
 impl EventBuilder<'_> {
+    /// Stores `value` for `field`; an empty value leaves the field empty without using arena space.
     #[inline]
     pub fn set(&mut self, field: Field, value: &str) {
         if value.is_empty() {
@@ -130,20 +181,24 @@ impl EventBuilder<'_> {
         self.ev.spans[field as usize] = Span { start: start as u32, len: value.len() as u32 };
     }
 
+    /// Sets the event time, the session issue time (both epoch milliseconds) and `readOnly`.
     pub fn time(&mut self, time_ms: Option<i64>, issued_ms: Option<i64>, read_only: Option<bool>) {
         self.ev.time_ms = time_ms;
         self.ev.issued_ms = issued_ms;
         self.ev.read_only = read_only;
     }
 
+    /// Sets the de-duplication key (see [`CompactEvent::dedup_key`]).
     pub fn dedup_key(&mut self, key: Option<u128>) {
         self.ev.dedup_key = key;
     }
 
+    /// Sets the use hash (see [`CompactEvent::use_hash`]).
     pub fn use_hash(&mut self, h: u64) {
         self.ev.use_hash = h;
     }
 
+    /// Adds one `resources[]` entry to the event.
     pub fn resource(&mut self, arn: &str, kind: &str, account_id: &str) {
         let mut spans = [Span::default(); 3];
         for (slot, v) in spans.iter_mut().zip([arn, kind, account_id]) {
@@ -161,6 +216,7 @@ impl EventBuilder<'_> {
         &self.batch.arena[s.start as usize..(s.start + s.len) as usize]
     }
 
+    /// Commits the event to the batch.
     pub fn finish(mut self) {
         let ev = std::mem::replace(
             &mut self.ev,
@@ -195,6 +251,7 @@ impl Batch {
     /// and spans stay far from `u32::MAX`.
     pub const FLUSH_BYTES: usize = 64 << 20;
 
+    /// Starts a new event at the end of the batch.
     pub fn begin(&mut self) -> EventBuilder<'_> {
         let arena_mark = self.arena.len();
         let res_mark = self.resources.len();
@@ -229,18 +286,22 @@ impl Batch {
         self.resources.clear();
     }
 
+    /// True when the batch holds no event.
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
 
+    /// Bytes of strings held, compared with [`Batch::FLUSH_BYTES`] to decide when to hand the batch on.
     pub fn arena_bytes(&self) -> usize {
         self.arena.len()
     }
 
+    /// The `i`-th event; panics when `i` is out of range, like slice indexing.
     pub fn get(&self, i: usize) -> Event<'_> {
         Event { batch: self, ev: &self.events[i] }
     }
 
+    /// The events in input order.
     pub fn iter(&self) -> impl Iterator<Item = Event<'_>> {
         self.events.iter().map(move |ev| Event { batch: self, ev })
     }
@@ -254,32 +315,39 @@ pub struct Event<'a> {
 }
 
 impl<'a> Event<'a> {
+    /// The text of `field`; empty when the record did not have it.
     #[inline]
     pub fn get(&self, field: Field) -> &'a str {
         let s = self.ev.spans[field as usize];
         &self.batch.arena[s.start as usize..(s.start + s.len) as usize]
     }
 
+    /// `eventTime` in epoch milliseconds; `None` when missing or unreadable.
     pub fn time_ms(&self) -> Option<i64> {
         self.ev.time_ms
     }
 
+    /// `userIdentity.sessionContext.attributes.creationDate` in epoch milliseconds: when the session was issued.
     pub fn issued_ms(&self) -> Option<i64> {
         self.ev.issued_ms
     }
 
+    /// `readOnly`; `None` when the record does not say.
     pub fn read_only(&self) -> Option<bool> {
         self.ev.read_only
     }
 
+    /// The de-duplication key derived from `eventID`; `None` when the record has none.
     pub fn dedup_key(&self) -> Option<u128> {
         self.ev.dedup_key
     }
 
+    /// Hash of source address, VPC endpoint, user agent and region; 0 unless the key is a session key.
     pub fn use_hash(&self) -> u64 {
         self.ev.use_hash
     }
 
+    /// The event's `resources[]` entries.
     pub fn resources(&self) -> impl Iterator<Item = Resource<'a>> + 'a {
         let batch = self.batch;
         let (start, len) = (self.ev.resources_start as usize, self.ev.resources_len as usize);

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 pub struct Selector {
     /// Role name (an ARN is reduced to its name).
     pub role: Option<String>,
+    /// Session name, matched exactly (the last part of the assumed-role ARN).
     pub session: Option<String>,
+    /// Access key id (`ASIA...`), matched exactly.
     pub key: Option<String>,
 }
 
@@ -31,25 +33,38 @@ impl Selector {
 /// A session the selection issued (a credential delivery or a minting call).
 #[derive(Serialize, Clone, Debug)]
 pub struct Issued {
+    /// When the session was issued (`YYYY-MM-DDTHH:MM:SSZ`, UTC); `None` when the event had no readable time.
     pub time: Option<String>,
+    /// The minted key (`responseElements.credentials.accessKeyId`).
     pub access_key_id: String,
+    /// The session name asked for (`requestParameters.roleSessionName`, else from `assumedRoleId`).
     pub session_name: String,
+    /// The role assumed (`requestParameters.roleArn`).
     pub role_arn: String,
     /// Who delivered it: `ec2.amazonaws.com`, `lambda.amazonaws.com`, a principal's key...
     pub issued_by: String,
+    /// `eventID` of the issuing call, to find it in the raw logs.
     pub event_id: String,
 }
 
 /// Use of one key from one origin.
 #[derive(Serialize, Clone, Debug, Default)]
 pub struct Use {
+    /// The key used (`userIdentity.accessKeyId`).
     pub access_key_id: String,
+    /// The session name of the caller (from `userIdentity.arn` or `principalId`).
     pub session_name: String,
+    /// The origin (`sourceIPAddress`): an IP, or a service name for calls AWS made on the session's behalf.
     pub source_ip: String,
+    /// First use from this origin (`YYYY-MM-DDTHH:MM:SSZ`, UTC).
     pub first: Option<String>,
+    /// Last use from this origin (`YYYY-MM-DDTHH:MM:SSZ`, UTC).
     pub last: Option<String>,
+    /// Calls made with this key from this origin.
     pub count: u64,
+    /// Those of the calls that failed (non-empty `errorCode`).
     pub errors: u64,
+    /// The first three distinct user agents seen (attacker-controlled; escape when rendering).
     pub user_agents: Vec<String>,
     /// Set when detection flagged this key from this origin.
     pub flagged: bool,
@@ -62,12 +77,19 @@ pub struct Use {
 /// A session revocation seen in the logs.
 #[derive(Serialize, Clone, Debug)]
 pub struct Revocation {
+    /// When the revocation call was made (`YYYY-MM-DDTHH:MM:SSZ`, UTC).
     pub time: Option<String>,
+    /// `PutRolePolicy` (revocation applied) or `DeleteRolePolicy` (revocation removed).
     pub event_name: String,
+    /// The role the revocation policy was put on (`requestParameters.roleName`).
     pub role_name: String,
+    /// `AWSRevokeOlderSessions` (the console's "Revoke active sessions") or `TrailhoundRevokeSessions`.
     pub policy_name: String,
+    /// ARN of the principal who made the call (`userIdentity.arn`).
     pub by: String,
+    /// `eventID` of the revocation call.
     pub event_id: String,
+    /// Epoch milliseconds of the call, for ordering and for the denied-after-revocation cut-off.
     #[serde(skip)]
     pub time_ms: Option<i64>,
 }
@@ -75,10 +97,15 @@ pub struct Revocation {
 /// A call denied after the first revocation.
 #[derive(Serialize, Clone, Debug)]
 pub struct Denied {
+    /// When the call was denied (`YYYY-MM-DDTHH:MM:SSZ`, UTC).
     pub time: Option<String>,
+    /// The key whose call was denied.
     pub access_key_id: String,
+    /// The API action denied (`eventName`).
     pub event_name: String,
+    /// Where the denied call came from (`sourceIPAddress`).
     pub source_ip: String,
+    /// `errorCode`, containing `AccessDenied` or `UnauthorizedOperation`.
     pub error_code: String,
     #[serde(skip)]
     time_ms: Option<i64>,
@@ -87,9 +114,13 @@ pub struct Denied {
 /// The `timeline` document. Field names are stable.
 #[derive(Serialize, Clone, Debug, Default)]
 pub struct Timeline {
+    /// Sessions issued to the selection, by time.
     pub issued: Vec<Issued>,
+    /// Uses of the selected keys, one per key and origin, by first use.
     pub uses: Vec<Use>,
+    /// Keys of the selection that detection flagged as used off their workload.
     pub flagged_keys: Vec<String>,
+    /// Revocations of the selected role seen in the logs, by time.
     pub revocations: Vec<Revocation>,
     /// Calls by the selected sessions denied after the first revocation seen in the logs.
     pub denied_after_revocation: Vec<Denied>,
@@ -105,6 +136,7 @@ pub struct TimelineSink {
 }
 
 impl TimelineSink {
+    /// A sink collecting events that match `sel`.
     pub fn new(sel: Selector) -> Self {
         TimelineSink { sel, issued: Vec::new(), uses: BTreeMap::new(), revocations: Vec::new(), denied: Vec::new() }
     }

@@ -9,14 +9,20 @@ use std::collections::BTreeMap;
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
+    /// New ways back in: users, access keys, login profiles, roles, policies, key pairs, functions.
     Persistence,
+    /// Blinding the defenders: trails, GuardDuty, Config, flow logs, log groups stopped or deleted.
     DefenseEvasion,
+    /// Data opened to others: public or shared snapshots, images, buckets, ACLs, security group ingress.
     Exposure,
+    /// Reading sensitive data: objects, secrets, parameters, decryption, snapshot copies.
     DataAccess,
+    /// Resources that cost money, typically for mining: instances, clusters, training jobs, model calls.
     Cost,
 }
 
 impl Category {
+    /// The human-readable name used in rendered reports (JSON uses the `snake_case` variant name).
     pub fn label(self) -> &'static str {
         match self {
             Category::Persistence => "persistence",
@@ -127,15 +133,21 @@ pub fn classify(event_name: &str, req: Option<&Value>) -> Option<Category> {
 /// One lasting action.
 #[derive(Serialize, Clone, Debug)]
 pub struct Impact {
+    /// The kind of lasting impact.
     pub category: Category,
+    /// When the call was made (`YYYY-MM-DDTHH:MM:SSZ`, UTC); `None` when the event had no readable time.
     pub event_time: Option<String>,
+    /// The API action (`eventName`).
     pub event_name: String,
+    /// `eventID` of the call, to find it in the raw logs.
     pub event_id: String,
+    /// The chain key that made the call.
     pub access_key_id: String,
     /// What it acted on, from request parameters (user, key, bucket, snapshot, instance type...).
     pub detail: String,
     /// `null` when it succeeded; failed attempts are listed too, as intent.
     pub error_code: Option<String>,
+    /// Where the call came from (`sourceIPAddress`).
     pub source_ip: String,
     /// Made from an origin detection flagged (the attacker's), as opposed to the workload's own use.
     pub from_flagged_origin: bool,
@@ -220,46 +232,66 @@ fn instance_types(req: Option<&Value>) -> Vec<String> {
 /// Calls of one API by the chain, by outcome.
 #[derive(Serialize, Clone, Debug, Default)]
 pub struct CallCount {
+    /// The service endpoint (`eventSource`, e.g. `iam.amazonaws.com`).
     pub event_source: String,
+    /// The API action (`eventName`).
     pub event_name: String,
+    /// Calls that succeeded (no `errorCode`).
     pub ok: u64,
+    /// Calls that failed (any `errorCode`, denials included).
     pub errors: u64,
 }
 
 /// First and last event of the chain.
 #[derive(Serialize, Clone, Debug)]
 pub struct Window {
+    /// Time of the chain's first event (`YYYY-MM-DDTHH:MM:SSZ`, UTC); `None` when no event had a time.
     pub start: Option<String>,
+    /// Time of the chain's last event (`YYYY-MM-DDTHH:MM:SSZ`, UTC).
     pub end: Option<String>,
 }
 
 /// One source address the chain called from.
 #[derive(Serialize, Clone, Debug)]
 pub struct Origin {
+    /// The address (`sourceIPAddress`), or a service name for calls AWS made for the chain.
     pub source_ip: String,
+    /// Chain events from this address.
     pub events: u64,
     /// Flagged by detection (an attacker's origin).
     pub flagged: bool,
+    /// The first five distinct user agents from this address (attacker-controlled; escape when rendering).
     pub user_agents: Vec<String>,
 }
 
 /// The blast-radius report. Field names are stable.
 #[derive(Serialize, Clone, Debug)]
 pub struct BlastReport {
+    /// The compromised keys and every key minted from them, breadth-first.
     pub keys: Vec<ChainKey>,
     /// The keys that minted the report's own keys, nearest first: where the compromise came from.
     /// Their calls are not part of the report.
     pub upstream: Vec<ChainKey>,
+    /// Time span of the chain's events.
     pub window: Window,
+    /// All events of the chain's keys, by time, secrets redacted.
     pub events: Vec<ReportEvent>,
+    /// Calls per service and action, with outcomes.
     pub calls: Vec<CallCount>,
+    /// Regions the chain called (`awsRegion`), sorted.
     pub regions: Vec<String>,
+    /// Addresses the chain called from, flagged or not.
     pub origins: Vec<Origin>,
+    /// Resource ARNs from `resources[]` and names picked from request parameters (buckets, secrets,
+    /// users, roles, snapshots, images, instances, functions), sorted.
     pub resources: Vec<String>,
+    /// Calls with a lasting effect, by category then time; failed attempts included.
     pub impact: Vec<Impact>,
     /// `AccessDenied`-class errors: many of them are reconnaissance.
     pub denied_calls: u64,
+    /// Instance types of successful cost-category launches (`RunInstances` and the like), for spotting mining.
     pub instance_types_launched: Vec<String>,
+    /// The responder's checklist, one step per line, derived from the keys and the impact.
     pub remediation: Vec<String>,
 }
 

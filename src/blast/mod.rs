@@ -20,22 +20,30 @@ use serde::Serialize;
 pub struct MintEdge {
     /// The calling key; empty when an AWS service delivered the key (instance profile, Lambda, ECS).
     pub parent: String,
+    /// The key that was made (`responseElements.credentials.accessKeyId`, or the new key of `CreateAccessKey`).
     pub child: String,
+    /// The minting call (`AssumeRole`, `GetSessionToken`, `CreateAccessKey`...).
     pub event_name: String,
+    /// Epoch milliseconds of the call; `None` when the event had no readable time.
     pub event_time: Option<i64>,
+    /// The role assumed (`requestParameters.roleArn`); empty for calls that assume no role.
     pub role_arn: String,
+    /// The session name asked for (`requestParameters.roleSessionName`); empty when none.
     pub session_name: String,
     /// The caller's principal ARN.
     pub principal_arn: String,
     /// The AWS service that made the call on the workload's behalf (`ec2.amazonaws.com`...).
     pub invoked_by: String,
+    /// The caller's `sourceIPAddress`.
     pub source_ip: String,
+    /// `eventID` of the call.
     pub event_id: String,
 }
 
 /// Pass 1: minting edges and each key's time range.
 #[derive(Default)]
 pub struct MintEdges {
+    /// Every successful minting edge seen, in log order.
     pub edges: Vec<MintEdge>,
     /// Time range of every key that mints or is minted, and of the roots.
     pub ranges: FxHashMap<String, (i64, i64)>,
@@ -97,9 +105,11 @@ pub struct Provenance {
     pub invoked_by: Option<String>,
     /// `AssumeRole`, `GetSessionToken`, `CreateAccessKey`...
     pub event_name: String,
+    /// When the call was made (`YYYY-MM-DDTHH:MM:SSZ`, UTC); `null` when the event had no readable time.
     pub event_time: Option<String>,
     /// The caller's source address.
     pub source_ip: String,
+    /// `eventID` of the call, to find it in the raw logs.
     pub event_id: String,
 }
 
@@ -120,6 +130,7 @@ impl Provenance {
 /// A key of the chain (or of its upstream).
 #[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct ChainKey {
+    /// The key (`AKIA...` or `ASIA...`).
     pub access_key_id: String,
     /// `long_term` (`AKIA...`, an IAM user's key), `session` (`ASIA...`) or `other`.
     pub kind: &'static str,
@@ -127,7 +138,9 @@ pub struct ChainKey {
     pub minted_by: Option<String>,
     /// The minting call (`AssumeRole`, `GetSessionToken`, `CreateAccessKey`...).
     pub via: Option<String>,
+    /// The role this session key belongs to, when known from the minting call or the key's own events.
     pub role_arn: Option<String>,
+    /// The session name, when known from the minting call or the key's own events.
     pub session_name: Option<String>,
     /// The call that made this key, when the logs hold it; for the report's own keys this is the
     /// upstream link (which key, principal, call and address minted the compromised key).
@@ -246,19 +259,32 @@ pub fn upstream(chain: &[ChainKey], edges: &[MintEdge]) -> Vec<ChainKey> {
 /// One event of the chain, owned (the report holds only the chain's events).
 #[derive(Serialize, Clone, Debug)]
 pub struct ReportEvent {
+    /// `eventID`.
     pub event_id: String,
+    /// `eventTime` normalised to `YYYY-MM-DDTHH:MM:SSZ` (UTC); `null` when unreadable.
     pub event_time: Option<String>,
+    /// Epoch milliseconds, for ordering (not serialised).
     #[serde(skip)]
     pub time_ms: Option<i64>,
+    /// `eventSource`, e.g. `s3.amazonaws.com`.
     pub event_source: String,
+    /// `eventName`.
     pub event_name: String,
+    /// `userIdentity.accessKeyId`: the chain key that made the call.
     pub access_key_id: String,
+    /// `sourceIPAddress`.
     pub source_ip: String,
+    /// `userAgent` (token-shaped strings redacted; attacker-controlled).
     pub user_agent: String,
+    /// `awsRegion`.
     pub region: String,
+    /// `errorCode`; `null` when the call succeeded.
     pub error_code: Option<String>,
+    /// `readOnly`; `null` when the event does not say.
     pub read_only: Option<bool>,
+    /// `userIdentity.arn` (token-shaped strings redacted).
     pub principal_arn: String,
+    /// ARNs from `resources[]`, empty ones dropped.
     pub resources: Vec<String>,
     /// Request parameters (secrets redacted).
     pub request_parameters: Option<serde_json::Value>,
@@ -269,10 +295,12 @@ pub struct ReportEvent {
 /// Pass 2: the chain's events.
 pub struct Collector {
     keys: FxHashSet<String>,
+    /// The chain's events, in log order (sorted later by the report).
     pub events: Vec<ReportEvent>,
 }
 
 impl Collector {
+    /// A collector for the events of the keys in `chain`.
     pub fn new(chain: &[ChainKey]) -> Self {
         Collector { keys: chain.iter().map(|k| k.access_key_id.clone()).collect(), events: Vec::new() }
     }
