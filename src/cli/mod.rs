@@ -10,11 +10,14 @@ use std::path::PathBuf;
     version,
     about = "Find AWS temporary credentials used outside the workload they were issued to"
 )]
+/// The parsed command line of the `trailhound` binary.
 pub struct Cli {
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// trailhound's subcommands; each variant's doc is its `--help` summary.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Read CloudTrail logs and report workload credentials used off-workload.
@@ -49,16 +52,23 @@ pub struct DocOutput {
     pub quiet: bool,
 }
 
+/// Output formats of `report`.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportFormat {
+    /// A self-contained HTML page (log-derived text escaped, nothing fetched from elsewhere).
     Html,
+    /// Markdown (log-derived text escaped).
     Md,
+    /// The report document as JSON (stable field names).
     Json,
+    /// One CSV row per event of the chain, with its impact category.
     Csv,
 }
 
+/// Options of `report`: which keys to start from, and where the report goes.
 #[derive(Args, Debug)]
 pub struct ReportArgs {
+    /// Inputs to read and records to keep.
     #[command(flatten)]
     pub input: InputArgs,
     /// A compromised access key (ASIA... or AKIA...); repeatable.
@@ -70,22 +80,30 @@ pub struct ReportArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
     pub format: ReportFormat,
+    /// Where the report and run summary go.
     #[command(flatten)]
     pub out: DocOutput,
+    /// Detection settings: the first pass runs detection to mark which origins are the attacker's.
     #[command(flatten)]
     pub detect: DetectArgs,
+    /// AWS connection options (for s3:// inputs).
     #[command(flatten)]
     pub aws: AwsArgs,
 }
 
+/// Output formats of `timeline`.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimelineFormat {
+    /// Text for a terminal (log-derived text escaped).
     Table,
+    /// The timeline document as JSON (stable field names).
     Json,
 }
 
+/// Options of `timeline`: what to select (role, session, key) and where the timeline goes.
 #[derive(Args, Debug)]
 pub struct TimelineArgs {
+    /// Inputs to read and records to keep.
     #[command(flatten)]
     pub input: InputArgs,
     /// The role (name or ARN).
@@ -97,12 +115,16 @@ pub struct TimelineArgs {
     /// One access key.
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
+    /// Timeline format.
     #[arg(long, value_enum, default_value_t = TimelineFormat::Table)]
     pub format: TimelineFormat,
+    /// Where the timeline and run summary go.
     #[command(flatten)]
     pub out: DocOutput,
+    /// Detection settings (to mark the flagged keys and origins).
     #[command(flatten)]
     pub detect: DetectArgs,
+    /// AWS connection options (for s3:// inputs).
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -241,14 +263,19 @@ impl DetectArgs {
     }
 }
 
+/// Options of `scan`.
 #[derive(Args, Debug)]
 pub struct ScanArgs {
+    /// Inputs to read and records to keep.
     #[command(flatten)]
     pub input: InputArgs,
+    /// Findings format and destination.
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Detection settings (trusted networks and accounts, IP ranges, config file).
     #[command(flatten)]
     pub detect: DetectArgs,
+    /// AWS connection options (for s3:// inputs).
     #[command(flatten)]
     pub aws: AwsArgs,
     /// Print every normalized event as JSON Lines instead of findings (for debugging and tests).
@@ -295,6 +322,7 @@ pub enum Cutoff {
     AfterIssue,
 }
 
+/// Options of `revoke`: what to revoke, how the cutoff is chosen, and whether to plan, emit or apply.
 #[derive(Args, Debug)]
 pub struct RevokeArgs {
     /// Findings from `trailhound scan --format json|ndjson` (repeatable).
@@ -353,6 +381,7 @@ pub struct RevokeArgs {
     /// Detection settings for --from-scan.
     #[command(flatten)]
     pub detect: DetectArgs,
+    /// AWS connection options (for IAM calls, and for s3:// inputs of --from-scan).
     #[command(flatten)]
     pub aws: AwsArgs,
 }

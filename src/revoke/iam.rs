@@ -5,9 +5,13 @@ use crate::aws::AwsError;
 /// What a plan needs to know about a role.
 #[derive(Clone, Debug)]
 pub struct RoleInfo {
+    /// The role name (`GetRole`'s `RoleName`), without its path.
     pub name: String,
+    /// The role ARN.
     pub arn: String,
+    /// The role's unique id (`AROA...`): with the session name, what `aws:userid` of its sessions is.
     pub role_id: String,
+    /// The role's IAM path, e.g. `/` or `/aws-service-role/...`; tells service-linked and SSO roles apart.
     pub path: String,
 }
 
@@ -46,7 +50,9 @@ fn decode_document(doc: &str) -> String {
 /// Who holds an inline policy.
 #[derive(Clone, Copy, Debug)]
 pub enum Holder<'a> {
+    /// An IAM role, by name.
     Role(&'a str),
+    /// An IAM user, by name.
     User(&'a str),
 }
 
@@ -67,16 +73,21 @@ impl<'a> Holder<'a> {
     }
 }
 
+/// IAM and STS clients for planning, applying and checking revocations.
 pub struct Iam {
+    /// The IAM client.
     pub client: aws_sdk_iam::Client,
+    /// The STS client (only `GetCallerIdentity`, to record who made a change).
     pub sts: aws_sdk_sts::Client,
 }
 
 impl Iam {
+    /// Clients from the SDK configuration (credentials, region, endpoint).
     pub fn new(cfg: &aws_config::SdkConfig) -> Self {
         Iam { client: aws_sdk_iam::Client::new(cfg), sts: aws_sdk_sts::Client::new(cfg) }
     }
 
+    /// The ARN of the principal the calls are made as (`GetCallerIdentity`); `unknown` when STS leaves it out.
     pub async fn caller(&self) -> Result<String, AwsError> {
         let out = self
             .sts
@@ -87,6 +98,7 @@ impl Iam {
         Ok(out.arn().unwrap_or("unknown").to_owned())
     }
 
+    /// The role by name (`GetRole`).
     pub async fn role(&self, name: &str) -> Result<RoleInfo, AwsError> {
         let out =
             self.client.get_role().role_name(name).send().await.map_err(|e| AwsError::from_sdk("GetRole", name, &e))?;
@@ -121,6 +133,7 @@ impl Iam {
         Ok(out)
     }
 
+    /// The role's inline policy document (URL-decoded); `None` when the role has no such policy.
     pub async fn role_policy(&self, role: &str, policy: &str) -> Result<Option<String>, AwsError> {
         match self.client.get_role_policy().role_name(role).policy_name(policy).send().await {
             Ok(out) => Ok(Some(decode_document(out.policy_document()))),
@@ -131,6 +144,7 @@ impl Iam {
         }
     }
 
+    /// Creates or replaces the role's inline policy (`PutRolePolicy`).
     pub async fn put_role_policy(&self, role: &str, policy: &str, doc: &str) -> Result<(), AwsError> {
         self.client
             .put_role_policy()
@@ -143,6 +157,7 @@ impl Iam {
             .map_err(|e| AwsError::from_sdk("PutRolePolicy", &format!("{role}/{policy}"), &e))
     }
 
+    /// Deletes the role's inline policy (`DeleteRolePolicy`).
     pub async fn delete_role_policy(&self, role: &str, policy: &str) -> Result<(), AwsError> {
         self.client
             .delete_role_policy()
@@ -188,6 +203,7 @@ impl Iam {
             .map(|s| s.as_str().to_owned()))
     }
 
+    /// Activates or deactivates a long-term key (`UpdateAccessKey`); never deletes it.
     pub async fn set_key_status(&self, user: &str, key: &str, active: bool) -> Result<(), AwsError> {
         let status =
             if active { aws_sdk_iam::types::StatusType::Active } else { aws_sdk_iam::types::StatusType::Inactive };
@@ -202,6 +218,7 @@ impl Iam {
             .map_err(|e| AwsError::from_sdk("UpdateAccessKey", key, &e))
     }
 
+    /// The user's inline policy document (URL-decoded); `None` when the user has no such policy.
     pub async fn user_policy(&self, user: &str, policy: &str) -> Result<Option<String>, AwsError> {
         match self.client.get_user_policy().user_name(user).policy_name(policy).send().await {
             Ok(out) => Ok(Some(decode_document(out.policy_document()))),
@@ -212,6 +229,7 @@ impl Iam {
         }
     }
 
+    /// Creates or replaces the user's inline policy (`PutUserPolicy`).
     pub async fn put_user_policy(&self, user: &str, policy: &str, doc: &str) -> Result<(), AwsError> {
         self.client
             .put_user_policy()
@@ -224,6 +242,7 @@ impl Iam {
             .map_err(|e| AwsError::from_sdk("PutUserPolicy", &format!("{user}/{policy}"), &e))
     }
 
+    /// Deletes the user's inline policy (`DeleteUserPolicy`).
     pub async fn delete_user_policy(&self, user: &str, policy: &str) -> Result<(), AwsError> {
         self.client
             .delete_user_policy()
@@ -235,6 +254,7 @@ impl Iam {
             .map_err(|e| AwsError::from_sdk("DeleteUserPolicy", &format!("{user}/{policy}"), &e))
     }
 
+    /// The holder's inline policy document; `None` when it has no such policy.
     pub async fn inline_policy(&self, h: Holder<'_>, policy: &str) -> Result<Option<String>, AwsError> {
         match h {
             Holder::Role(r) => self.role_policy(r, policy).await,
@@ -242,6 +262,7 @@ impl Iam {
         }
     }
 
+    /// Creates or replaces the holder's inline policy.
     pub async fn put_inline_policy(&self, h: Holder<'_>, policy: &str, doc: &str) -> Result<(), AwsError> {
         match h {
             Holder::Role(r) => self.put_role_policy(r, policy, doc).await,
@@ -249,6 +270,7 @@ impl Iam {
         }
     }
 
+    /// Deletes the holder's inline policy.
     pub async fn delete_inline_policy(&self, h: Holder<'_>, policy: &str) -> Result<(), AwsError> {
         match h {
             Holder::Role(r) => self.delete_role_policy(r, policy).await,
