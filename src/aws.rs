@@ -37,14 +37,19 @@ pub async fn config(args: &AwsOptions) -> aws_config::SdkConfig {
 #[derive(Debug, thiserror::Error)]
 #[error("{operation} on {target}: {message}")]
 pub struct AwsError {
+    /// The API operation, e.g. `PutRolePolicy`.
     pub operation: &'static str,
+    /// What it acted on: a role or user name, `role/policy`, a key id, or `sts`.
     pub target: String,
     /// The AWS error code (`NoSuchEntity`, `AccessDenied`, ...), empty for transport failures.
     pub code: String,
+    /// What went wrong and what to do about it, in words, for the user.
     pub message: String,
 }
 
 impl AwsError {
+    /// Reads the error code of an SDK error (falling back on the HTTP status, 403 or 404, when the body
+    /// cannot be parsed) and words a message for it.
     pub fn from_sdk<E>(
         operation: &'static str,
         target: &str,
@@ -89,6 +94,7 @@ impl AwsError {
         AwsError { operation, target: target.to_owned(), code, message }
     }
 
+    /// True when the AWS error code is exactly `code`.
     pub fn is(&self, code: &str) -> bool {
         self.code == code
     }

@@ -37,6 +37,7 @@ pub mod exit {
     /// its outcome could not be recorded): check it by hand.
     pub const UNVERIFIED: i32 = 5;
 
+    /// The exit status of a run: whether findings were reported and whether some input was not read in full.
     pub fn status(findings: bool, partial: bool) -> i32 {
         match (findings, partial) {
             (false, false) => CLEAN,

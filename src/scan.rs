@@ -23,15 +23,19 @@ use std::time::Instant;
 
 /// A consumer of distinct, filtered events in input order.
 pub trait EventSink: Send {
+    /// Called once per kept event, from the scan's single merging thread, in input order; duplicates and
+    /// filtered records never reach it.
     fn observe(&mut self, ev: &Event<'_>);
 }
 
 /// Options of one scan.
 #[derive(Clone, Default)]
 pub struct ScanOptions {
+    /// Which records to keep (time, account, region) and which keys keep their raw parameters.
     pub filter: Filter,
     /// Worker threads; 0 = one per core.
     pub threads: usize,
+    /// Draw a progress bar on stderr (the CLI sets it only when stderr is a terminal and not `--quiet`).
     pub progress: bool,
     /// Where bytes come from (local files, the S3 prefetcher) and the Ctrl-C flag.
     pub reader: Reader,

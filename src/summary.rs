@@ -8,21 +8,29 @@ use std::collections::BTreeMap;
 /// An input not read (skipped) or not CloudTrail (ignored), and why.
 #[derive(Serialize, Clone, Debug)]
 pub struct SkippedInput {
+    /// The input's name (path or `s3://` URL), as listed.
     pub input: String,
+    /// Why, in words (log-derived parts escaped when printed).
     pub reason: String,
 }
 
+/// An input read only in part, and why.
 #[derive(Serialize, Clone, Debug)]
 pub struct PartialInput {
+    /// The input's name (path or `s3://` URL), as listed.
     pub input: String,
+    /// What failed (truncated gzip, invalid JSON after some records, size limit reached...).
     pub reason: String,
     /// Records read from it before (or despite) the problem.
     pub records: u64,
 }
 
+/// Something odd about an input that did not stop it being read (e.g. invalid UTF-8 replaced).
 #[derive(Serialize, Clone, Debug)]
 pub struct InputWarning {
+    /// The input's name, or `(detection)` for warnings from the detector.
     pub input: String,
+    /// The warning, in words.
     pub warning: String,
 }
 
@@ -56,14 +64,19 @@ pub struct Summary {
     pub records_rejected: u64,
     /// Kept records with no readable `eventTime`/`@timestamp`.
     pub records_without_time: u64,
+    /// Bytes read from inputs as stored (gzipped or not).
     pub bytes_compressed: u64,
+    /// Bytes after decompression: the JSON actually parsed.
     pub bytes_decompressed: u64,
+    /// Wall-clock time of the scan, in milliseconds.
     pub elapsed_ms: u64,
     /// Inputs by detected format.
     pub formats: BTreeMap<String, u64>,
+    /// Warnings that did not stop an input being read.
     pub warnings: Vec<InputWarning>,
     /// Findings reported (0 when detection is off).
     pub findings: u64,
+    /// Worker threads the scan used (`--threads`, or one per core).
     pub threads: usize,
 }
 

@@ -36,12 +36,16 @@ pub enum Outcome {
 /// Accounting for one input.
 #[derive(Clone, Debug)]
 pub struct Report {
+    /// The shape detected (`cloudtrail-records`, `json-lines`, `json-array`, `single-event`, `lookup-events`,
+    /// `zip`...; `.gz` appended when gzipped): counted by format in the summary.
     pub format: &'static str,
+    /// Whether it was read in full, in part, skipped or ignored, and why.
     pub outcome: Outcome,
     /// CloudTrail records handed on (before filters and de-duplication).
     pub records: u64,
     /// JSON objects that were not CloudTrail events (counted, never silently dropped).
     pub rejected: u64,
+    /// Bytes after decompression (the input's size when not compressed).
     pub bytes_decompressed: u64,
     /// Non-fatal remarks, such as invalid UTF-8 replaced.
     pub warnings: Vec<String>,
@@ -233,6 +237,7 @@ fn looks_binary(bytes: &[u8]) -> bool {
 }
 
 impl Decoder {
+    /// A decoder with empty buffers and the default size cap.
     pub fn new() -> Self {
         Self::default()
     }

@@ -33,9 +33,13 @@ fn reads_request(event_name: &str) -> bool {
 /// Which records pass the user's filters.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
+    /// Keep records at or after this time (epoch milliseconds, `--since`); records without a time are dropped when set.
     pub since_ms: Option<i64>,
+    /// Keep records before this time (epoch milliseconds, `--until`); records without a time are dropped when set.
     pub until_ms: Option<i64>,
+    /// Accounts to keep (`--account`), matched against `recipientAccountId` (else `userIdentity.accountId`); empty keeps all.
     pub accounts: Vec<String>,
+    /// Regions to keep (`--region`), matched against `awsRegion`; empty keeps all.
     pub regions: Vec<String>,
     /// Keys whose events keep their request parameters and response elements (blast-radius reports);
     /// every other event skips them, which keeps the scan fast.
@@ -63,6 +67,7 @@ fn kept_raw(raw: Option<&serde_json::value::RawValue>) -> Option<String> {
 }
 
 impl Filter {
+    /// True when a record with this time, account and region passes every filter.
     pub fn keeps(&self, time_ms: Option<i64>, account: &str, region: &str) -> bool {
         if let Some(since) = self.since_ms {
             if time_ms.is_none_or(|t| t < since) {
@@ -81,9 +86,11 @@ impl Filter {
 
 /// What happened to one record.
 pub enum Normalized {
+    /// Copied into the batch.
     Kept,
     /// Kept, but its time is present and not a real time (such as February 31st): it has no time.
     BadTime,
+    /// Left out by `--since/--until/--account/--region`; nothing was copied.
     Filtered,
 }
 

@@ -15,15 +15,19 @@ const SNAPSHOT: &[u8] = include_bytes!("ip-ranges.json.gz");
 /// Where an AWS address belongs, from its most specific prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AwsRange {
+    /// The prefix's `region` (e.g. `eu-west-1`, or `GLOBAL`).
     pub region: String,
     /// `EC2`, `S3`, ... or `AMAZON` when no narrower service claims the prefix.
     pub service: String,
 }
 
+/// AWS's address ranges, indexed for longest-prefix lookups of IPv4 and IPv6 addresses.
 pub struct IpRanges {
     v4: PrefixMap<Ipv4Net, AwsRange>,
     v6: PrefixMap<Ipv6Net, AwsRange>,
+    /// The list's `createDate` (`YYYY-MM-DD-hh-mm-ss`), shown so users know how old the snapshot is.
     pub create_date: String,
+    /// IPv4 and IPv6 prefixes read (unparsable ones skipped), shown with `createDate`.
     pub prefixes: usize,
 }
 
@@ -64,12 +68,14 @@ impl IpRanges {
         Self::parse(&text)
     }
 
+    /// The list in `path` (`--ip-ranges`); errors name the file.
     pub fn from_file(path: &std::path::Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read --ip-ranges {}: {e}", path.display()))?;
         Self::parse(&text).map_err(|e| anyhow::anyhow!("--ip-ranges {}: {e}", path.display()))
     }
 
+    /// Parses `ip-ranges.json` text; fails when it is not JSON or holds no prefix.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let f: File = serde_json::from_str(text).map_err(|e| anyhow::anyhow!("not an AWS ip-ranges.json: {e}"))?;
         if f.prefixes.is_empty() && f.ipv6_prefixes.is_empty() {

@@ -141,14 +141,17 @@ fn table(findings: &[Finding], out: &mut dyn Write) -> io::Result<()> {
 /// `--dump-events`: every distinct event as one JSON line.
 pub struct EventDump<W: Write + Send> {
     out: W,
+    /// The first write error; later events are not written, and [`EventDump::finish`] returns it.
     pub error: Option<io::Error>,
 }
 
 impl<W: Write + Send> EventDump<W> {
+    /// A dump writing JSON Lines to `out`.
     pub fn new(out: W) -> Self {
         EventDump { out, error: None }
     }
 
+    /// Flushes the output; returns the first write error, if any.
     pub fn finish(mut self) -> io::Result<()> {
         if let Some(e) = self.error.take() {
             return Err(e);

@@ -37,6 +37,7 @@ pub enum Phase {
 pub struct AuditRecord {
     /// Shared by a change's intent and outcome records; what `--rollback` takes.
     pub id: String,
+    /// When the change was attempted: RFC 3339 UTC, whole seconds.
     pub time: String,
     /// The AWS principal that made the change (STS GetCallerIdentity).
     pub actor: String,
@@ -45,14 +46,17 @@ pub struct AuditRecord {
     pub action: String,
     /// Role or user name.
     pub target: String,
+    /// The inline policy changed (`AWSRevokeOlderSessions`, `TrailhoundRevokeSessions`); `None` for key changes.
     #[serde(default)]
     pub policy_name: Option<String>,
+    /// The long-term key (de)activated; `None` for policy changes.
     #[serde(default)]
     pub access_key_id: Option<String>,
     /// The document (or key status) before the change; `None` when the policy did not exist.
     pub before: Option<String>,
     /// The document (or key status) after the change; `None` when the policy was deleted.
     pub after: Option<String>,
+    /// The plan's revocation cutoff (RFC 3339 UTC); `None` for key changes and rollbacks.
     #[serde(default)]
     pub cutoff: Option<String>,
     /// The change was read back from AWS and matched.
@@ -63,8 +67,10 @@ pub struct AuditRecord {
     /// Why the call or its read-back failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The `id` of the record this change undoes, when it is a rollback.
     #[serde(default)]
     pub rollback_of: Option<String>,
+    /// Why the change was made (keys and findings), copied from the plan.
     #[serde(default)]
     pub reasons: Vec<String>,
     /// Hash of the previous line (see the module comment); absent in logs written before the chain.
@@ -163,7 +169,9 @@ fn for_each_line(r: impl Read, mut f: impl FnMut(RawLine)) -> std::io::Result<()
 pub struct Entry {
     /// 1-based line number.
     pub line: usize,
+    /// The record; `None` when the line is not one (it is still hashed, so the chain can be checked).
     pub record: Option<AuditRecord>,
+    /// `sha256:` and the lowercase hex SHA-256 of the line's exact bytes: what the next record's `prev` must be.
     pub hash: String,
 }
 
@@ -181,6 +189,7 @@ pub enum Integrity {
 /// The whole log, read once, with what could not be read reported (never silently dropped).
 #[derive(Debug, Default)]
 pub struct Log {
+    /// Every line of the log, in file order.
     pub entries: Vec<Entry>,
     /// Lines that are not records (a torn last write, garbage, over-long lines), in words.
     pub problems: Vec<String>,

@@ -56,17 +56,41 @@ pub struct Request {
 pub enum Change {
     /// Put (or delete) one of the role's inline revocation policies.
     RolePolicy {
+        /// The role, as `GetRole` returned it while planning.
         role: RoleInfo,
+        /// `AWSRevokeOlderSessions` (role-wide) or `TrailhoundRevokeSessions` (surgical).
         policy_name: String,
+        /// The policy document IAM held when the plan was made; `None` when the policy did not exist.
         before: Option<String>,
+        /// The document to write, and which revocations it adds, keeps or drops.
         merged: Merged,
+        /// Size of all the role's inline policies now, white space not counted (IAM's measure).
         size_before: usize,
+        /// Size of all the role's inline policies after the plan, checked against IAM's limit.
         size_after: usize,
     },
     /// Put (or delete) the user's inline deny of sessions minted from its keys.
-    UserPolicy { user: String, policy_name: String, before: Option<String>, merged: Merged, size_after: usize },
+    UserPolicy {
+        /// The IAM user owning the compromised long-term key.
+        user: String,
+        /// Always `TrailhoundRevokeSessions`.
+        policy_name: String,
+        /// The policy document IAM held when the plan was made; `None` when the policy did not exist.
+        before: Option<String>,
+        /// The document to write, and which revocations it adds, keeps or drops.
+        merged: Merged,
+        /// Size of this policy after the plan, white space not counted, checked against IAM's user limit.
+        size_after: usize,
+    },
     /// Deactivate a long-term access key (never deleted).
-    DeactivateKey { user: String, key: String, status: String },
+    DeactivateKey {
+        /// The IAM user owning the key (`GetAccessKeyLastUsed`).
+        user: String,
+        /// The long-term key id (`AKIA...`).
+        key: String,
+        /// The key's status when planned: `Active`, `Inactive` (then a no-op) or `unknown`.
+        status: String,
+    },
 }
 
 impl Change {
@@ -84,6 +108,7 @@ impl Change {
 pub struct Plan {
     /// In the order they are applied; no-ops included (shown, skipped).
     pub changes: Vec<Change>,
+    /// Sessions issued before this are denied.
     pub cutoff: DateTime<Utc>,
     /// How the cutoff was chosen, in words.
     pub cutoff_reason: String,

@@ -25,16 +25,25 @@ pub enum Scope {
     /// Every session of the principal (the console's role-wide revocation).
     AllSessions,
     /// Sessions whose `aws:userid` matches `<role id>:<session name>`.
-    Session { role_id: String, session_name: String },
+    Session {
+        /// The role's unique id (`AROA...`), not its name: a re-created role gets a new one.
+        role_id: String,
+        /// The session name (an instance id, a function name...); IAM matches it with `StringLike`.
+        session_name: String,
+    },
 }
 
+/// One deny statement: sessions in `scope` issued before `cutoff` lose every permission.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Revocation {
+    /// Whose sessions are denied.
     pub scope: Scope,
+    /// Sessions whose `aws:TokenIssueTime` is before this are denied (whole seconds in the policy).
     pub cutoff: DateTime<Utc>,
 }
 
 impl Revocation {
+    /// The `aws:userid` pattern `<role id>:<session name>` of a surgical revocation; `None` for a role-wide one.
     pub fn userid(&self) -> Option<String> {
         match &self.scope {
             Scope::AllSessions => None,
@@ -42,6 +51,7 @@ impl Revocation {
         }
     }
 
+    /// The inline policy this revocation belongs in: the console's name for role-wide ones, ours for surgical.
     pub fn policy_name(&self) -> &'static str {
         match self.scope {
             Scope::AllSessions => ROLE_WIDE_POLICY,
@@ -50,6 +60,7 @@ impl Revocation {
     }
 }
 
+/// `t` as IAM condition time: RFC 3339 in UTC, whole seconds (`2026-12-05T23:00:00Z`).
 pub fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -111,6 +122,7 @@ fn parse_revocation(st: &Value) -> Option<Revocation> {
 pub struct Merged {
     /// The new document (pretty JSON), or `None` when nothing would remain (every statement expired).
     pub document: Option<String>,
+    /// True when the document differs from what IAM holds (a put or delete is needed).
     pub changed: bool,
     /// Revocations added or whose cutoff moved later.
     pub added: Vec<Revocation>,

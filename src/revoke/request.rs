@@ -23,8 +23,16 @@ fn add_session(roles: &mut Vec<RoleRequest>, role_arn: &str, role_id: &str, sess
 /// How the cutoff is chosen.
 #[derive(Clone, Copy, Debug)]
 pub enum CutoffChoice {
+    /// `--before`: the given time, rounded up to a whole second (IAM compares whole seconds).
     Explicit(DateTime<Utc>),
-    NowPlus { minutes: i64 },
+    /// `--cutoff now` (the default): now plus `--margin-minutes`, to also deny keys fetched that the logs do
+    /// not show yet and keys fetched while the deny propagates.
+    NowPlus {
+        /// `--margin-minutes`; negative values count as 0.
+        minutes: i64,
+    },
+    /// `--cutoff after-issue`: one second after the newest compromised session was issued, so the
+    /// workload's newer sessions keep working; needs findings carrying issue times.
     AfterIssue,
 }
 

@@ -28,6 +28,7 @@ pub enum Undo {
     Policy {
         /// `role` or `user`.
         kind: &'static str,
+        /// The inline policy the change wrote or deleted.
         policy_name: String,
         /// What IAM holds now (what the change wrote).
         current: Option<String>,
@@ -36,6 +37,7 @@ pub enum Undo {
     },
     /// Set a key's status back.
     Key {
+        /// The long-term key (`AKIA...`) whose status the change set.
         key: String,
         /// The status to set back.
         active: bool,

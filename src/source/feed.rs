@@ -22,8 +22,11 @@ pub type Job = (usize, String, String, u64);
 pub struct Totals {
     /// Inputs listed for reading, and their bytes.
     pub listed: usize,
+    /// Total listed size of those inputs, in bytes (compressed, as listed).
     pub listed_bytes: u64,
+    /// Inputs left out by name (digests, outside the account, region or date filters).
     pub pruned: u64,
+    /// The same, counted by reason (the reason text as the summary shows it).
     pub pruned_by_reason: BTreeMap<String, u64>,
     /// Names that could not be listed, with the reason.
     pub failed: Vec<(String, String)>,
@@ -39,6 +42,7 @@ struct State {
     totals: Totals,
 }
 
+/// The bounded, ordered queue of inputs between the listers and the scan, with running totals.
 pub struct Feed {
     state: Mutex<State>,
     ready: Condvar,
@@ -151,6 +155,7 @@ impl Feed {
         self.state.lock().map(|st| (st.totals.listed, st.totals.listed_bytes, st.totals.done)).unwrap_or_default()
     }
 
+    /// A snapshot of what the listers have found so far.
     pub fn totals(&self) -> Totals {
         self.state.lock().map(|st| st.totals.clone()).unwrap_or_default()
     }

@@ -8,8 +8,11 @@ use crate::time::civil_ms;
 /// What a CloudTrail object key says about its records.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LayoutKey {
+    /// The AWS Organizations id (`o-...`) of an organization trail; `None` for an account trail.
     pub org_id: Option<String>,
+    /// The 12-digit account id the records belong to.
     pub account: String,
+    /// The region the records were logged in.
     pub region: String,
     /// Delivery time from the file name, epoch milliseconds.
     pub delivered_ms: i64,

@@ -13,11 +13,15 @@ use std::path::PathBuf;
 /// Where one input lives.
 #[derive(Clone, Debug)]
 pub enum Location {
+    /// A file on disk.
     Local(PathBuf),
     /// An S3 object; `seq` is its place in the fetch order.
     S3 {
+        /// The bucket name, from the `s3://bucket/prefix` argument.
         bucket: String,
+        /// The object key, as listed.
         key: String,
+        /// Index into the prefetcher's queue, which fetches objects in listing order.
         seq: usize,
     },
 }
@@ -27,7 +31,9 @@ pub enum Location {
 pub struct Input {
     /// How the input is named in the summary and in errors.
     pub name: String,
+    /// Where its bytes are.
     pub location: Location,
+    /// Size in bytes as listed (on disk, or S3's `Size`): compressed size for gzipped logs.
     pub size: u64,
     /// Set when the name follows CloudTrail's S3 layout.
     pub layout: Option<LayoutKey>,
@@ -36,16 +42,23 @@ pub struct Input {
 /// Listing filters that can be decided from names alone.
 #[derive(Clone, Debug, Default)]
 pub struct Prune {
+    /// Accounts to keep (`--account`); empty keeps all.
     pub accounts: Vec<String>,
+    /// Regions to keep (`--region`); empty keeps all.
     pub regions: Vec<String>,
+    /// Keep inputs delivered at or after this time (epoch milliseconds, `--since`).
     pub since_ms: Option<i64>,
+    /// Keep inputs delivered before this time plus `margin_ms` (epoch milliseconds, `--until`).
     pub until_ms: Option<i64>,
+    /// How long after an event CloudTrail may deliver it, in milliseconds: a file named for a delivery
+    /// after `--until` may still hold records from before it.
     pub margin_ms: i64,
 }
 
 /// The result of listing: what to read, and what was left out with the reason.
 #[derive(Debug, Default)]
 pub struct Listing {
+    /// What to read, in listing order.
     pub inputs: Vec<Input>,
     /// Left out by name (digests, pruned by layout): `(name, reason)`.
     pub pruned: Vec<(String, String)>,
@@ -80,7 +93,9 @@ impl Listing {
 /// Where inputs' bytes come from while a scan runs.
 #[derive(Clone, Default)]
 pub struct Reader {
+    /// The S3 prefetcher, when any input is on S3.
     pub s3: Option<std::sync::Arc<s3::Prefetcher>>,
+    /// Set on Ctrl-C: inputs not yet read fail with "interrupted" instead of being read.
     pub cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -104,7 +119,9 @@ impl Reader {
 
 /// Inputs being listed, and where their bytes come from. Dropping it stops the listers.
 pub struct Opened {
+    /// The inputs as listers find them.
     pub feed: std::sync::Arc<Feed>,
+    /// Where their bytes come from.
     pub reader: Reader,
 }
 

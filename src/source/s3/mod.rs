@@ -50,11 +50,15 @@ where
     }
 }
 
+/// S3 access for listing trail buckets.
 pub struct S3Source {
+    /// The S3 client, with the retry and addressing settings set by [`S3Source::new`].
     pub client: aws_sdk_s3::Client,
 }
 
 impl S3Source {
+    /// A client from the SDK configuration: path-style addressing when an endpoint is set (moto,
+    /// LocalStack), standard retries up to 8 attempts.
     pub fn new(cfg: &aws_config::SdkConfig) -> Self {
         let conf = aws_sdk_s3::config::Builder::from(cfg)
             // moto and LocalStack serve buckets as paths; real S3 accepts both.
