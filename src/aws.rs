@@ -15,8 +15,14 @@ pub struct AwsOptions {
     pub endpoint_url: Option<String>,
 }
 
-/// Loads the SDK configuration: default credential chain, `--profile`, `--region`, `--endpoint-url`
-/// (the SDK itself honours `AWS_ENDPOINT_URL`).
+/// Loads the SDK configuration as the AWS CLI and SDKs would: the default credential chain;
+/// `--profile`, else `AWS_PROFILE`; `--aws-region`, else `AWS_REGION`, else `AWS_DEFAULT_REGION`, else
+/// the profile's region (the SDK's chain, in the CLI's order), else us-east-1.
+///
+/// `--endpoint-url` sends every service to one endpoint. Without it the SDK's own rules apply, so each
+/// client finds its service-specific endpoint (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_IAM`,
+/// `AWS_ENDPOINT_URL_STS`, or a profile's `services` section) before the general `AWS_ENDPOINT_URL`:
+/// S3 and IAM can then live at different endpoints.
 pub async fn config(args: &AwsOptions) -> aws_config::SdkConfig {
     use aws_config::meta::region::RegionProviderChain;
     // IAM and STS are global, but requests are still signed for a region: fall back to us-east-1.
@@ -30,7 +36,31 @@ pub async fn config(args: &AwsOptions) -> aws_config::SdkConfig {
     if let Some(u) = &args.endpoint_url {
         loader = loader.endpoint_url(u);
     }
-    loader.load().await
+    let cfg = loader.load().await;
+    tracing::debug!(
+        region = ?cfg.region(),
+        endpoint_url = ?cfg.endpoint_url(),
+        s3_endpoint = ?service_endpoint(&cfg, "S3"),
+        iam_endpoint = ?service_endpoint(&cfg, "IAM"),
+        "AWS configuration"
+    );
+    cfg
+}
+
+/// The endpoint a client of `service_id` (the SDK's id: `S3`, `IAM`, `STS`) built from `cfg` will call,
+/// when one is configured: `--endpoint-url`, else the service-specific variable or profile setting,
+/// else `AWS_ENDPOINT_URL` (the order the generated clients use).
+pub fn service_endpoint(cfg: &aws_config::SdkConfig, service_id: &str) -> Option<String> {
+    if cfg.get_origin("endpoint_url").is_client_config() {
+        return cfg.endpoint_url().map(str::to_owned);
+    }
+    let key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id(service_id)
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .ok()?;
+    cfg.service_config().and_then(|c| c.load_config(key)).or_else(|| cfg.endpoint_url().map(str::to_owned))
 }
 
 /// An AWS call that failed, with the service's error code kept for matching.

@@ -1,7 +1,7 @@
 //! The `trailhound` command: parses arguments and wires the library's stages.
 
 use anyhow::Context;
-use clap::Parser;
+use clap::FromArgMatches;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,17 +38,36 @@ fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("TRAILHOUND_LOG"))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&trailhound::cli::help::command().get_matches()).unwrap_or_else(|e| e.exit());
     let code = match cli.command {
         Command::Scan(args) => run_scan(args),
         Command::Revoke(args) => run_revoke(args),
         Command::Report(args) => run_report(args),
         Command::Timeline(args) => run_timeline(args),
+        Command::Completions(args) => run_completions(args),
+        Command::Man(args) => run_man(args),
     };
     std::process::exit(code.unwrap_or_else(|e| {
         eprintln!("trailhound: error: {}", report::escape::term(&format!("{e:#}")));
         exit::ERROR
     }));
+}
+
+fn run_completions(args: trailhound::cli::CompletionsArgs) -> anyhow::Result<i32> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(&trailhound::cli::help::completions(args.shell)).context("writing the completion script")?;
+    out.flush().context("writing the completion script")?;
+    Ok(exit::CLEAN)
+}
+
+fn run_man(args: trailhound::cli::ManArgs) -> anyhow::Result<i32> {
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    trailhound::cli::help::man(args.dir.as_deref(), &mut out)?;
+    out.flush().context("writing the man page")?;
+    if let Some(dir) = &args.dir {
+        eprintln!("trailhound: man pages written to {}", dir.display());
+    }
+    Ok(exit::CLEAN)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

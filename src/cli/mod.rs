@@ -1,6 +1,8 @@
 //! Command-line definitions, shared by the binary and its tests. Groups of options that several
 //! commands take (inputs and filters, output) are flattened into each command.
 
+pub mod help;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -8,7 +10,8 @@ use std::path::PathBuf;
 #[command(
     name = "trailhound",
     version,
-    about = "Find AWS temporary credentials used outside the workload they were issued to"
+    about = "Find AWS temporary credentials used outside the workload they were issued to",
+    after_help = help::MAIN_HELP
 )]
 /// The parsed command line of the `trailhound` binary.
 pub struct Cli {
@@ -21,22 +24,40 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Read CloudTrail logs and report workload credentials used off-workload.
+    #[command(after_help = help::SCAN_HELP)]
     Scan(ScanArgs),
     /// Blast radius of compromised keys: the credentials minted from them and everything they did.
+    #[command(after_help = help::REPORT_HELP)]
     Report(ReportArgs),
     /// The affected role's timeline: sessions issued, uses by key and origin, revocations.
+    #[command(after_help = help::TIMELINE_HELP)]
     Timeline(TimelineArgs),
     /// Deny compromised sessions issued before a cutoff (plan by default; --emit or --apply).
-    #[command(after_help = REVOKE_EXIT_STATUS)]
+    #[command(after_help = help::REVOKE_HELP)]
     Revoke(RevokeArgs),
+    /// Print the shell completion script for bash, zsh, fish, powershell or elvish.
+    #[command(after_help = help::COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Print the man page trailhound(1), or write one page per command into a folder.
+    #[command(after_help = help::MAN_HELP)]
+    Man(ManArgs),
 }
 
-/// Exit status of `revoke`, shown by `trailhound revoke --help`.
-pub const REVOKE_EXIT_STATUS: &str = "Exit status:
-  0  the plan was shown, or every change was applied and verified (or not confirmed: nothing changed)
-  2  error: nothing was changed by the step that failed (earlier steps are applied and in the audit log)
-  5  a change was made but not verified (its read-back failed or did not match, or its outcome could not
-     be recorded): it is in the audit log; check it by hand or roll it back";
+/// Arguments of `completions`.
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Arguments of `man`.
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Write trailhound.1 and a page per command (trailhound-scan.1, ...) into this folder instead.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
 
 /// Where a report or timeline goes (their formats differ from `scan`'s).
 #[derive(Args, Debug, Clone)]

@@ -60,6 +60,24 @@ fn better(new: &str, old: &str) -> bool {
     old == "AMAZON" && new != "AMAZON"
 }
 
+/// The `createDate` of the built-in snapshot (`YYYY-MM-DD-hh-mm-ss`, UTC), read from the head of the
+/// file only: `--version` names it without decompressing the whole list.
+pub fn builtin_create_date() -> Option<String> {
+    let mut head = [0u8; 512];
+    let mut filled = 0;
+    let mut gz = flate2::read::GzDecoder::new(SNAPSHOT);
+    while filled < head.len() {
+        match gz.read(&mut head[filled..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => filled += n,
+        }
+    }
+    let text = std::str::from_utf8(&head[..filled]).ok()?;
+    let rest = &text[text.find("\"createDate\"")? + "\"createDate\"".len()..];
+    let value = rest.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    Some(value[..value.find('"')?].to_owned())
+}
+
 impl IpRanges {
     /// The snapshot built into the binary.
     pub fn builtin() -> anyhow::Result<Self> {
@@ -121,6 +139,13 @@ impl IpRanges {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builtin_create_date_matches_the_full_parse() {
+        let full = IpRanges::builtin().unwrap().create_date;
+        assert_eq!(builtin_create_date().as_deref(), Some(full.as_str()));
+        assert_eq!(full.len(), "2026-08-22-21-17-05".len(), "{full}");
+    }
 
     #[test]
     fn builtin_snapshot_classifies() {

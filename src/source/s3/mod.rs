@@ -62,7 +62,7 @@ impl S3Source {
     pub fn new(cfg: &aws_config::SdkConfig) -> Self {
         let conf = aws_sdk_s3::config::Builder::from(cfg)
             // moto and LocalStack serve buckets as paths; real S3 accepts both.
-            .force_path_style(cfg.endpoint_url().is_some())
+            .force_path_style(crate::aws::service_endpoint(cfg, "S3").is_some())
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(8))
             .build();
         S3Source { client: aws_sdk_s3::Client::from_conf(conf) }
