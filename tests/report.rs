@@ -112,6 +112,21 @@ fn html_is_self_contained_and_golden() {
     golden("report-chain.html", &r.stdout);
 }
 
+/// On a laptop screen (1280 px) no table is wider than the window: long cells (ARNs, request
+/// parameters) break anywhere, short ones keep their words (screenshot: tests/golden/report-chain.png).
+#[test]
+fn html_long_cells_wrap_within_the_window() {
+    let html = report("html").stdout;
+    assert!(html.contains("table{border-collapse:collapse;font-size:13px;margin:.5em 0;max-width:100%}"));
+    assert!(html.contains("td.w{overflow-wrap:anywhere"), "no wrap rule for long cells");
+    assert!(html.contains("svg{max-width:100%"), "the timeline picture can push the page wider");
+    assert!(
+        html.contains("<td class=\"w\">arn:aws:sts::111122223333:assumed-role/web-app-role/i-0a1b2c3d4e5f60718</td>"),
+        "a principal ARN is not marked long"
+    );
+    assert!(html.contains("<td>AssumeRole</td>"), "a short cell is marked long");
+}
+
 #[test]
 fn attacker_strings_are_inert_in_every_format() {
     let html = report("html").stdout;

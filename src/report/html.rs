@@ -104,7 +104,9 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     for r in rows {
         s.push_str("<tr>");
         for c in r {
-            let _ = write!(s, "<td>{}</td>", html(c));
+            // Only long cells may break inside a word: short ones (a time, a call) keep their words.
+            let class = if c.chars().count() > LONG_CELL { " class=\"w\"" } else { "" };
+            let _ = write!(s, "<td{class}>{}</td>", html(c));
         }
         s.push_str("</tr>");
     }
@@ -112,7 +114,12 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     s
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}table{border-collapse:collapse;font-size:13px;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}th{background:#f4f4f4}.legend span{display:inline-block;margin-right:1em}.dot{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px}.flag{color:#c00;font-weight:bold}code{font-size:12px}";
+/// Cells longer than this (ARNs, request parameters, user agents) get class `w`.
+const LONG_CELL: usize = 24;
+
+/// Long cells (class `w`) wrap anywhere so that no table is wider than the window
+/// (`overflow-wrap:anywhere` also lets the table shrink those columns to fit).
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}table{border-collapse:collapse;font-size:13px;margin:.5em 0;max-width:100%}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top;overflow-wrap:break-word}td.w{overflow-wrap:anywhere;min-width:8em}svg{max-width:100%;height:auto}th{background:#f4f4f4}.legend span{display:inline-block;margin-right:1em}.dot{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px}.flag{color:#c00;font-weight:bold}code{font-size:12px}";
 
 /// The whole self-contained HTML page.
 pub fn render(r: &BlastReport) -> String {
