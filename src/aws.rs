@@ -26,8 +26,14 @@ pub struct AwsOptions {
 pub async fn config(args: &AwsOptions) -> aws_config::SdkConfig {
     use aws_config::meta::region::RegionProviderChain;
     // IAM and STS are global, but requests are still signed for a region: fall back to us-east-1.
+    // The default chain reads the region of `--profile`'s profile, not of AWS_PROFILE's (the loader's
+    // profile_name does not reach a region chain given to it).
+    let mut default_region = aws_config::default_provider::region::DefaultRegionChain::builder();
+    if let Some(p) = &args.profile {
+        default_region = default_region.profile_name(p);
+    }
     let region = RegionProviderChain::first_try(args.region.clone().map(aws_config::Region::new))
-        .or_default_provider()
+        .or_else(default_region.build())
         .or_else("us-east-1");
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
     if let Some(p) = &args.profile {

@@ -37,6 +37,8 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("TRAILHOUND_LOG"))
         .with_writer(std::io::stderr)
+        // Colour codes only where they are drawn, not into a log file or a test's capture.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::from_arg_matches(&trailhound::cli::help::command().get_matches()).unwrap_or_else(|e| e.exit());
     let code = match cli.command {

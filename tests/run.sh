@@ -17,15 +17,18 @@ fi
 # exact number of set-up calls their test makes (a denied IAM call changes nothing; an S3 object denied
 # by a bucket policy is reported). Ports are picked free by the OS.
 port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-p1=$(port); p2=$(port); p3=$(port)
+p1=$(port); p2=$(port); p3=$(port); p4=$(port)
 "$venv/bin/moto_server" -H 127.0.0.1 -p "$p1" >target/moto.log 2>&1 &
 m1=$!
 INITIAL_NO_AUTH_ACTION_COUNT=4 "$venv/bin/moto_server" -H 127.0.0.1 -p "$p2" >target/moto-auth.log 2>&1 &
 m2=$!
 INITIAL_NO_AUTH_ACTION_COUNT=8 "$venv/bin/moto_server" -H 127.0.0.1 -p "$p3" >target/moto-s3auth.log 2>&1 &
 m3=$!
-trap 'kill $m1 $m2 $m3 2>/dev/null || true' EXIT
-for p in "$p1" "$p2" "$p3"; do
+# A second free server, playing IAM while the first plays S3 (service-specific endpoint variables).
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$p4" >target/moto-iam.log 2>&1 &
+m4=$!
+trap 'kill $m1 $m2 $m3 $m4 2>/dev/null || true' EXIT
+for p in "$p1" "$p2" "$p3" "$p4"; do
     for _ in $(seq 100); do
         if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$p/moto-api/')" 2>/dev/null; then break; fi
         sleep 0.2
@@ -34,6 +37,7 @@ done
 export TRAILHOUND_TEST_MOTO="http://127.0.0.1:$p1"
 export TRAILHOUND_TEST_MOTO_AUTH="http://127.0.0.1:$p2"
 export TRAILHOUND_TEST_MOTO_S3AUTH="http://127.0.0.1:$p3"
+export TRAILHOUND_TEST_MOTO_IAM="http://127.0.0.1:$p4"
 # The scenario tests run the corpus generator: build the examples as programs first (as test targets
 # they get hashed names).
 cargo build --locked --examples
