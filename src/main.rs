@@ -400,6 +400,10 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
     let progress = !args.out.quiet && std::io::stderr().is_terminal();
 
     // Pass 1: minting edges (the chain) and detection (attacker origins), over everything selected.
+    // Each pass draws scan's progress bar; a line before each says which one is running.
+    if progress {
+        eprintln!("trailhound: pass 1 of 2: the credential chain and detection, over every input selected");
+    }
     let opened = session.open(inp, &prune, &args.aws);
     let opts = ScanOptions {
         filter: filter.clone(),
@@ -440,6 +444,9 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
         prune2.until_ms = filter2.until_ms;
     }
     filter2.keep_raw_for = Some(Arc::new(chain.iter().map(|k| k.access_key_id.clone()).collect()));
+    if progress {
+        eprintln!("trailhound: pass 2 of 2: the events of {} chained keys, within their time window", chain.len());
+    }
     let opened = session.open(inp, &prune2, &args.aws);
     let opts = ScanOptions {
         filter: filter2,
