@@ -138,6 +138,11 @@ impl Detector {
         }
     }
 
+    /// True for an AWS address when the workload's region is known (candidates are already in it).
+    fn in_known_region(&self, o: &Origin, region: Sym) -> bool {
+        region != 0 && matches!(self.cfg.classifier.classify(o), OriginClass::Aws(_))
+    }
+
     /// Whether a fleet workload's origin is its own by class.
     pub(super) fn fleet_own(&self, o: &Origin, account: Sym, region: Sym) -> Option<Evidence> {
         match self.path_of(o, account) {
@@ -241,7 +246,7 @@ impl Detector {
             let recurring = list.iter().any(|o| facts[o].keys >= 2);
             let (admitted, rejected) = admit(&list, &facts, recurring, |o, f| {
                 let human = self.humans.contains_key(o);
-                let in_region = g.region != 0 && matches!(self.cfg.classifier.classify(o), OriginClass::Aws(_));
+                let in_region = self.in_known_region(o, g.region);
                 (
                     f.keys >= 2,
                     !human,
@@ -279,8 +284,7 @@ impl Detector {
         own.retain(|o, e| match e {
             Evidence::Sole { .. } => {
                 let f = &facts[o];
-                let in_region = g.region != 0 && matches!(self.cfg.classifier.classify(o), OriginClass::Aws(_));
-                (in_region || f.v2) && !(self.humans.contains_key(o) && f.v1_only)
+                (self.in_known_region(o, g.region) || f.v2) && !(self.humans.contains_key(o) && f.v1_only)
             }
             _ => true,
         });

@@ -342,7 +342,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
             let new_client = others.any_clients() && o.clients().all(|c| !others.has_client(c));
             let clients = || o.clients().map(|c| d.syms.name(c)).collect::<Vec<_>>().join(", ");
             if !own {
-                signals_off_workload(d, g, st, o, &class, &path, region, &others, &baseline, &mut j);
+                signals_off_workload(d, g, st, o, &class, &path, region, &others, &baseline, &expected, &mut j);
                 if new_client {
                     j.signals.push(Signal {
                         code: "client_differs",
@@ -420,6 +420,7 @@ fn signals_off_workload(
     region: Sym,
     others: &Others<'_>,
     baseline: &Baseline,
+    expected: &[String],
     j: &mut Judged<'_>,
 ) {
     let name = j.label.clone();
@@ -454,11 +455,7 @@ fn signals_off_workload(
             true,
         );
     } else if *class != OriginClass::Outside && !matches!(path, Path::ForeignEndpoint(_)) && !baseline.own.is_empty() {
-        let expected: Vec<String> = {
-            let mut v: Vec<&Origin> = baseline.own.keys().collect();
-            v.sort();
-            v.iter().take(5).map(|o| o.label(&d.syms)).collect()
-        };
+        let expected: Vec<&str> = expected.iter().take(5).map(String::as_str).collect();
         push(
             "not_workload_origin",
             format!("{name} ({}) is not an origin of the workload (expected {})", j.class, expected.join(", ")),
