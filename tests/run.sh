@@ -9,9 +9,11 @@ if ! command -v cargo >/dev/null; then
     exit 2
 fi
 venv=target/moto-venv
-if ! "$venv/bin/python" -c 'import moto, flask' 2>/dev/null; then
+# Reinstalled whenever tests/requirements.txt changes (its copy in the venv says what is installed).
+if ! cmp -s tests/requirements.txt "$venv/requirements.txt" || ! "$venv/bin/python" -c 'import moto, flask' 2>/dev/null; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.5"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+    cp tests/requirements.txt "$venv/requirements.txt"
 fi
 # One server for the tests that change IAM and S3 freely, and two that enforce authorization after the
 # exact number of set-up calls their test makes (a denied IAM call changes nothing; an S3 object denied
