@@ -226,3 +226,147 @@ fn many_keys_shape_reaches_its_key_target_with_few_events_per_key() {
     assert!(keys >= 3000, "{keys} keys used");
     assert!(events <= keys * 4, "{events} events for {keys} keys");
 }
+
+// --- Facts: the detector's inputs, grouped (what Athena's queries return, what `respond` keeps). ---
+
+use trailhound::detect::facts::{FactSink, Facts};
+use trailhound::detect::{DetectConfig, DetectOptions, Detector, Finding};
+
+/// Scans `inputs` through the library's pipeline, feeding a detector and a fact collector at once.
+fn detect_and_collect(inputs: &[String]) -> (Vec<Finding>, Facts) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let opened = trailhound::source::open(
+        inputs,
+        &trailhound::source::Prune::default(),
+        &trailhound::aws::AwsOptions::default(),
+        &rt,
+        cancel,
+        1,
+        16 << 20,
+    );
+    let opts = trailhound::scan::ScanOptions {
+        filter: Default::default(),
+        threads: 2,
+        progress: false,
+        reader: opened.reader.clone(),
+        max_input_bytes: 1 << 30,
+    };
+    let mut detector = Detector::new(DetectConfig::load(&DetectOptions::default()).unwrap());
+    let mut facts = FactSink::new();
+    trailhound::scan::run(&opened.feed, &opts, &mut [&mut detector, &mut facts]).unwrap();
+    (detector.finish().findings, facts.into_facts())
+}
+
+/// Equal findings, or the first difference in a readable form.
+fn same_findings(got: &[Finding], want: &[Finding], what: &str) {
+    let keys = |f: &[Finding]| f.iter().map(|x| x.access_key_id.clone()).collect::<Vec<_>>();
+    assert_eq!(keys(got), keys(want), "{what}: keys differ");
+    for (g, w) in got.iter().zip(want) {
+        let (g, w) = (serde_json::to_value(g).unwrap(), serde_json::to_value(w).unwrap());
+        for (k, v) in w.as_object().unwrap() {
+            assert_eq!(&g[k], v, "{what}: {} differs in {k}", w["access_key_id"]);
+        }
+    }
+}
+
+fn absorbed(parts: &[&Facts]) -> Vec<Finding> {
+    let mut d = Detector::new(DetectConfig::load(&DetectOptions::default()).unwrap());
+    for f in parts {
+        d.absorb(f);
+    }
+    d.finish().findings
+}
+
+/// The files under `dir`, sorted, split in two halves (as two consumers, or two days, would see them).
+fn halves(dir: &std::path::Path) -> (Vec<String>, Vec<String>) {
+    let mut files: Vec<String> = walk(dir);
+    files.sort();
+    let second = files.split_off(files.len() / 2);
+    (files, second)
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if !p.ends_with("ground_truth.json") {
+            out.push(path_str(&p));
+        }
+    }
+    out
+}
+
+/// Absorbing the facts of a trail gives the findings observing its events gives: whole, split in two
+/// and merged (later half first), absorbed part by part in reverse, and through JSON.
+fn assert_facts_equivalent(dir: &std::path::Path) {
+    let (findings, facts) = detect_and_collect(&[path_str(dir)]);
+    assert!(!facts.uses.is_empty(), "{}: no calls with temporary keys read", dir.display());
+    same_findings(&absorbed(&[&facts]), &findings, &format!("{}: absorbing the facts", dir.display()));
+    let json = serde_json::to_string(&facts).unwrap();
+    let back: Facts = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, facts, "facts survive JSON");
+    let (a, b) = halves(dir);
+    if a.is_empty() || b.is_empty() {
+        return;
+    }
+    let (_, fa) = detect_and_collect(&a);
+    let (_, fb) = detect_and_collect(&b);
+    same_findings(&absorbed(&[&fb, &fa]), &findings, &format!("{}: halves absorbed in reverse", dir.display()));
+    let mut merged = fb.clone();
+    merged.merge(fa.clone());
+    assert_eq!(merged, facts, "{}: merged halves are the whole's facts", dir.display());
+    same_findings(&absorbed(&[&merged]), &findings, &format!("{}: merged halves", dir.display()));
+}
+
+#[test]
+fn facts_give_the_same_findings_on_generated_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), &["--scenarios-only", "--scenario", "all", "--seed", "7"]);
+    let (findings, _) = detect_and_collect(&[path_str(dir.path())]);
+    assert!(findings.len() > 20, "the scenario suite plants thefts: {}", findings.len());
+    assert_facts_equivalent(dir.path());
+}
+
+#[test]
+fn facts_give_the_same_findings_on_committed_corpora() {
+    for d in [
+        "corpora/invictus-ir",
+        "corpora/otrf",
+        "corpora/stratus",
+        "corpora/panther",
+        "scenarios/chain",
+        "scenarios/userkey",
+    ] {
+        assert_facts_equivalent(&fixture(d));
+    }
+}
+
+#[test]
+fn facts_stay_as_many_as_groups_and_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), &["--size", "8MB", "--scenario", "all", "--seed", "11"]);
+    let (_, facts) = detect_and_collect(&[path_str(dir.path())]);
+    let calls: u64 = facts.uses.iter().map(|u| u.count).sum();
+    assert!((facts.uses.len() as u64) < calls, "{} groups for {calls} calls", facts.uses.len());
+    // Merging facts with themselves doubles counts, never groups.
+    let mut twice = facts.clone();
+    twice.merge(facts.clone());
+    assert_eq!(twice.uses.len(), facts.uses.len());
+    assert_eq!(twice.uses.iter().map(|u| u.count).sum::<u64>(), 2 * calls);
+    // Expiry keeps keys still in use and drops the rest with their deliveries.
+    let last = facts.uses.iter().filter_map(|u| u.last_ms).max().unwrap();
+    let mut recent = facts.clone();
+    recent.expire(last - 3_600_000);
+    assert!(!recent.uses.is_empty() && recent.uses.len() < facts.uses.len());
+    for u in &recent.uses {
+        let key_last =
+            recent.uses.iter().filter(|x| x.access_key_id == u.access_key_id).filter_map(|x| x.last_ms).max();
+        assert!(key_last.unwrap() >= last - 3_600_000, "{} kept though it ended before the cutoff", u.access_key_id);
+    }
+    let mut all_gone = facts.clone();
+    all_gone.expire(last + 1);
+    assert!(all_gone.uses.is_empty() && all_gone.deliveries.iter().all(|d| d.time_ms.is_none()));
+}

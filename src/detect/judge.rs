@@ -50,10 +50,13 @@ fn workload_of(st: &KeyState, d: &Detector) -> Workload {
     }
 }
 
-/// Issue order: the session's issue time, else its delivery, else its first use.
+/// Issue order: the delivery record's time (AWS's own record of the issue), else the session's
+/// creation date as its calls carry it, else its first use.
 pub(super) fn issue_time(st: &KeyState) -> i64 {
-    st.issued_ms
-        .or_else(|| st.delivery.as_ref().and_then(|d| d.time_ms))
+    st.delivery
+        .as_ref()
+        .and_then(|d| d.time_ms)
+        .or(st.issued_ms)
         .or_else(|| st.origins.iter().filter_map(|o| o.first_ms).min())
         .unwrap_or(i64::MAX)
 }

@@ -94,7 +94,7 @@ pub(super) fn finding(
         last_seen: last.map(format_ms),
         event_count: judged.iter().map(|j| j.origin.count as u64).sum(),
         error_count: judged.iter().map(|j| j.origin.errors as u64).sum(),
-        session_issued_at: st.issued_ms.map(format_ms),
+        session_issued_at: st.issued_ms.or_else(|| st.delivery.as_ref().and_then(|d| d.time_ms)).map(format_ms),
         delivery_event_id: del.map(|x| x.event_id.text(&d.syms)),
         signals: codes.iter().map(|(c, _)| (*c).to_owned()).collect(),
         reasons,

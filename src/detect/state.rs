@@ -323,8 +323,10 @@ pub struct OriginUse {
     /// Regions of regional calls from here (interned, 0 = empty slot): the workload's region stands
     /// in for them only when no delivery record names it.
     pub call_regions: [Sym; 2],
-    /// The first events, for the finding's evidence.
+    /// The earliest events by (time, id), for the finding's evidence, sorted.
     pub event_ids: [Option<EvId>; MAX_EVENT_IDS],
+    /// Their times (`i64::MAX` when unknown or empty).
+    pub event_times: [i64; MAX_EVENT_IDS],
 }
 
 /// Everything known about one temporary key.
@@ -412,6 +414,11 @@ impl KeyTable {
         self.index.iter().map(|(k, &i)| (*k, self.at(i)))
     }
 
+    /// Every key's state, mutably (in no particular order).
+    pub fn states_mut(&mut self) -> impl Iterator<Item = &mut KeyState> {
+        self.chunks.iter_mut().flat_map(|c| c.iter_mut())
+    }
+
     /// Keys seen.
     pub fn len(&self) -> usize {
         self.len as usize
@@ -436,6 +443,42 @@ pub struct MintedSession {
     pub session_name: String,
     /// When it was minted.
     pub event_time: Option<String>,
+}
+
+/// Inserts `v` into the first `n` (sorted, filled) slots of `slots`, keeping them sorted by `cmp`;
+/// when they are all filled the largest falls out (`v` too, if it is the largest).
+fn insert_sorted<T: Copy>(slots: &mut [T], n: usize, v: T, cmp: impl Fn(&T, &T) -> std::cmp::Ordering) {
+    let pos = slots[..n].partition_point(|x| cmp(x, &v) == std::cmp::Ordering::Less);
+    if pos == slots.len() {
+        return;
+    }
+    let end = n.min(slots.len() - 1);
+    for i in (pos + 1..=end).rev() {
+        slots[i] = slots[i - 1];
+    }
+    slots[pos] = v;
+}
+
+/// Keeps the `max` smallest values of a sorted list (what is kept does not depend on arrival order).
+pub fn keep_smallest<T: Ord + Copy>(list: &mut Vec<T>, v: T, max: usize) {
+    keep_smallest_by(list, v, max, |a, b| a.cmp(b))
+}
+
+/// [`keep_smallest`] with an ordering.
+pub fn keep_smallest_by<T: Copy + PartialEq>(
+    list: &mut Vec<T>,
+    v: T,
+    max: usize,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+) {
+    if list.contains(&v) {
+        return;
+    }
+    let pos = list.partition_point(|x| cmp(x, &v) == std::cmp::Ordering::Less);
+    if pos < max {
+        list.insert(pos, v);
+        list.truncate(max);
+    }
 }
 
 /// Keeps the earlier of two optional times.
@@ -470,6 +513,7 @@ impl OriginUse {
             flags: 0,
             call_regions: [0; 2],
             event_ids: [None; MAX_EVENT_IDS],
+            event_times: [i64::MAX; MAX_EVENT_IDS],
         }
     }
 
@@ -480,25 +524,26 @@ impl OriginUse {
         self.count = self.count.saturating_add(1);
     }
 
-    /// Records a client family (interned, non-zero).
-    pub fn add_client(&mut self, family: Sym) {
+    /// Records a client family (interned, non-zero). The alphabetically first ones are kept,
+    /// sorted, so what is kept does not depend on the order calls are read in.
+    pub fn add_client(&mut self, family: Sym, syms: &Interner) {
         if self.clients.contains(&family) {
             return;
         }
-        match self.clients.iter_mut().find(|c| **c == 0) {
-            Some(slot) => *slot = family,
-            None => self.flags |= flag::MORE_CLIENTS,
+        let n = self.clients.iter().take_while(|&&c| c != 0).count();
+        if n == MAX_CLIENTS {
+            self.flags |= flag::MORE_CLIENTS;
         }
+        insert_sorted(&mut self.clients[..], n, family, |a, b| syms.name(*a).cmp(syms.name(*b)));
     }
 
-    /// Records the region of a regional call.
-    pub fn add_call_region(&mut self, region: Sym) {
+    /// Records the region of a regional call (the alphabetically first two are kept).
+    pub fn add_call_region(&mut self, region: Sym, syms: &Interner) {
         if region == 0 || self.call_regions.contains(&region) {
             return;
         }
-        if let Some(slot) = self.call_regions.iter_mut().find(|c| **c == 0) {
-            *slot = region;
-        }
+        let n = self.call_regions.iter().take_while(|&&c| c != 0).count();
+        insert_sorted(&mut self.call_regions[..], n, region, |a, b| syms.name(*a).cmp(syms.name(*b)));
     }
 
     /// The client families seen.
@@ -506,11 +551,32 @@ impl OriginUse {
         self.clients.iter().copied().filter(|&c| c != 0)
     }
 
-    /// Keeps an event id as evidence, up to [`MAX_EVENT_IDS`].
-    pub fn add_event_id(&mut self, id: EvId) {
-        if let Some(slot) = self.event_ids.iter_mut().find(|s| s.is_none()) {
-            *slot = Some(id);
+    /// True when an event at time `t` may be among the earliest kept: cheap, so the hot path asks
+    /// before packing the id.
+    pub fn wants_event_id(&self, t: Option<i64>) -> bool {
+        t.unwrap_or(i64::MAX) <= self.event_times[MAX_EVENT_IDS - 1]
+    }
+
+    /// Keeps an event id as evidence when it is among the [`MAX_EVENT_IDS`] earliest by (time, id).
+    pub fn add_event_id(&mut self, t: Option<i64>, id: EvId, syms: &Interner) {
+        if self.event_ids.contains(&Some(id)) {
+            return;
         }
+        let t = t.unwrap_or(i64::MAX);
+        let before = |i: usize| match self.event_ids[i] {
+            None => false,
+            Some(e) => (self.event_times[i], e.text(syms)) <= (t, id.text(syms)),
+        };
+        let pos = (0..MAX_EVENT_IDS).take_while(|&i| before(i)).count();
+        if pos == MAX_EVENT_IDS {
+            return;
+        }
+        for i in (pos + 1..MAX_EVENT_IDS).rev() {
+            self.event_ids[i] = self.event_ids[i - 1];
+            self.event_times[i] = self.event_times[i - 1];
+        }
+        self.event_ids[pos] = Some(id);
+        self.event_times[pos] = t;
     }
 
     /// True when this [`flag`] is set.

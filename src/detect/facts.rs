@@ -1,0 +1,562 @@
+//! The detector's inputs as grouped facts: what Athena's aggregate queries return and what
+//! `respond` keeps between objects.
+//!
+//! A fact is a group of events that share every value detection reads (the key, its role and
+//! session, the address and endpoint, the client, the IMDS version, the region, the service), with
+//! the group's counts, times and earliest event ids. Rules stay in Rust: which principal delivers
+//! to which workload, what is a service call, who is a person. Facts carry raw values and
+//! [`super::Detector::absorb`] decides, so absorbing the facts of some events gives the same findings as
+//! observing the events, in any order and in any split.
+
+use super::state::MAX_EVENT_IDS;
+use crate::event::Event;
+use crate::scan::EventSink;
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use serde::{Deserialize, Serialize};
+use std::hash::{Hash, Hasher};
+
+/// The detector's inputs, grouped. Absorbing facts is the same as observing the events behind them.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Facts {
+    /// Accounts the trail names (`recipientAccountId`): the organization's, for endpoint ownership.
+    pub accounts: Vec<String>,
+    /// Records that mint a key (`AssumeRole`, `AssumeRoleWithWebIdentity`, no error): the Rust side
+    /// decides which are deliveries to a workload.
+    pub deliveries: Vec<DeliveryFact>,
+    /// Calls made with temporary (`ASIA`) keys, grouped.
+    pub uses: Vec<UseFact>,
+    /// Calls by people (IAM users, root, Identity Center, federated users, SSO roles), grouped.
+    pub humans: Vec<HumanFact>,
+    /// `AssociateAddress` and `AllocateAddress` calls that succeeded.
+    pub addresses: Vec<AddressFact>,
+    /// Keys minted with a temporary key (role chaining).
+    pub minted: Vec<MintFact>,
+}
+
+/// A record that minted a key: raw values, empty when absent.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DeliveryFact {
+    /// `eventName`.
+    pub event_name: String,
+    /// The minted key.
+    pub minted_key: String,
+    /// The role assumed.
+    pub minted_role_arn: String,
+    /// Its id (`AROA...`).
+    pub minted_role_id: String,
+    /// The session name.
+    pub minted_session_name: String,
+    /// `userIdentity.invokedBy`.
+    pub invoked_by: String,
+    /// `sourceIPAddress`.
+    pub source_ip: String,
+    /// `userIdentity.identityProvider`.
+    pub identity_provider: String,
+    /// `userIdentity.principalId`.
+    pub principal_id: String,
+    /// The account.
+    pub account_id: String,
+    /// `awsRegion`.
+    pub region: String,
+    /// `eventID`.
+    pub event_id: String,
+    /// `eventTime` (epoch ms).
+    pub time_ms: Option<i64>,
+}
+
+/// A group of calls made with one temporary key that share every value detection reads.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct UseFact {
+    /// `userIdentity.accessKeyId`.
+    pub access_key_id: String,
+    /// The account.
+    pub account_id: String,
+    /// `sessionContext.sessionIssuer.arn`.
+    pub role_arn: String,
+    /// `sessionContext.sessionIssuer.principalId`.
+    pub role_id: String,
+    /// The session name.
+    pub session_name: String,
+    /// `sessionContext.attributes.creationDate` (epoch ms).
+    pub issued_ms: Option<i64>,
+    /// `sourceIPAddress`.
+    pub source_ip: String,
+    /// `userIdentity.invokedBy`.
+    pub invoked_by: String,
+    /// `vpcEndpointId`.
+    pub vpc_endpoint_id: String,
+    /// `vpcEndpointAccountId`.
+    pub vpc_endpoint_account_id: String,
+    /// `userAgent`.
+    pub user_agent: String,
+    /// `sessionContext.ec2RoleDelivery`.
+    pub ec2_role_delivery: String,
+    /// `awsRegion`.
+    pub region: String,
+    /// `eventSource`.
+    pub event_source: String,
+    /// Calls in the group.
+    pub count: u64,
+    /// Calls with an `errorCode`.
+    pub errors: u64,
+    /// Calls with `readOnly` false and no error.
+    pub writes: u64,
+    /// `UpdateInstanceInformation` calls.
+    pub heartbeats: u64,
+    /// First call (epoch ms).
+    pub first_ms: Option<i64>,
+    /// Last call (epoch ms).
+    pub last_ms: Option<i64>,
+    /// The group's earliest events by (time, id), at most [`MAX_EVENT_IDS`].
+    pub event_ids: Vec<EventRef>,
+}
+
+/// An event named as evidence.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventRef {
+    /// `eventTime` (epoch ms).
+    pub time_ms: Option<i64>,
+    /// `eventID`.
+    pub event_id: String,
+}
+
+/// Calls by a person from one address.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct HumanFact {
+    /// `userIdentity.type`.
+    pub principal_type: String,
+    /// `userIdentity.arn`.
+    pub principal_arn: String,
+    /// `userIdentity.userName`.
+    pub user_name: String,
+    /// `sessionContext.sessionIssuer.arn`.
+    pub role_arn: String,
+    /// `sourceIPAddress`.
+    pub source_ip: String,
+    /// `userIdentity.invokedBy`.
+    pub invoked_by: String,
+    /// `vpcEndpointId`.
+    pub vpc_endpoint_id: String,
+    /// Last call (epoch ms), for expiry.
+    #[serde(default)]
+    pub last_ms: Option<i64>,
+}
+
+/// An `AssociateAddress` or `AllocateAddress` that succeeded.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AddressFact {
+    /// `eventName`.
+    pub event_name: String,
+    /// `requestParameters.instanceId`.
+    pub target_instance_id: String,
+    /// The Elastic IP.
+    pub target_public_ip: String,
+    /// The allocation id.
+    pub allocation_id: String,
+    /// Last such call (epoch ms), for expiry.
+    #[serde(default)]
+    pub last_ms: Option<i64>,
+}
+
+/// A key minted with a temporary key (an `AssumeRole` made with it, no error).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MintFact {
+    /// The minting key.
+    pub access_key_id: String,
+    /// The minted key.
+    pub minted_key: String,
+    /// The role assumed.
+    pub minted_role_arn: String,
+    /// Its id.
+    pub minted_role_id: String,
+    /// The session name chosen by the caller.
+    pub minted_session_name: String,
+    /// When (epoch ms).
+    pub time_ms: Option<i64>,
+}
+
+fn hash_of(parts: &[&str], issued: Option<i64>) -> u64 {
+    let mut h = FxHasher::default();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    issued.hash(&mut h);
+    h.finish()
+}
+
+impl UseFact {
+    fn group_parts(&self) -> [&str; 13] {
+        [
+            &self.access_key_id,
+            &self.account_id,
+            &self.role_arn,
+            &self.role_id,
+            &self.session_name,
+            &self.source_ip,
+            &self.invoked_by,
+            &self.vpc_endpoint_id,
+            &self.vpc_endpoint_account_id,
+            &self.user_agent,
+            &self.ec2_role_delivery,
+            &self.region,
+            &self.event_source,
+        ]
+    }
+
+    fn group_hash(&self) -> u64 {
+        hash_of(&self.group_parts(), self.issued_ms)
+    }
+
+    fn same_group(&self, o: &UseFact) -> bool {
+        self.issued_ms == o.issued_ms && self.group_parts() == o.group_parts()
+    }
+
+    /// Adds another group's calls to this one (same group).
+    fn add(&mut self, o: &UseFact) {
+        self.count = self.count.saturating_add(o.count);
+        self.errors = self.errors.saturating_add(o.errors);
+        self.writes = self.writes.saturating_add(o.writes);
+        self.heartbeats = self.heartbeats.saturating_add(o.heartbeats);
+        self.first_ms = super::state::earlier(self.first_ms, o.first_ms);
+        self.last_ms = super::state::later(self.last_ms, o.last_ms);
+        for r in &o.event_ids {
+            keep_earliest(&mut self.event_ids, r);
+        }
+    }
+}
+
+/// Keeps the [`MAX_EVENT_IDS`] earliest references by (time, id), sorted; a missing time sorts last.
+fn keep_earliest(list: &mut Vec<EventRef>, r: &EventRef) {
+    if r.event_id.is_empty() || list.contains(r) {
+        return;
+    }
+    let key = |e: &EventRef| (e.time_ms.unwrap_or(i64::MAX), e.event_id.clone());
+    let pos = list.partition_point(|e| key(e) < key(r));
+    if pos < MAX_EVENT_IDS {
+        list.insert(pos, r.clone());
+        list.truncate(MAX_EVENT_IDS);
+    }
+}
+
+/// Groups with the same key merged: an index from group hash to positions.
+#[derive(Default)]
+struct UseIndex {
+    by_hash: FxHashMap<u64, Vec<u32>>,
+}
+
+impl UseIndex {
+    fn find(&self, uses: &[UseFact], h: u64, same: impl Fn(&UseFact) -> bool) -> Option<usize> {
+        self.by_hash.get(&h)?.iter().map(|&i| i as usize).find(|&i| same(&uses[i]))
+    }
+
+    fn insert(&mut self, h: u64, i: usize) {
+        self.by_hash.entry(h).or_default().push(i as u32);
+    }
+}
+
+/// Merges `item` into `list` when an equal one is there, keeping the later time; pushes it otherwise.
+fn merge_timed<T: PartialEq + Clone>(
+    list: &mut Vec<T>,
+    seen: &mut FxHashSet<u64>,
+    item: T,
+    h: u64,
+    time: impl Fn(&mut T) -> &mut Option<i64>,
+) {
+    if seen.contains(&h) {
+        let mut probe = item.clone();
+        let t = *time(&mut probe);
+        *time(&mut probe) = None;
+        for x in list.iter_mut() {
+            let mut y = x.clone();
+            *time(&mut y) = None;
+            if y == probe {
+                *time(x) = super::state::later(*time(x), t);
+                return;
+            }
+        }
+    }
+    seen.insert(h);
+    list.push(item);
+}
+
+impl Facts {
+    /// True when there is nothing to absorb.
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+            && self.deliveries.is_empty()
+            && self.uses.is_empty()
+            && self.humans.is_empty()
+            && self.addresses.is_empty()
+            && self.minted.is_empty()
+    }
+
+    /// Facts held: groups of uses, deliveries, people's addresses, addresses and minted keys.
+    pub fn len(&self) -> usize {
+        self.accounts.len()
+            + self.deliveries.len()
+            + self.uses.len()
+            + self.humans.len()
+            + self.addresses.len()
+            + self.minted.len()
+    }
+
+    /// Adds `other`'s facts: groups with the same values are combined (counts added, times widened,
+    /// the earliest event ids kept), so facts stay as many as distinct groups whatever the events.
+    pub fn merge(&mut self, other: Facts) {
+        let mut merged = std::mem::take(self);
+        merged.append(other);
+        *self = merged.normalized();
+    }
+
+    fn append(&mut self, other: Facts) {
+        self.accounts.extend(other.accounts);
+        self.deliveries.extend(other.deliveries);
+        self.uses.extend(other.uses);
+        self.humans.extend(other.humans);
+        self.addresses.extend(other.addresses);
+        self.minted.extend(other.minted);
+    }
+
+    /// One fact per group, in a canonical order (sorted), so equal inputs give equal facts.
+    pub fn normalized(self) -> Facts {
+        let mut out = Facts::default();
+        let mut accounts: Vec<String> = self.accounts;
+        accounts.sort();
+        accounts.dedup();
+        out.accounts = accounts;
+
+        let mut idx = UseIndex::default();
+        for u in self.uses {
+            let h = u.group_hash();
+            match idx.find(&out.uses, h, |x| x.same_group(&u)) {
+                Some(i) => out.uses[i].add(&u),
+                None => {
+                    let mut u = u;
+                    let ids = std::mem::take(&mut u.event_ids);
+                    for r in &ids {
+                        keep_earliest(&mut u.event_ids, r);
+                    }
+                    idx.insert(h, out.uses.len());
+                    out.uses.push(u);
+                }
+            }
+        }
+        out.uses.sort_by(|a, b| a.group_parts().cmp(&b.group_parts()).then(a.issued_ms.cmp(&b.issued_ms)));
+
+        let mut d = self.deliveries;
+        d.sort_by(|a, b| (&a.minted_key, a.time_ms, &a.event_id).cmp(&(&b.minted_key, b.time_ms, &b.event_id)));
+        d.dedup();
+        out.deliveries = d;
+
+        let mut seen = FxHashSet::default();
+        for h in self.humans {
+            let mut k = h.clone();
+            k.last_ms = None;
+            let hh = {
+                let mut s = FxHasher::default();
+                k.hash(&mut s);
+                s.finish()
+            };
+            merge_timed(&mut out.humans, &mut seen, h, hh, |x| &mut x.last_ms);
+        }
+        out.humans.sort_by(|a, b| {
+            (&a.source_ip, &a.principal_arn, &a.user_name).cmp(&(&b.source_ip, &b.principal_arn, &b.user_name))
+        });
+
+        let mut seen = FxHashSet::default();
+        for a in self.addresses {
+            let mut k = a.clone();
+            k.last_ms = None;
+            let hh = {
+                let mut s = FxHasher::default();
+                k.hash(&mut s);
+                s.finish()
+            };
+            merge_timed(&mut out.addresses, &mut seen, a, hh, |x| &mut x.last_ms);
+        }
+        out.addresses.sort_by(|a, b| {
+            (&a.event_name, &a.target_instance_id, &a.allocation_id, &a.target_public_ip).cmp(&(
+                &b.event_name,
+                &b.target_instance_id,
+                &b.allocation_id,
+                &b.target_public_ip,
+            ))
+        });
+
+        let mut m = self.minted;
+        m.sort_by(|a, b| {
+            (&a.access_key_id, a.time_ms, &a.minted_key).cmp(&(&b.access_key_id, b.time_ms, &b.minted_key))
+        });
+        m.dedup();
+        out.minted = m;
+        out
+    }
+
+    /// Forgets what ended before `before_ms` (epoch ms): a long-running consumer keeps what can
+    /// still matter, the life of the longest session. Keys whose every use ended before it go, with
+    /// their delivery; facts without a time are kept.
+    pub fn expire(&mut self, before_ms: i64) {
+        let old = |t: Option<i64>| t.is_some_and(|t| t < before_ms);
+        let mut live_keys: FxHashSet<&str> = FxHashSet::default();
+        for u in &self.uses {
+            if !old(u.last_ms) {
+                live_keys.insert(&u.access_key_id);
+            }
+        }
+        let live_keys: FxHashSet<String> = live_keys.into_iter().map(str::to_owned).collect();
+        self.uses.retain(|u| live_keys.contains(&u.access_key_id) || !old(u.last_ms));
+        self.deliveries.retain(|d| !old(d.time_ms) || live_keys.contains(&d.minted_key));
+        self.humans.retain(|h| !old(h.last_ms));
+        self.addresses.retain(|a| !old(a.last_ms));
+        self.minted.retain(|m| !old(m.time_ms) || live_keys.contains(&m.access_key_id));
+    }
+}
+
+/// Collects facts from events, grouped as they come: an [`EventSink`] like the detector.
+#[derive(Default)]
+pub struct FactSink {
+    facts: Facts,
+    uses: UseIndex,
+    accounts: FxHashSet<String>,
+    last_account: String,
+}
+
+impl FactSink {
+    /// An empty collector.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The facts collected, in canonical order.
+    pub fn into_facts(mut self) -> Facts {
+        self.facts.accounts = self.accounts.into_iter().collect();
+        self.facts.normalized()
+    }
+
+    fn add_use(&mut self, ev: &Event<'_>) {
+        let parts = [
+            ev.access_key_id(),
+            ev.account_id(),
+            ev.role_arn(),
+            ev.role_id(),
+            ev.session_name(),
+            ev.source_ip(),
+            ev.invoked_by(),
+            ev.vpc_endpoint_id(),
+            ev.vpc_endpoint_account_id(),
+            ev.user_agent(),
+            ev.ec2_role_delivery(),
+            ev.region(),
+            ev.event_source(),
+        ];
+        let h = hash_of(&parts, ev.issued_ms());
+        let uses = &mut self.facts.uses;
+        let i = match self.uses.find(uses, h, |u| u.issued_ms == ev.issued_ms() && u.group_parts() == parts) {
+            Some(i) => i,
+            None => {
+                self.uses.insert(h, uses.len());
+                uses.push(UseFact {
+                    access_key_id: parts[0].into(),
+                    account_id: parts[1].into(),
+                    role_arn: parts[2].into(),
+                    role_id: parts[3].into(),
+                    session_name: parts[4].into(),
+                    issued_ms: ev.issued_ms(),
+                    source_ip: parts[5].into(),
+                    invoked_by: parts[6].into(),
+                    vpc_endpoint_id: parts[7].into(),
+                    vpc_endpoint_account_id: parts[8].into(),
+                    user_agent: parts[9].into(),
+                    ec2_role_delivery: parts[10].into(),
+                    region: parts[11].into(),
+                    event_source: parts[12].into(),
+                    ..UseFact::default()
+                });
+                uses.len() - 1
+            }
+        };
+        let one = UseFact {
+            count: 1,
+            errors: !ev.error_code().is_empty() as u64,
+            writes: (ev.read_only() == Some(false) && ev.error_code().is_empty()) as u64,
+            heartbeats: (ev.event_name() == "UpdateInstanceInformation") as u64,
+            first_ms: ev.time_ms(),
+            last_ms: ev.time_ms(),
+            event_ids: vec![EventRef { time_ms: ev.time_ms(), event_id: ev.event_id().to_owned() }],
+            ..UseFact::default()
+        };
+        uses[i].add(&one);
+    }
+}
+
+impl EventSink for FactSink {
+    fn observe(&mut self, ev: &Event<'_>) {
+        let account = ev.account_id();
+        if !account.is_empty() && account != self.last_account {
+            self.last_account = account.to_owned();
+            self.accounts.insert(account.to_owned());
+        }
+        let minting = !ev.minted_key().is_empty() && ev.error_code().is_empty();
+        // As the detector reads it: a service's delivery record is nothing else.
+        let delivery = super::observe::DeliveryView::of(ev).workload();
+        if minting && matches!(ev.event_name(), "AssumeRole" | "AssumeRoleWithWebIdentity") {
+            self.facts.deliveries.push(DeliveryFact {
+                event_name: ev.event_name().into(),
+                minted_key: ev.minted_key().into(),
+                minted_role_arn: ev.minted_role_arn().into(),
+                minted_role_id: ev.minted_role_id().into(),
+                minted_session_name: ev.minted_session_name().into(),
+                invoked_by: ev.invoked_by().into(),
+                source_ip: ev.source_ip().into(),
+                identity_provider: ev.identity_provider().into(),
+                principal_id: ev.principal_id().into(),
+                account_id: ev.account_id().into(),
+                region: ev.region().into(),
+                event_id: ev.event_id().into(),
+                time_ms: ev.time_ms(),
+            });
+        }
+        if delivery.is_some_and(|w| w != super::state::Workload::EksWebIdentity) {
+            return;
+        }
+        if matches!(ev.event_name(), "AssociateAddress" | "AllocateAddress") && ev.error_code().is_empty() {
+            self.facts.addresses.push(AddressFact {
+                event_name: ev.event_name().into(),
+                target_instance_id: ev.target_instance_id().into(),
+                target_public_ip: ev.target_public_ip().into(),
+                allocation_id: ev.allocation_id().into(),
+                last_ms: ev.time_ms(),
+            });
+        }
+        if super::observe::is_human(ev.principal_type(), ev.role_arn(), ev.principal_arn()) {
+            self.facts.humans.push(HumanFact {
+                principal_type: ev.principal_type().into(),
+                principal_arn: ev.principal_arn().into(),
+                user_name: ev.user_name().into(),
+                role_arn: ev.role_arn().into(),
+                source_ip: ev.source_ip().into(),
+                invoked_by: ev.invoked_by().into(),
+                vpc_endpoint_id: ev.vpc_endpoint_id().into(),
+                last_ms: ev.time_ms(),
+            });
+            // Humans repeat their address on every call: fold as they come.
+            if self.facts.humans.len() >= 4096 {
+                let f = std::mem::take(&mut self.facts.humans);
+                self.facts.humans = Facts { humans: f, ..Facts::default() }.normalized().humans;
+            }
+        }
+        if ev.is_temporary_key() {
+            self.add_use(ev);
+            if minting {
+                self.facts.minted.push(MintFact {
+                    access_key_id: ev.access_key_id().into(),
+                    minted_key: ev.minted_key().into(),
+                    minted_role_arn: ev.minted_role_arn().into(),
+                    minted_role_id: ev.minted_role_id().into(),
+                    minted_session_name: ev.minted_session_name().into(),
+                    time_ms: ev.time_ms(),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,497 @@
+//! Feeding the detector: events one at a time (the scan's hot path) and grouped facts
+//! ([`super::facts`]), both through the same functions, so an event and a group of one are the same
+//! input. Every choice of what to keep (event ids, clients, people, addresses) depends on values,
+//! never on arrival order: findings are the same whatever the order or split of the input.
+
+use super::facts::Facts;
+use super::origin::{self, client_family, is_service_call, is_ssm_channel, parse_addr};
+use super::state::{self, Delivery, EvId, KeyId, MAX_MINTED, Origin, OriginUse, Workload, flag};
+use super::{Detector, MAX_UNPARSABLE_NAMES, MintedSession};
+use crate::event::Event;
+
+/// A record that may deliver a key to a workload.
+pub(super) struct DeliveryView<'a> {
+    pub event_name: &'a str,
+    pub minted_key: &'a str,
+    pub role_arn: &'a str,
+    pub role_id: &'a str,
+    pub session: &'a str,
+    pub invoked_by: &'a str,
+    pub source_ip: &'a str,
+    pub identity_provider: &'a str,
+    pub principal_id: &'a str,
+    pub account_id: &'a str,
+    pub region: &'a str,
+    pub event_id: &'a str,
+    pub failed: bool,
+    pub time_ms: Option<i64>,
+}
+
+impl<'a> DeliveryView<'a> {
+    pub fn of(ev: &Event<'a>) -> Self {
+        DeliveryView {
+            event_name: ev.event_name(),
+            minted_key: ev.minted_key(),
+            role_arn: ev.minted_role_arn(),
+            role_id: ev.minted_role_id(),
+            session: ev.minted_session_name(),
+            invoked_by: ev.invoked_by(),
+            source_ip: ev.source_ip(),
+            identity_provider: ev.identity_provider(),
+            principal_id: ev.principal_id(),
+            account_id: ev.account_id(),
+            region: ev.region(),
+            event_id: ev.event_id(),
+            failed: !ev.error_code().is_empty(),
+            time_ms: ev.time_ms(),
+        }
+    }
+
+    /// The workload this record delivers to, when it is one.
+    pub fn workload(&self) -> Option<Workload> {
+        if self.minted_key.is_empty() || self.failed {
+            return None;
+        }
+        match self.event_name {
+            "AssumeRole" => {
+                let by = if self.invoked_by.is_empty() { self.source_ip } else { self.invoked_by };
+                Workload::delivered_by(by)
+            }
+            // A pod exchanges its service account token; only EKS's OIDC issuers make it a workload
+            // (GitHub Actions and other federations run outside AWS by design).
+            "AssumeRoleWithWebIdentity" if self.eks_oidc_region().is_some() => Some(Workload::EksWebIdentity),
+            _ => None,
+        }
+    }
+
+    /// The region in an EKS OIDC issuer (`oidc.eks.<region>.amazonaws.com/id/...`): where the
+    /// cluster runs, whatever STS endpoint the pod called.
+    fn eks_oidc_region(&self) -> Option<&'a str> {
+        let p = if self.identity_provider.is_empty() { self.principal_id } else { self.identity_provider };
+        let rest = &p[p.find("oidc.eks.")? + "oidc.eks.".len()..];
+        let region = rest.split('.').next()?;
+        (!region.is_empty()).then_some(region)
+    }
+}
+
+/// People: a workload key used where a person works is a strong signal.
+pub(super) fn is_human(principal_type: &str, role_arn: &str, principal_arn: &str) -> bool {
+    match principal_type {
+        "IAMUser" | "Root" | "IdentityCenterUser" | "FederatedUser" => true,
+        "AssumedRole" => role_arn.contains("/AWSReservedSSO_") || principal_arn.contains("/AWSReservedSSO_"),
+        _ => false,
+    }
+}
+
+/// Calls made with one temporary key that share every value detection reads: one event, or a
+/// group of them ([`super::facts::UseFact`]).
+pub(super) struct UseView<'a> {
+    pub key: &'a str,
+    pub account: &'a str,
+    pub role_arn: &'a str,
+    pub role_id: &'a str,
+    pub session: &'a str,
+    pub issued_ms: Option<i64>,
+    pub source_ip: &'a str,
+    pub invoked_by: &'a str,
+    pub vpc_endpoint_id: &'a str,
+    pub vpc_endpoint_account_id: &'a str,
+    pub user_agent: &'a str,
+    pub ec2_role_delivery: &'a str,
+    pub region: &'a str,
+    pub event_source: &'a str,
+    pub count: u64,
+    pub errors: u64,
+    pub writes: u64,
+    pub heartbeats: u64,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+    /// [`Event::use_hash`] for the one-event shortcut; 0 for groups.
+    pub hash: u64,
+}
+
+fn sat32(n: u64) -> u32 {
+    n.min(u32::MAX as u64) as u32
+}
+
+impl Detector {
+    fn origin_of(&mut self, source_ip: &str, vpce: &str, vpce_owner: &str, count: u64) -> Origin {
+        if !vpce.is_empty() {
+            return Origin::Endpoint { id: self.syms.intern(vpce), owner: self.syms.intern(vpce_owner) };
+        }
+        if let Some(a) = parse_addr(source_ip) {
+            return Origin::Ip(a);
+        }
+        if let Some(a) = origin::repair_addr(source_ip) {
+            let r = &mut self.repaired;
+            r.events += count;
+            r.note_example(source_ip);
+            return Origin::Ip(a);
+        }
+        let u = &mut self.unparsable;
+        u.events += count;
+        u.note_example(source_ip);
+        let name = if self.syms.get(source_ip).is_some() {
+            source_ip
+        } else if u.distinct < MAX_UNPARSABLE_NAMES {
+            u.distinct += 1;
+            source_ip
+        } else {
+            "(other unparsable addresses)"
+        };
+        Origin::Unparsable(self.syms.intern(name))
+    }
+
+    pub(super) fn note_account(&mut self, account: &str) {
+        if account.is_empty() || *self.last_account.0 == *account {
+            return;
+        }
+        let s = self.syms.intern(account);
+        self.accounts.insert(s);
+        self.last_account = (account.into(), s);
+    }
+
+    pub(super) fn observe_delivery(&mut self, d: &DeliveryView<'_>, workload: Workload) {
+        let session = self.syms.intern(d.session);
+        let role_arn = self.syms.intern(d.role_arn);
+        let role_id = self.syms.intern(d.role_id);
+        let account = self.syms.intern(d.account_id);
+        let event_id = EvId::new(d.event_id, &mut self.syms);
+        let region = match workload {
+            Workload::EksWebIdentity => d.eks_oidc_region().unwrap_or(d.region),
+            _ => d.region,
+        };
+        let region = self.syms.intern(region);
+        let role = if role_id != 0 { role_id } else { role_arn };
+        // Only sessions named by the service (an instance id, a function name): a web identity's
+        // session name is the caller's choice and must not make other keys judged.
+        if workload != Workload::EksWebIdentity {
+            self.delivered_sessions.insert((account, role, session), workload);
+        }
+        let id = KeyId::new(d.minted_key, &mut self.syms);
+        let st = self.keys.entry(id);
+        // A key is delivered once; should a trail hold two records, the earliest counts.
+        let earlier =
+            st.delivery.as_ref().is_none_or(|old| d.time_ms.unwrap_or(i64::MAX) < old.time_ms.unwrap_or(i64::MAX));
+        if earlier {
+            st.delivery = Some(Box::new(Delivery { workload, region, time_ms: d.time_ms, event_id }));
+        }
+        if st.session == 0 {
+            st.session = session;
+        }
+        if st.role_arn == 0 {
+            st.role_arn = role_arn;
+        }
+        if st.role_id == 0 {
+            st.role_id = role_id;
+        }
+        if st.account == 0 {
+            st.account = account;
+        }
+    }
+
+    pub(super) fn observe_address(&mut self, event_name: &str, instance: &str, public_ip: &str, allocation: &str) {
+        let ip = parse_addr(public_ip);
+        match event_name {
+            "AssociateAddress" if !instance.is_empty() => {
+                let inst = self.syms.intern(instance);
+                if let Some(ip) = ip {
+                    let v = self.associated.entry(inst).or_default();
+                    state::keep_smallest(v, ip, 16);
+                } else if !allocation.is_empty() {
+                    self.pending_assoc.push((inst, allocation.into()));
+                }
+            }
+            "AllocateAddress" if !allocation.is_empty() => {
+                if let Some(ip) = ip {
+                    self.allocations.insert(allocation.into(), ip);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn observe_human(&mut self, source_ip: &str, invoked_by: &str, vpce: &str, who: &str) {
+        if is_service_call(source_ip, invoked_by) || source_ip.is_empty() {
+            return;
+        }
+        // A VPC endpoint is shared network infrastructure (a VPN's users, every instance of a VPC):
+        // people working through it say nothing about the keys that use it.
+        if !vpce.is_empty() {
+            return;
+        }
+        // Read like a key's origin, but not counted in the warnings, which speak of keys' calls.
+        let Some(a) = parse_addr(source_ip).or_else(|| origin::repair_addr(source_ip)) else {
+            return;
+        };
+        let who = self.syms.intern(who);
+        let h = self.humans.entry(Origin::Ip(a)).or_default();
+        if !h.principals.contains(&who) {
+            let syms = &self.syms;
+            state::keep_smallest_by(&mut h.principals, who, 8, |a, b| syms.name(*a).cmp(syms.name(*b)));
+        }
+    }
+
+    pub(super) fn observe_minted(&mut self, key: &str, m: MintedSession) {
+        let id = KeyId::new(key, &mut self.syms);
+        let minted = self.keys.entry(id).minted.get_or_insert_with(Default::default);
+        if !minted.contains(&m) {
+            // The earliest sessions are kept: those are the ones a revocation must reach first.
+            let pos =
+                minted.partition_point(|x| (&x.event_time, &x.access_key_id) <= (&m.event_time, &m.access_key_id));
+            if pos < MAX_MINTED {
+                minted.insert(pos, m);
+                minted.truncate(MAX_MINTED);
+            }
+        }
+    }
+
+    /// The hot path of detection: one key-state lookup, and strings interned only when the state
+    /// lacks them (a key's role and session never change); client families cached by user agent.
+    pub(super) fn observe_use<'e>(&mut self, u: &UseView<'_>, ids: impl Iterator<Item = (Option<i64>, &'e str)>) {
+        let id = KeyId::new(u.key, &mut self.syms);
+        let service = is_service_call(u.source_ip, u.invoked_by);
+        let cached = self
+            .keys
+            .get(&id)
+            .filter(|st| st.last_hash == u.hash && u.hash != 0 && !st.origins.is_empty())
+            .map(|st| (st.last_origin as usize, st.last_family, st.last_env));
+        let resolved = match cached {
+            _ if service => None,
+            Some((idx, family, env)) => Some((idx, family, env, None)),
+            None => {
+                let ua = u.user_agent;
+                let env = (ua.contains("exec-env/AWS_Lambda"), ua.contains("exec-env/AWS_ECS"));
+                let origin = self.origin_of(u.source_ip, u.vpc_endpoint_id, u.vpc_endpoint_account_id, u.count);
+                let family = match self.ua_families.get(ua) {
+                    Some(&f) => f,
+                    None => {
+                        let f = self.syms.intern(&client_family(ua));
+                        if self.ua_families.len() < 100_000 {
+                            self.ua_families.insert(ua.into(), f);
+                        }
+                        f
+                    }
+                };
+                let region = if origin::is_global_service(u.event_source) || u.region.is_empty() {
+                    0
+                } else {
+                    self.syms.intern(u.region)
+                };
+                Some((usize::MAX, family, env, Some((origin, region))))
+            }
+        };
+        let syms = &mut self.syms;
+        let st = self.keys.entry(id);
+        st.events = st.events.saturating_add(sat32(u.count));
+        if st.account == 0 {
+            st.account = syms.intern(u.account);
+        }
+        if st.role_arn == 0 {
+            st.role_arn = syms.intern(u.role_arn);
+        }
+        if st.role_id == 0 {
+            st.role_id = syms.intern(u.role_id);
+        }
+        if st.session == 0 {
+            st.session = syms.intern(u.session);
+        }
+        st.issued_ms = state::earlier(st.issued_ms, u.issued_ms);
+        st.ec2_field |= !u.ec2_role_delivery.is_empty();
+        let Some((mut idx, family, env, origin)) = resolved else {
+            st.service_events = st.service_events.saturating_add(sat32(u.count));
+            return;
+        };
+        let mut call_region = 0;
+        if let Some((origin, region)) = origin {
+            call_region = region;
+            idx = match st.origins.iter().position(|o| o.origin == origin) {
+                Some(i) => i,
+                None if st.origins.len() < u16::MAX as usize => {
+                    // Most keys have one origin: a vector's first growth would reserve four.
+                    st.origins.reserve_exact(1);
+                    st.origins.push(OriginUse::new(origin));
+                    st.origins.len() - 1
+                }
+                None => st.origins.len() - 1,
+            };
+            if let Origin::Unparsable(_) = origin {
+                self.unparsable.keys.insert(id);
+            }
+            // A global call records no region: the next call, maybe regional, must not take the shortcut.
+            st.last_hash = if region == 0 && !u.region.is_empty() { 0 } else { u.hash };
+            st.last_origin = idx as u16;
+            st.last_family = family;
+            st.last_env = env;
+        }
+        let (lambda_env, ecs_env) = env;
+        st.lambda_env |= lambda_env;
+        st.ecs_env |= ecs_env;
+        let o = &mut st.origins[idx];
+        o.first_ms = state::earlier(o.first_ms, u.first_ms);
+        o.last_ms = state::later(o.last_ms, u.last_ms);
+        o.count = o.count.saturating_add(sat32(u.count));
+        o.errors = o.errors.saturating_add(sat32(u.errors));
+        o.writes = o.writes.saturating_add(sat32(u.writes));
+        o.add_client(family, syms);
+        o.add_call_region(call_region, syms);
+        o.flags |= match u.ec2_role_delivery {
+            "1.0" => flag::IMDS_V1,
+            "2.0" => flag::IMDS_V2,
+            _ => 0,
+        };
+        if is_ssm_channel(u.event_source) {
+            o.flags |= flag::SSM_CHANNEL;
+        }
+        if u.heartbeats > 0 && u.user_agent.contains("amazon-ssm-agent") {
+            o.flags |= flag::SSM_HEARTBEAT;
+        }
+        o.flags |= if lambda_env || ecs_env { flag::EXEC_ENV } else { flag::NO_EXEC_ENV };
+        for (t, ev_id) in ids {
+            if !ev_id.is_empty() && o.wants_event_id(t) {
+                o.add_event_id(t, EvId::new(ev_id, syms), syms);
+            }
+        }
+    }
+
+    /// Observes one event: the scan's path ([`crate::scan::EventSink`]).
+    pub(super) fn observe_event(&mut self, ev: &Event<'_>) {
+        self.note_account(ev.account_id());
+        let delivery = DeliveryView::of(ev);
+        if let Some(w) = delivery.workload() {
+            self.observe_delivery(&delivery, w);
+            // A pod's own exchange is a call too: where it came from is the pod.
+            if w != Workload::EksWebIdentity {
+                return;
+            }
+        }
+        if matches!(ev.event_name(), "AssociateAddress" | "AllocateAddress") && ev.error_code().is_empty() {
+            self.observe_address(ev.event_name(), ev.target_instance_id(), ev.target_public_ip(), ev.allocation_id());
+        }
+        if is_human(ev.principal_type(), ev.role_arn(), ev.principal_arn()) {
+            let who = if ev.principal_arn().is_empty() { ev.user_name() } else { ev.principal_arn() };
+            self.observe_human(ev.source_ip(), ev.invoked_by(), ev.vpc_endpoint_id(), who);
+        }
+        if !ev.is_temporary_key() {
+            return;
+        }
+        let failed = !ev.error_code().is_empty();
+        let view = UseView {
+            key: ev.access_key_id(),
+            account: ev.account_id(),
+            role_arn: ev.role_arn(),
+            role_id: ev.role_id(),
+            session: ev.session_name(),
+            issued_ms: ev.issued_ms(),
+            source_ip: ev.source_ip(),
+            invoked_by: ev.invoked_by(),
+            vpc_endpoint_id: ev.vpc_endpoint_id(),
+            vpc_endpoint_account_id: ev.vpc_endpoint_account_id(),
+            user_agent: ev.user_agent(),
+            ec2_role_delivery: ev.ec2_role_delivery(),
+            region: ev.region(),
+            event_source: ev.event_source(),
+            count: 1,
+            errors: failed as u64,
+            writes: (ev.read_only() == Some(false) && !failed) as u64,
+            heartbeats: (ev.event_name() == "UpdateInstanceInformation") as u64,
+            first_ms: ev.time_ms(),
+            last_ms: ev.time_ms(),
+            hash: ev.use_hash(),
+        };
+        self.observe_use(&view, std::iter::once((ev.time_ms(), ev.event_id())));
+        if !ev.minted_key().is_empty() && !failed {
+            let m = MintedSession {
+                access_key_id: ev.minted_key().to_owned(),
+                role_arn: ev.minted_role_arn().to_owned(),
+                role_id: ev.minted_role_id().to_owned(),
+                session_name: ev.minted_session_name().to_owned(),
+                event_time: ev.time_ms().map(crate::time::format_ms),
+            };
+            self.observe_minted(ev.access_key_id(), m);
+        }
+    }
+
+    /// Takes in grouped facts ([`super::facts`]): the same as observing the events behind them,
+    /// with the same rules. Facts from several sources (Athena's queries, objects read one by one)
+    /// can be absorbed in any order.
+    pub fn absorb(&mut self, facts: &Facts) {
+        for a in &facts.accounts {
+            self.note_account(a);
+        }
+        for d in &facts.deliveries {
+            self.note_account(&d.account_id);
+            let view = DeliveryView {
+                event_name: &d.event_name,
+                minted_key: &d.minted_key,
+                role_arn: &d.minted_role_arn,
+                role_id: &d.minted_role_id,
+                session: &d.minted_session_name,
+                invoked_by: &d.invoked_by,
+                source_ip: &d.source_ip,
+                identity_provider: &d.identity_provider,
+                principal_id: &d.principal_id,
+                account_id: &d.account_id,
+                region: &d.region,
+                event_id: &d.event_id,
+                failed: false,
+                time_ms: d.time_ms,
+            };
+            if let Some(w) = view.workload() {
+                self.observe_delivery(&view, w);
+            }
+        }
+        for a in &facts.addresses {
+            self.observe_address(&a.event_name, &a.target_instance_id, &a.target_public_ip, &a.allocation_id);
+        }
+        for h in &facts.humans {
+            if is_human(&h.principal_type, &h.role_arn, &h.principal_arn) {
+                let who = if h.principal_arn.is_empty() { &h.user_name } else { &h.principal_arn };
+                self.observe_human(&h.source_ip, &h.invoked_by, &h.vpc_endpoint_id, who);
+            }
+        }
+        for u in &facts.uses {
+            if !u.access_key_id.starts_with("ASIA") || u.count == 0 {
+                continue;
+            }
+            self.note_account(&u.account_id);
+            let view = UseView {
+                key: &u.access_key_id,
+                account: &u.account_id,
+                role_arn: &u.role_arn,
+                role_id: &u.role_id,
+                session: &u.session_name,
+                issued_ms: u.issued_ms,
+                source_ip: &u.source_ip,
+                invoked_by: &u.invoked_by,
+                vpc_endpoint_id: &u.vpc_endpoint_id,
+                vpc_endpoint_account_id: &u.vpc_endpoint_account_id,
+                user_agent: &u.user_agent,
+                ec2_role_delivery: &u.ec2_role_delivery,
+                region: &u.region,
+                event_source: &u.event_source,
+                count: u.count,
+                errors: u.errors,
+                writes: u.writes,
+                heartbeats: u.heartbeats,
+                first_ms: u.first_ms,
+                last_ms: u.last_ms,
+                hash: 0,
+            };
+            self.observe_use(&view, u.event_ids.iter().map(|r| (r.time_ms, r.event_id.as_str())));
+        }
+        for m in &facts.minted {
+            if !m.access_key_id.starts_with("ASIA") {
+                continue;
+            }
+            let s = MintedSession {
+                access_key_id: m.minted_key.clone(),
+                role_arn: m.minted_role_arn.clone(),
+                role_id: m.minted_role_id.clone(),
+                session_name: m.minted_session_name.clone(),
+                event_time: m.time_ms.map(crate::time::format_ms),
+            };
+            self.observe_minted(&m.access_key_id, s);
+        }
+    }
+}
