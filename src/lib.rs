@@ -14,6 +14,7 @@ pub mod dedup;
 pub mod detect;
 pub mod event;
 pub mod report;
+pub mod respond;
 pub mod revoke;
 pub mod scan;
 pub mod source;
