@@ -1,19 +1,267 @@
 //! Applying a decided revocation through [`crate::revoke`]: the same request, plan, policy JSON,
 //! apply, read-back and audit records as `trailhound revoke --apply`.
 
-use crate::revoke::audit::Writer;
-use crate::revoke::iam::Iam;
+use super::decide::{
+    Decision, Form, Hold, Ledger, Outcome, PlannedPolicy, Responder, Verdict, already, limits, screen,
+};
+use crate::aws::AwsError;
+use crate::detect::Finding;
+use crate::revoke::audit::{AuditRecord, Phase, Writer};
+use crate::revoke::iam::{Iam, role_name};
+use crate::revoke::{self, Change, CutoffChoice, Plan, RoleRequest};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 /// IAM clients and the audit log, held for the life of the responder.
 pub struct Actor {
     pub(super) iam: Iam,
     pub(super) log: Writer,
+    /// Role name -> (when read, carries the protect tag).
+    tags: HashMap<String, (Instant, bool)>,
+    /// Who makes the changes (STS), asked once.
+    caller: Option<String>,
 }
 
 impl Actor {
     /// Opens the audit log (refusing a directory, a locked or unwritable file) and the IAM clients.
     pub fn new(aws: &aws_config::SdkConfig, audit_log: &std::path::Path) -> anyhow::Result<Actor> {
         let log = Writer::open(audit_log)?;
-        Ok(Actor { iam: Iam::new(aws), log })
+        Ok(Actor { iam: Iam::new(aws), log, tags: HashMap::new(), caller: None })
+    }
+
+    /// Whether the role carries `tag` (any value; keys compared without case, as IAM keeps them
+    /// unique), from a cache younger than `ttl`.
+    async fn protected(&mut self, role: &str, tag: &str, ttl: Duration) -> Result<bool, AwsError> {
+        if let Some((when, v)) = self.tags.get(role)
+            && when.elapsed() < ttl
+        {
+            return Ok(*v);
+        }
+        let (mut found, mut marker) = (false, None);
+        loop {
+            let out = self
+                .iam
+                .client
+                .list_role_tags()
+                .role_name(role)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListRoleTags", role, &e))?;
+            found |= out.tags().iter().any(|t| t.key().eq_ignore_ascii_case(tag));
+            marker = out.marker().map(str::to_owned);
+            if !out.is_truncated() || marker.is_none() {
+                break;
+            }
+        }
+        self.tags.insert(role.to_owned(), (Instant::now(), found));
+        Ok(found)
+    }
+
+    async fn caller(&mut self) -> String {
+        if self.caller.is_none() {
+            self.caller = Some(self.iam.caller().await.unwrap_or_else(|e| format!("unknown ({e})")));
+        }
+        self.caller.clone().unwrap_or_default()
+    }
+
+    /// Appends the decision to the audit log as a `decided` record.
+    async fn record(&mut self, d: &Decision) -> anyhow::Result<()> {
+        let why = match &d.verdict {
+            Verdict::Held { rule, why } => format!("held by {rule}: {why}"),
+            v => format!("{}: {} revocation", if *v == Verdict::Act { "act" } else { "dry run" }, d.form),
+        };
+        let mut rec = AuditRecord {
+            id: d.id.clone(),
+            time: d.at.clone(),
+            actor: self.caller().await,
+            action: "respond-decision".into(),
+            target: role_name(&d.finding.role_arn).to_owned(),
+            policy_name: None,
+            access_key_id: Some(d.access_key_id.clone()),
+            before: None,
+            after: None,
+            cutoff: d.cutoff.clone(),
+            verified: false,
+            phase: Some(Phase::Decided),
+            error: d.error.clone(),
+            rollback_of: None,
+            reasons: vec![why],
+            decision: Some(serde_json::to_value(d)?),
+            prev: None,
+        };
+        self.log.append(&mut rec)
+    }
+}
+
+/// The planned policies, with the exact documents.
+fn planned(plan: &Plan) -> Vec<PlannedPolicy> {
+    plan.changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::RolePolicy { role, policy_name, before, merged, .. } => Some(PlannedPolicy {
+                role: role.name.clone(),
+                policy_name: policy_name.clone(),
+                before: before.clone(),
+                after: merged.document.clone(),
+                unchanged: !merged.changed,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Responder {
+    /// Decides on each finding (new or changed since the last call), applies the revocations that
+    /// pass the guardrails (with `apply`), and announces every decision. Never acts twice on a key.
+    pub async fn handle(&mut self, findings: &[Finding], ledger: &mut dyn Ledger, now: DateTime<Utc>) -> Vec<Decision> {
+        let mut out = Vec::with_capacity(findings.len());
+        for f in findings {
+            out.push(self.one(f, ledger, now).await);
+        }
+        for e in self.announce.reap().await {
+            eprintln!("respond: {}", crate::report::escape::term(&e));
+        }
+        out
+    }
+
+    /// The guardrails, cheapest first; the form when none holds.
+    async fn guard(&mut self, d: &Decision, ledger: &mut dyn Ledger) -> Result<Form, Hold> {
+        if let Some(h) = already(ledger.acted_on(&d.access_key_id).as_ref(), self.apply) {
+            return Err(h);
+        }
+        let form = screen(&self.policy, &d.finding, &d.roles)?;
+        let ttl = Duration::from_secs(self.policy.tag_cache_seconds);
+        for r in &d.roles {
+            let name = role_name(r);
+            match self.act.protected(name, &self.policy.protect_tag, ttl).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    return Err((
+                        "protect_tag".into(),
+                        format!("role {name} carries the tag {}: it is never touched", self.policy.protect_tag),
+                    ));
+                }
+                // Unknown protection counts as protected: a guardrail that cannot be checked holds.
+                Err(e) => {
+                    return Err((
+                        "protect_tag".into(),
+                        format!("cannot read the tags of role {name} ({e}): held, as it may be protected"),
+                    ));
+                }
+            }
+        }
+        limits(&self.policy, &*ledger, &self.dry_runs, &d.roles, d.at_ms)?;
+        Ok(form)
+    }
+
+    /// The same request and plan `trailhound revoke` makes for this finding.
+    async fn plan(&self, f: &Finding, form: Form, now: DateTime<Utc>) -> anyhow::Result<Plan> {
+        let choice = CutoffChoice::NowPlus { minutes: self.policy.margin_minutes };
+        let req = match form {
+            Form::Surgical => revoke::request(std::slice::from_ref(f), None, &[], choice, now)?,
+            Form::RoleWide => {
+                let whole = RoleRequest {
+                    role: role_name(&f.role_arn).to_owned(),
+                    sessions: Vec::new(),
+                    all_sessions: true,
+                    role_id_hint: Some(f.role_id.clone()).filter(|r| !r.is_empty()),
+                    reasons: vec![format!(
+                        "{} ({} confidence): every session of the role",
+                        f.access_key_id, f.confidence
+                    )],
+                };
+                let with_sessions = if f.session_name.is_empty() { &[][..] } else { std::slice::from_ref(f) };
+                let mut req = revoke::request(with_sessions, Some(whole), &[], choice, now)?;
+                // The role-wide deny covers the role's own sessions; chained roles stay surgical.
+                for r in req.roles.iter_mut().filter(|r| r.all_sessions) {
+                    r.sessions.clear();
+                }
+                req
+            }
+        };
+        revoke::plan(&self.act.iam, &req, req.roles.len(), now).await
+    }
+
+    async fn one(&mut self, f: &Finding, ledger: &mut dyn Ledger, now: DateTime<Utc>) -> Decision {
+        let mut d = Decision::new(f, now);
+        let form = match self.guard(&d, ledger).await {
+            Ok(form) => form,
+            Err((rule, why)) => {
+                d.verdict = Verdict::Held { rule, why };
+                self.finish(&mut d, ledger).await;
+                return d;
+            }
+        };
+        d.form = form.as_str().into();
+        d.verdict = if self.apply { Verdict::Act } else { Verdict::DryRun };
+        let plan = match self.plan(f, form, now).await {
+            Ok(p) => p,
+            Err(e) => {
+                d.error = Some(format!("{e:#}; nothing was changed"));
+                if self.apply {
+                    d.outcome = Some(Outcome::Failed);
+                }
+                self.finish(&mut d, ledger).await;
+                return d;
+            }
+        };
+        d.cutoff = Some(revoke::policy::iso(plan.cutoff));
+        d.plan = Some(planned(&plan));
+        if !self.apply {
+            self.dry_runs.push((d.at_ms, d.roles.clone()));
+            self.finish(&mut d, ledger).await;
+            return d;
+        }
+        if plan.changes.iter().all(Change::is_noop) {
+            d.outcome = Some(Outcome::Unchanged);
+            self.finish(&mut d, ledger).await;
+            return d;
+        }
+        // Recorded before the change, in the ledger (idempotence, limits) and the audit log.
+        d.outcome = Some(Outcome::Pending);
+        let before = match ledger.record(&d) {
+            Ok(()) => self.act.record(&d).await.map_err(|e| format!("the audit log: {e:#}")),
+            Err(e) => Err(format!("the ledger: {e:#}")),
+        };
+        if let Err(e) = before {
+            d.outcome = Some(Outcome::Failed);
+            d.error = Some(format!("the decision could not be recorded in {e}; nothing was changed"));
+            self.finish(&mut d, ledger).await;
+            return d;
+        }
+        let mut plan = plan;
+        plan.reasons.push(format!("trailhound respond decision {}", d.id));
+        let applied = revoke::apply(&self.act.iam, &plan, &mut self.act.log, now).await;
+        d.audit_ids = applied.records.iter().map(|r| r.id.clone()).collect();
+        d.outcome = Some(match &applied.failure {
+            None => Outcome::Applied,
+            // Made (in part, or without read-back): check by hand; never retried blindly.
+            Some(e) if e.is::<revoke::Unverified>() || !d.audit_ids.is_empty() => Outcome::Unverified,
+            Some(_) => Outcome::Failed,
+        });
+        d.error = applied.failure.map(|e| format!("{e:#}"));
+        self.finish(&mut d, ledger).await;
+        d
+    }
+
+    /// Records the decision (ledger, audit log), writes its line and sends its notifications.
+    /// Recording failures are reported in the decision and on stderr, never dropped.
+    async fn finish(&mut self, d: &mut Decision, ledger: &mut dyn Ledger) {
+        let mut problems = Vec::new();
+        if let Err(e) = ledger.record(d) {
+            problems.push(format!("not recorded in the ledger: {e:#}"));
+        }
+        if let Err(e) = self.act.record(d).await {
+            problems.push(format!("not recorded in the audit log: {e:#}"));
+        }
+        if !problems.is_empty() {
+            let p = problems.join("; ");
+            eprintln!("respond: decision {}: {}", d.id, crate::report::escape::term(&p));
+            d.error = Some(d.error.take().map_or(p.clone(), |e| format!("{e}; {p}")));
+        }
+        self.announce.emit(d);
+        self.announce.notify(d);
     }
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use super::policy::Policy;
+use super::policy::{Level, RoleWide};
 
 /// What was decided for one finding.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -182,6 +183,8 @@ pub struct Responder {
     pub(super) apply: bool,
     pub(super) act: super::act::Actor,
     pub(super) announce: super::announce::Announcer,
+    /// Dry-run decisions of this process (time, roles): a dry run shows what the hourly limits would hold.
+    pub(super) dry_runs: Vec<(i64, Vec<String>)>,
 }
 
 impl Responder {
@@ -195,7 +198,7 @@ impl Responder {
     ) -> anyhow::Result<Responder> {
         let act = super::act::Actor::new(aws, audit_log)?;
         let announce = super::announce::Announcer::new(&policy.notify, aws)?;
-        Ok(Responder { policy, apply, act, announce })
+        Ok(Responder { policy, apply, act, announce, dry_runs: Vec::new() })
     }
 
     /// Where decision lines go instead of stdout (tests, the Lambda handler's log).
@@ -204,16 +207,167 @@ impl Responder {
         self
     }
 
-    /// Decides on each finding (new or changed since the last call), applies the revocations that
-    /// pass the guardrails (with `apply`), and announces every decision. Never acts twice on a key.
-    pub async fn handle(&mut self, findings: &[Finding], ledger: &mut dyn Ledger, now: DateTime<Utc>) -> Vec<Decision> {
-        let _ = (findings, ledger, now, &self.policy, self.apply, &self.act, &self.announce);
-        Vec::new()
-    }
-
     /// Waits for notifications still being sent (at shutdown, or the end of a Lambda batch); returns
     /// the failures, each naming the decision and the destination.
     pub async fn drain(&mut self) -> Vec<String> {
         self.announce.drain().await
+    }
+}
+
+/// The form of a revocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// Deny only the compromised sessions (`TrailhoundRevokeSessions`).
+    Surgical,
+    /// Deny every session of the role issued before the cutoff (`AWSRevokeOlderSessions`).
+    RoleWide,
+}
+
+impl Form {
+    /// `surgical` or `role-wide`, as in decision lines.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Form::Surgical => "surgical",
+            Form::RoleWide => "role-wide",
+        }
+    }
+}
+
+/// A guardrail that holds a revocation: (rule, why).
+pub type Hold = (String, String);
+
+fn hold(rule: &str, why: String) -> Hold {
+    (rule.to_owned(), why)
+}
+
+/// Role ARNs a revocation of the finding touches: its role, then roles it chained into.
+pub fn roles_of(f: &Finding) -> Vec<String> {
+    let mut out = vec![f.role_arn.clone()];
+    for m in f.minted_sessions.iter().filter(|m| !m.role_arn.is_empty() && !m.session_name.is_empty()) {
+        if !out.contains(&m.role_arn) {
+            out.push(m.role_arn.clone());
+        }
+    }
+    out
+}
+
+/// A decision already taken for the key, when it makes this one redundant. A change that failed or
+/// whose outcome was never recorded (a crash) is tried again: applying the same deny twice changes
+/// nothing.
+pub fn already(prior: Option<&Acted>, apply: bool) -> Option<Hold> {
+    let a = prior?;
+    if a.dry_run {
+        return (!apply).then(|| hold("already_acted", format!("decided in a dry run by {}", a.decision_id)));
+    }
+    match a.outcome {
+        Some(Outcome::Applied | Outcome::Unchanged) => {
+            Some(hold("already_acted", format!("revoked by decision {}", a.decision_id)))
+        }
+        Some(Outcome::Unverified) => Some(hold(
+            "already_acted",
+            format!(
+                "decision {} made a change that was not verified: check it by hand (see its audit ids)",
+                a.decision_id
+            ),
+        )),
+        Some(Outcome::Pending | Outcome::Failed) | None => None,
+    }
+}
+
+/// The guardrails that need no AWS call: levels, the finding's shape, accounts, roles and the form.
+pub fn screen(policy: &Policy, f: &Finding, roles: &[String]) -> Result<Form, Hold> {
+    let below = |got: &str, min: Level, what: &str| match Level::parse(got) {
+        Some(l) if l >= min => None,
+        Some(_) => Some(format!("{what} {got} is below {}", min.as_str())),
+        None => Some(format!("{what} {got:?} is not a known level")),
+    };
+    if let Some(why) = below(&f.severity, policy.min_severity, "severity") {
+        return Err(hold("min_severity", why));
+    }
+    if let Some(why) = below(&f.confidence, policy.min_confidence, "confidence") {
+        return Err(hold("min_confidence", why));
+    }
+    if !f.role_arn.starts_with("arn:") || !f.role_arn.contains(":role/") {
+        return Err(hold("finding", format!("the finding names no role ARN ({:?}): nothing to revoke", f.role_arn)));
+    }
+    for r in roles {
+        policy.role_allowed(r).map_err(|(rule, why)| hold(rule, why))?;
+    }
+    let surgical_possible = !f.session_name.is_empty();
+    match (policy.role_wide, surgical_possible) {
+        (RoleWide::Always, _) | (RoleWide::Fallback, false) => Ok(Form::RoleWide),
+        (_, true) => Ok(Form::Surgical),
+        (RoleWide::Never, false) => Err(hold(
+            "role_wide",
+            "the finding names no session, so only the role-wide form could revoke it, and the policy does not allow \
+             it (role_wide = \"never\")"
+                .into(),
+        )),
+    }
+}
+
+/// The hourly limits, counting the ledger's revocations and `extra` (this process's dry runs).
+pub fn limits(
+    policy: &Policy,
+    ledger: &dyn Ledger,
+    extra: &[(i64, Vec<String>)],
+    roles: &[String],
+    now_ms: i64,
+) -> Result<(), Hold> {
+    let since = now_ms - 3_600_000;
+    let extra_for = |role: Option<&str>| {
+        let n = extra.iter().filter(|(t, rs)| *t >= since && role.is_none_or(|r| rs.iter().any(|x| x == r))).count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    };
+    let n = ledger.revocations_since(since, None).saturating_add(extra_for(None));
+    if n >= policy.max_per_hour {
+        return Err(hold(
+            "max_per_hour",
+            format!("{n} revocations in the last hour, the limit is {}", policy.max_per_hour),
+        ));
+    }
+    if let Some(max) = policy.max_per_role_per_hour {
+        for r in roles {
+            let n = ledger.revocations_since(since, Some(r)).saturating_add(extra_for(Some(r)));
+            if n >= max {
+                return Err(hold(
+                    "max_per_role_per_hour",
+                    format!("{n} revocations of {r} in the last hour, the limit is {max}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Decision {
+    /// A decision on `f` taken at `now`, held until a verdict is given.
+    pub fn new(f: &Finding, now: DateTime<Utc>) -> Decision {
+        let at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let id = crate::revoke::audit::new_id(&at, &f.access_key_id, "respond");
+        Decision {
+            id: format!("rd-{}", id.strip_prefix("rv-").unwrap_or(&id)),
+            at,
+            at_ms: now.timestamp_millis(),
+            verdict: Verdict::Held { rule: String::new(), why: String::new() },
+            access_key_id: f.access_key_id.clone(),
+            roles: roles_of(f),
+            form: Form::Surgical.as_str().into(),
+            cutoff: None,
+            plan: None,
+            outcome: None,
+            audit_ids: Vec::new(),
+            error: None,
+            finding: f.clone(),
+        }
+    }
+
+    /// `act`, `dry-run` or `held`.
+    pub fn verdict_name(&self) -> &'static str {
+        match self.verdict {
+            Verdict::Act => "act",
+            Verdict::DryRun => "dry-run",
+            Verdict::Held { .. } => "held",
+        }
     }
 }

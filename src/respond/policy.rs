@@ -55,7 +55,7 @@ pub enum RoleWide {
 }
 
 /// Where decisions are announced besides stdout and the audit log.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Notify {
     /// SNS topic ARN to publish each decision to.
@@ -67,6 +67,12 @@ pub struct Notify {
     /// Give up on a notification after this long; the revocation never waits for it.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+}
+
+impl Default for Notify {
+    fn default() -> Self {
+        Notify { sns_topic: None, webhook: None, timeout_ms: default_timeout_ms() }
+    }
 }
 
 /// The guardrails. Field names are the policy file's keys (README: Guardrails).
@@ -165,9 +171,177 @@ impl Policy {
         Policy::parse(&text).map_err(|e| anyhow::anyhow!("--policy {}: {e}", path.display()))
     }
 
-    /// Parses and validates a policy document.
+    /// Parses and validates a policy document (errors name the key and the line).
     pub fn parse(text: &str) -> anyhow::Result<Policy> {
-        let p: Policy = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        // toml's message already names the line, the column and, for unknown keys, the keys allowed.
+        let p: Policy = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
+        p.validate().map_err(|(table, key, why)| {
+            let at = line_of(text, table, key).map(|n| format!(" (line {n})")).unwrap_or_default();
+            let key = table.map_or_else(|| key.to_owned(), |t| format!("{t}.{key}"));
+            anyhow::anyhow!("key `{key}`{at}: {why}")
+        })?;
         Ok(p)
     }
+
+    /// Checks what serde cannot: patterns, ranges, URLs. Errors are (table, key, why).
+    fn validate(&self) -> Result<(), (Option<&'static str>, &'static str, String)> {
+        let top = |key: &'static str, why: String| (None, key, why);
+        if self.min_confidence == Level::Critical {
+            return Err(top(
+                "min_confidence",
+                "confidence is `low`, `medium` or `high`; `critical` is a severity".into(),
+            ));
+        }
+        for (key, pats) in [("allow_roles", &self.allow_roles), ("deny_roles", &self.deny_roles)] {
+            if let Some(p) = pats.iter().find(|p| !is_role_pattern(p)) {
+                return Err(top(
+                    key,
+                    format!(
+                        "{p:?} is not a role ARN pattern: arn:aws:iam::ACCOUNT:role/NAME, with * (any run) and ? (one \
+                         character) as wildcards, or \"*\""
+                    ),
+                ));
+            }
+        }
+        for (key, pats) in [("allow_accounts", &self.allow_accounts), ("deny_accounts", &self.deny_accounts)] {
+            if let Some(p) = pats.iter().find(|p| !is_account_pattern(p)) {
+                return Err(top(key, format!("{p:?} is not an account id (12 digits; * and ? as wildcards)")));
+            }
+        }
+        let tag = self.protect_tag.as_str();
+        if tag.is_empty() || tag.chars().count() > 128 || tag.chars().any(|c| c.is_control()) {
+            return Err(top("protect_tag", format!("{tag:?} is not an IAM tag key (1 to 128 printable characters)")));
+        }
+        if self.tag_cache_seconds > 3600 {
+            return Err(top(
+                "tag_cache_seconds",
+                format!("{} is over 3600: a protection added must count within the hour", self.tag_cache_seconds),
+            ));
+        }
+        if self.max_per_hour == 0 {
+            return Err(top("max_per_hour", "0 would never act: leave out --apply for a dry run instead".into()));
+        }
+        if let Some(n) = self.max_per_role_per_hour {
+            if n == 0 {
+                return Err(top(
+                    "max_per_role_per_hour",
+                    "0 would never act: use deny_roles to leave roles alone".into(),
+                ));
+            }
+            if n > self.max_per_hour {
+                return Err(top(
+                    "max_per_role_per_hour",
+                    format!("{n} is over max_per_hour ({}), which always limits first", self.max_per_hour),
+                ));
+            }
+        }
+        if !(0..=60).contains(&self.margin_minutes) {
+            return Err(top("margin_minutes", format!("{} is outside 0 to 60", self.margin_minutes)));
+        }
+        let n = &self.notify;
+        let in_notify = |key: &'static str, why: String| (Some("notify"), key, why);
+        if let Some(t) = &n.sns_topic {
+            let parts: Vec<&str> = t.split(':').collect();
+            if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
+                return Err(in_notify(
+                    "sns_topic",
+                    format!("{t:?} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"),
+                ));
+            }
+        }
+        if let Some(u) = &n.webhook {
+            webhook_uri(u).map_err(|why| in_notify("webhook", why))?;
+        }
+        if !(1..=30_000).contains(&n.timeout_ms) {
+            return Err(in_notify("timeout_ms", format!("{} is outside 1 to 30000", n.timeout_ms)));
+        }
+        Ok(())
+    }
+
+    /// Whether the role may be touched: (rule, why) of the first rule that forbids it.
+    pub fn role_allowed(&self, role_arn: &str) -> Result<(), (&'static str, String)> {
+        let account = role_arn.split(':').nth(4).unwrap_or("");
+        if let Some(p) = self.deny_accounts.iter().find(|p| glob(p, account)) {
+            return Err(("deny_accounts", format!("account {account} of {role_arn} matches {p:?}")));
+        }
+        if !self.allow_accounts.is_empty() && !self.allow_accounts.iter().any(|p| glob(p, account)) {
+            return Err(("allow_accounts", format!("account {account} of {role_arn} is not in allow_accounts")));
+        }
+        // IAM role names are unique regardless of case: a deny-list entry must not be dodged by case.
+        let lower = role_arn.to_ascii_lowercase();
+        if let Some(p) = self.deny_roles.iter().find(|p| glob(&p.to_ascii_lowercase(), &lower)) {
+            return Err(("deny_roles", format!("{role_arn} matches {p:?}")));
+        }
+        if !self.allow_roles.is_empty() && !self.allow_roles.iter().any(|p| glob(p, role_arn)) {
+            return Err(("allow_roles", format!("{role_arn} matches no allow_roles pattern")));
+        }
+        Ok(())
+    }
+}
+
+/// The webhook URL, checked: `http` or `https`, with a host.
+pub fn webhook_uri(u: &str) -> Result<hyper::Uri, String> {
+    let uri: hyper::Uri = u.parse().map_err(|e| format!("not a URL ({e})"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") if uri.host().is_some_and(|h| !h.is_empty()) => Ok(uri),
+        _ => Err("not an http:// or https:// URL with a host".into()),
+    }
+}
+
+fn is_role_pattern(p: &str) -> bool {
+    p == "*" || (p.starts_with("arn:") && p.chars().all(|c| c.is_ascii_graphic()))
+}
+
+fn is_account_pattern(p: &str) -> bool {
+    !p.is_empty()
+        && p.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '?')
+        && (p.contains(['*', '?']) || p.len() == 12)
+}
+
+/// IAM-style wildcard match: `*` any run of characters (`/` and `:` included), `?` one character.
+/// Linear backtracking on the last `*`, so a hostile ARN cannot make it blow up.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < t.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == t[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|&c| c == '*')
+}
+
+/// The 1-based line where `key` is set, inside `[table]` when given.
+fn line_of(text: &str, table: Option<&str>, key: &str) -> Option<usize> {
+    let mut current: Option<String> = None;
+    for (n, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if let Some(t) = l.strip_prefix('[') {
+            current = Some(t.trim_end_matches(']').trim().to_owned());
+            continue;
+        }
+        let dotted = table.map(|t| format!("{t}.{key}"));
+        let name = l.split('=').next().unwrap_or("").trim().trim_matches('"');
+        let here = match table {
+            None => current.is_none() && name == key,
+            Some(t) => {
+                (current.as_deref() == Some(t) && name == key) || (current.is_none() && Some(name) == dotted.as_deref())
+            }
+        };
+        if here && l.contains('=') {
+            return Some(n + 1);
+        }
+    }
+    None
 }

@@ -182,6 +182,7 @@ async fn apply_each(
             error: None,
             rollback_of: None,
             reasons: plan.reasons.clone(),
+            decision: None,
             prev: None,
         };
         let rec = match c {

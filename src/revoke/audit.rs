@@ -30,6 +30,8 @@ pub enum Phase {
     Unverified,
     /// The IAM call returned an error (see `error`).
     Failed,
+    /// A decision of `trailhound respond` (see `decision`): not a change; its changes have their own ids.
+    Decided,
 }
 
 /// One line of the audit log.
@@ -73,6 +75,9 @@ pub struct AuditRecord {
     /// Why the change was made (keys and findings), copied from the plan.
     #[serde(default)]
     pub reasons: Vec<String>,
+    /// The decision line of `trailhound respond` (README: Guardrails), on `decided` records only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<serde_json::Value>,
     /// Hash of the previous line (see the module comment); absent in logs written before the chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev: Option<String>,
@@ -86,6 +91,7 @@ impl Phase {
             Phase::Applied => "applied",
             Phase::Unverified => "unverified",
             Phase::Failed => "failed",
+            Phase::Decided => "decided",
         }
     }
 }
@@ -382,6 +388,7 @@ mod tests {
             error: None,
             rollback_of: None,
             reasons: vec![],
+            decision: None,
             prev: None,
         }
     }

@@ -130,6 +130,10 @@ pub async fn plan_rollback(iam: &Iam, path: &Path, id: &str, opts: &RollbackOpti
                 .into(),
         ),
         Phase::Unverified => notes.push("the change was made but never verified".into()),
+        Phase::Decided => anyhow::bail!(
+            "audit record {id} records a decision of trailhound respond, not a change: roll back its changes by the \
+             ids in its audit_ids"
+        ),
         Phase::Applied => {}
     }
     let undo = match rec.action.as_str() {
@@ -287,6 +291,7 @@ pub async fn apply_rollback(
         error: None,
         rollback_of: Some(r.id.clone()),
         reasons: vec![format!("rollback of {}", r.id)],
+        decision: None,
         prev: None,
     };
     match &plan.undo {
