@@ -295,6 +295,33 @@ async fn the_role_wide_form_is_refused_unless_the_policy_allows_it() {
 }
 
 #[tokio::test]
+async fn roles_chained_into_are_guarded_and_revoked_too() {
+    let iam = iam().await;
+    let (role, target) = (uniq("th-rg-chain-src"), uniq("th-rg-chain-dst"));
+    let role_id = make_role(&iam, &role).await;
+    let target_id = make_role(&iam, &target).await;
+    let mut f = stolen(&role, &role_id, "i-0chain", "ASIARGCHAIN000000001");
+    f.minted_sessions = vec![trailhound::detect::MintedSession {
+        access_key_id: "ASIARGCHAIN000000002".into(),
+        role_arn: format!("arn:aws:iam::123456789012:role/{target}"),
+        role_id: target_id.clone(),
+        session_name: "pivot".into(),
+        event_time: Some("2026-11-23T10:01:00Z".into()),
+    }];
+    let text = format!("deny_roles = [\"arn:aws:iam::*:role/{target}\"]");
+    let mut s = responder(Policy::parse(&text).unwrap(), true).await;
+    let d = &s.responder.handle(std::slice::from_ref(&f), &mut MemoryLedger::default(), Utc::now()).await[0];
+    assert_eq!(held_by(d), "deny_roles");
+    assert!(matches!(&d.verdict, Verdict::Held { why, .. } if why.contains(&target)), "{d:?}");
+    assert!(policy(&iam, &role, "TrailhoundRevokeSessions").await.is_none(), "nothing revoked when one role is denied");
+    let mut s = responder(Policy::default(), true).await;
+    let d = &s.responder.handle(std::slice::from_ref(&f), &mut MemoryLedger::default(), Utc::now()).await[0];
+    assert_eq!((d.outcome, d.roles.len()), (Some(Outcome::Applied), 2), "{d:?}");
+    assert!(policy(&iam, &target, "TrailhoundRevokeSessions").await.unwrap().contains(&format!("{target_id}:pivot")));
+    assert!(policy(&iam, &role, "TrailhoundRevokeSessions").await.unwrap().contains(&format!("{role_id}:i-0chain")));
+}
+
+#[tokio::test]
 async fn a_failing_webhook_or_topic_is_reported_and_never_blocks_the_revocation() {
     let iam = iam().await;
     let role = &uniq("th-rg-notify");
@@ -326,12 +353,17 @@ async fn a_failing_webhook_or_topic_is_reported_and_never_blocks_the_revocation(
             assert!(n > 0, "connection closed early: {text}");
         }
     });
-    let text = format!("[notify]\nwebhook = \"http://127.0.0.1:{port}/hooks/SECRET-TOKEN\"\ntimeout_ms = 3000");
+    let sns = aws_sdk_sns::Client::new(&sdk(&moto(MOTO), "testing", "testing").await);
+    let topic = sns.create_topic().name(uniq("th-rg-decisions")).send().await.unwrap().topic_arn().unwrap().to_owned();
+    let text = format!(
+        "[notify]\nwebhook = \"http://127.0.0.1:{port}/hooks/SECRET-TOKEN\"\nsns_topic = \"{topic}\"\ntimeout_ms = 3000"
+    );
     let mut s = responder(Policy::parse(&text).unwrap(), true).await;
     let f = stolen(role, &role_id, "i-0notify", "ASIARGNOTIFY00000001");
     let d = s.responder.handle(std::slice::from_ref(&f), &mut MemoryLedger::default(), Utc::now()).await.remove(0);
     assert_eq!(d.outcome, Some(Outcome::Applied));
-    assert!(s.responder.drain().await.is_empty());
+    let failures = s.responder.drain().await;
+    assert!(failures.is_empty(), "webhook and topic both reached: {failures:?}");
     let (head, body) = received.await.unwrap();
     assert!(head.starts_with("POST /hooks/SECRET-TOKEN HTTP/1.1"), "{head}");
     let sent: Value = serde_json::from_str(&body).unwrap();
