@@ -468,3 +468,26 @@ fn role_globs_match_like_iam_and_deny_ignores_case() {
     assert_eq!(p.role_allowed("arn:aws:iam::123456789012:role/ADMIN-ops").unwrap_err().0, "deny_roles");
     assert!(p.role_allowed("arn:aws:iam::123456789012:role/web").is_ok());
 }
+
+#[test]
+fn the_memory_ledger_keeps_one_entry_per_decision_and_expires() {
+    let now = Utc::now();
+    let f = stolen("web", "AROAEXAMPLE", "i-0ledger", "ASIARGLEDGER00000001");
+    let mut d = Decision::new(&f, now);
+    let mut ledger = MemoryLedger::default();
+    ledger.record(&d).unwrap();
+    assert!(ledger.acted_on("ASIARGLEDGER00000001").is_none(), "a held decision is not an action");
+    d.verdict = Verdict::Act;
+    d.outcome = Some(Outcome::Pending);
+    ledger.record(&d).unwrap();
+    assert_eq!(ledger.revocations_since(now.timestamp_millis(), None), 1, "a pending change counts");
+    d.outcome = Some(Outcome::Applied);
+    ledger.record(&d).unwrap();
+    assert_eq!(ledger.entries.len(), 1, "the outcome replaces the pending record");
+    assert_eq!(ledger.acted_on("ASIARGLEDGER00000001").unwrap().outcome, Some(Outcome::Applied));
+    assert_eq!(ledger.revocations_since(now.timestamp_millis(), Some("arn:aws:iam::123456789012:role/web")), 1);
+    assert_eq!(ledger.revocations_since(now.timestamp_millis(), Some("arn:aws:iam::123456789012:role/db")), 0);
+    assert_eq!(ledger.revocations_since(now.timestamp_millis() + 1, None), 0);
+    ledger.expire(now.timestamp_millis() + 1);
+    assert!(ledger.entries.is_empty());
+}

@@ -210,6 +210,8 @@ impl Responder {
         d.cutoff = Some(revoke::policy::iso(plan.cutoff));
         d.plan = Some(planned(&plan));
         if !self.apply {
+            // Only the last hour matters to the limits: keeps a long dry run's memory bounded.
+            self.dry_runs.retain(|(t, _)| *t >= d.at_ms - 3_600_000);
             self.dry_runs.push((d.at_ms, d.roles.clone()));
             self.finish(&mut d, ledger).await;
             return d;

@@ -151,6 +151,14 @@ pub fn counts(a: &Acted) -> bool {
     !a.dry_run && !matches!(a.outcome, Some(Outcome::Failed | Outcome::Unchanged))
 }
 
+impl MemoryLedger {
+    /// Forgets decisions taken before `before_ms` (keep 12 hours: a session's longest life), so a
+    /// long-running process holds a bounded ledger.
+    pub fn expire(&mut self, before_ms: i64) {
+        self.entries.retain(|a| a.at_ms >= before_ms);
+    }
+}
+
 impl Ledger for MemoryLedger {
     fn acted_on(&self, access_key_id: &str) -> Option<Acted> {
         self.entries.iter().rev().find(|a| a.access_key_id == access_key_id).cloned()
