@@ -112,6 +112,16 @@ async fn an_acted_decision_leaves_the_surgical_deny_and_the_audit_records() {
     assert_eq!(out[0]["outcome"], "applied");
     assert_eq!(out[0]["access_key_id"], "ASIARGACT00000000001");
     assert_eq!(ledger.revocations_since(0, None), 1);
+    // A decision is not a change: rollback names the ids to use instead. (The responder holds the
+    // log's lock while it runs.)
+    let Setup { responder, audit, _dir, .. } = s;
+    drop(responder);
+    let r = revoke(&["--rollback", &d.id, "--audit-log", &audit]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("a decision of trailhound respond"), "{}", r.stderr);
+    let r = revoke(&["--rollback", &d.audit_ids[0], "--yes", "--audit-log", &audit]);
+    assert_eq!(r.code, 0, "its change can be rolled back: {}{}", r.stdout, r.stderr);
+    assert!(policy(&iam, role, "TrailhoundRevokeSessions").await.is_none(), "rolled back");
 }
 
 #[tokio::test]
