@@ -45,17 +45,62 @@ pub struct Inflated {
     pub solo: Option<MutexGuard<'static, ()>>,
 }
 
+/// libdeflate's one-shot decompressor, reused from one input to the next.
+///
+/// Called through `libdeflate-sys` for `gzip_decompress_ex`, which says how much input the first
+/// gzip member used: without it (the `libdeflater` wrapper lacks it), telling a one-member file from
+/// a concatenation took a second CRC-32 pass over the whole output.
+pub struct Inflater(std::ptr::NonNull<libdeflate_sys::libdeflate_decompressor>);
+
+// SAFETY: a decompressor is plain heap state without thread affinity; `&mut self` serializes its use.
+unsafe impl Send for Inflater {}
+
+impl Default for Inflater {
+    fn default() -> Self {
+        // SAFETY: no arguments; the result is null only when memory is exhausted.
+        let p = unsafe { libdeflate_sys::libdeflate_alloc_decompressor() };
+        match std::ptr::NonNull::new(p) {
+            Some(p) => Inflater(p),
+            None => std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u8; 1 << 15]>()),
+        }
+    }
+}
+
+impl Drop for Inflater {
+    fn drop(&mut self) {
+        // SAFETY: allocated by libdeflate_alloc_decompressor, freed once.
+        unsafe { libdeflate_sys::libdeflate_free_decompressor(self.0.as_ptr()) }
+    }
+}
+
+impl Inflater {
+    /// Inflates the first gzip member of `input` into `out`, checking its CRC-32 and size:
+    /// `(input bytes it used, bytes written)`, or `None` when it is corrupt or does not fit.
+    pub fn gzip_member(&mut self, input: &[u8], out: &mut [u8]) -> Option<(usize, usize)> {
+        let (mut used, mut written) = (0usize, 0usize);
+        // SAFETY: the pointers and lengths come from live slices, and libdeflate writes at most
+        // `out.len()` bytes; with the two counts asked for, a shorter output is a success.
+        let r = unsafe {
+            libdeflate_sys::libdeflate_gzip_decompress_ex(
+                self.0.as_ptr(),
+                input.as_ptr().cast(),
+                input.len(),
+                out.as_mut_ptr().cast(),
+                out.len(),
+                &mut used,
+                &mut written,
+            )
+        };
+        (r == libdeflate_sys::libdeflate_result_LIBDEFLATE_SUCCESS && used <= input.len() && written <= out.len())
+            .then_some((used, written))
+    }
+}
+
 /// Inflates a single-member gzip file in one call when its trailer is plausible and small. `None`
 /// when the input is not that simple (several members, truncated, corrupt, large, a lying trailer):
 /// the caller then streams it.
-pub fn inflate_fast(
-    bytes: &[u8],
-    buf: &mut Vec<u8>,
-    inflater: &mut libdeflater::Decompressor,
-    cap: u64,
-) -> Option<usize> {
+pub fn inflate_fast(bytes: &[u8], buf: &mut Vec<u8>, inflater: &mut Inflater, cap: u64) -> Option<usize> {
     let trailer = bytes.len().checked_sub(8).map(|at| &bytes[at..])?;
-    let crc = u32::from_le_bytes(trailer[0..4].try_into().ok()?);
     let isize = u32::from_le_bytes(trailer[4..8].try_into().ok()?) as usize;
     if isize > ONE_SHOT_MAX || isize as u64 > cap || isize > bytes.len().saturating_mul(FAST_RATIO) {
         return None;
@@ -63,10 +108,10 @@ pub fn inflate_fast(
     if buf.len() < isize {
         buf.resize(isize, 0);
     }
-    let n = inflater.gzip_decompress(bytes, &mut buf[..isize]).ok()?;
-    // libdeflate stops after the first member. The file's trailer belongs to its last member, so a
-    // match of both size and checksum means the first member was the whole file.
-    (n == isize && libdeflater::crc32(&buf[..n]) == crc).then_some(n)
+    // libdeflate stops after the first member, having checked its CRC-32 and size: when it used
+    // every input byte, that member was the whole file.
+    let (used, n) = inflater.gzip_member(bytes, &mut buf[..isize])?;
+    (used == bytes.len() && n == isize).then_some(n)
 }
 
 /// Streams every member of a gzip file into `buf` (cleared first), at most `cap` bytes, in steps.
@@ -174,13 +219,39 @@ mod tests {
         let at = g.len() - 4;
         g[at..].copy_from_slice(&(1u32 << 30).to_le_bytes());
         let mut buf = Vec::new();
-        let mut inflater = libdeflater::Decompressor::new();
+        let mut inflater = Inflater::default();
         assert_eq!(inflate_fast(&g, &mut buf, &mut inflater, DEFAULT_MAX_INPUT), None);
         assert!(buf.capacity() < 1 << 20, "{}", buf.capacity());
         let out = inflate_stream(&g, &mut buf, DEFAULT_MAX_INPUT, |_| false);
         assert_eq!(buf, br#"{"Records":[]}"#);
         assert!(out.broken.is_some() && !out.over_cap);
         assert!(buf.capacity() < 2 << 20, "{}", buf.capacity());
+    }
+
+    #[test]
+    fn only_a_one_member_file_takes_the_one_shot_path() {
+        let mut inflater = Inflater::default();
+        let mut buf = Vec::new();
+        let one = gzip(br#"{"Records":[1]}"#);
+        assert_eq!(inflate_fast(&one, &mut buf, &mut inflater, DEFAULT_MAX_INPUT), Some(15));
+        assert_eq!(&buf[..15], br#"{"Records":[1]}"#);
+        // Two members whose last trailer happens to give the total size, and one followed by an
+        // empty member (same size, other CRC): both stream, so no member is lost.
+        for tail in [gzip(b""), gzip(br#"{"Records":[2]}"#)] {
+            let mut two = gzip(br#"{"Records":[1]}"#);
+            two.extend_from_slice(&tail);
+            let at = two.len() - 4;
+            two[at..].copy_from_slice(&(15u32 + 15 * u32::from(tail.len() > 20)).to_le_bytes());
+            let mut buf = Vec::new();
+            assert_eq!(inflate_fast(&two, &mut buf, &mut inflater, DEFAULT_MAX_INPUT), None);
+        }
+        // A corrupt member (a flipped byte in its data) is refused, as is trailing garbage.
+        let mut bad = one.clone();
+        bad[12] ^= 0x55;
+        assert_eq!(inflate_fast(&bad, &mut buf, &mut inflater, DEFAULT_MAX_INPUT), None);
+        let mut trailing = one.clone();
+        trailing.extend_from_slice(b"\0\0\0\0\x0f\0\0\0");
+        assert_eq!(inflate_fast(&trailing, &mut buf, &mut inflater, DEFAULT_MAX_INPUT), None);
     }
 
     #[test]

@@ -76,45 +76,57 @@ where
     D: Deserializer<'de>,
     T: de::Deserialize<'de>,
 {
-    struct V<T>(PhantomData<T>);
-    impl<'de, T: de::Deserialize<'de>> Visitor<'de> for V<T> {
-        type Value = Option<T>;
+    object_then(d, |o| o)
+}
+
+/// A nested object handed to `f` where it was parsed (`None` when absent, `null` or not an object):
+/// a record is about a kilobyte, and handing it on in `Option`s and `Result`s copies it each time.
+pub fn object_then<'de, D, T, R, F>(d: D, f: F) -> Result<R, D::Error>
+where
+    D: Deserializer<'de>,
+    T: de::Deserialize<'de>,
+    F: FnOnce(Option<T>) -> R,
+{
+    struct V<T, F>(F, PhantomData<T>);
+    impl<'de, T: de::Deserialize<'de>, R, F: FnOnce(Option<T>) -> R> Visitor<'de> for V<T, F> {
+        type Value = R;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a JSON object")
         }
         fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<Self::Value, A::Error> {
-            T::deserialize(de::value::MapAccessDeserializer::new(m)).map(Some)
+            let t = T::deserialize(de::value::MapAccessDeserializer::new(m))?;
+            Ok((self.0)(Some(t)))
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
             while s.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(None)
+            Ok((self.0)(None))
         }
         fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
             d.deserialize_any(self)
         }
         fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
+            Ok((self.0)(None))
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
+            Ok((self.0)(None))
         }
         fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(None)
+            Ok((self.0)(None))
         }
         fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Ok(None)
+            Ok((self.0)(None))
         }
         fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Ok(None)
+            Ok((self.0)(None))
         }
         fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Ok(None)
+            Ok((self.0)(None))
         }
         fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-            Ok(None)
+            Ok((self.0)(None))
         }
     }
-    d.deserialize_any(V(PhantomData))
+    d.deserialize_any(V(f, PhantomData))
 }
 
 /// A list of objects; elements of the wrong type are dropped, a non-list is empty.

@@ -68,7 +68,7 @@ impl Report {
 pub struct Decoder {
     buf: Vec<u8>,
     member: Vec<u8>,
-    inflater: libdeflater::Decompressor,
+    inflater: inflate::Inflater,
     /// Most decompressed bytes read from one input (`--max-input-size`).
     max_input: u64,
 }
@@ -78,7 +78,7 @@ impl Default for Decoder {
         Decoder {
             buf: Vec::new(),
             member: Vec::new(),
-            inflater: libdeflater::Decompressor::new(),
+            inflater: inflate::Inflater::default(),
             max_input: inflate::DEFAULT_MAX_INPUT,
         }
     }
@@ -115,10 +115,10 @@ impl Ctx<'_> {
         }
     }
 
-    fn dispatch(&mut self, rec: RawRecord<'_>, depth: u8) {
+    fn dispatch(&mut self, rec: &RawRecord<'_>, depth: u8) {
         if !rec.event_name.is_empty() || !rec.event_source.is_empty() {
             self.records += 1;
-            (self.sink)(&rec);
+            (self.sink)(rec);
             return;
         }
         if depth >= MAX_DEPTH {
@@ -150,7 +150,7 @@ impl Ctx<'_> {
 
     fn parse_one(&mut self, text: &str, depth: u8) {
         match serde_json::from_str::<MaybeRecord<'_>>(text) {
-            Ok(MaybeRecord(Some(r))) => self.dispatch(r, depth),
+            Ok(MaybeRecord(Some(r))) => self.dispatch(&r, depth),
             Ok(MaybeRecord(None)) => self.rejected += 1,
             Err(e) => self.error(format!("embedded event: {e}")),
         }
@@ -185,16 +185,28 @@ impl<'de> Visitor<'de> for SeqSink<'_, '_> {
         f.write_str("an array of CloudTrail records")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(MaybeRecord(r)) = seq.next_element::<MaybeRecord<'de>>()? {
-            match r {
-                Some(r) => self.ctx.dispatch(r, self.depth),
-                None => self.ctx.rejected += 1,
-            }
-        }
+        while seq.next_element_seed(ElemSeed { ctx: &mut *self.ctx, depth: self.depth })?.is_some() {}
         Ok(())
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         Ok(())
+    }
+}
+
+/// One element of a record list, dispatched where it is parsed (never copied out of the parser).
+struct ElemSeed<'c, 's> {
+    ctx: &'c mut Ctx<'s>,
+    depth: u8,
+}
+
+impl<'de> DeserializeSeed<'de> for ElemSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let ElemSeed { ctx, depth } = self;
+        lenient::object_then(d, |r: Option<RawRecord<'de>>| match r {
+            Some(r) => ctx.dispatch(&r, depth),
+            None => ctx.rejected += 1,
+        })
     }
 }
 
@@ -283,7 +295,7 @@ fn foreign_compression(bytes: &[u8]) -> Option<&'static str> {
 fn decode_container(
     bytes: &[u8],
     buf: &mut Vec<u8>,
-    inflater: &mut libdeflater::Decompressor,
+    inflater: &mut inflate::Inflater,
     cap: u64,
     in_zip: bool,
     sink: &mut dyn FnMut(&RawRecord<'_>),
@@ -490,7 +502,7 @@ fn stream_objects(text: &str, ctx: &mut Ctx<'_>) {
         let mut failed = None;
         for item in stream.by_ref() {
             match item {
-                Ok(MaybeRecord(Some(r))) => ctx.dispatch(r, 1),
+                Ok(MaybeRecord(Some(r))) => ctx.dispatch(&r, 1),
                 Ok(MaybeRecord(None)) => ctx.rejected += 1,
                 Err(e) => {
                     failed = Some(e);

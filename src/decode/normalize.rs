@@ -136,10 +136,35 @@ pub fn dedup_key(event_id: &str) -> Option<u128> {
     Some(xxhash_rust::xxh3::xxh3_128(b) | (1u128 << 127))
 }
 
+/// Hash of the parts, each followed by 0xff (never in UTF-8, so the parts cannot run together).
+/// One-shot over a stack buffer: setting up the streaming hasher cost more than the hashing, and both
+/// give the same value for the same bytes.
+fn use_hash(parts: [&str; 4]) -> u64 {
+    let mut buf = [0u8; 512];
+    let mut n = 0;
+    for part in parts {
+        let p = part.as_bytes();
+        let Some(slot) = buf.get_mut(n..n + p.len() + 1) else {
+            use std::hash::Hasher;
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            for part in parts {
+                h.update(part.as_bytes());
+                h.update(&[0xff]);
+            }
+            return h.finish();
+        };
+        slot[..p.len()].copy_from_slice(p);
+        slot[p.len()] = 0xff;
+        n += p.len() + 1;
+    }
+    xxhash_rust::xxh3::xxh3_64(&buf[..n])
+}
+
 /// `arn:aws:sts::<acct>:assumed-role/<role>/<session>` -> `<session>`; else the part after `:` in the
 /// principal id (`AROA...:i-...`).
 fn session_name<'s>(arn: &'s str, principal_id: &'s str) -> &'s str {
-    if let Some(pos) = arn.find(":assumed-role/") {
+    // memmem: `str::find` builds a two-way searcher on every call, which cost more than the search.
+    if let Some(pos) = memchr::memmem::find(arn.as_bytes(), b":assumed-role/") {
         let rest = &arn[pos + ":assumed-role/".len()..];
         if let Some(slash) = rest.find('/') {
             return &rest[slash + 1..];
@@ -184,13 +209,7 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
     b.set(Field::VpcEndpointId, &rec.vpc_endpoint_id);
     b.set(Field::VpcEndpointAccountId, &rec.vpc_endpoint_account_id);
     if uid.is_some_and(|u| u.access_key_id.starts_with("ASIA")) {
-        use std::hash::Hasher;
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for part in [&rec.source_ip, &rec.vpc_endpoint_id, &rec.user_agent, &rec.aws_region] {
-            h.update(part.as_bytes());
-            h.update(&[0xff]);
-        }
-        b.use_hash(h.finish());
+        b.use_hash(use_hash([&rec.source_ip, &rec.vpc_endpoint_id, &rec.user_agent, &rec.aws_region]));
     }
 
     let mut issued_ms = None;
@@ -206,7 +225,7 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
         if let Some(ctx) = &u.session_context {
             b.set(Field::Ec2RoleDelivery, &ctx.ec2_role_delivery);
             if let Some(iss) = &ctx.session_issuer {
-                if iss.kind == "Role" || iss.arn.contains(":role/") {
+                if iss.kind == "Role" || memchr::memmem::find(iss.arn.as_bytes(), b":role/").is_some() {
                     b.set(Field::RoleArn, &iss.arn);
                     b.set(Field::RoleId, &iss.principal_id);
                 }
@@ -308,6 +327,21 @@ mod tests {
         assert_eq!(dedup_key("2A5178C8-B4C7-44BA-B066-1ECC79B7087C"), Some(a));
         assert!(dedup_key("sanitized").unwrap() >> 127 == 1);
         assert_eq!(dedup_key(""), None);
+    }
+
+    #[test]
+    fn use_hash_is_the_streaming_hash_whatever_the_length() {
+        use std::hash::Hasher;
+        let long = "x".repeat(600);
+        for parts in [["1.2.3.4", "", "aws-cli/2", "us-east-1"], ["1.2.3.4", "vpce-1", long.as_str(), "eu-west-1"]] {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            for p in parts {
+                h.update(p.as_bytes());
+                h.update(&[0xff]);
+            }
+            assert_eq!(use_hash(parts), h.finish());
+        }
+        assert_ne!(use_hash(["ab", "", "c", ""]), use_hash(["a", "b", "c", ""]));
     }
 
     #[test]
