@@ -1,101 +1,146 @@
-"""Whole-scan benchmark: trailhound against zcat, a two-process Python scan and (when installed) DuckDB,
-over the same generated CloudTrail corpus. Prints MB/s of decompressed JSON, records/s, peak RSS and the
-ratios the performance targets name. Run through benches/scan.sh, which builds and generates first."""
+"""Whole-scan benchmark: trailhound (with and without detection) against one zcat stream and a two-process
+Python scan (and DuckDB when BENCH_DUCKDB=1 and its module is installed), on one or more corpora.
+
+Usage: python3 benches/bench.py [--reps N] CORPUS_DIR [CORPUS_DIR...]   (benches/scan.sh builds and
+generates the corpora first). Every contender runs in turn within each repetition (A B C D, A B C D,
+...) in this one process tree, so a machine shared with other work slows them alike; the ratios are
+taken within each repetition and their median printed, beside the median times, the CPU time and the
+peak RSS (of the contender's whole process tree, from wait4). A last run scans the first half of the
+files only, to show whether peak memory grows with the bytes scanned."""
+import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TH = os.path.join(ROOT, "target/release/trailhound")
 
 
 def run(cmd, shell=False, stdout=subprocess.DEVNULL, ok=(0,)):
-    """Runs a command, returning (seconds, peak RSS in MB of the whole process tree, stdout)."""
+    """Runs a command: (wall seconds, CPU seconds, peak RSS in MB of its process tree, stdout)."""
     start = time.perf_counter()
     p = subprocess.Popen(cmd, shell=shell, stdout=stdout)
+    out = p.stdout.read().decode() if p.stdout else ""
     _, status, usage = os.wait4(p.pid, 0)
     secs = time.perf_counter() - start
-    out = p.stdout.read().decode() if p.stdout else ""
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode not in ok:
-        sys.exit(f"benchmark command failed ({p.returncode}): {cmd}")
-    return secs, usage.ru_maxrss / 1024, out
+    code = os.waitstatus_to_exitcode(status)
+    if code not in ok:
+        sys.exit(f"benchmark command failed ({code}): {cmd}")
+    return secs, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
 
 
-def best_of(n, cmd, **kw):
-    runs = [run(cmd, **kw) for _ in range(n)]
-    return min(runs, key=lambda r: r[0])
+def contenders(corpus, listing, summary):
+    logs = os.path.join(corpus, "AWSLogs")
+    # trailhound exits 1 when it reports findings.
+    c = {
+        "trailhound scan (detection on)": dict(
+            cmd=[TH, "scan", logs, "-q", "--format", "ndjson", "--summary", summary], ok=(0, 1)
+        ),
+        "trailhound scan --no-detect": dict(cmd=[TH, "scan", logs, "-q", "--no-detect"]),
+        "zcat, one stream": dict(cmd=f"xargs cat < {listing} | zcat > /dev/null", shell=True),
+        "python gzip+json, 2 processes": dict(
+            cmd=[sys.executable, os.path.join(ROOT, "benches/py_scan.py"), listing], stdout=subprocess.PIPE
+        ),
+    }
+    if os.environ.get("BENCH_DUCKDB") == "1":
+        try:
+            import duckdb  # noqa: F401
+
+            # Declaring Records as JSON[] avoids DuckDB's schema inference, which runs out of memory on
+            # CloudTrail's nested records; the query touches the same fields as the Python baseline.
+            glob = f"{logs}/**/*.json.gz"
+            q = (
+                "SELECT count(*), count(r->>'$.userIdentity.accessKeyId'), count(r->>'$.sourceIPAddress') FROM "
+                f"(SELECT unnest(Records) AS r FROM read_json('{glob}', columns={{'Records': 'JSON[]'}}, "
+                "maximum_object_size=16777216))"
+            )
+            code = (
+                "import duckdb; c = duckdb.connect(); c.execute('SET preserve_insertion_order=false'); "
+                f"c.execute('SET enable_progress_bar=false'); print(c.execute({q!r}).fetchall())"
+            )
+            c["duckdb read_json"] = dict(cmd=[sys.executable, "-c", code])
+        except ImportError:
+            print("duckdb: not installed here (pip install duckdb to compare)")
+    return c
+
+
+RATIOS = [
+    ("trailhound / zcat", "trailhound scan (detection on)", "zcat, one stream", ">= 4x"),
+    ("trailhound / python (2 procs)", "trailhound scan (detection on)", "python gzip+json, 2 processes", ">= 10x"),
+    ("trailhound / duckdb", "trailhound scan (detection on)", "duckdb read_json", ""),
+    ("detection time / --no-detect", "trailhound scan --no-detect", "trailhound scan (detection on)", "<= 1.10x"),
+]
+
+
+def bench(corpus, reps):
+    files = sorted(os.path.join(d, f) for d, _, fs in os.walk(corpus) for f in fs if f.endswith(".json.gz"))
+    if not files:
+        sys.exit(f"no .json.gz files under {corpus}")
+    listing = os.path.join("/tmp", f"trailhound-bench-{os.getpid()}-files.txt")
+    with open(listing, "w") as f:
+        f.write("\n".join(files) + "\n")
+    summary = os.path.join("/tmp", f"trailhound-bench-{os.getpid()}-summary.json")
+    compressed = sum(os.path.getsize(f) for f in files)
+    # Warm the page cache, so every contender reads from memory.
+    run(f"xargs cat < {listing} > /dev/null", shell=True)
+    cs = contenders(corpus, listing, summary)
+    times = {n: [] for n in cs}
+    cpu = {n: [] for n in cs}
+    rss = {n: 0.0 for n in cs}
+    outs = {}
+    for _ in range(reps):
+        for name, c in cs.items():
+            secs, used, peak, out = run(c["cmd"], shell=c.get("shell", False), stdout=c.get("stdout", subprocess.DEVNULL), ok=c.get("ok", (0,)))
+            times[name].append(secs)
+            cpu[name].append(used)
+            rss[name] = max(rss[name], peak)
+            outs[name] = out
+    s = json.load(open(summary))
+    total, records = s["bytes_decompressed"], s["records"]
+    py = json.loads(outs["python gzip+json, 2 processes"])
+    if py["records"] != records + s["duplicates"]:
+        print(f"warning: python saw {py['records']} records, trailhound {records} (+{s['duplicates']} duplicates)")
+    # Peak memory against bytes scanned: the first half of the files, then all of them (above).
+    half = files[: len(files) // 2]
+    _, _, half_rss, _ = run([TH, "scan", *half, "-q", "--format", "ndjson"], ok=(0, 1))
+    os.unlink(listing)
+    os.unlink(summary)
+
+    mb = total / 1e6
+    print(f"\ncorpus {corpus}: {len(files)} files, {records} records, {compressed / 1e6:.0f} MB gzipped, {mb:.0f} MB of JSON")
+    print(f"{reps} repetitions, contenders alternating; medians:")
+    print(f"{'contender':<34} {'seconds':>8} {'MB/s':>8} {'CPU s':>7} {'MB/CPU s':>9} {'peak RSS MB':>12}")
+    for name in cs:
+        t, u = statistics.median(times[name]), statistics.median(cpu[name])
+        print(f"{name:<34} {t:8.2f} {mb / t:8.0f} {u:7.2f} {mb / u:9.0f} {rss[name]:12.0f}")
+    print()
+    result = {"corpus": corpus, "mb": mb, "records": records}
+    for label, num, den, goal in RATIOS:
+        if num not in times or den not in times:
+            continue
+        # Within each repetition: the speed of `num` over that of `den` (time of den / time of num); for
+        # detection, the time with it over the time without.
+        pairs = [d / n for n, d in zip(times[num], times[den])]
+        r = statistics.median(pairs)
+        result[label] = r
+        print(f"{label:<32} {r:6.2f}x  (per repetition: {', '.join(f'{p:.2f}' for p in pairs)}){'  goal ' + goal if goal else ''}")
+    full = rss["trailhound scan (detection on)"]
+    print(f"peak RSS, detection on: {half_rss:.0f} MB for the first half of the files, {full:.0f} MB for all")
+    return result
 
 
 def main():
-    corpus = sys.argv[1]
-    reps = int(os.environ.get("BENCH_REPS", "3"))
-    files = sorted(
-        os.path.join(d, f) for d, _, fs in os.walk(corpus) for f in fs if f.endswith(".json.gz")
-    )
-    listing = "/tmp/trailhound-bench-files.txt"
-    with open(listing, "w") as f:
-        f.write("\n".join(files) + "\n")
-    compressed = sum(os.path.getsize(f) for f in files)
-    th = os.path.join(ROOT, "target/release/trailhound")
-    logs = os.path.join(corpus, "AWSLogs")
-    summary = "/tmp/trailhound-bench-summary.json"
-
-    # Warm the page cache once, so every contender reads from memory.
-    run(f"cat {listing} | xargs cat > /dev/null", shell=True)
-
-    rows = []
-    # trailhound exits 1 when it reports findings.
-    secs, rss, _ = best_of(reps, [th, "scan", logs, "-q", "--format", "ndjson", "--summary", summary], ok=(0, 1))
-    s = json.load(open(summary))
-    total, records = s["bytes_decompressed"], s["records"]
-    rows.append(("trailhound scan (detection on)", secs, rss))
-    secs, rss, _ = best_of(reps, [th, "scan", logs, "-q", "--no-detect", "--summary", summary])
-    rows.append(("trailhound scan --no-detect", secs, rss))
-    secs, rss, _ = best_of(reps, f"cat {listing} | xargs cat | zcat > /dev/null", shell=True)
-    rows.append(("zcat, one stream", secs, rss))
-    secs, rss, out = best_of(
-        max(1, reps - 1), [sys.executable, os.path.join(ROOT, "benches/py_scan.py"), listing], stdout=subprocess.PIPE
-    )
-    rows.append(("python gzip+json, 2 processes", secs, rss))
-    py = json.loads(out)
-    if py["records"] != records + s["duplicates"]:
-        print(f"warning: python saw {py['records']} records, trailhound {records} (+{s['duplicates']} duplicates)")
-    try:
-        import duckdb  # noqa: F401
-
-        # Declaring Records as JSON[] avoids DuckDB's schema inference, which runs out of memory on
-        # CloudTrail's nested records; the query touches the same fields as the Python baseline.
-        glob = f"{logs}/*/CloudTrail/*/*/*/*/*.json.gz"
-        q = (
-            "SELECT count(*), count(r->>'$.userIdentity.accessKeyId'), count(r->>'$.sourceIPAddress') FROM "
-            f"(SELECT unnest(Records) AS r FROM read_json('{glob}', columns={{'Records': 'JSON[]'}}, maximum_object_size=16777216))"
-        )
-        code = (
-            "import duckdb; c = duckdb.connect(); c.execute('SET preserve_insertion_order=false'); "
-            f"c.execute('SET enable_progress_bar=false'); print(c.execute({q!r}).fetchall())"
-        )
-        secs, rss, _ = best_of(1, [sys.executable, "-c", code])
-        rows.append(("duckdb read_json", secs, rss))
-    except ImportError:
-        print("duckdb: not installed here (pip install duckdb to compare)")
-
-    mb = total / 1e6
-    print(f"\ncorpus {corpus}: {len(files)} files, {records} records, {compressed/1e6:.0f} MB gzipped, {mb:.0f} MB of JSON")
-    print(f"{'contender':<34} {'seconds':>8} {'MB/s':>8} {'records/s':>11} {'peak RSS MB':>12}")
-    rate = {}
-    for name, secs, rss in rows:
-        rate[name] = mb / secs
-        print(f"{name:<34} {secs:8.2f} {mb/secs:8.0f} {records/secs:11.0f} {rss:12.0f}")
-    th_rate = rate["trailhound scan (detection on)"]
-    print()
-    print(f"trailhound / zcat:              {th_rate / rate['zcat, one stream']:.2f}x  (goal >= 3x)")
-    print(f"trailhound / python (2 procs):  {th_rate / rate['python gzip+json, 2 processes']:.2f}x  (goal >= 3x)")
-    if "duckdb read_json" in rate:
-        print(f"trailhound / duckdb:            {th_rate / rate['duckdb read_json']:.2f}x  (goal >= 15x)")
-    cost = rate["trailhound scan --no-detect"] / th_rate - 1
-    print(f"detection cost over plain scan: {cost*100:+.1f}%  (goal <= 15%)")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", "5")))
+    ap.add_argument("corpora", nargs="+")
+    args = ap.parse_args()
+    if not os.access(TH, os.X_OK):
+        sys.exit(f"{TH} not found: cargo build --release first (benches/scan.sh does)")
+    for corpus in args.corpora:
+        bench(corpus, args.reps)
 
 
 if __name__ == "__main__":
