@@ -1,5 +1,6 @@
 """Whole-scan benchmark: trailhound (with and without detection) against one zcat stream and a two-process
-Python scan (and DuckDB when BENCH_DUCKDB=1 and its module is installed), on one or more corpora.
+Python scan (and DuckDB when BENCH_DUCKDB=1 and its module is installed; another build of trailhound with BENCH_BASELINE=PATH), on
+one or more corpora.
 
 Usage: python3 benches/bench.py [--reps N] CORPUS_DIR [CORPUS_DIR...]   (benches/scan.sh builds and
 generates the corpora first). Every contender runs in turn within each repetition (A B C D, A B C D,
@@ -45,6 +46,10 @@ def contenders(corpus, listing, summary):
             cmd=[sys.executable, os.path.join(ROOT, "benches/py_scan.py"), listing], stdout=subprocess.PIPE
         ),
     }
+    # Another build of trailhound to compare with (say, the main branch's), in the same alternation.
+    base = os.environ.get("BENCH_BASELINE")
+    if base:
+        c["baseline build (detection on)"] = dict(cmd=[base, "scan", logs, "-q", "--format", "ndjson"], ok=(0, 1))
     if os.environ.get("BENCH_DUCKDB") == "1":
         try:
             import duckdb  # noqa: F401
@@ -71,6 +76,7 @@ RATIOS = [
     ("trailhound / zcat", "trailhound scan (detection on)", "zcat, one stream", ">= 4x"),
     ("trailhound / python (2 procs)", "trailhound scan (detection on)", "python gzip+json, 2 processes", ">= 10x"),
     ("trailhound / duckdb", "trailhound scan (detection on)", "duckdb read_json", ""),
+    ("trailhound / baseline build", "trailhound scan (detection on)", "baseline build (detection on)", ""),
     ("detection time / --no-detect", "trailhound scan --no-detect", "trailhound scan (detection on)", "<= 1.10x"),
 ]
 
