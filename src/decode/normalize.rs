@@ -160,11 +160,17 @@ fn use_hash(parts: [&str; 4]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(&buf[..n])
 }
 
+// Searchers built once: `str::find` and `memmem::find` build one on every call, which cost more than
+// the search on every record.
+static ASSUMED_ROLE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(":assumed-role/"));
+static ROLE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(":role/"));
+
 /// `arn:aws:sts::<acct>:assumed-role/<role>/<session>` -> `<session>`; else the part after `:` in the
 /// principal id (`AROA...:i-...`).
 fn session_name<'s>(arn: &'s str, principal_id: &'s str) -> &'s str {
-    // memmem: `str::find` builds a two-way searcher on every call, which cost more than the search.
-    if let Some(pos) = memchr::memmem::find(arn.as_bytes(), b":assumed-role/") {
+    if let Some(pos) = ASSUMED_ROLE.find(arn.as_bytes()) {
         let rest = &arn[pos + ":assumed-role/".len()..];
         if let Some(slash) = rest.find('/') {
             return &rest[slash + 1..];
@@ -225,7 +231,7 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
         if let Some(ctx) = &u.session_context {
             b.set(Field::Ec2RoleDelivery, &ctx.ec2_role_delivery);
             if let Some(iss) = &ctx.session_issuer {
-                if iss.kind == "Role" || memchr::memmem::find(iss.arn.as_bytes(), b":role/").is_some() {
+                if iss.kind == "Role" || ROLE.find(iss.arn.as_bytes()).is_some() {
                     b.set(Field::RoleArn, &iss.arn);
                     b.set(Field::RoleId, &iss.principal_id);
                 }
