@@ -502,29 +502,20 @@ fn the_memory_ledger_keeps_one_entry_per_decision_and_expires() {
     assert!(ledger.entries.is_empty());
 }
 
-/// The goal is p99 under 1 s from message to `PutRolePolicy`; this is the decision and action
-/// part (tags, plan, audit fsyncs, put, read-back), against moto on this machine.
+/// Thirty findings on thirty roles, one after another, each revoked (the latency figures are
+/// `benches/respond.rs`'s; tests assert behaviour, not time).
 #[tokio::test]
-async fn deciding_and_revoking_one_finding_takes_well_under_a_second() {
+async fn thirty_findings_in_a_row_are_each_revoked_once() {
     let iam = iam().await;
     let mut s = responder(Policy::parse("max_per_hour = 100").unwrap(), true).await;
     let mut ledger = MemoryLedger::default();
-    let mut took = Vec::new();
     for i in 0..30 {
         let role = uniq("th-rg-latency");
         let id = make_role(&iam, &role).await;
         let f = stolen(&role, &id, &format!("i-0lat{i}"), &format!("ASIARGLATENCY{i:07}"));
-        let t = std::time::Instant::now();
         let d = s.responder.handle(std::slice::from_ref(&f), &mut ledger, Utc::now()).await.remove(0);
-        took.push(t.elapsed());
         assert_eq!(d.outcome, Some(Outcome::Applied), "{d:?}");
+        let again = s.responder.handle(std::slice::from_ref(&f), &mut ledger, Utc::now()).await.remove(0);
+        assert_ne!(again.outcome, Some(Outcome::Applied), "acted twice on one key: {again:?}");
     }
-    took.sort();
-    let (p50, p99) = (took[took.len() / 2], took[took.len() * 99 / 100]);
-    eprintln!(
-        "respond decide+act on moto: p50 {p50:?}, p99 {p99:?}, max {:?} over {} findings",
-        took[took.len() - 1],
-        took.len()
-    );
-    assert!(p99 < std::time::Duration::from_secs(1), "p99 {p99:?}");
 }
