@@ -2,7 +2,8 @@
 //!
 //! The pipeline, one module per stage:
 //! `source` (list and read inputs) -> `decode` (sniff, decompress, parse, normalize into [`event`])
-//! -> `scan` (parallel decode, ordered merge, `dedup`, `summary`) -> `detect` -> `report`.
+//! -> `scan` (parallel decode, ordered merge, `dedup`, `summary`) -> `detect` -> `report`, or `export`
+//! (the events as Parquet).
 
 #![warn(missing_docs)]
 
@@ -13,6 +14,7 @@ pub mod decode;
 pub mod dedup;
 pub mod detect;
 pub mod event;
+pub mod export;
 pub mod report;
 pub mod respond;
 pub mod revoke;

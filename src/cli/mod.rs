@@ -1,6 +1,7 @@
 //! Command-line definitions, shared by the binary and its tests. Groups of options that several
 //! commands take (inputs and filters, output) are flattened into each command.
 
+pub mod export;
 pub mod help;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -32,6 +33,9 @@ pub enum Command {
     /// The affected role's timeline: sessions issued, uses by key and origin, revocations.
     #[command(after_help = help::TIMELINE_HELP)]
     Timeline(TimelineArgs),
+    /// Write the normalized events as Hive-partitioned Parquet (for DuckDB, Athena, Spark).
+    #[command(after_help = export::EXPORT_HELP)]
+    Export(export::ExportArgs),
     /// Deny compromised sessions issued before a cutoff (plan by default; --emit or --apply).
     #[command(after_help = help::REVOKE_HELP)]
     Revoke(RevokeArgs),
@@ -241,6 +245,10 @@ pub enum Format {
     Ndjson,
     /// CSV with a header.
     Csv,
+    /// OCSF 1.1 Detection Findings (class 2004), JSON Lines.
+    Ocsf,
+    /// AWS Security Finding Format (a JSON array, as Security Hub imports it).
+    Asff,
 }
 
 impl From<Format> for crate::report::Format {
@@ -250,6 +258,8 @@ impl From<Format> for crate::report::Format {
             Format::Json => crate::report::Format::Json,
             Format::Ndjson => crate::report::Format::Ndjson,
             Format::Csv => crate::report::Format::Csv,
+            Format::Ocsf => crate::report::Format::Ocsf,
+            Format::Asff => crate::report::Format::Asff,
         }
     }
 }
@@ -305,6 +315,9 @@ pub struct ScanArgs {
     /// Read and account for inputs without running detection (to measure the plain scan).
     #[arg(long, conflicts_with = "dump_events")]
     pub no_detect: bool,
+    /// Also send the findings to Security Hub (BatchImportFindings, as ASFF, 100 at a time).
+    #[arg(long, conflicts_with_all = ["dump_events", "no_detect"])]
+    pub to_security_hub: bool,
 }
 
 /// AWS connection options shared by every command that calls AWS (the SDK's default credential chain
@@ -433,6 +446,7 @@ impl InputArgs {
             accounts: self.account.clone(),
             regions: self.region.clone(),
             keep_raw_for: None,
+            keep_raw_all: false,
         };
         let prune = crate::source::Prune {
             accounts: filter.accounts.clone(),

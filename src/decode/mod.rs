@@ -2,12 +2,14 @@
 //!
 //! The format is sniffed from the content, never from the name: gzip or zip or plain; then
 //! `{"Records":[...]}`, `{"Events":[{"CloudTrailEvent":"..."}]}` (`lookup-events`), a bare array,
-//! JSON Lines or concatenated objects, a single event, EventBridge and Panther wrappers.
+//! JSON Lines or concatenated objects, a single event, EventBridge and Panther wrappers; and Parquet
+//! written by `trailhound export` ([`parquet`]).
 
 mod archive;
 pub mod inflate;
 pub mod lenient;
 pub mod normalize;
+pub mod parquet;
 pub mod raw;
 
 use raw::RawRecord;
@@ -261,6 +263,9 @@ impl Decoder {
 
     /// Decodes one input. `sink` gets every CloudTrail record, in input order.
     pub fn decode(&mut self, bytes: &[u8], sink: &mut dyn FnMut(&RawRecord<'_>)) -> Report {
+        if parquet::sniff(bytes) {
+            return parquet::decode(bytes, sink);
+        }
         if bytes.starts_with(b"PK\x03\x04") {
             let report = self.decode_zip(bytes, sink);
             if self.member.capacity() > 256 << 20 {

@@ -44,6 +44,8 @@ pub struct Filter {
     /// Keys whose events keep their request parameters and response elements (blast-radius reports);
     /// every other event skips them, which keeps the scan fast.
     pub keep_raw_for: Option<std::sync::Arc<rustc_hash::FxHashSet<String>>>,
+    /// Every event keeps its request parameters and response elements (`export`).
+    pub keep_raw_all: bool,
 }
 
 /// Raw request or response JSON, secrets redacted and size capped.
@@ -246,14 +248,14 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
     for r in &rec.resources {
         b.resource(&r.arn, &r.kind, &r.account_id);
     }
-    if let (Some(keep), Some(u)) = (&filter.keep_raw_for, uid) {
-        if keep.contains(u.access_key_id.as_ref()) {
-            if let Some(t) = kept_raw(rec.request_parameters) {
-                b.set(Field::RequestParameters, &t);
-            }
-            if let Some(t) = kept_raw(rec.response_elements) {
-                b.set(Field::ResponseElements, &t);
-            }
+    let keep_raw = filter.keep_raw_all
+        || matches!((&filter.keep_raw_for, uid), (Some(keep), Some(u)) if keep.contains(u.access_key_id.as_ref()));
+    if keep_raw {
+        if let Some(t) = kept_raw(rec.request_parameters) {
+            b.set(Field::RequestParameters, &t);
+        }
+        if let Some(t) = kept_raw(rec.response_elements) {
+            b.set(Field::ResponseElements, &t);
         }
     }
 

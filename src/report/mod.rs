@@ -1,9 +1,11 @@
-//! Report: findings as a terminal table, JSON, JSON Lines or CSV.
+//! Report: findings as a terminal table, JSON, JSON Lines, CSV, OCSF or ASFF.
 
+pub mod asff;
 pub mod blast;
 pub mod escape;
 pub mod html;
 pub mod json;
+pub mod ocsf;
 pub mod redact;
 
 use crate::detect::Finding;
@@ -20,6 +22,10 @@ pub enum Format {
     Ndjson,
     /// CSV with a header row, formula-safe.
     Csv,
+    /// OCSF 1.1 Detection Findings (class 2004), one JSON object per line.
+    Ocsf,
+    /// AWS Security Finding Format: one JSON array, as `aws securityhub batch-import-findings` takes it.
+    Asff,
 }
 
 /// CSV columns, in order (list fields joined with `;`).
@@ -83,7 +89,24 @@ fn csv_row(f: &Finding) -> Vec<String> {
 /// Writes findings in `format` (JSON outputs through [`json`], CSV cells formula-safe, the table
 /// terminal-safe).
 pub fn write_findings(findings: &[Finding], format: Format, out: &mut dyn Write) -> io::Result<()> {
+    write_findings_in(findings, format, "us-east-1", out)
+}
+
+/// [`write_findings`], with the region ASFF findings are addressed to (their product ARN's).
+pub fn write_findings_in(findings: &[Finding], format: Format, region: &str, out: &mut dyn Write) -> io::Result<()> {
     match format {
+        Format::Ocsf => {
+            for f in findings {
+                json::to_writer(&mut *out, &ocsf::finding(f))?;
+                writeln!(out)?;
+            }
+            Ok(())
+        }
+        Format::Asff => {
+            let all: Vec<serde_json::Value> = findings.iter().map(|f| asff::finding(f, region)).collect();
+            json::to_writer_pretty(&mut *out, &all)?;
+            writeln!(out)
+        }
         Format::Json => {
             json::to_writer_pretty(&mut *out, findings)?;
             writeln!(out)

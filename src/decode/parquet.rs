@@ -1,0 +1,227 @@
+//! Parquet written by `trailhound export`, read back as CloudTrail records.
+//!
+//! Each row is rebuilt into the borrowed record model from the export's flat columns, so the row
+//! normalizes into the very event it was exported from and a scan over an export finds what a scan
+//! over the original logs finds. `request_parameters` and `response_elements` are passed on when
+//! they are whole JSON; when the export cut them (over 16 KiB) the few keys normalization reads
+//! are rebuilt from their own columns instead.
+
+use super::raw::{RawAttributes, RawIdentity, RawIssuer, RawRecord, RawResource, RawSessionContext};
+use super::{Outcome, Report};
+use arrow_array::{
+    Array, BooleanArray, ListArray, RecordBatch, RecordBatchReader, StringArray, StructArray, TimestampMillisecondArray,
+};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+/// True when `bytes` start like a Parquet file.
+pub fn sniff(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PAR1")
+}
+
+struct Columns<'b> {
+    batch: &'b RecordBatch,
+}
+
+impl<'b> Columns<'b> {
+    fn text(&self, name: &str) -> Option<&'b StringArray> {
+        self.batch.column_by_name(name)?.as_any().downcast_ref::<StringArray>()
+    }
+    fn time(&self, name: &str) -> Option<&'b TimestampMillisecondArray> {
+        self.batch.column_by_name(name)?.as_any().downcast_ref::<TimestampMillisecondArray>()
+    }
+}
+
+fn get<'a>(col: Option<&'a StringArray>, i: usize) -> &'a str {
+    col.filter(|c| c.is_valid(i)).map_or("", |c| c.value(i))
+}
+
+fn ts(col: Option<&TimestampMillisecondArray>, i: usize) -> Option<i64> {
+    col.filter(|c| c.is_valid(i)).map(|c| c.value(i))
+}
+
+/// Decodes one Parquet input, handing every row to `sink` as a record.
+pub fn decode(bytes: &[u8], sink: &mut dyn FnMut(&RawRecord<'_>)) -> Report {
+    let mut report = Report {
+        format: "parquet",
+        outcome: Outcome::Read,
+        records: 0,
+        rejected: 0,
+        bytes_decompressed: bytes.len() as u64,
+        warnings: Vec::new(),
+    };
+    let reader = match ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
+        .and_then(|b| b.with_batch_size(4096).build())
+    {
+        Ok(r) => r,
+        Err(e) => {
+            report.outcome = Outcome::Skipped(format!("not a complete Parquet file: {e}"));
+            return report;
+        }
+    };
+    let schema = reader.schema();
+    if schema.field_with_name("event_name").is_err() || schema.field_with_name("event_source").is_err() {
+        report.outcome = Outcome::Ignored("not CloudTrail: Parquet without the columns of a trailhound export".into());
+        return report;
+    }
+    for batch in reader {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                let why = format!("Parquet error after {} rows: {e}", report.records);
+                report.outcome = if report.records > 0 { Outcome::Partial(why) } else { Outcome::Skipped(why) };
+                return report;
+            }
+        };
+        let n = rows(&batch, sink);
+        report.records += n;
+    }
+    report
+}
+
+/// Hands the rows of one batch to `sink`; returns how many.
+fn rows(batch: &RecordBatch, sink: &mut dyn FnMut(&RawRecord<'_>)) -> u64 {
+    let c = Columns { batch };
+    let t = |n: &str| c.text(n);
+    let (event_id, account, region, source, name) =
+        (t("event_id"), t("account_id"), t("region"), t("event_source"), t("event_name"));
+    let (etype, error, ptype, pid, parn) =
+        (t("event_type"), t("error_code"), t("principal_type"), t("principal_id"), t("principal_arn"));
+    let (user, role_arn, role_id, key, delivery) =
+        (t("user_name"), t("role_arn"), t("role_id"), t("access_key_id"), t("ec2_role_delivery"));
+    let (ip, agent, vpce, vpce_acct, idp, invoked) = (
+        t("source_ip"),
+        t("user_agent"),
+        t("vpc_endpoint_id"),
+        t("vpc_endpoint_account_id"),
+        t("identity_provider"),
+        t("invoked_by"),
+    );
+    let (req, resp) = (t("request_parameters"), t("response_elements"));
+    let (time, issued) = (c.time("event_time"), c.time("session_issued_at"));
+    let read_only = batch.column_by_name("read_only").and_then(|a| a.as_any().downcast_ref::<BooleanArray>());
+    let resources = batch.column_by_name("resources").and_then(|a| a.as_any().downcast_ref::<ListArray>());
+    for i in 0..batch.num_rows() {
+        let g = |col| get(col, i);
+        let issued_ms = ts(issued, i);
+        let has_context = !g(delivery).is_empty() || !g(role_arn).is_empty() || issued_ms.is_some();
+        let session_context = has_context.then(|| RawSessionContext {
+            session_issuer: (!g(role_arn).is_empty()).then(|| RawIssuer {
+                kind: "Role".into(),
+                principal_id: g(role_id).into(),
+                arn: g(role_arn).into(),
+                user_name: Cow::Borrowed(""),
+            }),
+            attributes: issued_ms.map(|ms| RawAttributes { creation_date: crate::time::format_ms(ms).into() }),
+            ec2_role_delivery: g(delivery).into(),
+            source_identity: Cow::Borrowed(""),
+        });
+        let identity = [ptype, pid, parn, user, key, idp, invoked].iter().any(|&col| !g(col).is_empty())
+            || session_context.is_some();
+        let user_identity = identity.then(|| RawIdentity {
+            kind: g(ptype).into(),
+            principal_id: g(pid).into(),
+            arn: g(parn).into(),
+            account_id: g(account).into(),
+            access_key_id: g(key).into(),
+            user_name: g(user).into(),
+            invoked_by: g(invoked).into(),
+            identity_provider: g(idp).into(),
+            session_context,
+        });
+        let request = json_or(g(req), || request_from_columns(&c, i));
+        let response = json_or(g(resp), || response_from_columns(&c, i));
+        let rec = RawRecord {
+            event_time: ts(time, i).map_or(Cow::Borrowed(""), |ms| crate::time::format_ms(ms).into()),
+            event_id: g(event_id).into(),
+            event_source: g(source).into(),
+            event_name: g(name).into(),
+            event_type: g(etype).into(),
+            aws_region: g(region).into(),
+            recipient_account_id: g(account).into(),
+            error_code: g(error).into(),
+            read_only: read_only.filter(|a| a.is_valid(i)).map(|a| a.value(i)),
+            source_ip: g(ip).into(),
+            user_agent: g(agent).into(),
+            vpc_endpoint_id: g(vpce).into(),
+            vpc_endpoint_account_id: g(vpce_acct).into(),
+            user_identity,
+            resources: resource_list(resources, i),
+            request_parameters: request.as_deref(),
+            response_elements: response.as_deref(),
+            ..RawRecord::default()
+        };
+        sink(&rec);
+    }
+    batch.num_rows() as u64
+}
+
+fn resource_list(col: Option<&ListArray>, i: usize) -> Vec<RawResource<'static>> {
+    let Some(list) = col.filter(|l| l.is_valid(i)) else { return Vec::new() };
+    let entries = list.value(i);
+    let Some(s) = entries.as_any().downcast_ref::<StructArray>() else { return Vec::new() };
+    let f = |name: &str| s.column_by_name(name).and_then(|a| a.as_any().downcast_ref::<StringArray>().cloned());
+    let (arn, kind, acct) = (f("arn"), f("type"), f("account_id"));
+    (0..s.len())
+        .map(|j| RawResource {
+            arn: get(arn.as_ref(), j).to_owned().into(),
+            kind: get(kind.as_ref(), j).to_owned().into(),
+            account_id: get(acct.as_ref(), j).to_owned().into(),
+        })
+        .collect()
+}
+
+/// The stored JSON when it is whole; else what `rebuild` makes of the flat columns (None when empty).
+fn json_or(stored: &str, rebuild: impl FnOnce() -> serde_json::Value) -> Option<Box<RawValue>> {
+    if !stored.is_empty() {
+        if let Ok(v) = RawValue::from_string(stored.to_owned()) {
+            return Some(v);
+        }
+    }
+    let v = rebuild();
+    if v.as_object().is_some_and(|m| m.is_empty()) {
+        return None;
+    }
+    serde_json::value::to_raw_value(&v).ok()
+}
+
+fn put(m: &mut serde_json::Map<String, serde_json::Value>, key: &str, v: &str) {
+    if !v.is_empty() {
+        m.insert(key.to_owned(), v.into());
+    }
+}
+
+fn request_from_columns(c: &Columns<'_>, i: usize) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for (key, col) in [
+        ("roleArn", "minted_role_arn"),
+        ("roleSessionName", "minted_session_name"),
+        ("instanceId", "target_instance_id"),
+        ("publicIp", "target_public_ip"),
+        ("allocationId", "allocation_id"),
+        ("roleName", "target_role_name"),
+        ("policyName", "target_policy_name"),
+    ] {
+        put(&mut m, key, get(c.text(col), i));
+    }
+    m.into()
+}
+
+fn response_from_columns(c: &Columns<'_>, i: usize) -> serde_json::Value {
+    let g = |col: &str| get(c.text(col), i);
+    let mut m = serde_json::Map::new();
+    if !g("minted_access_key_id").is_empty() {
+        m.insert("credentials".into(), serde_json::json!({"accessKeyId": g("minted_access_key_id")}));
+    }
+    if !g("minted_role_id").is_empty() {
+        let id = format!("{}:{}", g("minted_role_id"), g("minted_session_name"));
+        m.insert("assumedRoleUser".into(), serde_json::json!({ "assumedRoleId": id }));
+    }
+    if !g("created_access_key_id").is_empty() {
+        m.insert("accessKey".into(), serde_json::json!({"accessKeyId": g("created_access_key_id")}));
+    }
+    put(&mut m, "publicIp", g("target_public_ip"));
+    put(&mut m, "allocationId", g("allocation_id"));
+    m.into()
+}
