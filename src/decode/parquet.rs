@@ -85,7 +85,7 @@ fn rows(batch: &RecordBatch, sink: &mut dyn FnMut(&RawRecord<'_>)) -> u64 {
     let c = Columns { batch };
     let t = |n: &str| c.text(n);
     let (event_id, account, region, source, name) =
-        (t("event_id"), t("account_id"), t("region"), t("event_source"), t("event_name"));
+        (t("event_id"), t("account_id"), t("aws_region"), t("event_source"), t("event_name"));
     let (etype, error, ptype, pid, parn) =
         (t("event_type"), t("error_code"), t("principal_type"), t("principal_id"), t("principal_arn"));
     let (user, role_arn, role_id, key, delivery) =

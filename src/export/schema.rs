@@ -23,6 +23,16 @@ fn timestamp() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
 }
 
+/// The column of a normalized field: its stable name, except `region`, which is `aws_region` (as in
+/// CloudTrail) so as not to clash with the `region` partition column (Hive and Athena refuse a
+/// partition column named like a data column).
+pub fn column_name(f: Field) -> &'static str {
+    match f {
+        Field::Region => "aws_region",
+        _ => f.name(),
+    }
+}
+
 /// The fields of one `resources` entry.
 pub fn resource_fields() -> Fields {
     Fields::from(vec![
@@ -39,7 +49,7 @@ fn resource_item() -> Arc<ArrowField> {
 /// The export's schema, in column order.
 pub fn schema() -> SchemaRef {
     let mut fields = vec![ArrowField::new(EVENT_TIME, timestamp(), true)];
-    fields.extend(Field::ALL.iter().map(|f| ArrowField::new(f.name(), DataType::Utf8, true)));
+    fields.extend(Field::ALL.iter().map(|&f| ArrowField::new(column_name(f), DataType::Utf8, true)));
     fields.push(ArrowField::new(SESSION_ISSUED_AT, timestamp(), true));
     fields.push(ArrowField::new(READ_ONLY, DataType::Boolean, true));
     fields.push(ArrowField::new(RESOURCES, DataType::List(resource_item()), true));

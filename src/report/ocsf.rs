@@ -93,28 +93,24 @@ fn finding_raw(f: &Finding) -> Value {
     let (conf, conf_name) = confidence_id(&f.confidence);
     let first = ms(&f.first_seen);
     let last = ms(&f.last_seen).or(first);
-    let user = json!({
-        "uid": f.role_id,
-        "name": f.session_name,
-        "type": "AssumedRole",
-        "type_id": 99,
-        "credential_uid": f.access_key_id,
-        "account": {"uid": f.account_id, "type": "AWS Account", "type_id": 10},
-    });
+    // One evidence per offending origin. OCSF 1.1 also defines `actor` and `src_endpoint` here, but
+    // py-ocsf-models (the validator the tests use) does not model them yet: the origin, the key and
+    // the session go into the evidence's `data`.
     let evidences: Vec<Value> = f
         .source_ips
         .iter()
         .enumerate()
         .map(|(i, origin)| {
-            let endpoint = if origin.parse::<std::net::IpAddr>().is_ok() {
-                json!({"ip": origin})
-            } else {
-                json!({"uid": origin, "svc_name": "VPC endpoint"})
-            };
             json!({
-                "actor": {"user": user, "session": {"uid": f.access_key_id, "issuer": f.role_arn}},
-                "src_endpoint": endpoint,
-                "data": {"origin_class": f.source_classes.get(i)},
+                "name": format!("use of {} from {origin}", f.access_key_id),
+                "data": {
+                    "src_endpoint": origin,
+                    "origin_class": f.source_classes.get(i),
+                    "access_key_id": f.access_key_id,
+                    "session_name": f.session_name,
+                    "role_arn": f.role_arn,
+                    "role_id": f.role_id,
+                },
             })
         })
         .collect();
@@ -154,7 +150,11 @@ fn finding_raw(f: &Finding) -> Value {
             "version": OCSF_VERSION,
             "product": {"name": "trailhound", "vendor_name": "trailhound", "version": env!("CARGO_PKG_VERSION")},
         },
-        "cloud": {"provider": "AWS", "account": {"uid": f.account_id, "type": "AWS Account", "type_id": 10}, "region": f.workload_region},
+        "cloud": {
+            "provider": "AWS",
+            "account": {"uid": f.account_id, "name": f.account_id, "type": "AWS Account", "type_id": 10},
+            "region": f.workload_region,
+        },
         "finding_info": {
             "uid": finding_uid(f),
             "title": title(f),
@@ -162,7 +162,7 @@ fn finding_raw(f: &Finding) -> Value {
             "types": [f.kind],
             "first_seen_time": first,
             "last_seen_time": last,
-            "analytic": {"name": f.kind, "type": "Rule", "type_id": 1},
+            "analytic": {"uid": f.kind, "name": f.kind, "type": "Rule", "type_id": 1},
             "data_sources": ["AWS CloudTrail"],
         },
         "evidences": evidences,
