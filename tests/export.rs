@@ -444,3 +444,27 @@ fn athena_ddl_declares_the_export_columns_in_order() {
         assert!(ddl.contains(&format!("{p}=${{{p}}}")), "{p} missing from the location template");
     }
 }
+
+#[test]
+fn partition_values_are_escaped_and_dates_are_utc_days() {
+    use trailhound::export::partition::{DEFAULT_PARTITION, date, folder, value};
+    assert_eq!(value("012345678901"), "012345678901");
+    assert_eq!(value(".."), "%2E%2E");
+    assert_eq!(value("a/../b"), "a%2F%2E%2E%2Fb");
+    assert_eq!(value(""), DEFAULT_PARTITION);
+    assert!(value(&"9".repeat(500)).len() <= 64);
+    assert_eq!(date(Some(1_700_000_000_000)), "2023-11-14");
+    assert_eq!(date(Some(-1)), "1969-12-31");
+    assert_eq!(date(None), DEFAULT_PARTITION);
+    assert_eq!(folder("1", "eu-west-1", Some(0)), "account=1/region=eu-west-1/date=1970-01-01");
+}
+
+#[test]
+fn export_targets_parse() {
+    use trailhound::export::dest::Target;
+    assert_eq!(Target::parse("s3://b/p/q/").unwrap(), Target::S3 { bucket: "b".into(), prefix: "p/q".into() });
+    assert_eq!(Target::parse("s3://b").unwrap(), Target::S3 { bucket: "b".into(), prefix: String::new() });
+    assert!(Target::parse("s3:///x").is_err());
+    assert_eq!(Target::parse("out").unwrap(), Target::Dir("out".into()));
+    assert_eq!(Target::parse("s3://b/p").unwrap().display("account=1/x.parquet"), "s3://b/p/account=1/x.parquet");
+}

@@ -11,8 +11,7 @@ pub const EXPORT_HELP: &str = "Exit status:
   3  some inputs skipped or read in part (see the summary); the export holds the rest
 
 Example:
-  trailhound export s3://org-trail/AWSLogs/ --since 2026-11-01 --to evidence/
-  duckdb -c \"SELECT event_name, count(*) FROM read_parquet('evidence/**/*.parquet', hive_partitioning=true) GROUP BY 1\"";
+  trailhound export s3://org-trail/AWSLogs/ --since 2026-11-01 --to evidence/";
 
 /// Options of `export`.
 #[derive(Args, Debug)]

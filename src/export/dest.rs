@@ -176,16 +176,3 @@ async fn upload(client: &aws_sdk_s3::Client, bucket: &str, key: &str, path: &Pat
     }
     parts
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets() {
-        assert_eq!(Target::parse("s3://b/p/q/").unwrap(), Target::S3 { bucket: "b".into(), prefix: "p/q".into() });
-        assert_eq!(Target::parse("s3://b").unwrap(), Target::S3 { bucket: "b".into(), prefix: String::new() });
-        assert!(Target::parse("s3:///x").is_err());
-        assert_eq!(Target::parse("out").unwrap(), Target::Dir("out".into()));
-    }
-}

@@ -38,26 +38,3 @@ pub fn date(time_ms: Option<i64>) -> String {
 pub fn folder(account: &str, region: &str, time_ms: Option<i64>) -> String {
     format!("account={}/region={}/date={}", value(account), value(region), date(time_ms))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hostile_partition_values_stay_inside_the_export() {
-        assert_eq!(value("012345678901"), "012345678901");
-        assert_eq!(value("us-east-1"), "us-east-1");
-        assert_eq!(value(".."), "%2E%2E");
-        assert_eq!(value("a/../b"), "a%2F%2E%2E%2Fb");
-        assert_eq!(value("x\u{1b}[31m"), "x%1B%5B31m");
-        assert_eq!(value(""), DEFAULT_PARTITION);
-        assert!(value(&"9".repeat(500)).len() <= MAX_VALUE);
-    }
-
-    #[test]
-    fn dates_are_utc_days() {
-        assert_eq!(date(Some(1_700_000_000_000)), "2023-11-14");
-        assert_eq!(date(None), DEFAULT_PARTITION);
-        assert_eq!(folder("1", "eu-west-1", Some(0)), "account=1/region=eu-west-1/date=1970-01-01");
-    }
-}
