@@ -32,6 +32,7 @@ read -r decompressed records gz < <(python3 -c "import json; s=json.load(open('$
 t_plain=$(best "$bin" scan "$dir" --no-detect -q)
 t_detect=$(best "$bin" scan "$dir" -q --format json)
 t_export=$(best "$bin" export "$dir" --to "$out/export" -q)
+rm -rf "$out/export"
 "$bin" export "$dir" --to "$out/export" -q --summary "$out/export-summary.json"
 python3 - "$decompressed" "$records" "$gz" "$t_plain" "$t_detect" "$t_export" "$out/export-summary.json" <<'PY'
 import json, sys
