@@ -14,20 +14,21 @@ pub mod partition;
 pub mod run;
 pub mod schema;
 pub mod security_hub;
+pub mod writer;
 
 use crate::event::Event;
 use crate::scan::EventSink;
 use anyhow::Context;
 use arrow_schema::SchemaRef;
 use dest::Dest;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::BufWriter;
-use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 /// Limits of one export.
 #[derive(Clone, Debug)]
@@ -71,25 +72,32 @@ struct PartKey {
     day: Option<i64>,
 }
 
+/// A partition's open file, as the merge thread sees it: rows not yet handed to the writer thread.
 struct Open {
     rows: schema::Rows,
-    writer: ArrowWriter<BufWriter<File>>,
-    tmp: PathBuf,
-    rel: String,
+    id: u64,
     last_used: u64,
 }
 
+/// Record batches queued for the writer thread (a few MB each): bounds memory when it falls behind.
+const QUEUE: usize = 8;
+
 /// The export sink: feed it events (as an [`EventSink`]), then [`Exporter::finish`].
+///
+/// Rows are gathered on the scan's merge thread; encoding, compression and publishing happen on a
+/// writer thread ([`writer`]), so the two overlap.
 pub struct Exporter {
     opts: ExportOptions,
     schema: SchemaRef,
-    props: WriterProperties,
-    dest: Dest,
+    dest: Arc<Dest>,
     open: BTreeMap<PartKey, Open>,
     /// Next file number of each partition that had a file.
     next_file: BTreeMap<PartKey, u32>,
+    next_id: u64,
     tick: u64,
-    stats: ExportStats,
+    rows: u64,
+    tx: Option<SyncSender<writer::Msg>>,
+    thread: Option<JoinHandle<(ExportStats, Option<anyhow::Error>)>>,
     error: Option<anyhow::Error>,
 }
 
@@ -103,16 +111,31 @@ impl Exporter {
         for c in schema::NO_DICTIONARY {
             props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
         }
-        Exporter {
-            schema: schema::schema(),
+        let dest = Arc::new(dest);
+        let schema = schema::schema();
+        let w = writer::Writer {
+            dest: dest.clone(),
+            schema: schema.clone(),
             props: props.build(),
+            memory_bytes: opts.memory_bytes,
+        };
+        let (tx, rx) = sync_channel(QUEUE);
+        let (tx, thread, error) = match std::thread::Builder::new().name("parquet".into()).spawn(move || w.run(rx)) {
+            Ok(t) => (Some(tx), Some(t), None),
+            Err(e) => (None, None, Some(anyhow::Error::from(e).context("cannot start the Parquet writer thread"))),
+        };
+        Exporter {
+            opts,
+            schema,
             dest,
             open: BTreeMap::new(),
             next_file: BTreeMap::new(),
+            next_id: 0,
             tick: 0,
-            stats: ExportStats::default(),
-            error: None,
-            opts,
+            rows: 0,
+            tx,
+            thread,
+            error,
         }
     }
 
@@ -121,6 +144,14 @@ impl Exporter {
             account: ev.account_id().to_owned(),
             region: ev.region().to_owned(),
             day: ev.time_ms().map(|t| t.div_euclid(86_400_000)),
+        }
+    }
+
+    fn send(&mut self, msg: writer::Msg) -> anyhow::Result<()> {
+        match &self.tx {
+            // A closed channel means the writer thread stopped: finish says why.
+            Some(tx) => tx.send(msg).map_err(|_| anyhow::anyhow!("the Parquet writer thread stopped")),
+            None => anyhow::bail!("the Parquet writer thread is not running"),
         }
     }
 
@@ -133,47 +164,27 @@ impl Exporter {
         if let Some(parent) = tmp.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
+        // Created here, so the temporary name exists as soon as the partition does.
         let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        let writer = ArrowWriter::try_new(
-            BufWriter::with_capacity(1 << 20, file),
-            self.schema.clone(),
-            Some(self.props.clone()),
-        )?;
-        Ok(Open { rows: schema::Rows::default(), writer, tmp, rel, last_used: 0 })
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(writer::Msg::Open { id, file, tmp, rel })?;
+        Ok(Open { rows: schema::Rows::default(), id, last_used: 0 })
     }
 
-    fn write_rows(schema: &SchemaRef, o: &mut Open) -> anyhow::Result<()> {
+    fn flush_rows(&mut self, key: &PartKey) -> anyhow::Result<()> {
+        let Some(o) = self.open.get_mut(key) else { return Ok(()) };
         if o.rows.is_empty() {
             return Ok(());
         }
-        let batch = o.rows.take(schema)?;
-        o.writer.write(&batch).with_context(|| format!("writing {}", o.tmp.display()))
+        let (id, batch) = (o.id, o.rows.take(&self.schema)?);
+        self.send(writer::Msg::Write { id, batch })
     }
 
-    /// Finishes one file and publishes it under its final name.
-    fn close(&mut self, mut o: Open) -> anyhow::Result<()> {
-        Self::write_rows(&self.schema, &mut o)?;
-        o.writer.flush().with_context(|| format!("writing {}", o.tmp.display()))?;
-        self.stats.row_groups += o.writer.flushed_row_groups().len() as u64;
-        // into_inner writes the footer (finish would write it a second time).
-        let file = o.writer.into_inner().with_context(|| format!("finishing {}", o.tmp.display()))?;
-        let file = file.into_inner().map_err(|e| e.into_error())?;
-        file.sync_data().with_context(|| format!("writing {}", o.tmp.display()))?;
-        self.stats.bytes += file.metadata().map_or(0, |m| m.len());
-        drop(file);
-        self.dest.publish(&o.tmp, &o.rel)?;
-        self.stats.files.push(self.dest.target().display(&o.rel));
-        Ok(())
-    }
-
-    /// When the open files hold more than the memory bound, the largest ends its row group early.
-    fn bound_memory(&mut self) -> anyhow::Result<()> {
-        let held: usize = self.open.values().map(|o| o.writer.in_progress_size()).sum();
-        if held <= self.opts.memory_bytes {
-            return Ok(());
-        }
-        if let Some(o) = self.open.values_mut().max_by_key(|o| o.writer.in_progress_size()) {
-            o.writer.flush().with_context(|| format!("writing {}", o.tmp.display()))?;
+    fn close(&mut self, key: &PartKey) -> anyhow::Result<()> {
+        self.flush_rows(key)?;
+        if let Some(o) = self.open.remove(key) {
+            self.send(writer::Msg::Close { id: o.id })?;
         }
         Ok(())
     }
@@ -184,20 +195,20 @@ impl Exporter {
         if !self.open.contains_key(&key) {
             if self.open.len() >= self.opts.max_open.max(1) {
                 let lru = self.open.iter().min_by_key(|(_, o)| o.last_used).map(|(k, _)| k.clone());
-                if let Some(o) = lru.and_then(|k| self.open.remove(&k)) {
-                    self.close(o)?;
+                if let Some(k) = lru {
+                    self.close(&k)?;
                 }
             }
             let o = self.open_file(&key)?;
             self.open.insert(key.clone(), o);
         }
+        let tick = self.tick;
         let Some(o) = self.open.get_mut(&key) else { return Ok(()) };
-        o.last_used = self.tick;
+        o.last_used = tick;
         o.rows.push(ev);
-        self.stats.rows += 1;
+        self.rows += 1;
         if o.rows.len() >= BATCH_ROWS || o.rows.text_bytes() >= BATCH_TEXT {
-            Self::write_rows(&self.schema, o)?;
-            self.bound_memory()?;
+            self.flush_rows(&key)?;
         }
         Ok(())
     }
@@ -205,14 +216,28 @@ impl Exporter {
     /// Finishes every open file and returns what was written, or the first error (then no file is
     /// left under a temporary name, and files already published stay).
     pub fn finish(mut self) -> anyhow::Result<ExportStats> {
-        if let Some(e) = self.error.take() {
+        let keys: Vec<PartKey> = self.open.keys().cloned().collect();
+        let mut res = self.error.take().map_or(Ok(()), Err);
+        for k in keys {
+            if res.is_err() {
+                break;
+            }
+            res = self.close(&k);
+        }
+        self.tx = None;
+        let joined = self.thread.take().map(|t| t.join());
+        let (mut stats, werr) = match joined {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => (ExportStats::default(), Some(anyhow::anyhow!("the Parquet writer thread panicked"))),
+            None => (ExportStats::default(), None),
+        };
+        // The writer's own error says more than "the writer thread stopped".
+        if let Some(e) = werr {
             return Err(e);
         }
-        while let Some((_, o)) = self.open.pop_first() {
-            self.close(o)?;
-        }
-        self.dest.cleanup();
-        Ok(std::mem::take(&mut self.stats))
+        res?;
+        stats.rows = self.rows;
+        Ok(stats)
     }
 }
 
@@ -229,10 +254,11 @@ impl EventSink for Exporter {
 
 impl Drop for Exporter {
     fn drop(&mut self) {
-        // An export that failed or was abandoned removes its temporary files.
-        for o in self.open.values() {
-            let _ = std::fs::remove_file(&o.tmp);
+        // Abandoned (an error, a panic): closing the channel without Close messages makes the writer
+        // thread remove every temporary file; wait for it so nothing is left behind.
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
-        self.dest.cleanup();
     }
 }
