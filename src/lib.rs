@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod athena;
 pub mod aws;
 pub mod blast;
 pub mod cli;

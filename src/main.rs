@@ -49,6 +49,7 @@ fn main() {
         Command::Timeline(args) => run_timeline(args),
         Command::Completions(args) => run_completions(args),
         Command::Man(args) => run_man(args),
+        Command::Athena(args) => run_athena(args),
     };
     std::process::exit(code.unwrap_or_else(|e| {
         eprintln!("trailhound: error: {}", report::escape::term(&format!("{e:#}")));
@@ -172,6 +173,10 @@ fn write_summary(path: &Option<std::path::PathBuf>, summary: &trailhound::summar
 fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     let inp = &args.input;
     let (filter, prune) = inp.filter_and_prune()?;
+    if let Some(opts) = args.athena.options()? {
+        return run_scan_athena(&args, opts, &filter, &prune);
+    }
+    inp.require_inputs()?;
     // Everything that can fail on the arguments fails before the listing starts.
     let detect =
         if args.dump_events || args.no_detect { None } else { Some(DetectConfig::load(&args.detect.options())?) };
@@ -244,6 +249,77 @@ fn run_export(args: trailhound::cli::export::ExportArgs) -> anyhow::Result<i32> 
         anyhow::bail!("no inputs found in {}", args.input.inputs.join(", "));
     }
     Ok(exit::status(false, summary.is_partial()))
+}
+
+/// `scan --engine athena`: the window, accounts and regions become the queries' parameters; the
+/// findings are written as the local engine writes them.
+fn run_scan_athena(
+    args: &ScanArgs,
+    opts: trailhound::athena::AthenaOptions,
+    filter: &trailhound::decode::normalize::Filter,
+    prune: &Prune,
+) -> anyhow::Result<i32> {
+    use trailhound::athena::engine;
+    if !args.input.inputs.is_empty() {
+        anyhow::bail!("--engine athena reads the Athena table, not INPUT ({})", args.input.inputs.join(", "));
+    }
+    if args.dump_events || args.no_detect {
+        anyhow::bail!("--engine athena computes detection's facts only (no --dump-events or --no-detect)");
+    }
+    let window =
+        trailhound::athena::Window::from_filter(filter, prune.margin_ms, chrono::Utc::now().timestamp_millis())?;
+    let cfg = DetectConfig::load(&args.detect.options())?;
+    let session = Session::new()?;
+    let quiet = args.output.quiet;
+    let started = std::time::Instant::now();
+    let (detection, run) =
+        session.rt().block_on(engine::detect(&args.aws.options(), &opts, &window, cfg, &session.cancel, &mut |q| {
+            if !quiet {
+                eprintln!("{}", engine::describe(q));
+            }
+        }))?;
+    let mut summary =
+        trailhound::summary::Summary { elapsed_ms: started.elapsed().as_millis() as u64, ..Default::default() };
+    add_warnings(&mut summary, detection.warnings);
+    summary.findings = detection.findings.len() as u64;
+    let format =
+        args.output.format.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Ndjson });
+    let mut doc = Vec::new();
+    report::write_findings(&detection.findings, format.into(), &mut doc).context("writing findings")?;
+    write_document(&args.output.output, doc).context("writing findings")?;
+    if !quiet {
+        eprint!("{}", engine::describe_run(&run));
+        eprintln!("trailhound: {} findings", summary.findings);
+    }
+    summary.athena = Some(run);
+    write_summary(&args.output.summary, &summary)?;
+    Ok(exit::status(summary.findings > 0, false))
+}
+
+/// `athena ddl`: prints the table DDL, or runs it with --apply.
+fn run_athena(args: trailhound::cli::AthenaCmdArgs) -> anyhow::Result<i32> {
+    let trailhound::cli::AthenaCommand::Ddl(d) = args.command;
+    let ddl = trailhound::athena::ddl::render(&d.spec())?;
+    if !d.apply {
+        print!("{ddl}");
+        return Ok(exit::CLEAN);
+    }
+    let session = Session::new()?;
+    let opts = trailhound::athena::AthenaOptions {
+        database: d.athena_database.clone().unwrap_or_default(),
+        workgroup: d.athena_workgroup.clone(),
+        output: d.athena_output.clone(),
+        timeout_secs: 600,
+        ..Default::default()
+    };
+    let id = session.rt().block_on(trailhound::athena::client::run_statement(
+        &d.aws.options(),
+        &opts,
+        &ddl,
+        &session.cancel,
+    ))?;
+    eprintln!("trailhound: table {} created in database {} (query {id})", d.athena_table, opts.database);
+    Ok(exit::CLEAN)
 }
 
 /// Runs a scan for `revoke --from-scan` and returns its findings.
@@ -416,6 +492,7 @@ fn run_revoke(args: RevokeArgs) -> anyhow::Result<i32> {
 
 fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
     let inp = &args.input;
+    inp.require_inputs()?;
     let (filter, prune) = inp.filter_and_prune()?;
     let mut roots: Vec<String> = args.key.clone();
     for f in &args.finding {
@@ -516,6 +593,7 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
 
 fn run_timeline(args: TimelineArgs) -> anyhow::Result<i32> {
     let inp = &args.input;
+    inp.require_inputs()?;
     let (filter, prune) = inp.filter_and_prune()?;
     let session = Session::new()?;
     let opened = session.open(inp, &prune, &args.aws);

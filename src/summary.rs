@@ -78,6 +78,9 @@ pub struct Summary {
     pub findings: u64,
     /// Worker threads the scan used (`--threads`, or one per core).
     pub threads: usize,
+    /// `--engine athena`: the queries run, bytes scanned, cost and time (absent for the local engine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub athena: Option<crate::athena::AthenaRun>,
 }
 
 impl Summary {

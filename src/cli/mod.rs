@@ -1,8 +1,11 @@
 //! Command-line definitions, shared by the binary and its tests. Groups of options that several
 //! commands take (inputs and filters, output) are flattened into each command.
 
+pub mod athena;
 pub mod export;
 pub mod help;
+
+pub use athena::{AthenaArgs, AthenaCmdArgs, AthenaCommand, DdlArgs, Engine};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -39,6 +42,8 @@ pub enum Command {
     /// Deny compromised sessions issued before a cutoff (plan by default; --emit or --apply).
     #[command(after_help = help::REVOKE_HELP)]
     Revoke(RevokeArgs),
+    /// Athena: the CloudTrail table DDL for a trail bucket (`athena ddl`).
+    Athena(AthenaCmdArgs),
     /// Print the shell completion script for bash, zsh, fish, powershell or elvish.
     #[command(after_help = help::COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -158,8 +163,8 @@ pub struct TimelineArgs {
 #[derive(Args, Debug, Clone)]
 pub struct InputArgs {
     /// Files, folders (walked recursively) or s3://bucket/prefix URLs of CloudTrail logs, in any export
-    /// shape, gzipped or not.
-    #[arg(required = true, value_name = "INPUT")]
+    /// shape, gzipped or not (none with `scan --engine athena`).
+    #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
     /// Keep records at or after this time (RFC 3339, or a date YYYY-MM-DD meaning midnight UTC).
     #[arg(long, value_name = "TIME")]
@@ -318,6 +323,9 @@ pub struct ScanArgs {
     /// Also send the findings to Security Hub (BatchImportFindings, as ASFF, 100 at a time).
     #[arg(long, conflicts_with_all = ["dump_events", "no_detect"])]
     pub to_security_hub: bool,
+    /// The engine, and Athena's options.
+    #[command(flatten)]
+    pub athena: AthenaArgs,
 }
 
 /// AWS connection options shared by every command that calls AWS (the SDK's default credential chain
@@ -430,6 +438,15 @@ mod tests {
 }
 
 impl InputArgs {
+    /// Fails when no input was given (clap cannot say "required unless --engine athena" for options
+    /// shared with commands that have no engine).
+    pub fn require_inputs(&self) -> anyhow::Result<()> {
+        if self.inputs.is_empty() {
+            anyhow::bail!("no INPUT given: name files, folders or s3://bucket/prefix URLs of CloudTrail logs");
+        }
+        Ok(())
+    }
+
     /// The record filter and the listing pruning these options ask for.
     pub fn filter_and_prune(&self) -> anyhow::Result<(crate::decode::normalize::Filter, crate::source::Prune)> {
         let parse = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
