@@ -82,12 +82,18 @@ impl Endpoint {
 const WINDOW: [&str; 4] = ["--since", "2000-01-01", "--until", "2100-01-01"];
 
 fn athena_cmd(endpoint: &str, region: &str, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_trailhound"));
+    let mut c = aws_cmd(endpoint, region);
     c.args(["scan", "--engine", "athena", "--athena-database", "trails", "--athena-table", "cloudtrail_logs"])
         .args(["--athena-output", "s3://athena-results/trailhound/", "--format", "json"])
         .args(WINDOW)
-        .args(extra)
-        .env("AWS_ENDPOINT_URL_ATHENA", endpoint)
+        .args(extra);
+    c
+}
+
+/// trailhound with fake credentials and Athena at `endpoint`.
+fn aws_cmd(endpoint: &str, region: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trailhound"));
+    c.env("AWS_ENDPOINT_URL_ATHENA", endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", region)
@@ -317,4 +323,37 @@ fn moto_seeded_results_give_the_same_findings() {
     let r = run_athena(&moto_url, region, &[]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(r.stdout, local(&[&inv]));
+}
+
+#[test]
+fn athena_ddl_prints_and_applies_the_table() {
+    let out = Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["athena", "ddl", "--location", "s3://org-trail/", "--org", "o-abcde12345", "--account", "111122223333"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let ddl = String::from_utf8_lossy(&out.stdout);
+    assert!(ddl.contains("CREATE EXTERNAL TABLE IF NOT EXISTS cloudtrail_logs ("), "{ddl}");
+    assert!(ddl.contains("s3://org-trail/AWSLogs/o-abcde12345/${account}/CloudTrail/${region}/${timestamp}"), "{ddl}");
+    let bad = Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["athena", "ddl", "--location", "s3://org-trail/'x", "--account", "111122223333"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--location"));
+
+    let ep = Endpoint::start(&[&fixture("corpora/stratus")], &[]);
+    let applied = aws_cmd(&ep.url, "us-east-1")
+        .args(["athena", "ddl", "--location", "s3://trail", "--account", "111122223333", "--apply"])
+        .args(["--athena-database", "security", "--athena-output", "s3://athena-results/"])
+        .output()
+        .unwrap();
+    assert_eq!(applied.status.code(), Some(0), "{}", String::from_utf8_lossy(&applied.stderr));
+    let stats = ep.stats();
+    assert_eq!(stats.len(), 1);
+    assert_eq!(stats[0]["name"], "ddl");
+    assert_eq!(stats[0]["database"], "security");
+    assert!(
+        stats[0]["sql"].as_str().unwrap().contains("'s3://trail/AWSLogs/${account}/CloudTrail/${region}/${timestamp}'")
+    );
 }

@@ -73,7 +73,10 @@ class Handler(BaseHTTPRequestHandler):
               "database": b.get("QueryExecutionContext", {}).get("Database"), "workgroup": b.get("WorkGroup"),
               "output": b.get("ResultConfiguration", {}).get("OutputLocation"),
               "reuse": b.get("ResultReuseConfiguration"), "bytes_scanned": 0, "bytes_unpruned": 0}
-        if name == ARGS.fail:
+        if "CREATE EXTERNAL TABLE" in sql:
+            # DDL is Hive's, which DuckDB does not speak: recorded, and reported created.
+            ex.update(name="ddl", state="SUCCEEDED", reason=None, columns=[], rows=[], sql=sql)
+        elif name == ARGS.fail:
             ex.update(state="FAILED", reason=ARGS.reason)
         else:
             try:
