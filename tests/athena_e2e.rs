@@ -217,10 +217,20 @@ fn the_scan_budget_stops_the_run_once_passed() {
     let inv = fixture("corpora/invictus-ir");
     let ep = Endpoint::start(&[&inv], &[]);
     // The excerpt is 1.9 MB; every query scans all of it: the budget is passed by the first.
-    let r = run_athena(&ep.url, "us-east-1", &["--max-scan-gb", "0.001"]);
+    let r = run_athena(
+        &ep.url,
+        "us-east-1",
+        &["--max-scan-gb", "0.001", "--athena-reuse-minutes", "60", "--athena-workgroup", "ir"],
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--max-scan-gb"), "{}", r.stderr);
-    assert_eq!(ep.stats().len(), 1, "no query starts once the budget is passed");
+    let stats = ep.stats();
+    assert_eq!(stats.len(), 1, "no query starts once the budget is passed");
+    assert_eq!(stats[0]["workgroup"], "ir");
+    assert_eq!(
+        stats[0]["reuse"],
+        serde_json::json!({"ResultReuseByAgeConfiguration": {"Enabled": true, "MaxAgeInMinutes": 60}})
+    );
 }
 
 #[test]
