@@ -367,3 +367,13 @@ fn athena_ddl_prints_and_applies_the_table() {
         stats[0]["sql"].as_str().unwrap().contains("'s3://trail/AWSLogs/${account}/CloudTrail/${region}/${timestamp}'")
     );
 }
+
+#[test]
+fn access_denied_is_named_with_the_permissions_needed() {
+    let ep = Endpoint::start(&[&fixture("corpora/stratus")], &["--deny"]);
+    let r = run_athena(&ep.url, "us-east-1", &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("access denied"), "{}", r.stderr);
+    assert!(r.stderr.contains("athena:StartQueryExecution") && r.stderr.contains("glue:GetTable"), "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+}

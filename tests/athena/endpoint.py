@@ -6,6 +6,7 @@ Athena does), and accounts for the bytes a query scans with and without partitio
 usage: endpoint.py --port-file FILE [--fail NAME] [--slow POLLS] [--reason TEXT] INPUT...
   --fail NAME    queries whose first line names NAME ("-- NAME: ...") end FAILED with --reason
   --slow POLLS   every query stays RUNNING for this many GetQueryExecution calls
+  --deny         StartQueryExecution answers AccessDeniedException
 GET /__stats returns every execution (name, state, bytes scanned, bytes without pruning, parameters,
 request token, whether it was stopped).
 """
@@ -61,6 +62,8 @@ class Handler(BaseHTTPRequestHandler):
             return handler(body)
 
     def op_StartQueryExecution(self, b):
+        if ARGS.deny:
+            return self.error("AccessDeniedException", "User: arn:aws:iam::123456789012:user/ir is not authorized to perform: athena:StartQueryExecution")
         token = b.get("ClientRequestToken")
         if token and token in TOKENS:
             return self.reply(200, {"QueryExecutionId": TOKENS[token]})
@@ -152,6 +155,7 @@ def main():
     p.add_argument("--fail")
     p.add_argument("--slow", type=int, default=0)
     p.add_argument("--reason", default="HIVE_BAD_DATA: injected failure")
+    p.add_argument("--deny", action="store_true", help="refuse StartQueryExecution with AccessDeniedException")
     p.add_argument("inputs", nargs="+")
     ARGS = p.parse_args()
     CON = duckdb.connect()
