@@ -5,6 +5,9 @@
 --   3, 4  accounts, comma-separated ('' for all): the same value twice
 --   5, 6  regions, comma-separated ('' for all): the same value twice
 --   7, 8  event time window in epoch milliseconds: [since, until)
+--   9, 10 accounts again, 11, 12 regions again: records are kept by their own account
+--         (recipientAccountId, else userIdentity.accountId) and awsRegion too, as trailhound's
+--         --account and --region keep them, whatever folder they were delivered to
 -- Every value the Rust detector reads is computed here as trailhound's normalizer computes it
 -- (src/decode/normalize.rs): absent fields are '', times are epoch milliseconds, NULL when unreadable.
 WITH scoped AS (
@@ -62,7 +65,10 @@ WITH scoped AS (
       AND (? = '' OR contains(split(?, ','), region))
 ),
 kept AS (
-    SELECT * FROM scoped WHERE time_ms >= ? AND time_ms < ?
+    SELECT * FROM scoped
+    WHERE time_ms >= ? AND time_ms < ?
+      AND (? = '' OR contains(split(?, ','), account_id))
+      AND (? = '' OR contains(split(?, ','), aws_region))
 ),
 -- A record delivered twice (global events copied into several regions, an organization trail
 -- beside an account trail) counts once: by eventID, a UUID's case ignored, as trailhound does.

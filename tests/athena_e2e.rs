@@ -161,7 +161,7 @@ fn athena_engine_gives_the_local_findings_end_to_end() {
         assert_eq!(s["database"], "trails");
         assert_eq!(s["output"], "s3://athena-results/trailhound/");
         let params = s["params"].as_array().unwrap();
-        assert_eq!(params.len(), 8, "{s}");
+        assert_eq!(params.len(), 12, "{s}");
         assert_eq!(params[0], "'2000/01/01'");
     }
 }

@@ -75,21 +75,26 @@ impl Window {
         Ok(w)
     }
 
-    /// The eight positional parameters every query takes, in order (see `queries/_events.sql`).
+    /// The twelve positional parameters every query takes, in order (see `queries/_events.sql`).
     pub fn parameters(&self) -> Vec<String> {
         let accounts = literal(&self.accounts.join(","));
         let regions = literal(&self.regions.join(","));
+        let (partition_accounts, partition_regions) = (accounts.clone(), regions.clone());
         vec![
             // Objects are named by delivery, never before the event (the local engine prunes alike);
             // the margin covers late delivery into later days.
             literal(&day(self.since_ms)),
             literal(&day(self.until_ms.saturating_add(self.margin_ms))),
+            partition_accounts.clone(),
+            partition_accounts,
+            partition_regions.clone(),
+            partition_regions,
+            self.since_ms.to_string(),
+            self.until_ms.to_string(),
             accounts.clone(),
             accounts,
             regions.clone(),
             regions,
-            self.since_ms.to_string(),
-            self.until_ms.to_string(),
         ]
     }
 
@@ -121,7 +126,7 @@ mod tests {
     fn every_query_carries_the_shared_head_verbatim() {
         for q in QUERIES {
             assert!(q.sql.contains(EVENTS_HEAD), "queries/{}.sql does not hold queries/_events.sql verbatim", q.name);
-            assert_eq!(q.sql.matches('?').count(), 8, "queries/{}.sql: parameters", q.name);
+            assert_eq!(q.sql.matches('?').count(), 12, "queries/{}.sql: parameters", q.name);
         }
     }
 
@@ -144,7 +149,11 @@ mod tests {
                 "''",
                 "''",
                 "1688947200000",
-                "1689033600000"
+                "1689033600000",
+                "'123456789012,210987654321'",
+                "'123456789012,210987654321'",
+                "''",
+                "''"
             ]
         );
         assert_eq!(literal("it's"), "'it''s'");

@@ -21,7 +21,8 @@ def main():
     until = since + 86_400_000
     last = (start + datetime.timedelta(days=1, hours=2)).strftime("%Y/%m/%d")
     q = lambda s: "'" + s.replace("'", "''") + "'"  # noqa: E731
-    params = [q(day), q(last), q(account), q(account), q(region), q(region), str(since), str(until)]
+    params = [q(day), q(last), q(account), q(account), q(region), q(region), str(since), str(until),
+              q(account), q(account), q(region), q(region)]
     con = duckdb.connect()
     sizes = trailtable.build(con, [trail])
     days = sorted({r[0] for r in con.execute('SELECT DISTINCT "timestamp" FROM cloudtrail_logs').fetchall()})
