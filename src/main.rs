@@ -47,6 +47,14 @@ fn main() {
         Command::Revoke(args) => run_revoke(args),
         Command::Report(args) => run_report(args),
         Command::Timeline(args) => run_timeline(args),
+        Command::Respond(args) => args.options().and_then(|o| {
+            runtime()?.block_on(trailhound::respond::run(&o))?;
+            Ok(exit::CLEAN)
+        }),
+        Command::Lambda(args) => args.common.options(String::new(), &args.state).and_then(|o| {
+            runtime()?.block_on(trailhound::respond::lambda::run(&o))?;
+            Ok(exit::CLEAN)
+        }),
         Command::Completions(args) => run_completions(args),
         Command::Man(args) => run_man(args),
         Command::Athena(args) => run_athena(args),

@@ -103,7 +103,6 @@ impl BatchPool {
 }
 
 fn decode_input(input: &Input, opts: &ScanOptions, pool: &BatchPool) -> Decoded {
-    let filter = &opts.filter;
     let cap = if opts.max_input_bytes == 0 { DEFAULT_MAX_INPUT } else { opts.max_input_bytes };
     BUFFERS.with(|cell| {
         let mut guard = cell.borrow_mut();
@@ -111,6 +110,15 @@ fn decode_input(input: &Input, opts: &ScanOptions, pool: &BatchPool) -> Decoded 
         if let Err(e) = opts.reader.read_into(input, raw, cap) {
             return Decoded::unread(e);
         }
+        decode_raw(raw, decoder, opts, pool)
+    })
+}
+
+/// Decodes bytes already read (`raw` may be cut to the cap; it is left allocated for reuse unless large).
+fn decode_raw(raw: &mut Vec<u8>, decoder: &mut Decoder, opts: &ScanOptions, pool: &BatchPool) -> Decoded {
+    let filter = &opts.filter;
+    let cap = if opts.max_input_bytes == 0 { DEFAULT_MAX_INPUT } else { opts.max_input_bytes };
+    {
         let bytes_compressed = raw.len() as u64;
         // A file longer than the cap is read up to it; its end is missing, and the summary says so.
         let cut = raw.len() as u64 > cap;
@@ -148,7 +156,28 @@ fn decode_input(input: &Input, opts: &ScanOptions, pool: &BatchPool) -> Decoded 
             *raw = Vec::new();
         }
         Decoded { report, batches, filtered, read_error: None, bytes_compressed }
-    })
+    }
+}
+
+/// Decodes one input already in memory (an object a notification named) and feeds its distinct events
+/// to `sinks`, as [`run`] does for each listed input: the same decoding, filters, de-duplication within
+/// the input and accounting. `raw` is consumed (cut to the cap when larger).
+pub fn scan_bytes(name: &str, raw: &mut Vec<u8>, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) -> Summary {
+    let started = Instant::now();
+    let pool = BatchPool::default();
+    let input = Input {
+        name: name.to_owned(),
+        location: crate::source::Location::Local(name.into()),
+        size: raw.len() as u64,
+        layout: crate::source::layout::parse_key(name),
+    };
+    let run = std::panic::AssertUnwindSafe(|| decode_raw(raw, &mut Decoder::new(), opts, &pool));
+    let d = std::panic::catch_unwind(run)
+        .unwrap_or_else(|_| Decoded::unread("internal error while decoding (please report)".to_owned()));
+    let mut summary = Summary { threads: 1, inputs_total: 1, ..Summary::default() };
+    merge(&input, &d, &mut Dedup::default(), &mut summary, sinks);
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    summary
 }
 
 /// Decodes one input; a panic while decoding (a bug, on input nobody foresaw) costs that input, named

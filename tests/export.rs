@@ -434,7 +434,7 @@ fn asff_findings_have_every_required_field() {
 
 #[test]
 fn athena_ddl_declares_the_export_columns_in_order() {
-    let ddl = std::fs::read_to_string(root().join("queries/export_table.sql")).unwrap();
+    let ddl = std::fs::read_to_string(root().join("queries/create_table_export.sql")).unwrap();
     let body = &ddl[ddl.find("CREATE EXTERNAL TABLE").unwrap()..];
     let cols = &body[body.find('(').unwrap() + 1..body.find("\n)").unwrap()];
     let names: Vec<&str> = cols.lines().filter_map(|l| l.split_whitespace().next()).collect();

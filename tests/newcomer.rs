@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::process::{Command, Output};
 
-const SUBCOMMANDS: [&str; 7] = ["scan", "report", "timeline", "export", "revoke", "completions", "man"];
+const SUBCOMMANDS: [&str; 10] =
+    ["scan", "report", "timeline", "export", "revoke", "respond", "lambda", "athena", "completions", "man"];
 
 fn trailhound(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trailhound")).args(args).output().expect("run trailhound")

@@ -4,6 +4,7 @@
 pub mod athena;
 pub mod export;
 pub mod help;
+pub mod respond;
 
 pub use athena::{AthenaArgs, AthenaCmdArgs, AthenaCommand, DdlArgs, Engine};
 
@@ -42,6 +43,12 @@ pub enum Command {
     /// Deny compromised sessions issued before a cutoff (plan by default; --emit or --apply).
     #[command(after_help = help::REVOKE_HELP)]
     Revoke(RevokeArgs),
+    /// Consume S3 notifications of new trail objects from SQS: judge each, revoke within guardrails.
+    #[command(after_help = respond::RESPOND_HELP)]
+    Respond(respond::RespondArgs),
+    /// `respond` for one SQS batch per AWS Lambda invocation (the function's bootstrap runs it).
+    #[command(after_help = respond::LAMBDA_HELP)]
+    Lambda(respond::LambdaArgs),
     /// Athena: the CloudTrail table DDL for a trail bucket (`athena ddl`).
     Athena(AthenaCmdArgs),
     /// Print the shell completion script for bash, zsh, fish, powershell or elvish.

@@ -152,6 +152,25 @@ impl Prefetcher {
     }
 }
 
+/// Reads one object whole (a notification named it), within [`FETCH_TIMEOUT`]; refuses one that S3
+/// says is larger than `cap` bytes before reading it. The error names the object and what failed.
+pub async fn get_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    size: u64,
+    cap: u64,
+) -> Result<Vec<u8>, String> {
+    let what = format!("s3://{bucket}/{key}");
+    if size > cap {
+        return Err(format!("{what}: {size} bytes, larger than the --max-input-size cap of {cap}: not read"));
+    }
+    match tokio::time::timeout(FETCH_TIMEOUT, fetch(client, bucket, key, size.min(cap), Vec::new())).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("GetObject {what}: no answer within {} s", FETCH_TIMEOUT.as_secs())),
+    }
+}
+
 /// One object into `buf`, with a few whole-object retries for bodies cut mid-transfer (the SDK already
 /// retries throttling such as `SlowDown` and transient errors on the request itself, with backoff).
 async fn fetch(

@@ -5,7 +5,7 @@
 mod fetch;
 mod list;
 
-pub use fetch::Prefetcher;
+pub use fetch::{Prefetcher, get_object};
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 
