@@ -63,6 +63,14 @@ pub const COMPLETIONS_HELP: &str = "Exit status:
 Example:
   trailhound completions bash > ~/.local/share/bash-completion/completions/trailhound";
 
+/// Shown by `trailhound athena --help`.
+pub const ATHENA_HELP: &str = "Exit status:
+  0  the DDL was printed, or applied and Athena reported success
+  2  error: bad location or organization id, or Athena refused the statement (its reason is shown)
+
+Example:
+  trailhound athena ddl --location s3://org-trail/AWSLogs/ --org o-a1b2c3d4e5 --database security";
+
 /// Shown by `trailhound man --help`.
 pub const MAN_HELP: &str = "Exit status:
   0  the page(s) were written

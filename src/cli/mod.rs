@@ -50,6 +50,7 @@ pub enum Command {
     #[command(after_help = respond::LAMBDA_HELP)]
     Lambda(respond::LambdaArgs),
     /// Athena: the CloudTrail table DDL for a trail bucket (`athena ddl`).
+    #[command(after_help = help::ATHENA_HELP)]
     Athena(AthenaCmdArgs),
     /// Print the shell completion script for bash, zsh, fish, powershell or elvish.
     #[command(after_help = help::COMPLETIONS_HELP)]

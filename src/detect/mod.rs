@@ -128,7 +128,7 @@ impl Unparsable {
 
 /// The streaming detector: feed it every event ([`EventSink`]), then [`Detector::finish`].
 pub struct Detector {
-    pub(crate) cfg: DetectConfig,
+    pub(crate) cfg: std::sync::Arc<DetectConfig>,
     pub(crate) syms: Interner,
     pub(crate) keys: KeyTable,
     pub(crate) humans: FxHashMap<Origin, HumanUse>,
@@ -156,6 +156,12 @@ pub(crate) const MAX_UNPARSABLE_NAMES: usize = 1_000;
 impl Detector {
     /// A detector with these settings.
     pub fn new(cfg: DetectConfig) -> Self {
+        Self::with_config(std::sync::Arc::new(cfg))
+    }
+
+    /// A detector sharing settings already loaded: a long-running consumer judges after every object
+    /// and must not read AWS's address ranges again each time.
+    pub fn with_config(cfg: std::sync::Arc<DetectConfig>) -> Self {
         let mut syms = Interner::default();
         // Symbol 0 is the empty string, so `== 0` reads as "not known yet".
         syms.intern("");

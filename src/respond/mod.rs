@@ -72,8 +72,8 @@ pub async fn consumer(
         Some(p) => decide::Policy::load(p)?,
         None => decide::Policy::default(),
     };
-    // The detection settings are checked now, not at the first object.
-    crate::detect::DetectConfig::load(&opts.detect)?;
+    // The detection settings are checked now, not at the first object, and loaded once.
+    let detect = std::sync::Arc::new(crate::detect::DetectConfig::load(&opts.detect)?);
     let audit = opts.audit_log.clone().unwrap_or_else(|| DEFAULT_AUDIT_LOG.into());
     let store = Store::open(&opts.state, cfg).await?;
     let state = store.load().await?;
@@ -81,7 +81,7 @@ pub async fn consumer(
         s3: crate::source::s3::S3Source::new(cfg).client,
         store,
         state,
-        detect: opts.detect.clone(),
+        detect,
         accounts: opts.accounts.clone(),
         regions: opts.regions.clone(),
         max_input_bytes: opts.max_input_bytes,

@@ -7,9 +7,9 @@ use super::notify_parse::{self, ObjectRef};
 use super::state::{Processed, State, changed};
 use super::store::{Saved, Store};
 use crate::decode::inflate::DEFAULT_MAX_INPUT;
+use crate::detect::DetectConfig;
 use crate::detect::Detector;
 use crate::detect::facts::{FactSink, Facts};
-use crate::detect::{DetectConfig, DetectOptions};
 use crate::report::escape::term;
 use crate::scan::{ScanOptions, scan_bytes};
 use std::time::{Duration, Instant};
@@ -60,8 +60,8 @@ pub struct Consumer {
     pub store: Store,
     /// The state as last stored.
     pub state: State,
-    /// Detection settings (loaded per judgement: the detector consumes them).
-    pub detect: DetectOptions,
+    /// Detection settings, loaded once and shared by every judgement.
+    pub detect: std::sync::Arc<DetectConfig>,
     /// Accounts whose objects are read (from the key's layout); empty reads all.
     pub accounts: Vec<String>,
     /// Regions whose objects are read (from the key's layout); empty reads all.
@@ -224,9 +224,9 @@ impl Consumer {
             st.clock_ms = st.clock_ms.max(newest_ms(&facts));
             st.facts.merge(facts.clone());
             st.expire(now);
-            let cfg = DetectConfig::load(&self.detect)?;
+            let cfg = self.detect.clone();
             let findings = tokio::task::block_in_place(|| {
-                let mut d = Detector::new(cfg);
+                let mut d = Detector::with_config(cfg);
                 d.absorb(&st.facts);
                 d.finish().findings
             });
