@@ -16,6 +16,8 @@ use trailhound::revoke::{self, CutoffChoice, RoleRequest};
 use trailhound::scan::{self, EventSink, ScanOptions};
 use trailhound::source::{self, Prune};
 
+mod athena_cmds;
+
 // Decoding allocates a batch arena per input on every worker: mimalloc keeps that off the kernel.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -57,7 +59,7 @@ fn main() {
         }),
         Command::Completions(args) => run_completions(args),
         Command::Man(args) => run_man(args),
-        Command::Athena(args) => run_athena(args),
+        Command::Athena(args) => athena_cmds::run_athena(args),
     };
     std::process::exit(code.unwrap_or_else(|e| {
         eprintln!("trailhound: error: {}", report::escape::term(&format!("{e:#}")));
@@ -123,10 +125,10 @@ fn write_document(path: &Option<std::path::PathBuf>, doc: Vec<u8>) -> anyhow::Re
 }
 
 /// Everything a command needs to read its inputs: runtime, Ctrl-C flag, listing, reader.
-struct Session {
+pub(crate) struct Session {
     /// Always `Some` until dropped.
     rt: Option<tokio::runtime::Runtime>,
-    cancel: Arc<AtomicBool>,
+    pub(crate) cancel: Arc<AtomicBool>,
 }
 
 impl Drop for Session {
@@ -182,7 +184,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     let inp = &args.input;
     let (filter, prune) = inp.filter_and_prune()?;
     if let Some(opts) = args.athena.options()? {
-        return run_scan_athena(&args, opts, &filter, &prune);
+        return athena_cmds::run_scan_athena(&args, opts, &filter, &prune);
     }
     inp.require_inputs()?;
     // Everything that can fail on the arguments fails before the listing starts.
@@ -259,78 +261,6 @@ fn run_export(args: trailhound::cli::export::ExportArgs) -> anyhow::Result<i32> 
     Ok(exit::status(false, summary.is_partial()))
 }
 
-/// `scan --engine athena`: the window, accounts and regions become the queries' parameters; the
-/// findings are written as the local engine writes them.
-fn run_scan_athena(
-    args: &ScanArgs,
-    opts: trailhound::athena::AthenaOptions,
-    filter: &trailhound::decode::normalize::Filter,
-    prune: &Prune,
-) -> anyhow::Result<i32> {
-    use trailhound::athena::engine;
-    if !args.input.inputs.is_empty() {
-        anyhow::bail!("--engine athena reads the Athena table, not INPUT ({})", args.input.inputs.join(", "));
-    }
-    if args.dump_events || args.no_detect {
-        anyhow::bail!("--engine athena computes detection's facts only (no --dump-events or --no-detect)");
-    }
-    let window =
-        trailhound::athena::Window::from_filter(filter, prune.margin_ms, chrono::Utc::now().timestamp_millis())?;
-    let cfg = DetectConfig::load(&args.detect.options())?;
-    let session = Session::new()?;
-    let quiet = args.output.quiet;
-    let started = std::time::Instant::now();
-    let (detection, run) =
-        session.rt().block_on(engine::detect(&args.aws.options(), &opts, &window, cfg, &session.cancel, &mut |q| {
-            if !quiet {
-                eprintln!("{}", engine::describe(q));
-            }
-        }))?;
-    let mut summary =
-        trailhound::summary::Summary { elapsed_ms: started.elapsed().as_millis() as u64, ..Default::default() };
-    add_warnings(&mut summary, detection.warnings);
-    summary.findings = detection.findings.len() as u64;
-    let format =
-        args.output.format.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Ndjson });
-    let mut doc = Vec::new();
-    report::write_findings(&detection.findings, format.into(), &mut doc).context("writing findings")?;
-    write_document(&args.output.output, doc).context("writing findings")?;
-    if !quiet {
-        eprint!("{}", engine::describe_run(&run));
-        eprintln!("trailhound: {} findings", summary.findings);
-    }
-    summary.athena = Some(run);
-    write_summary(&args.output.summary, &summary)?;
-    Ok(exit::status(summary.findings > 0, false))
-}
-
-/// `athena ddl`: prints the table DDL, or runs it with --apply.
-fn run_athena(args: trailhound::cli::AthenaCmdArgs) -> anyhow::Result<i32> {
-    let trailhound::cli::AthenaCommand::Ddl(d) = args.command;
-    let ddl = trailhound::athena::ddl::render(&d.spec())?;
-    if !d.apply {
-        print!("{ddl}");
-        return Ok(exit::CLEAN);
-    }
-    let session = Session::new()?;
-    let opts = trailhound::athena::AthenaOptions {
-        database: d.athena_database.clone().unwrap_or_default(),
-        workgroup: d.athena_workgroup.clone(),
-        output: d.athena_output.clone(),
-        timeout_secs: 600,
-        ..Default::default()
-    };
-    let id = session.rt().block_on(trailhound::athena::client::run_statement(
-        &d.aws.options(),
-        &opts,
-        &ddl,
-        &session.cancel,
-    ))?;
-    eprintln!("trailhound: table {} created in database {} (query {id})", d.athena_table, opts.database);
-    Ok(exit::CLEAN)
-}
-
-/// Runs a scan for `revoke --from-scan` and returns its findings.
 /// Runs a scan for `revoke --from-scan` and returns its findings.
 fn scan_for_findings(args: &RevokeArgs) -> anyhow::Result<Vec<trailhound::detect::Finding>> {
     let session = Session::new()?;
@@ -499,9 +429,7 @@ fn run_revoke(args: RevokeArgs) -> anyhow::Result<i32> {
 }
 
 fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
-    let inp = &args.input;
-    inp.require_inputs()?;
-    let (filter, prune) = inp.filter_and_prune()?;
+    let (filter, prune) = args.input.filter_and_prune()?;
     let mut roots: Vec<String> = args.key.clone();
     for f in &args.finding {
         roots.extend(revoke::read_findings(f)?.into_iter().map(|f| f.access_key_id));
@@ -511,6 +439,16 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
         anyhow::bail!("report needs --key KEY or --finding FILE");
     }
     let session = Session::new()?;
+    let flags = athena_cmds::Flags {
+        athena: &args.athena,
+        input: &args.input,
+        aws: &args.aws,
+        detect: &args.detect,
+        quiet: args.out.quiet,
+    };
+    let (athena_input, narrowed) =
+        athena_cmds::narrow(&flags, &session, &filter, &prune, athena_cmds::Target::Chain(&roots))?.unzip();
+    let inp = athena_input.as_ref().unwrap_or(&args.input);
     let progress = !args.out.quiet && std::io::stderr().is_terminal();
 
     // Pass 1: minting edges (the chain) and detection (attacker origins), over everything selected.
@@ -527,10 +465,20 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
         max_input_bytes: inp.max_input_size,
     };
     let mut edges = trailhound::blast::MintEdges::new(&roots);
-    let mut detector = Detector::new(DetectConfig::load(&args.detect.options())?);
-    let first = scan::run(&opened.feed, &opts, &mut [&mut edges as &mut dyn EventSink, &mut detector])?;
+    // With --engine athena, Athena's aggregates gave the findings over the whole window.
+    let mut detector = match &narrowed {
+        Some(_) => None,
+        None => Some(Detector::new(DetectConfig::load(&args.detect.options())?)),
+    };
+    let mut sinks: Vec<&mut dyn EventSink> = vec![&mut edges];
+    sinks.extend(detector.as_mut().map(|d| d as &mut dyn EventSink));
+    let first = scan::run(&opened.feed, &opts, &mut sinks)?;
     let chain = trailhound::blast::chain(&roots, &edges.edges);
-    let detection = detector.finish();
+    let (detection, athena) = match (detector, narrowed) {
+        (_, Some(n)) => (n.detection, Some(n.run)),
+        (Some(d), None) => (d.finish(), None),
+        (None, None) => anyhow::bail!("internal: neither Athena nor a detector gave findings"),
+    };
     let findings = detection.findings;
 
     // Pass 2: only the chain's time window (sessions live at most 36 hours after they are minted).
@@ -572,6 +520,7 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
     let mut collector = trailhound::blast::Collector::new(&chain);
     let mut summary = scan::run(&opened.feed, &opts, &mut [&mut collector as &mut dyn EventSink])?;
     add_warnings(&mut summary, detection.warnings);
+    summary.athena = athena;
     let flagged: Vec<String> = findings
         .iter()
         .filter(|f| chain.iter().any(|k| k.access_key_id == f.access_key_id))
@@ -600,10 +549,24 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
 }
 
 fn run_timeline(args: TimelineArgs) -> anyhow::Result<i32> {
-    let inp = &args.input;
-    inp.require_inputs()?;
-    let (filter, prune) = inp.filter_and_prune()?;
+    let (filter, prune) = args.input.filter_and_prune()?;
     let session = Session::new()?;
+    let role = args.role.as_deref().map(|r| revoke::iam::role_name(r).to_owned());
+    let flags = athena_cmds::Flags {
+        athena: &args.athena,
+        input: &args.input,
+        aws: &args.aws,
+        detect: &args.detect,
+        quiet: args.out.quiet,
+    };
+    let sel = trailhound::athena::objects::Selection {
+        keys: args.key.iter().cloned().collect(),
+        roles: role.iter().cloned().collect(),
+        sessions: args.session.iter().cloned().collect(),
+    };
+    let (athena_input, narrowed) =
+        athena_cmds::narrow(&flags, &session, &filter, &prune, athena_cmds::Target::Records(sel))?.unzip();
+    let inp = athena_input.as_ref().unwrap_or(&args.input);
     let opened = session.open(inp, &prune, &args.aws);
     let opts = ScanOptions {
         filter,
@@ -612,15 +575,22 @@ fn run_timeline(args: TimelineArgs) -> anyhow::Result<i32> {
         reader: opened.reader.clone(),
         max_input_bytes: inp.max_input_size,
     };
-    let sel = trailhound::timeline::Selector {
-        role: args.role.as_deref().map(|r| revoke::iam::role_name(r).to_owned()),
-        session: args.session.clone(),
-        key: args.key.clone(),
-    };
+    let sel = trailhound::timeline::Selector { role, session: args.session.clone(), key: args.key.clone() };
     let mut sink = trailhound::timeline::TimelineSink::new(sel);
-    let mut detector = Detector::new(DetectConfig::load(&args.detect.options())?);
-    let mut summary = scan::run(&opened.feed, &opts, &mut [&mut sink as &mut dyn EventSink, &mut detector])?;
-    let detection = detector.finish();
+    let mut summary;
+    let detection = match narrowed {
+        // Athena's aggregates gave the findings over the whole window.
+        Some(n) => {
+            summary = scan::run(&opened.feed, &opts, &mut [&mut sink as &mut dyn EventSink])?;
+            summary.athena = Some(n.run);
+            n.detection
+        }
+        None => {
+            let mut detector = Detector::new(DetectConfig::load(&args.detect.options())?);
+            summary = scan::run(&opened.feed, &opts, &mut [&mut sink as &mut dyn EventSink, &mut detector])?;
+            detector.finish()
+        }
+    };
     add_warnings(&mut summary, detection.warnings);
     let t = sink.finish(&detection.findings);
     let mut doc = Vec::new();

@@ -377,3 +377,139 @@ fn access_denied_is_named_with_the_permissions_needed() {
     assert!(r.stderr.contains("athena:StartQueryExecution") && r.stderr.contains("glue:GetTable"), "{}", r.stderr);
     assert!(r.stdout.is_empty());
 }
+
+/// The chain and user-key scenario fixtures (three objects over three days), uploaded to a fresh
+/// bucket of moto's S3 under their own `AWSLogs/...` keys; returns the bucket.
+fn trail_in_moto(moto_url: &str) -> String {
+    let bucket = uniq("th-athena-objects");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let cfg = sdk(moto_url, "testing", "testing").await;
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&cfg).force_path_style(true).build());
+        s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+        for dir in ["scenarios/chain", "scenarios/userkey"] {
+            let base = fixture(dir);
+            let mut stack = vec![base.clone()];
+            while let Some(d) = stack.pop() {
+                for e in std::fs::read_dir(&d).unwrap() {
+                    let p = e.unwrap().path();
+                    if p.is_dir() {
+                        stack.push(p);
+                    } else {
+                        let key = p.strip_prefix(&base).unwrap().to_string_lossy().replace('\\', "/");
+                        let body = std::fs::read(&p).unwrap();
+                        s3.put_object().bucket(&bucket).key(&key).body(body.into()).send().await.expect("put object");
+                    }
+                }
+            }
+        }
+    });
+    bucket
+}
+
+/// The endpoint over the same fixtures, their "$path" being their S3 URLs in `bucket`.
+fn endpoint_for(bucket: &str) -> Endpoint {
+    let (chain, userkey) = (fixture("scenarios/chain"), fixture("scenarios/userkey"));
+    let roots = [format!("{}=s3://{bucket}/", path_str(&chain)), format!("{}=s3://{bucket}/", path_str(&userkey))];
+    Endpoint::start(&[&chain, &userkey], &["--s3-root", &roots[0], "--s3-root", &roots[1]])
+}
+
+/// `trailhound ARGS` with Athena at the endpoint, S3 at moto, and the wide window.
+fn with_s3(ep: &Endpoint, moto_url: &str, args: &[&str]) -> std::process::Output {
+    let mut c = aws_cmd(&ep.url, "us-east-1");
+    c.env("AWS_ENDPOINT_URL_S3", moto_url).args(args).args(WINDOW).arg("-q");
+    c.output().unwrap()
+}
+
+const ENGINE: [&str; 6] = ["--engine", "athena", "--athena-database", "trails", "--athena-table", "cloudtrail_logs"];
+
+#[test]
+fn report_through_athena_is_the_local_report() {
+    let moto_url = moto("TRAILHOUND_TEST_MOTO");
+    let bucket = trail_in_moto(&moto_url);
+    let ep = endpoint_for(&bucket);
+    let whole = format!("s3://{bucket}/");
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
+    for format in ["json", "md", "csv", "html"] {
+        let local = with_s3(&ep, &moto_url, &["report", &whole, "--key", "ASIAVICTIMKEY0000001", "--format", format]);
+        assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
+        let mut args = vec!["report", "--key", "ASIAVICTIMKEY0000001", "--format", format];
+        args.extend(ENGINE);
+        let sp = path_str(&summary);
+        args.extend(["--summary", &sp]);
+        let athena = with_s3(&ep, &moto_url, &args);
+        assert!(athena.status.success(), "{}", String::from_utf8_lossy(&athena.stderr));
+        assert!(!local.stdout.is_empty());
+        assert_eq!(
+            String::from_utf8_lossy(&athena.stdout),
+            String::from_utf8_lossy(&local.stdout),
+            "report --format {format}"
+        );
+    }
+    // The first round names the chain's object, whose minting edges add two keys; the second round
+    // asks for the three, finds no new key and stops.
+    // Each round names only the chain's object, one of the trail's three.
+    let stats = ep.stats();
+    let rounds: Vec<&Value> = stats.iter().filter(|s| s["name"] == "objects").collect();
+    assert_eq!(rounds.len(), 4 * 2, "two rounds per report");
+    for r in &rounds {
+        let rows = r["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 1, "{r}");
+        assert!(rows[0][0].as_str().unwrap().contains("ChainFixture0001"), "{r}");
+        let params = r["params"].as_array().unwrap();
+        assert_eq!(params.len(), 15);
+    }
+    assert_eq!(rounds[0]["params"][12], "'ASIAVICTIMKEY0000001'");
+    // The second round asks for the key minted (AssumeRole) and the key created (CreateAccessKey).
+    assert_eq!(rounds[1]["params"][12], "'AKIAPERSISTKEY000001/ASIACHAINEDKEY000001/ASIAVICTIMKEY0000001'");
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(s["athena"]["queries"].as_array().unwrap().len(), 8, "six aggregates and two rounds: {s}");
+    assert_eq!(s["inputs_read"], 1, "one object streamed: {s}");
+}
+
+#[test]
+fn timeline_through_athena_is_the_local_timeline() {
+    let moto_url = moto("TRAILHOUND_TEST_MOTO");
+    let bucket = trail_in_moto(&moto_url);
+    let ep = endpoint_for(&bucket);
+    let whole = format!("s3://{bucket}/");
+    let selections: [&[&str]; 3] =
+        [&["--role", "web-app-role"], &["--session", "i-0a1b2c3d4e5f60718"], &["--key", "ASIACHAINEDKEY000001"]];
+    for sel in selections {
+        for format in ["json", "table"] {
+            let mut args = vec!["timeline", &whole, "--format", format];
+            args.extend(sel);
+            let local = with_s3(&ep, &moto_url, &args);
+            assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
+            let mut args = vec!["timeline", "--format", format];
+            args.extend(sel);
+            args.extend(ENGINE);
+            let athena = with_s3(&ep, &moto_url, &args);
+            assert!(athena.status.success(), "{}", String::from_utf8_lossy(&athena.stderr));
+            assert!(!local.stdout.is_empty());
+            assert_eq!(
+                String::from_utf8_lossy(&athena.stdout),
+                String::from_utf8_lossy(&local.stdout),
+                "timeline {sel:?} --format {format}"
+            );
+        }
+    }
+    for r in ep.stats().iter().filter(|s| s["name"] == "objects") {
+        assert_eq!(r["rows"].as_array().unwrap().len(), 1, "one object of three: {r}");
+    }
+}
+
+#[test]
+fn report_and_timeline_through_athena_take_no_input() {
+    let mut args = vec!["timeline", "some/folder", "--role", "r"];
+    args.extend(ENGINE);
+    args.extend(WINDOW);
+    let out = Command::new(env!("CARGO_BIN_EXE_trailhound")).args(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not INPUT (some/folder)"));
+    let mut args = vec!["report", "--key", "ASIAVICTIMKEY0000001"];
+    args.extend(ENGINE);
+    let out = Command::new(env!("CARGO_BIN_EXE_trailhound")).args(&args).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --since"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -102,7 +102,7 @@ impl AthenaError {
 }
 
 /// This run's part of the idempotency tokens: a retried call is the same execution, a new run is not.
-fn run_id() -> String {
+pub(crate) fn run_id() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("{:x}{:x}", std::process::id(), nanos)
 }
@@ -113,7 +113,7 @@ fn request_token(run: &str, query: &str) -> String {
 }
 
 /// Runs one query to completion and reads every page of its result.
-async fn run_query(
+pub(crate) async fn run_query(
     client: &Client,
     opts: &AthenaOptions,
     run_id: &str,

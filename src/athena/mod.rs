@@ -12,6 +12,7 @@ pub mod catalogue;
 pub mod client;
 pub mod ddl;
 pub mod engine;
+pub mod objects;
 pub mod rows;
 
 pub use catalogue::{QUERIES, Query, Window};

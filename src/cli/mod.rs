@@ -127,6 +127,10 @@ pub struct ReportArgs {
     /// AWS connection options (for s3:// inputs).
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// `--engine athena`: Athena names the objects holding the chain's records (and computes the
+    /// findings); just those are streamed from S3.
+    #[command(flatten)]
+    pub athena: AthenaArgs,
 }
 
 /// Output formats of `timeline`.
@@ -165,6 +169,10 @@ pub struct TimelineArgs {
     /// AWS connection options (for s3:// inputs).
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// `--engine athena`: Athena names the objects holding the selection's records (and computes
+    /// the findings); just those are streamed from S3.
+    #[command(flatten)]
+    pub athena: AthenaArgs,
 }
 
 /// Which inputs to read and which records to keep.

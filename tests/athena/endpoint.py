@@ -156,10 +156,12 @@ def main():
     p.add_argument("--slow", type=int, default=0)
     p.add_argument("--reason", default="HIVE_BAD_DATA: injected failure")
     p.add_argument("--deny", action="store_true", help="refuse StartQueryExecution with AccessDeniedException")
+    p.add_argument("--s3-root", action="append", default=[], metavar="FOLDER=s3://BUCKET/PREFIX/",
+                   help='the files under FOLDER get, as "$path", their S3 URL once uploaded under the prefix')
     p.add_argument("inputs", nargs="+")
     ARGS = p.parse_args()
     CON = duckdb.connect()
-    SIZES = trailtable.build(CON, ARGS.inputs)
+    SIZES = trailtable.build(CON, ARGS.inputs, [tuple(r.split("=", 1)) for r in ARGS.s3_root])
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     tmp = ARGS.port_file + ".tmp"
     with open(tmp, "w") as f:

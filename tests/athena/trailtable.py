@@ -172,8 +172,10 @@ def files_of(inputs):
             yield inp
 
 
-def build(con, inputs):
-    """Creates table cloudtrail_logs from the inputs; returns {object path: bytes as stored}."""
+def build(con, inputs, s3_roots=()):
+    """Creates table cloudtrail_logs from the inputs; returns {object path: bytes as stored}.
+    `s3_roots` holds (folder, "s3://bucket/prefix/") pairs: the files under a folder get, as their
+    "$path", the S3 URL they have once uploaded there (as Athena reports it)."""
     sizes = {}
     with tempfile.NamedTemporaryFile("w", suffix=".ndjson", delete=False) as tmp:
         for path in files_of(inputs):
@@ -182,7 +184,13 @@ def build(con, inputs):
             recs = records_of(path)
             if not recs:
                 continue
-            sizes[path] = os.path.getsize(path)
+            size = os.path.getsize(path)
+            for folder, url in s3_roots:
+                rel = os.path.relpath(path, folder)
+                if not rel.startswith(".."):
+                    path = url + rel.replace(os.sep, "/")
+                    break
+            sizes[path] = size
             for rec in recs:
                 tmp.write(json.dumps(row_of(rec, path)) + "\n")
         name = tmp.name
