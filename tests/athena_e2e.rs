@@ -378,17 +378,21 @@ fn access_denied_is_named_with_the_permissions_needed() {
     assert!(r.stdout.is_empty());
 }
 
-/// The chain and user-key scenario fixtures (three objects over three days), uploaded to a fresh
-/// bucket of moto's S3 under their own `AWSLogs/...` keys; returns the bucket.
-fn trail_in_moto(moto_url: &str) -> String {
+/// The chain and user-key scenario fixtures (three objects over three days).
+fn scenario_dirs() -> Vec<PathBuf> {
+    vec![fixture("scenarios/chain"), fixture("scenarios/userkey")]
+}
+
+/// `dirs` uploaded to a fresh bucket of moto's S3, each file under its path in its folder
+/// (`AWSLogs/...`); returns the bucket.
+fn trail_in_moto(moto_url: &str, dirs: &[PathBuf]) -> String {
     let bucket = uniq("th-athena-objects");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let cfg = sdk(moto_url, "testing", "testing").await;
         let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&cfg).force_path_style(true).build());
         s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
-        for dir in ["scenarios/chain", "scenarios/userkey"] {
-            let base = fixture(dir);
+        for base in dirs {
             let mut stack = vec![base.clone()];
             while let Some(d) = stack.pop() {
                 for e in std::fs::read_dir(&d).unwrap() {
@@ -396,7 +400,7 @@ fn trail_in_moto(moto_url: &str) -> String {
                     if p.is_dir() {
                         stack.push(p);
                     } else {
-                        let key = p.strip_prefix(&base).unwrap().to_string_lossy().replace('\\', "/");
+                        let key = p.strip_prefix(base).unwrap().to_string_lossy().replace('\\', "/");
                         let body = std::fs::read(&p).unwrap();
                         s3.put_object().bucket(&bucket).key(&key).body(body.into()).send().await.expect("put object");
                     }
@@ -407,11 +411,15 @@ fn trail_in_moto(moto_url: &str) -> String {
     bucket
 }
 
-/// The endpoint over the same fixtures, their "$path" being their S3 URLs in `bucket`.
-fn endpoint_for(bucket: &str) -> Endpoint {
-    let (chain, userkey) = (fixture("scenarios/chain"), fixture("scenarios/userkey"));
-    let roots = [format!("{}=s3://{bucket}/", path_str(&chain)), format!("{}=s3://{bucket}/", path_str(&userkey))];
-    Endpoint::start(&[&chain, &userkey], &["--s3-root", &roots[0], "--s3-root", &roots[1]])
+/// The endpoint over `dirs`, their files' "$path" being their S3 URLs in `bucket`.
+fn endpoint_for(bucket: &str, dirs: &[PathBuf]) -> Endpoint {
+    let roots: Vec<String> = dirs.iter().map(|d| format!("{}=s3://{bucket}/", path_str(d))).collect();
+    let mut extra = Vec::new();
+    for r in &roots {
+        extra.extend(["--s3-root", r.as_str()]);
+    }
+    let inputs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    Endpoint::start(&inputs, &extra)
 }
 
 /// `trailhound ARGS` with Athena at the endpoint, S3 at moto, and the wide window.
@@ -426,8 +434,8 @@ const ENGINE: [&str; 6] = ["--engine", "athena", "--athena-database", "trails", 
 #[test]
 fn report_through_athena_is_the_local_report() {
     let moto_url = moto("TRAILHOUND_TEST_MOTO");
-    let bucket = trail_in_moto(&moto_url);
-    let ep = endpoint_for(&bucket);
+    let bucket = trail_in_moto(&moto_url, &scenario_dirs());
+    let ep = endpoint_for(&bucket, &scenario_dirs());
     let whole = format!("s3://{bucket}/");
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("summary.json");
@@ -471,8 +479,8 @@ fn report_through_athena_is_the_local_report() {
 #[test]
 fn timeline_through_athena_is_the_local_timeline() {
     let moto_url = moto("TRAILHOUND_TEST_MOTO");
-    let bucket = trail_in_moto(&moto_url);
-    let ep = endpoint_for(&bucket);
+    let bucket = trail_in_moto(&moto_url, &scenario_dirs());
+    let ep = endpoint_for(&bucket, &scenario_dirs());
     let whole = format!("s3://{bucket}/");
     let selections: [&[&str]; 3] =
         [&["--role", "web-app-role"], &["--session", "i-0a1b2c3d4e5f60718"], &["--key", "ASIACHAINEDKEY000001"]];
@@ -512,4 +520,55 @@ fn report_and_timeline_through_athena_take_no_input() {
     args.extend(ENGINE);
     let out = Command::new(env!("CARGO_BIN_EXE_trailhound")).args(&args).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs --since"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The chain fixture with one record per object: each round of the report's narrowing finds
+/// objects the previous one could not name.
+fn chain_split_by_record(dir: &Path) -> PathBuf {
+    let src = fixture(
+        "scenarios/chain/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20/\
+         111122223333_CloudTrail_us-east-1_20261120T1010Z_ChainFixture0001.json",
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(src).unwrap()).unwrap();
+    let day = dir.join("split/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20");
+    std::fs::create_dir_all(&day).unwrap();
+    for (i, rec) in doc["Records"].as_array().unwrap().iter().enumerate() {
+        let name = format!("111122223333_CloudTrail_us-east-1_20261120T1100Z_Split{i:04}.json");
+        std::fs::write(day.join(name), serde_json::to_vec(&serde_json::json!({ "Records": [rec] })).unwrap()).unwrap();
+    }
+    dir.join("split")
+}
+
+#[test]
+fn report_through_athena_follows_the_chain_across_objects() {
+    let moto_url = moto("TRAILHOUND_TEST_MOTO");
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs = vec![chain_split_by_record(tmp.path()), fixture("scenarios/userkey")];
+    let bucket = trail_in_moto(&moto_url, &dirs);
+    let ep = endpoint_for(&bucket, &dirs);
+    let whole = format!("s3://{bucket}/");
+    // From the chained key: its minting call names the stolen key (upstream), its CreateAccessKey a
+    // long-term key (downstream); the stolen key's delivery by EC2 is in yet another object.
+    let key = "ASIACHAINEDKEY000001";
+    let local = with_s3(&ep, &moto_url, &["report", &whole, "--key", key, "--format", "json"]);
+    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
+    let mut args = vec!["report", "--key", key, "--format", "json"];
+    args.extend(ENGINE);
+    let athena = with_s3(&ep, &moto_url, &args);
+    assert!(athena.status.success(), "{}", String::from_utf8_lossy(&athena.stderr));
+    assert_eq!(String::from_utf8_lossy(&athena.stdout), String::from_utf8_lossy(&local.stdout));
+    let report: Value = serde_json::from_slice(&athena.stdout).unwrap();
+    let upstream = report["upstream"].as_array().unwrap();
+    assert_eq!(upstream[0]["access_key_id"], "ASIAVICTIMKEY0000001", "{report}");
+    assert_eq!(upstream[0]["provenance"]["invoked_by"], "ec2.amazonaws.com", "found in the second round: {report}");
+    let stats = ep.stats();
+    let rounds: Vec<&Value> = stats.iter().filter(|s| s["name"] == "objects").collect();
+    let named: Vec<usize> = rounds.iter().map(|r| r["rows"].as_array().unwrap().len()).collect();
+    // Round 1 (the chained key) names its records and its minting call, which add the stolen key
+    // (upstream) and the created key; round 2 names their records too, the stolen key's delivery by
+    // EC2 among them, and finds no new key.
+    assert_eq!(rounds.len(), 2, "rounds: {named:?}");
+    assert!(named[1] > named[0], "the second round names the upstream key's objects too: {named:?}");
+    let total = 21 + 2;
+    assert!(named[1] < total, "{} of {total} objects", named[1]);
 }
