@@ -68,6 +68,36 @@ pub(crate) fn narrow(
     Ok(Some((input, narrowed)))
 }
 
+/// `revoke --from-scan --engine athena`: the findings of `scan --engine athena` over the window
+/// (`None` with the local engine).
+pub(crate) fn findings_for_revoke(
+    args: &trailhound::cli::RevokeArgs,
+    inputs: &[String],
+) -> anyhow::Result<Option<Vec<trailhound::detect::Finding>>> {
+    let Some(opts) = args.athena.options()? else { return Ok(None) };
+    if !inputs.is_empty() {
+        anyhow::bail!("--from-scan --engine athena reads the Athena table, not INPUT ({})", inputs.join(", "));
+    }
+    let (filter, prune) = args.window.input(&[]).filter_and_prune()?;
+    let window =
+        trailhound::athena::Window::from_filter(&filter, prune.margin_ms, chrono::Utc::now().timestamp_millis())?;
+    let cfg = DetectConfig::load(&args.detect.options())?;
+    let session = Session::new()?;
+    let (detection, run) = session.rt().block_on(trailhound::athena::engine::detect(
+        &args.aws.options(),
+        &opts,
+        &window,
+        cfg,
+        &session.cancel,
+        &mut |q| eprintln!("{}", trailhound::athena::engine::describe(q)),
+    ))?;
+    eprint!("{}", trailhound::athena::engine::describe_run(&run));
+    for w in &detection.warnings {
+        eprintln!("trailhound: warning: {}", report::escape::term(w));
+    }
+    Ok(Some(detection.findings))
+}
+
 /// `scan --engine athena`: the window, accounts and regions become the queries' parameters; the
 /// findings are written as the local engine writes them.
 pub(crate) fn run_scan_athena(

@@ -261,22 +261,20 @@ fn run_export(args: trailhound::cli::export::ExportArgs) -> anyhow::Result<i32> 
     Ok(exit::status(false, summary.is_partial()))
 }
 
-/// Runs a scan for `revoke --from-scan` and returns its findings.
-fn scan_for_findings(args: &RevokeArgs) -> anyhow::Result<Vec<trailhound::detect::Finding>> {
+/// Runs a scan of `inputs` for `revoke --from-scan` and returns its findings.
+fn scan_for_findings(args: &RevokeArgs, inputs: &[String]) -> anyhow::Result<Vec<trailhound::detect::Finding>> {
+    if inputs.is_empty() {
+        anyhow::bail!("--from-scan names no INPUT (files, folders, s3:// URLs; or use --engine athena)");
+    }
+    let (filter, prune) = args.window.input(inputs).filter_and_prune()?;
     let session = Session::new()?;
-    let opened = source::open(
-        &args.from_scan,
-        &Prune::default(),
-        &args.aws.options(),
-        session.rt(),
-        session.cancel.clone(),
-        128,
-        512 << 20,
-    );
+    let opened =
+        source::open(inputs, &prune, &args.aws.options(), session.rt(), session.cancel.clone(), 128, 512 << 20);
     if !opened.feed.wait_any() {
-        anyhow::bail!("--from-scan: no inputs found in {}", args.from_scan.join(", "));
+        anyhow::bail!("--from-scan: no inputs found in {}", inputs.join(", "));
     }
     let opts = ScanOptions {
+        filter,
         progress: std::io::stderr().is_terminal(),
         reader: opened.reader.clone(),
         ..ScanOptions::default()
@@ -365,8 +363,13 @@ fn run_revoke(args: RevokeArgs) -> anyhow::Result<i32> {
     for f in &args.finding {
         findings.extend(revoke::read_findings(f)?);
     }
-    if !args.from_scan.is_empty() {
-        findings.extend(scan_for_findings(&args)?);
+    if let Some(inputs) = &args.from_scan {
+        findings.extend(match athena_cmds::findings_for_revoke(&args, inputs)? {
+            Some(found) => found,
+            None => scan_for_findings(&args, inputs)?,
+        });
+    } else if args.athena.options()?.is_some() {
+        anyhow::bail!("--engine athena goes with --from-scan (revoke what Athena's scan finds)");
     }
     let explicit = args.role.as_ref().map(|r| RoleRequest {
         role: r.clone(),

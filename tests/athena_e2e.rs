@@ -572,3 +572,36 @@ fn report_through_athena_follows_the_chain_across_objects() {
     let total = 21 + 2;
     assert!(named[1] < total, "{} of {total} objects", named[1]);
 }
+
+#[test]
+fn revoke_from_an_athena_scan_plans_what_the_local_scan_plans() {
+    let dirs = scenario_dirs();
+    let ep = Endpoint::start(&[&dirs[0], &dirs[1]], &[]);
+    let emit = ["--emit", "--before", "2026-11-20T10:30:00Z"];
+    let mut local = aws_cmd(&ep.url, "us-east-1");
+    local.args(["revoke", "--from-scan"]).args(&dirs).args(WINDOW).args(emit);
+    let local = local.output().unwrap();
+    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
+    let mut athena = aws_cmd(&ep.url, "us-east-1");
+    athena.args(["revoke", "--from-scan"]).args(ENGINE).args(WINDOW).args(emit);
+    let athena = athena.output().unwrap();
+    assert!(athena.status.success(), "{}", String::from_utf8_lossy(&athena.stderr));
+    let plan = String::from_utf8_lossy(&athena.stdout);
+    // The scan's findings name the roles (their sessions expired long ago: nothing is denied, and the
+    // explicit cutoff keeps both plans free of "now").
+    assert!(plan.contains("Role web-app-role: ") && plan.contains("Role admin-role: "), "{plan}");
+    assert_eq!(plan, String::from_utf8_lossy(&local.stdout));
+    let names: Vec<String> = ep.stats().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["accounts", "deliveries", "addresses", "minted", "humans", "uses"]);
+    // The engine needs --from-scan, and --from-scan with Athena takes no INPUT.
+    let mut bad = aws_cmd(&ep.url, "us-east-1");
+    let out = bad.args(["revoke", "--role", "r", "--emit"]).args(ENGINE).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--engine athena goes with --from-scan"));
+    let mut bad = aws_cmd(&ep.url, "us-east-1");
+    let out = bad.args(["revoke", "--from-scan", "x/y"]).args(ENGINE).args(WINDOW).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not INPUT (x/y)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

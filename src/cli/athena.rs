@@ -69,6 +69,45 @@ impl AthenaArgs {
     }
 }
 
+/// What `revoke --from-scan` reads: the same window, account and region options as `scan`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ScanWindow {
+    /// With --from-scan: keep records at or after this time (RFC 3339, or YYYY-MM-DD meaning midnight
+    /// UTC); required with --engine athena.
+    #[arg(long, value_name = "TIME", requires = "from_scan")]
+    pub since: Option<String>,
+    /// With --from-scan: keep records before this time (RFC 3339, or YYYY-MM-DD).
+    #[arg(long, value_name = "TIME", requires = "from_scan")]
+    pub until: Option<String>,
+    /// With --from-scan: keep only these accounts (repeatable, or comma-separated).
+    #[arg(long, value_name = "ID", value_delimiter = ',', requires = "from_scan")]
+    pub account: Vec<String>,
+    /// With --from-scan: keep only these regions (repeatable, or comma-separated).
+    #[arg(long, value_name = "REGION", value_delimiter = ',', requires = "from_scan")]
+    pub region: Vec<String>,
+    /// How long after an event CloudTrail may deliver it (widens the days read).
+    #[arg(long, value_name = "MINUTES", default_value_t = 120)]
+    pub delivery_margin_minutes: i64,
+}
+
+impl ScanWindow {
+    /// These options as `scan`'s, reading `inputs`, to get the same filter and pruning.
+    pub fn input(&self, inputs: &[String]) -> super::InputArgs {
+        super::InputArgs {
+            inputs: inputs.to_vec(),
+            since: self.since.clone(),
+            until: self.until.clone(),
+            account: self.account.clone(),
+            region: self.region.clone(),
+            delivery_margin_minutes: self.delivery_margin_minutes,
+            threads: 0,
+            s3_concurrency: 128,
+            s3_buffer_mb: 512,
+            max_input_size: 1 << 30,
+        }
+    }
+}
+
 /// Arguments of `athena`.
 #[derive(Args, Debug)]
 pub struct AthenaCmdArgs {

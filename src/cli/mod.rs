@@ -6,7 +6,7 @@ pub mod export;
 pub mod help;
 pub mod respond;
 
-pub use athena::{AthenaArgs, AthenaCmdArgs, AthenaCommand, DdlArgs, Engine};
+pub use athena::{AthenaArgs, AthenaCmdArgs, AthenaCommand, DdlArgs, Engine, ScanWindow};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -386,9 +386,16 @@ pub struct RevokeArgs {
     /// Findings from `trailhound scan --format json|ndjson` (repeatable).
     #[arg(long, value_name = "FILE")]
     pub finding: Vec<PathBuf>,
-    /// Scan these CloudTrail inputs (files, folders, s3:// URLs) first and revoke what the scan finds.
-    #[arg(long, value_name = "INPUT", num_args = 1..)]
-    pub from_scan: Vec<String>,
+    /// Scan these CloudTrail inputs (files, folders, s3:// URLs) first and revoke what the scan finds;
+    /// with --engine athena, give no INPUT: Athena's table is scanned over --since/--until.
+    #[arg(long, value_name = "INPUT", num_args = 0..)]
+    pub from_scan: Option<Vec<String>>,
+    /// The window, accounts and regions --from-scan reads.
+    #[command(flatten)]
+    pub window: athena::ScanWindow,
+    /// `--from-scan --engine athena`: the findings come from Athena's aggregate queries.
+    #[command(flatten)]
+    pub athena: AthenaArgs,
     /// The role to revoke (name or ARN), with --session or --all-sessions.
     #[arg(long, value_name = "NAME|ARN")]
     pub role: Option<String>,

@@ -22,7 +22,8 @@ def main():
     sizes = trailtable.build(con, inputs)
     out = {}
     for name in sorted(os.listdir(qdir)):
-        if not name.endswith(".sql") or name.startswith("_") or name.startswith("create_"):
+        # objects.sql takes a selection too (parameters 13 to 15): tests/athena_e2e.rs runs it.
+        if not name.endswith(".sql") or name.startswith("_") or name.startswith("create_") or name == "objects.sql":
             continue
         sql = open(os.path.join(qdir, name)).read()
         cols, rows = trailtable.run(con, sql, params)
