@@ -271,7 +271,10 @@ fn scan_for_findings(args: &RevokeArgs, inputs: &[String]) -> anyhow::Result<Vec
     let opened =
         source::open(inputs, &prune, &args.aws.options(), session.rt(), session.cancel.clone(), 128, 512 << 20);
     if !opened.feed.wait_any() {
-        anyhow::bail!("--from-scan: no inputs found in {}", inputs.join(", "));
+        anyhow::bail!(
+            "--from-scan: no inputs found in {} (within --since/--until/--account/--region)",
+            inputs.join(", ")
+        );
     }
     let opts = ScanOptions {
         filter,

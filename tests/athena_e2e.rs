@@ -593,6 +593,11 @@ fn revoke_from_an_athena_scan_plans_what_the_local_scan_plans() {
     assert_eq!(plan, String::from_utf8_lossy(&local.stdout));
     let names: Vec<String> = ep.stats().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect();
     assert_eq!(names, ["accounts", "deliveries", "addresses", "minted", "humans", "uses"]);
+    // The local --from-scan keeps the same window: from the 21st, the chain of the 20th is left out.
+    let mut later = aws_cmd(&ep.url, "us-east-1");
+    let later = later.args(["revoke", "--from-scan"]).args(&dirs).args(["--since", "2026-11-21"]).args(emit).output();
+    let later = String::from_utf8_lossy(&later.unwrap().stdout).into_owned();
+    assert!(later.contains("Role batch") && !later.contains("Role web-app-role"), "{later}");
     // The engine needs --from-scan, and --from-scan with Athena takes no INPUT.
     let mut bad = aws_cmd(&ep.url, "us-east-1");
     let out = bad.args(["revoke", "--role", "r", "--emit"]).args(ENGINE).output().unwrap();
