@@ -610,3 +610,72 @@ fn revoke_from_an_athena_scan_plans_what_the_local_scan_plans() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The generator's scenario suite (45 objects over 2 accounts and 2 regions, every planted theft):
+/// reports and timelines through Athena are the local ones, key by key and role by role.
+#[test]
+fn reports_and_timelines_through_athena_on_the_generated_scenarios() {
+    let moto_url = moto("TRAILHOUND_TEST_MOTO");
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_trailhound"));
+    let generator = bin.parent().unwrap().join("examples").join("gen_corpus");
+    assert!(generator.exists(), "{} is missing: run `bash tests/run.sh` (it builds the examples)", generator.display());
+    let tmp = tempfile::tempdir().unwrap();
+    let trail = tmp.path().join("trail");
+    let out = Command::new(&generator)
+        .arg("--out")
+        .arg(&trail)
+        .args(["--scenarios-only", "--scenario", "all", "--seed", "7"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_file(trail.join("ground_truth.json")).unwrap();
+    let dirs = vec![trail.clone()];
+    let bucket = trail_in_moto(&moto_url, &dirs);
+    let ep = endpoint_for(&bucket, &dirs);
+    let whole = format!("s3://{bucket}/");
+
+    let findings_file = tmp.path().join("findings.json");
+    let scan = with_s3(&ep, &moto_url, &["scan", &whole, "--format", "json", "-o", &path_str(&findings_file)]);
+    assert_eq!(scan.status.code(), Some(1), "findings: {}", String::from_utf8_lossy(&scan.stderr));
+    let findings: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&findings_file).unwrap()).unwrap();
+    assert!(findings.len() > 20, "{}", findings.len());
+
+    let same = |what: &str, local: &[&str], athena: &[&str]| {
+        let l = with_s3(&ep, &moto_url, local);
+        assert!(l.status.success(), "{what}: {}", String::from_utf8_lossy(&l.stderr));
+        let a = with_s3(&ep, &moto_url, athena);
+        assert!(a.status.success(), "{what}: {}", String::from_utf8_lossy(&a.stderr));
+        assert!(l.stdout.len() > 100, "{what}: {}", String::from_utf8_lossy(&l.stdout));
+        assert_eq!(String::from_utf8_lossy(&a.stdout), String::from_utf8_lossy(&l.stdout), "{what}");
+    };
+    // Every finding's key at once, then a few one by one.
+    let ff = path_str(&findings_file);
+    let mut athena = vec!["report", "--finding", &ff, "--format", "json"];
+    athena.extend(ENGINE);
+    same("report of every finding", &["report", &whole, "--finding", &ff, "--format", "json"], &athena);
+    let mut roles = Vec::new();
+    for f in findings.iter().step_by(19) {
+        let key = f["access_key_id"].as_str().unwrap();
+        let mut athena = vec!["report", "--key", key, "--format", "json"];
+        athena.extend(ENGINE);
+        same(&format!("report {key}"), &["report", &whole, "--key", key, "--format", "json"], &athena);
+        if let Some(role) = f["role_arn"].as_str().filter(|r| !r.is_empty()) {
+            roles.push(role.to_owned());
+        }
+    }
+    roles.sort();
+    roles.dedup();
+    assert!(roles.len() >= 2, "{roles:?}");
+    roles.truncate(2);
+    for role in &roles {
+        let mut athena = vec!["timeline", "--role", role, "--format", "json"];
+        athena.extend(ENGINE);
+        same(&format!("timeline {role}"), &["timeline", &whole, "--role", role, "--format", "json"], &athena);
+    }
+    // One key's report names a few of the trail's objects, not all of them.
+    let stats = ep.stats();
+    let named: Vec<usize> =
+        stats.iter().filter(|s| s["name"] == "objects").map(|s| s["rows"].as_array().unwrap().len()).collect();
+    eprintln!("objects named per objects query: {named:?} (of 45)");
+    assert!(named.iter().any(|&n| n > 0 && n < 45), "{named:?}");
+}
