@@ -21,10 +21,15 @@ pub(crate) enum Target<'a> {
 
 /// The command's shared options, borrowed.
 pub(crate) struct Flags<'a> {
+    /// `--engine` and the `--athena-*` options.
     pub athena: &'a AthenaArgs,
+    /// INPUT (none with Athena), the window, accounts and regions.
     pub input: &'a InputArgs,
+    /// AWS connection (Athena and S3).
     pub aws: &'a AwsArgs,
+    /// Detection settings (Athena's findings are judged with them).
     pub detect: &'a DetectArgs,
+    /// `-q`: no per-query lines.
     pub quiet: bool,
 }
 
