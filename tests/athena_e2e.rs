@@ -679,3 +679,56 @@ fn reports_and_timelines_through_athena_on_the_generated_scenarios() {
     eprintln!("objects named per objects query: {named:?} (of 45)");
     assert!(named.iter().any(|&n| n > 0 && n < 45), "{named:?}");
 }
+
+/// The real corpora (invictus-ir, stratus, otrf: exports without CloudTrail's folder layout) in one
+/// bucket: each finding's report and its role's timeline through Athena are the local ones.
+#[test]
+fn reports_and_timelines_through_athena_on_the_real_corpora() {
+    let moto_url = moto("TRAILHOUND_TEST_MOTO");
+    let tmp = tempfile::tempdir().unwrap();
+    let trail = tmp.path().join("trail");
+    for corpus in ["invictus-ir", "stratus", "otrf"] {
+        let to = trail.join(corpus);
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(fixture(&format!("corpora/{corpus}"))).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "json") {
+                std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let dirs = vec![trail.clone()];
+    let bucket = trail_in_moto(&moto_url, &dirs);
+    let ep = endpoint_for(&bucket, &dirs);
+    let whole = format!("s3://{bucket}/");
+    let scan = with_s3(&ep, &moto_url, &["scan", &whole, "--format", "json"]);
+    let findings: Vec<Value> = serde_json::from_slice(&scan.stdout).expect("findings");
+    assert_eq!(findings.len(), 3, "one theft per corpus");
+    for f in &findings {
+        let key = f["access_key_id"].as_str().unwrap();
+        let role = f["role_arn"].as_str().unwrap();
+        let runs: [(Vec<&str>, Vec<&str>); 2] = [
+            (
+                vec!["report", &whole, "--key", key, "--format", "json"],
+                vec!["report", "--key", key, "--format", "json"],
+            ),
+            (
+                vec!["timeline", &whole, "--role", role, "--format", "json"],
+                vec!["timeline", "--role", role, "--format", "json"],
+            ),
+        ];
+        for (local, mut athena) in runs {
+            athena.extend(ENGINE);
+            let l = with_s3(&ep, &moto_url, &local);
+            assert!(l.status.success(), "{local:?}: {}", String::from_utf8_lossy(&l.stderr));
+            let a = with_s3(&ep, &moto_url, &athena);
+            assert!(a.status.success(), "{athena:?}: {}", String::from_utf8_lossy(&a.stderr));
+            assert!(l.stdout.len() > 100);
+            assert_eq!(String::from_utf8_lossy(&a.stdout), String::from_utf8_lossy(&l.stdout), "{athena:?}");
+        }
+    }
+    let named: Vec<usize> =
+        ep.stats().iter().filter(|s| s["name"] == "objects").map(|s| s["rows"].as_array().unwrap().len()).collect();
+    eprintln!("objects named per objects query: {named:?} (of 15)");
+    assert!(named.iter().all(|&n| n > 0 && n < 15), "{named:?}");
+}
