@@ -17,6 +17,7 @@ use trailhound::scan::{self, EventSink, ScanOptions};
 use trailhound::source::{self, Prune};
 
 mod athena_cmds;
+mod export_cmd;
 
 // Decoding allocates a batch arena per input on every worker: mimalloc keeps that off the kernel.
 #[global_allocator]
@@ -45,7 +46,7 @@ fn main() {
     let cli = Cli::from_arg_matches(&trailhound::cli::help::command().get_matches()).unwrap_or_else(|e| e.exit());
     let code = match cli.command {
         Command::Scan(args) => run_scan(args),
-        Command::Export(args) => run_export(args),
+        Command::Export(args) => export_cmd::run_export(args),
         Command::Revoke(args) => run_revoke(args),
         Command::Report(args) => run_report(args),
         Command::Timeline(args) => run_timeline(args),
@@ -235,30 +236,6 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         anyhow::bail!("no inputs found in {}", inp.inputs.join(", "));
     }
     Ok(exit::status(summary.findings > 0, summary.is_partial()))
-}
-
-fn run_export(args: trailhound::cli::export::ExportArgs) -> anyhow::Result<i32> {
-    let (mut filter, prune) = args.input.filter_and_prune()?;
-    filter.keep_raw_all = true;
-    let session = Session::new()?;
-    let opened = session.open(&args.input, &prune, &args.aws);
-    let progress = !args.quiet && std::io::stderr().is_terminal();
-    let (threads, reader, max_input_bytes) = (args.input.threads, opened.reader.clone(), args.input.max_input_size);
-    let opts = ScanOptions { filter, threads, progress, reader, max_input_bytes };
-    let (summary, stats) = trailhound::export::run::run(&args, &opened.feed, &opts, session.rt())?;
-    if let Some(path) = &args.summary {
-        let text = report::json::to_string_pretty(&trailhound::export::run::summary_json(&summary, &stats)?)?;
-        std::fs::write(path, text + "\n").with_context(|| format!("cannot write --summary {}", path.display()))?;
-    }
-    if !args.quiet {
-        eprint!("{}", summary.human());
-        eprintln!("exported {} rows into {} Parquet files ({} bytes)", stats.rows, stats.files.len(), stats.bytes);
-    }
-    let listed = opened.feed.totals();
-    if listed.listed == 0 && listed.pruned == 0 {
-        anyhow::bail!("no inputs found in {}", args.input.inputs.join(", "));
-    }
-    Ok(exit::status(false, summary.is_partial()))
 }
 
 /// Runs a scan of `inputs` for `revoke --from-scan` and returns its findings.

@@ -12,6 +12,7 @@ pub mod facts;
 pub mod ipranges;
 pub mod judge;
 mod judge_finding;
+mod keep;
 mod observe;
 pub mod origin;
 pub mod state;

@@ -3,6 +3,8 @@
 //! A month of an organization trail holds millions of temporary keys, so the per-key state is kept
 //! compact: keys packed into 16 bytes, addresses parsed instead of stored as text, event ids as bytes.
 
+use super::keep::insert_sorted;
+pub use super::keep::{keep_smallest, keep_smallest_by};
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
@@ -443,42 +445,6 @@ pub struct MintedSession {
     pub session_name: String,
     /// When it was minted.
     pub event_time: Option<String>,
-}
-
-/// Inserts `v` into the first `n` (sorted, filled) slots of `slots`, keeping them sorted by `cmp`;
-/// when they are all filled the largest falls out (`v` too, if it is the largest).
-fn insert_sorted<T: Copy>(slots: &mut [T], n: usize, v: T, cmp: impl Fn(&T, &T) -> std::cmp::Ordering) {
-    let pos = slots[..n].partition_point(|x| cmp(x, &v) == std::cmp::Ordering::Less);
-    if pos == slots.len() {
-        return;
-    }
-    let end = n.min(slots.len() - 1);
-    for i in (pos + 1..=end).rev() {
-        slots[i] = slots[i - 1];
-    }
-    slots[pos] = v;
-}
-
-/// Keeps the `max` smallest values of a sorted list (what is kept does not depend on arrival order).
-pub fn keep_smallest<T: Ord + Copy>(list: &mut Vec<T>, v: T, max: usize) {
-    keep_smallest_by(list, v, max, |a, b| a.cmp(b))
-}
-
-/// [`keep_smallest`] with an ordering.
-pub fn keep_smallest_by<T: Copy + PartialEq>(
-    list: &mut Vec<T>,
-    v: T,
-    max: usize,
-    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
-) {
-    if list.contains(&v) {
-        return;
-    }
-    let pos = list.partition_point(|x| cmp(x, &v) == std::cmp::Ordering::Less);
-    if pos < max {
-        list.insert(pos, v);
-        list.truncate(max);
-    }
 }
 
 /// Keeps the earlier of two optional times.
