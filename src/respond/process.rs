@@ -176,6 +176,14 @@ impl Consumer {
                 return Ok(None);
             }
         };
+        if crate::decode::parquet::sniff(&bytes) {
+            // CloudTrail never writes Parquet; a planted one must not reach a decoder whose memory a
+            // crafted dictionary page can blow up, in a consumer that runs unattended.
+            self.stats.objects_failed += 1;
+            say(&format!("{url}: a Parquet file, not a CloudTrail object: not read"));
+            let outcome = "skipped: Parquet in a trail bucket".to_owned();
+            return self.commit(&url, &obj.etag, Facts::default(), outcome).await.map(Some);
+        }
         let mut sink = FactSink::new();
         let scan_opts = ScanOptions { max_input_bytes: cap, ..ScanOptions::default() };
         let summary = tokio::task::block_in_place(|| scan_bytes(&url, &mut bytes, &scan_opts, &mut [&mut sink]));
@@ -221,7 +229,9 @@ impl Consumer {
             let at = chrono::Utc::now();
             let now = at.timestamp_millis();
             let st = &mut self.state;
-            st.clock_ms = st.clock_ms.max(newest_ms(&facts));
+            // The trail's clock, but never ahead of the wall clock by more than an hour: one forged
+            // record dated 2099 must not expire every fact for good.
+            st.clock_ms = st.clock_ms.max(newest_ms(&facts).min(now + 3_600_000));
             st.facts.merge(facts.clone());
             st.expire(now);
             let cfg = self.detect.clone();

@@ -54,6 +54,21 @@ pub fn read_findings(path: &std::path::Path) -> anyhow::Result<Vec<crate::detect
         .collect()
 }
 
+/// A session name from the logs goes into `StringLike aws:userid`, where `*` and `?` are wildcards:
+/// `AROA...:*` would deny every session of the role, a role-wide revocation passed off as surgical.
+/// STS never issues such names (`[\w+=,.@-]`), so a record carrying one is forged: refuse it.
+fn check_session_name(name: &str, key: &str) -> anyhow::Result<()> {
+    if name.contains(['*', '?']) {
+        anyhow::bail!(
+            "finding for {key} names session {:?}, which no STS session can have: as an aws:userid pattern \
+             its wildcard would deny other sessions too; revoke explicitly with --role and --session or \
+             --all-sessions",
+            crate::report::escape::term(name)
+        );
+    }
+    Ok(())
+}
+
 /// Builds the request: roles and sessions from findings and explicit flags, and the cutoff.
 pub fn request(
     findings: &[crate::detect::Finding],
@@ -70,6 +85,9 @@ pub fn request(
                 "finding for {} names no role or session: revoke it explicitly with --role and --session",
                 f.access_key_id
             );
+        }
+        for name in std::iter::once(&f.session_name).chain(f.minted_sessions.iter().map(|m| &m.session_name)) {
+            check_session_name(name, &f.access_key_id)?;
         }
         let why = format!(
             "{} ({} {}, {} confidence) used from {}",
@@ -148,4 +166,37 @@ pub fn request(
         _ => None,
     };
     Ok(Request { roles, access_keys: access_keys.to_vec(), cutoff, cutoff_reason, enough })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wildcard_session_name_from_the_logs_is_refused_not_widened() {
+        let mut f: crate::detect::Finding = serde_json::from_value(serde_json::json!({
+            "kind": "exfiltration.outside_aws", "severity": "high", "confidence": "high", "score": 1.0,
+            "access_key_id": "ASIAEXAMPLEKEY000001", "account_id": "111122223333",
+            "role_arn": "arn:aws:iam::111122223333:role/app", "role_id": "AROAEXAMPLEROLEID0001",
+            "session_name": "*", "workload": "ec2", "source_ips": [], "source_classes": [],
+            "expected_origins": [], "first_seen": null, "last_seen": null, "event_count": 1,
+            "error_count": 0, "session_issued_at": null, "delivery_event_id": null, "signals": [],
+            "reasons": [], "event_ids": []
+        }))
+        .unwrap();
+        let now = Utc::now();
+        let choice = CutoffChoice::NowPlus { minutes: 5 };
+        let e = request(std::slice::from_ref(&f), None, &[], choice, now).unwrap_err();
+        assert!(e.to_string().contains("no STS session can have"), "{e}");
+        f.session_name = "i-0a1b2c3d4e5f60718".into();
+        assert!(request(std::slice::from_ref(&f), None, &[], choice, now).is_ok());
+        f.minted_sessions.push(crate::detect::MintedSession {
+            access_key_id: "ASIACHAINED000000001".into(),
+            role_arn: "arn:aws:iam::111122223333:role/admin".into(),
+            role_id: "AROAEXAMPLEROLEID0002".into(),
+            session_name: "adm?n".into(),
+            event_time: None,
+        });
+        assert!(request(std::slice::from_ref(&f), None, &[], choice, now).is_err(), "chained sessions too");
+    }
 }

@@ -90,7 +90,7 @@ impl Prefetcher {
                     let what = format!("s3://{bucket}/{key}");
                     let buf = this.spare_buffer();
                     let task = tokio::spawn(async move {
-                        tokio::time::timeout(FETCH_TIMEOUT, fetch(&client, &bucket, &key, size, buf)).await
+                        tokio::time::timeout(FETCH_TIMEOUT, fetch(&client, &bucket, &key, size, buf, u64::MAX)).await
                     });
                     let res = match task.await {
                         Ok(Ok(r)) => r,
@@ -165,7 +165,7 @@ pub async fn get_object(
     if size > cap {
         return Err(format!("{what}: {size} bytes, larger than the --max-input-size cap of {cap}: not read"));
     }
-    match tokio::time::timeout(FETCH_TIMEOUT, fetch(client, bucket, key, size.min(cap), Vec::new())).await {
+    match tokio::time::timeout(FETCH_TIMEOUT, fetch(client, bucket, key, size.min(cap), Vec::new(), cap)).await {
         Ok(r) => r,
         Err(_) => Err(format!("GetObject {what}: no answer within {} s", FETCH_TIMEOUT.as_secs())),
     }
@@ -179,8 +179,13 @@ async fn fetch(
     key: &str,
     size: u64,
     mut buf: Vec<u8>,
+    cap: u64,
 ) -> Result<Vec<u8>, String> {
     let what = format!("s3://{bucket}/{key}");
+    // A notification may state no size (CloudTrail's own SNS notice): S3's answer, then the bytes
+    // themselves, are held to the cap, so an object can never take more memory than it allows.
+    let too_big =
+        |n: u64| format!("{what}: {n} bytes or more, larger than the --max-input-size cap of {cap}: not read");
     let mut last = String::new();
     for attempt in 0..3u32 {
         if attempt > 0 {
@@ -192,11 +197,17 @@ async fn fetch(
         };
         buf.clear();
         let expect = resp.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(size);
+        if expect > cap {
+            return Err(too_big(expect));
+        }
         buf.reserve(usize::try_from(expect).unwrap_or(0));
         // Chunks are copied out as they arrive and dropped at once, so the HTTP client reuses its read
         // buffer instead of allocating a new one per object (collecting first held them all).
         let done = loop {
             match resp.body.try_next().await {
+                Ok(Some(chunk)) if (buf.len() + chunk.len()) as u64 > cap => {
+                    return Err(too_big((buf.len() + chunk.len()) as u64));
+                }
                 Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(e),
