@@ -83,6 +83,24 @@ pub struct AwsError {
     pub message: String,
 }
 
+/// AWS's own message for an SDK error, else the error and every source it wraps (a connection
+/// refused, a timeout), so what failed is never reduced to "dispatch failure".
+pub fn error_detail<E, R>(err: &aws_sdk_iam::error::SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    err.message().map(str::to_owned).unwrap_or_else(|| {
+        let mut s = err.to_string();
+        let mut src = std::error::Error::source(err);
+        while let Some(e) = src {
+            s = format!("{s}: {e}");
+            src = e.source();
+        }
+        s
+    })
+}
+
 impl AwsError {
     /// Reads the error code of an SDK error (falling back on the HTTP status, 403 or 404, when the body
     /// cannot be parsed) and words a message for it.
@@ -103,15 +121,7 @@ impl AwsError {
             (None, Some(404)) => "NoSuchEntity".to_owned(),
             _ => String::new(),
         };
-        let detail = err.message().map(str::to_owned).unwrap_or_else(|| {
-            let mut s = err.to_string();
-            let mut src = std::error::Error::source(err);
-            while let Some(e) = src {
-                s = format!("{s}: {e}");
-                src = e.source();
-            }
-            s
-        });
+        let detail = error_detail(err);
         let message = match code.as_str() {
             "NoSuchEntity" => format!("not found ({detail})"),
             "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {

@@ -79,15 +79,7 @@ impl AthenaError {
         err: &SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
     ) -> Self {
         let code = err.code().unwrap_or_default().to_owned();
-        let detail = err.message().map(str::to_owned).unwrap_or_else(|| {
-            let mut s = err.to_string();
-            let mut src = std::error::Error::source(err);
-            while let Some(e) = src {
-                s = format!("{s}: {e}");
-                src = e.source();
-            }
-            s
-        });
+        let detail = crate::aws::error_detail(err);
         let message = match code.as_str() {
             "AccessDeniedException" => format!(
                 "{operation}: access denied ({detail}); the caller needs athena:StartQueryExecution, \

@@ -254,29 +254,26 @@ impl UseIndex {
     }
 }
 
-/// Merges `item` into `list` when an equal one is there, keeping the later time; pushes it otherwise.
-fn merge_timed<T: PartialEq + Clone>(
-    list: &mut Vec<T>,
-    seen: &mut FxHashSet<u64>,
-    item: T,
-    h: u64,
-    time: impl Fn(&mut T) -> &mut Option<i64>,
-) {
-    if seen.contains(&h) {
-        let mut probe = item.clone();
-        let t = *time(&mut probe);
-        *time(&mut probe) = None;
-        for x in list.iter_mut() {
-            let mut y = x.clone();
-            *time(&mut y) = None;
-            if y == probe {
-                *time(x) = super::state::later(*time(x), t);
-                return;
+/// One item per value apart from its time, keeping the latest time: people repeat their address on
+/// every call, and Elastic IP calls repeat too.
+fn fold_timed<T: Eq + Hash + Clone>(items: Vec<T>, time: impl Fn(&mut T) -> &mut Option<i64>) -> Vec<T> {
+    let mut at: FxHashMap<T, usize> = FxHashMap::default();
+    let mut out: Vec<T> = Vec::new();
+    for mut item in items {
+        let t = time(&mut item).take();
+        match at.get(&item) {
+            Some(&i) => {
+                let slot = time(&mut out[i]);
+                *slot = super::state::later(*slot, t);
+            }
+            None => {
+                at.insert(item.clone(), out.len());
+                *time(&mut item) = t;
+                out.push(item);
             }
         }
     }
-    seen.insert(h);
-    list.push(item);
+    out
 }
 
 impl Facts {
@@ -348,32 +345,12 @@ impl Facts {
         d.dedup();
         out.deliveries = d;
 
-        let mut seen = FxHashSet::default();
-        for h in self.humans {
-            let mut k = h.clone();
-            k.last_ms = None;
-            let hh = {
-                let mut s = FxHasher::default();
-                k.hash(&mut s);
-                s.finish()
-            };
-            merge_timed(&mut out.humans, &mut seen, h, hh, |x| &mut x.last_ms);
-        }
+        out.humans = fold_timed(self.humans, |x| &mut x.last_ms);
         out.humans.sort_by(|a, b| {
             (&a.source_ip, &a.principal_arn, &a.user_name).cmp(&(&b.source_ip, &b.principal_arn, &b.user_name))
         });
 
-        let mut seen = FxHashSet::default();
-        for a in self.addresses {
-            let mut k = a.clone();
-            k.last_ms = None;
-            let hh = {
-                let mut s = FxHasher::default();
-                k.hash(&mut s);
-                s.finish()
-            };
-            merge_timed(&mut out.addresses, &mut seen, a, hh, |x| &mut x.last_ms);
-        }
+        out.addresses = fold_timed(self.addresses, |x| &mut x.last_ms);
         out.addresses.sort_by(|a, b| {
             (&a.event_name, &a.target_instance_id, &a.allocation_id, &a.target_public_ip).cmp(&(
                 &b.event_name,
