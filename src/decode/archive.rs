@@ -62,7 +62,7 @@ impl Decoder {
             }
             let member = std::mem::take(&mut self.member);
             let mut buf = std::mem::take(&mut self.buf);
-            let r = decode_container(&member, &mut buf, &mut self.inflater, left, true, sink);
+            let r = decode_container(&member, &mut buf, &mut self.inflater, left, true, self.fast, sink);
             self.buf = buf;
             self.member = member;
             total.records += r.records;

@@ -60,6 +60,12 @@ pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::Error> 
     d.deserialize_any(V)
 }
 
+/// A value kept as its JSON text, for parsing later only when needed; `None` when absent or `null`.
+pub fn raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de str>, D::Error> {
+    let v: Option<&'de serde_json::value::RawValue> = de::Deserialize::deserialize(d)?;
+    Ok(v.map(serde_json::value::RawValue::get))
+}
+
 /// A boolean written as `true`, `"true"`, `"True"` or `1`; `None` when absent or unreadable.
 pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     let t = text(d)?;

@@ -6,6 +6,7 @@
 //! written by `trailhound export` ([`parquet`]).
 
 mod archive;
+mod fast;
 pub mod inflate;
 pub mod lenient;
 pub mod normalize;
@@ -73,6 +74,8 @@ pub struct Decoder {
     inflater: inflate::Inflater,
     /// Most decompressed bytes read from one input (`--max-input-size`).
     max_input: u64,
+    /// Read `Records` files with [`fast`] first (off only to compare it with serde_json in tests).
+    fast: bool,
 }
 
 impl Default for Decoder {
@@ -82,6 +85,7 @@ impl Default for Decoder {
             member: Vec::new(),
             inflater: inflate::Inflater::default(),
             max_input: inflate::DEFAULT_MAX_INPUT,
+            fast: true,
         }
     }
 }
@@ -97,6 +101,10 @@ struct Ctx<'s> {
     errors: Vec<String>,
     error_count: u64,
     format: &'static str,
+    fast: bool,
+    /// Records the fast path already handed on, which serde_json's second reading of the same
+    /// document must not hand on again.
+    replay: u64,
 }
 
 impl Ctx<'_> {
@@ -119,6 +127,10 @@ impl Ctx<'_> {
 
     fn dispatch(&mut self, rec: &RawRecord<'_>, depth: u8) {
         if !rec.event_name.is_empty() || !rec.event_source.is_empty() {
+            if self.replay > 0 {
+                self.replay -= 1;
+                return;
+            }
             self.records += 1;
             (self.sink)(rec);
             return;
@@ -256,6 +268,13 @@ impl Decoder {
         Self::default()
     }
 
+    /// Reads every document with serde_json alone, without the fast path (to compare the two).
+    #[cfg(test)]
+    pub(crate) fn without_fast_path(mut self) -> Self {
+        self.fast = false;
+        self
+    }
+
     /// Sets the cap on one input's decompressed size (0 = the default).
     pub fn set_max_input(&mut self, max: u64) {
         self.max_input = if max == 0 { inflate::DEFAULT_MAX_INPUT } else { max };
@@ -277,7 +296,7 @@ impl Decoder {
             return report;
         }
         let mut buf = std::mem::take(&mut self.buf);
-        let report = decode_container(bytes, &mut buf, &mut self.inflater, self.max_input, false, sink);
+        let report = decode_container(bytes, &mut buf, &mut self.inflater, self.max_input, false, self.fast, sink);
         self.buf = buf;
         // Keep the buffer's capacity for the next input, unless a huge input inflated it.
         if self.buf.capacity() > 256 << 20 {
@@ -303,6 +322,7 @@ fn decode_container(
     inflater: &mut inflate::Inflater,
     cap: u64,
     in_zip: bool,
+    fast: bool,
     sink: &mut dyn FnMut(&RawRecord<'_>),
 ) -> Report {
     let mut warnings = Vec::new();
@@ -409,6 +429,8 @@ fn decode_container(
         errors: Vec::new(),
         error_count: 0,
         format: "",
+        fast,
+        replay: 0,
     };
     parse_documents(text, &mut ctx);
 
@@ -470,8 +492,24 @@ fn parse_documents(text: &str, ctx: &mut Ctx<'_>) {
                 SeqSink { ctx: &mut *ctx, depth: 1 }.deserialize(&mut de)
             }
             b'{' if matches!(first_key(doc), Some("Records" | "Events")) => {
-                ctx.set_format(if first_key(doc) == Some("Records") { "cloudtrail-records" } else { "lookup-events" });
-                de.deserialize_map(TopMap { ctx: &mut *ctx })
+                let records = first_key(doc) == Some("Records");
+                ctx.set_format(if records { "cloudtrail-records" } else { "lookup-events" });
+                if records && ctx.fast {
+                    match fast::records(doc, &mut |r| ctx.dispatch(r, 1)) {
+                        fast::Outcome::Done(end) => {
+                            ctx.containers += 1;
+                            ctx.claimed = true;
+                            at += end;
+                            continue;
+                        }
+                        // serde_json reads the document again, and says what is wrong with it.
+                        fast::Outcome::GaveUp(handed) => ctx.replay = handed,
+                    }
+                }
+                let res = de.deserialize_map(TopMap { ctx: &mut *ctx });
+                // serde_json takes whatever the fast path took; should it not, nothing is held back.
+                ctx.replay = 0;
+                res
             }
             b'{' => {
                 // JSON Lines or loose objects run to the end, whatever follows.

@@ -49,9 +49,9 @@ pub struct Filter {
 }
 
 /// Raw request or response JSON, secrets redacted and size capped.
-fn kept_raw(raw: Option<&serde_json::value::RawValue>) -> Option<String> {
+fn kept_raw(raw: Option<&str>) -> Option<String> {
     const MAX: usize = 16 * 1024;
-    let mut v: serde_json::Value = serde_json::from_str(raw?.get()).ok()?;
+    let mut v: serde_json::Value = serde_json::from_str(raw?).ok()?;
     if v.is_null() {
         return None;
     }
@@ -261,8 +261,7 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
 
     let name: &str = &rec.event_name;
     if reads_request(name) {
-        if let Some(req) = rec.request_parameters.and_then(|raw| serde_json::from_str::<RawRequest<'_>>(raw.get()).ok())
-        {
+        if let Some(req) = rec.request_parameters.and_then(|raw| serde_json::from_str::<RawRequest<'_>>(raw).ok()) {
             b.set(Field::MintedRoleArn, &req.role_arn);
             b.set(Field::MintedSessionName, &req.role_session_name);
             b.set(Field::TargetInstanceId, &req.instance_id);
@@ -273,9 +272,7 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
         }
     }
     if is_minting_call(name) || name == "AllocateAddress" {
-        if let Some(resp) =
-            rec.response_elements.and_then(|raw| serde_json::from_str::<RawResponse<'_>>(raw.get()).ok())
-        {
+        if let Some(resp) = rec.response_elements.and_then(|raw| serde_json::from_str::<RawResponse<'_>>(raw).ok()) {
             if let Some(c) = &resp.credentials {
                 b.set(Field::MintedKey, &c.access_key_id);
             }
@@ -318,8 +315,7 @@ struct CreatedAccessKeyId<'a> {
 
 /// The id of the key a `CreateAccessKey` call created (an unreadable response leaves it unset).
 fn set_created_key(rec: &RawRecord<'_>, b: &mut crate::event::EventBuilder<'_>) {
-    if let Some(k) = rec.response_elements.and_then(|raw| serde_json::from_str::<CreatedAccessKey<'_>>(raw.get()).ok())
-    {
+    if let Some(k) = rec.response_elements.and_then(|raw| serde_json::from_str::<CreatedAccessKey<'_>>(raw).ok()) {
         b.set(Field::CreatedKey, &k.access_key.access_key_id);
     }
 }

@@ -148,8 +148,8 @@ fn rows(batch: &RecordBatch, sink: &mut dyn FnMut(&RawRecord<'_>)) -> u64 {
             vpc_endpoint_account_id: g(vpce_acct).into(),
             user_identity,
             resources: resource_list(resources, i),
-            request_parameters: request.as_deref(),
-            response_elements: response.as_deref(),
+            request_parameters: request.as_deref().map(RawValue::get),
+            response_elements: response.as_deref().map(RawValue::get),
             ..RawRecord::default()
         };
         sink(&rec);

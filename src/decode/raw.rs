@@ -64,12 +64,12 @@ pub struct RawRecord<'a> {
     /// `resources`: the resources CloudTrail lists for the call (data events, some management events).
     #[serde(borrow, deserialize_with = "lenient::list")]
     pub resources: Vec<RawResource<'a>>,
-    /// `requestParameters`, kept as raw JSON so that only calls that need it pay to parse it.
-    #[serde(rename = "requestParameters", borrow)]
-    pub request_parameters: Option<&'a RawValue>,
-    /// `responseElements`, kept as raw JSON so that only calls that need it pay to parse it.
-    #[serde(rename = "responseElements", borrow)]
-    pub response_elements: Option<&'a RawValue>,
+    /// `requestParameters`, kept as raw JSON text so that only calls that need it pay to parse it.
+    #[serde(rename = "requestParameters", borrow, deserialize_with = "lenient::raw")]
+    pub request_parameters: Option<&'a str>,
+    /// `responseElements`, kept as raw JSON text so that only calls that need it pay to parse it.
+    #[serde(rename = "responseElements", borrow, deserialize_with = "lenient::raw")]
+    pub response_elements: Option<&'a str>,
 
     // Wrappers around events, unpacked by the decoder.
     /// `Records`: the array of events in a CloudTrail log file.

@@ -8,6 +8,7 @@ use super::baseline::{Baseline, Evidence, Group, Path, SHARED_ENDPOINT_KEYS};
 use super::origin::{OriginClass, is_eks_node_client};
 use super::state::{KeyId, KeyState, Origin, OriginUse, Sym, Workload, flag};
 use super::{Detector, Finding};
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 /// Groups keys: one EC2 instance, or one role's fleet.
@@ -218,20 +219,21 @@ pub(super) fn judge(d: &Detector) -> (Vec<Finding>, Vec<String>) {
     }
     let mut ordered: Vec<_> = groups.into_iter().collect();
     ordered.sort_unstable_by_key(|(g, _)| *g);
+    // Groups are judged apart from each other, so on every core; the results are put back in
+    // group order, and sorted below, so the output does not depend on the thread count.
+    let judged: Vec<(Vec<Finding>, Vec<Sym>)> = ordered
+        .into_par_iter()
+        .map(|(gid, keys)| {
+            let (mut findings, mut shared) = (Vec::new(), Vec::new());
+            judge_one(d, gid, keys, &mut findings, &mut shared);
+            (findings, shared)
+        })
+        .collect();
     let mut findings = Vec::new();
     let mut shared: Vec<Sym> = Vec::new();
-    for (gid, mut keys) in ordered {
-        keys.sort_unstable_by_key(|(k, st)| (issue_time(st), *k));
-        // The workload's region: the most common region of its delivery records.
-        let mut regions: FxHashMap<Sym, u32> = FxHashMap::default();
-        for (_, st) in &keys {
-            if let Some(del) = &st.delivery {
-                *regions.entry(del.region).or_default() += 1;
-            }
-        }
-        let region = regions.iter().max_by_key(|(r, n)| (**n, std::cmp::Reverse(**r))).map_or(0, |(r, _)| *r);
-        let g = Group { kind: gid.kind, account: gid.account, role: gid.role, session: gid.session, region, keys };
-        judge_group(d, &g, &mut findings, &mut shared);
+    for (f, s) in judged {
+        findings.extend(f);
+        shared.extend(s);
     }
     findings.sort_by(|a, b| (&a.first_seen, &a.access_key_id).cmp(&(&b.first_seen, &b.access_key_id)));
     shared.sort_unstable();
@@ -248,6 +250,26 @@ pub(super) fn judge(d: &Detector) -> (Vec<Finding>, Vec<String>) {
         })
         .collect();
     (findings, notes)
+}
+
+fn judge_one<'d>(
+    d: &'d Detector,
+    gid: GroupId,
+    mut keys: Vec<(KeyId, &'d KeyState)>,
+    findings: &mut Vec<Finding>,
+    shared: &mut Vec<Sym>,
+) {
+    keys.sort_unstable_by_key(|(k, st)| (issue_time(st), *k));
+    // The workload's region: the most common region of its delivery records.
+    let mut regions: FxHashMap<Sym, u32> = FxHashMap::default();
+    for (_, st) in &keys {
+        if let Some(del) = &st.delivery {
+            *regions.entry(del.region).or_default() += 1;
+        }
+    }
+    let region = regions.iter().max_by_key(|(r, n)| (**n, std::cmp::Reverse(**r))).map_or(0, |(r, _)| *r);
+    let g = Group { kind: gid.kind, account: gid.account, role: gid.role, session: gid.session, region, keys };
+    judge_group(d, &g, findings, shared);
 }
 
 fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared: &mut Vec<Sym>) {
@@ -330,6 +352,20 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
             }
             let own = own_evidence(st, o).is_some();
             used_from_own |= own;
+            let new_client = others.any_clients() && o.clients().all(|c| !others.has_client(c));
+            // The thief behind the workload's own NAT: only the client and the IMDS version differ.
+            let behind_own_nat = g.kind == Workload::Ec2
+                && !eks_role
+                && !others.eks()
+                && new_client
+                && o.has(flag::IMDS_V1)
+                && others.v2()
+                && !others.v1();
+            // Nearly every origin is the workload's own and says nothing more: naming and classifying
+            // it would be wasted on a fleet of thousands of keys.
+            if own && !behind_own_nat {
+                continue;
+            }
             let class = d.cfg.classifier.classify(&o.origin);
             let label = o.origin.label(&d.syms);
             let human = d.humans.contains_key(&o.origin);
@@ -342,7 +378,6 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
                 own,
                 signals: Vec::new(),
             };
-            let new_client = others.any_clients() && o.clients().all(|c| !others.has_client(c));
             let clients = || o.clients().map(|c| d.syms.name(c)).collect::<Vec<_>>().join(", ");
             if !own {
                 signals_off_workload(d, g, st, o, &class, &path, region, &others, &baseline, &expected, &mut j);
@@ -362,15 +397,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
                     };
                     j.signals.push(Signal { code: "imds_v1", reason: reason.into(), weight, decisive: false });
                 }
-            } else if g.kind == Workload::Ec2
-                && !eks_role
-                && !others.eks()
-                && new_client
-                && o.has(flag::IMDS_V1)
-                && others.v2()
-                && !others.v1()
-            {
-                // The thief behind the workload's own NAT: only the client and the IMDS version differ.
+            } else if behind_own_nat {
                 j.signals.push(Signal {
                     code: "client_differs",
                     reason: format!(

@@ -251,9 +251,9 @@ impl Detector {
     pub(super) fn observe_use<'e>(&mut self, u: &UseView<'_>, ids: impl Iterator<Item = (Option<i64>, &'e str)>) {
         let id = KeyId::new(u.key, &mut self.syms);
         let service = is_service_call(u.source_ip, u.invoked_by);
-        let cached = self
-            .keys
-            .get(&id)
+        // One lookup of the key for the whole call: the state is reached again by its slot.
+        let slot = self.keys.slot(id);
+        let cached = Some(self.keys.at(slot))
             .filter(|st| st.last_hash == u.hash && u.hash != 0 && !st.origins.is_empty())
             .map(|st| (st.last_origin as usize, st.last_family, st.last_env));
         let resolved = match cached {
@@ -282,7 +282,7 @@ impl Detector {
             }
         };
         let syms = &mut self.syms;
-        let st = self.keys.entry(id);
+        let st = self.keys.at_mut(slot);
         st.events = st.events.saturating_add(sat32(u.count));
         if st.account == 0 {
             st.account = syms.intern(u.account);
@@ -357,12 +357,15 @@ impl Detector {
     /// Observes one event: the scan's path ([`crate::scan::EventSink`]).
     pub(super) fn observe_event(&mut self, ev: &Event<'_>) {
         self.note_account(ev.account_id());
-        let delivery = DeliveryView::of(ev);
-        if let Some(w) = delivery.workload() {
-            self.observe_delivery(&delivery, w);
-            // A pod's own exchange is a call too: where it came from is the pod.
-            if w != Workload::EksWebIdentity {
-                return;
+        // Most calls mint nothing: gathering the delivery's fields for them would be wasted work.
+        if !ev.minted_key().is_empty() {
+            let delivery = DeliveryView::of(ev);
+            if let Some(w) = delivery.workload() {
+                self.observe_delivery(&delivery, w);
+                // A pod's own exchange is a call too: where it came from is the pod.
+                if w != Workload::EksWebIdentity {
+                    return;
+                }
             }
         }
         if matches!(ev.event_name(), "AssociateAddress" | "AllocateAddress") && ev.error_code().is_empty() {

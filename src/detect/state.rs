@@ -239,6 +239,16 @@ impl EvId {
         parse_uuid(id).map_or_else(|| EvId::Text(syms.intern(id)), EvId::Uuid)
     }
 
+    /// The order of the two ids' texts, without writing them out (this runs for every kept event).
+    /// A UUID is held only in its lower-case form, whose text order is its bytes' order.
+    pub fn cmp_text(&self, other: &EvId, syms: &Interner) -> std::cmp::Ordering {
+        match (self, other) {
+            (EvId::Uuid(a), EvId::Uuid(b)) => a.cmp(b),
+            (EvId::Text(a), EvId::Text(b)) => syms.name(*a).cmp(syms.name(*b)),
+            _ => self.text(syms).cmp(&other.text(syms)),
+        }
+    }
+
     /// The id as text.
     pub fn text(&self, syms: &Interner) -> String {
         match self {
@@ -388,6 +398,12 @@ const CHUNK: usize = 1 << CHUNK_BITS;
 impl KeyTable {
     /// The state of `id`, created empty when new.
     pub fn entry(&mut self, id: KeyId) -> &mut KeyState {
+        let i = self.slot(id);
+        self.at_mut(i)
+    }
+
+    /// Where the state of `id` is held (created empty when new), to reach it again without hashing.
+    pub fn slot(&mut self, id: KeyId) -> u32 {
         let next = self.len;
         let i = *self.index.entry(id).or_insert(next);
         if i == next {
@@ -399,10 +415,16 @@ impl KeyTable {
             }
             self.len += 1;
         }
+        i
+    }
+
+    /// The state in slot `i` (from [`KeyTable::slot`]), mutably.
+    pub fn at_mut(&mut self, i: u32) -> &mut KeyState {
         &mut self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)]
     }
 
-    fn at(&self, i: u32) -> &KeyState {
+    /// The state in slot `i` (from [`KeyTable::slot`]).
+    pub fn at(&self, i: u32) -> &KeyState {
         &self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)]
     }
 
@@ -531,7 +553,7 @@ impl OriginUse {
         let t = t.unwrap_or(i64::MAX);
         let before = |i: usize| match self.event_ids[i] {
             None => false,
-            Some(e) => (self.event_times[i], e.text(syms)) <= (t, id.text(syms)),
+            Some(e) => self.event_times[i].cmp(&t).then_with(|| e.cmp_text(&id, syms)).is_le(),
         };
         let pos = (0..MAX_EVENT_IDS).take_while(|&i| before(i)).count();
         if pos == MAX_EVENT_IDS {
@@ -573,6 +595,20 @@ mod tests {
         let mut syms = Interner::default();
         for id in ["2a5178c8-b4c7-44ba-b066-1ecc79b7087c", "2A5178C8-B4C7-44BA-B066-1ECC79B7087C", "sanitized"] {
             assert_eq!(EvId::new(id, &mut syms).text(&syms), id);
+        }
+        // The order without text is the order of the texts.
+        let ids = [
+            "0f2c0a1e-1111-4222-8333-944445555666",
+            "a0000000-0000-4000-8000-000000000000",
+            "0f2c0a1e-1111-4222-8333-94444555566",
+            "zz",
+            "0",
+        ];
+        for a in ids {
+            for b in ids {
+                let (x, y) = (EvId::new(a, &mut syms), EvId::new(b, &mut syms));
+                assert_eq!(x.cmp_text(&y, &syms), a.cmp(b), "{a} {b}");
+            }
         }
         assert!(matches!(EvId::new("2a5178c8-b4c7-44ba-b066-1ecc79b7087c", &mut syms), EvId::Uuid(_)));
     }
