@@ -261,30 +261,40 @@ impl EvId {
     }
 }
 
+/// Lower-case hex digits by byte; 0x80 marks anything else (an upper-case UUID is kept as text, so
+/// that it reads back as written).
+const LOWER_HEX: [u8; 256] = {
+    let mut t = [0x80u8; 256];
+    let mut c = 0;
+    while c < 10 {
+        t[b'0' as usize + c] = c as u8;
+        c += 1;
+    }
+    let mut c = 0;
+    while c < 6 {
+        t[b'a' as usize + c] = 10 + c as u8;
+        c += 1;
+    }
+    t
+};
+
+/// A canonical lower-case UUID's 16 bytes. Runs for every event id the detector keeps, so it reads
+/// the digits through a table, with no branch per digit.
 fn parse_uuid(id: &str) -> Option<[u8; 16]> {
     let b = id.as_bytes();
-    if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return None;
     }
-    let mut out = [0u8; 16];
-    let mut n = 0;
-    let mut hi: Option<u8> = None;
-    for &c in b {
-        let d = match c {
-            b'-' => continue,
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => return None,
-        };
-        match hi.take() {
-            None => hi = Some(d),
-            Some(h) => {
-                out[n] = (h << 4) | d;
-                n += 1;
-            }
+    let (mut v, mut bad) = (0u128, 0u8);
+    for (i, &c) in b.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            continue;
         }
+        let d = LOWER_HEX[c as usize];
+        bad |= d;
+        v = (v << 4) | u128::from(d & 0x0f);
     }
-    (n == 16).then_some(out)
+    (bad & 0x80 == 0).then(|| v.to_be_bytes())
 }
 
 /// Event ids kept per origin as evidence: memory must not follow the event count.

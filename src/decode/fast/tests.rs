@@ -161,6 +161,12 @@ fn every_kind_of_stop_gives_serde_json_s_records_and_errors() {
         r#"{"eventName":"A","x":[1 2]}"#,
         r#"{"eventName":"A" "x":1}"#,
         r#"{"eventName":"A","x":1"#,
+        // From a hostile review: edges the fast path must keep matching.
+        r#"{"eventName":"A","x":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#,
+        r#"{"eventName":"A","requestParameters":{"k":"\udc00\u007f"},"x":"\ud800\ud800"}"#,
+        r#"{"eventName":"\u0041\/\t","readOnly":"\u0054rue","userAgent":"\ud83d\ude00"}"#,
+        r#"{"eventName":"A","userIdentity":null,"userIdentity":{}}"#,
+        r#"{"eventName":"A","resources":[null,{},null]}"#,
     ];
     for (n, o) in odd.iter().enumerate() {
         for doc in [
