@@ -268,10 +268,10 @@ impl Decoder {
         Self::default()
     }
 
-    /// Reads every document with serde_json alone, without the fast path (to compare the two).
-    #[cfg(test)]
-    pub(crate) fn without_fast_path(mut self) -> Self {
-        self.fast = false;
+    /// Whether `Records` files are read by the fast path first (the default) or by serde_json alone.
+    /// Both give the same records and reports; serde_json alone is there to compare them (tests, fuzzing).
+    pub fn fast_path(mut self, on: bool) -> Self {
+        self.fast = on;
         self
     }
 

@@ -60,7 +60,7 @@ fn dump(r: &RawRecord<'_>, out: &mut String) {
 fn decode(bytes: &[u8], fast: bool) -> (String, String) {
     let mut d = Decoder::new();
     if !fast {
-        d = d.without_fast_path();
+        d = d.fast_path(false);
     }
     let mut out = String::new();
     let r: Report = d.decode(bytes, &mut |rec| dump(rec, &mut out));

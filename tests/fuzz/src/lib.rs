@@ -29,6 +29,8 @@ struct Decoded {
     report: Report,
     records: u64,
     events: usize,
+    /// Every event as JSON, one a line: what the fast path and serde_json alone must agree on.
+    json: String,
 }
 
 /// Decodes `data` the way a scan does (decode, then normalize every record into a batch), reading
@@ -50,6 +52,7 @@ fn decode_and_normalize(dec: &mut Decoder, data: &[u8]) -> Decoded {
         );
     });
     let mut events = 0;
+    let mut all = String::new();
     for ev in batch.iter() {
         events += 1;
         for &f in Field::ALL {
@@ -60,8 +63,10 @@ fn decode_and_normalize(dec: &mut Decoder, data: &[u8]) -> Decoded {
         }
         let json = serde_json::to_string(&ev).expect("an event serializes");
         assert!(serde_json::from_str::<Value>(&json).is_ok(), "an event serializes to JSON: {json}");
+        all.push_str(&json);
+        all.push('\n');
     }
-    Decoded { report, records, events }
+    Decoded { report, records, events, json: all }
 }
 
 /// The report's accounting agrees with what the sink saw.
@@ -118,6 +123,14 @@ pub fn decode_container(data: &[u8]) {
     assert_eq!(first.report.outcome, second.report.outcome, "same input, same decoder: same outcome");
     assert_eq!(first.report.format, second.report.format);
     assert_eq!(first.report.rejected, second.report.rejected);
+    // The fast path for `Records` files must change nothing but speed: serde_json alone reads the
+    // same events and says the same of the input.
+    let slow = decode_and_normalize(&mut Decoder::new().fast_path(false), data);
+    assert_eq!(first.report.outcome, slow.report.outcome, "fast path and serde_json: same outcome");
+    assert_eq!(first.report.format, slow.report.format);
+    assert_eq!((first.records, first.report.rejected), (slow.records, slow.report.rejected));
+    assert_eq!(first.report.warnings, slow.report.warnings);
+    assert!(first.json == slow.json, "fast path and serde_json: different events");
 }
 
 /// Target `record_model`: the JSON text of one record -> the lenient raw model -> normalization.
