@@ -8,6 +8,7 @@
 
 pub mod baseline;
 pub mod config;
+mod evid;
 pub mod facts;
 pub mod ipranges;
 pub mod judge;

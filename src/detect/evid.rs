@@ -1,0 +1,104 @@
+//! Event ids as the detector keeps them: a canonical UUID as its 16 bytes, anything else interned.
+
+use super::state::{Interner, Sym};
+
+/// An event id in 20 bytes: a lower-case UUID as its 16 bytes, anything else interned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvId {
+    /// A canonical lower-case UUID.
+    Uuid([u8; 16]),
+    /// Any other id, interned.
+    Text(Sym),
+}
+
+impl EvId {
+    /// Packs an event id.
+    pub fn new(id: &str, syms: &mut Interner) -> EvId {
+        parse_uuid(id).map_or_else(|| EvId::Text(syms.intern(id)), EvId::Uuid)
+    }
+
+    /// The order of the two ids' texts, without writing them out (this runs for every kept event).
+    /// A UUID is held only in its lower-case form, whose text order is its bytes' order.
+    pub fn cmp_text(&self, other: &EvId, syms: &Interner) -> std::cmp::Ordering {
+        match (self, other) {
+            (EvId::Uuid(a), EvId::Uuid(b)) => a.cmp(b),
+            (EvId::Text(a), EvId::Text(b)) => syms.name(*a).cmp(syms.name(*b)),
+            _ => self.text(syms).cmp(&other.text(syms)),
+        }
+    }
+
+    /// The id as text.
+    pub fn text(&self, syms: &Interner) -> String {
+        match self {
+            EvId::Text(s) => syms.name(*s).to_owned(),
+            EvId::Uuid(b) => {
+                let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+            }
+        }
+    }
+}
+
+/// Lower-case hex digits by byte; 0x80 marks anything else (an upper-case UUID is kept as text, so
+/// that it reads back as written).
+const LOWER_HEX: [u8; 256] = {
+    let mut t = [0x80u8; 256];
+    let mut c = 0;
+    while c < 10 {
+        t[b'0' as usize + c] = c as u8;
+        c += 1;
+    }
+    let mut c = 0;
+    while c < 6 {
+        t[b'a' as usize + c] = 10 + c as u8;
+        c += 1;
+    }
+    t
+};
+
+/// A canonical lower-case UUID's 16 bytes. Runs for every event id the detector keeps, so it reads
+/// the digits through a table, with no branch per digit.
+fn parse_uuid(id: &str) -> Option<[u8; 16]> {
+    let b = id.as_bytes();
+    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+        return None;
+    }
+    let (mut v, mut bad) = (0u128, 0u8);
+    for (i, &c) in b.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            continue;
+        }
+        let d = LOWER_HEX[c as usize];
+        bad |= d;
+        v = (v << 4) | u128::from(d & 0x0f);
+    }
+    (bad & 0x80 == 0).then(|| v.to_be_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_round_trip() {
+        let mut syms = Interner::default();
+        for id in ["2a5178c8-b4c7-44ba-b066-1ecc79b7087c", "2A5178C8-B4C7-44BA-B066-1ECC79B7087C", "sanitized"] {
+            assert_eq!(EvId::new(id, &mut syms).text(&syms), id);
+        }
+        // The order without text is the order of the texts.
+        let ids = [
+            "0f2c0a1e-1111-4222-8333-944445555666",
+            "a0000000-0000-4000-8000-000000000000",
+            "0f2c0a1e-1111-4222-8333-94444555566",
+            "zz",
+            "0",
+        ];
+        for a in ids {
+            for b in ids {
+                let (x, y) = (EvId::new(a, &mut syms), EvId::new(b, &mut syms));
+                assert_eq!(x.cmp_text(&y, &syms), a.cmp(b), "{a} {b}");
+            }
+        }
+        assert!(matches!(EvId::new("2a5178c8-b4c7-44ba-b066-1ecc79b7087c", &mut syms), EvId::Uuid(_)));
+    }
+}
