@@ -96,8 +96,8 @@ pub enum Normalized {
     Filtered,
 }
 
-/// Hex digit values; 0x80 marks a non-digit.
-static HEX: [u8; 256] = {
+/// Hex digit values by byte, upper-case digits too when `upper`; 0x80 marks anything else.
+const fn hex_table(upper: bool) -> [u8; 256] {
     let mut t = [0x80u8; 256];
     let mut i = 0;
     while i < 10 {
@@ -107,35 +107,45 @@ static HEX: [u8; 256] = {
     let mut i = 0;
     while i < 6 {
         t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
+        if upper {
+            t[b'A' as usize + i] = 10 + i as u8;
+        }
         i += 1;
     }
     t
-};
+}
+
+static HEX: [u8; 256] = hex_table(true);
+static LOWER_HEX: [u8; 256] = hex_table(false);
+
+/// The 128 bits of a UUID written `8-4-4-4-12` in hex digits; with `any_case` false, lower-case
+/// digits only (the form that reads back as written). Runs for every event, so the digits go
+/// through a table, with no branch per digit.
+pub fn uuid_bits(id: &str, any_case: bool) -> Option<u128> {
+    let b = id.as_bytes();
+    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+        return None;
+    }
+    let table = if any_case { &HEX } else { &LOWER_HEX };
+    let (mut v, mut bad) = (0u128, 0u8);
+    for (i, &c) in b.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            continue;
+        }
+        let d = table[c as usize];
+        bad |= d;
+        v = (v << 4) | u128::from(d & 0x0f);
+    }
+    (bad & 0x80 == 0).then_some(v)
+}
 
 /// The dedup key of an `eventID`: the UUID's 128 bits when it is one, a 128-bit hash otherwise.
 pub fn dedup_key(event_id: &str) -> Option<u128> {
     if event_id.is_empty() {
         return None;
     }
-    let b = event_id.as_bytes();
-    if b.len() == 36 && b[8] == b'-' && b[13] == b'-' && b[18] == b'-' && b[23] == b'-' {
-        let mut v: u128 = 0;
-        let mut bad = 0u8;
-        for (i, &c) in b.iter().enumerate() {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                continue;
-            }
-            let d = HEX[c as usize];
-            bad |= d;
-            v = (v << 4) | u128::from(d & 0x0f);
-        }
-        if bad & 0x80 == 0 {
-            return Some(v);
-        }
-    }
     // Non-UUID ids (sanitized corpora, hand-written tests) get a 128-bit hash: collisions are negligible.
-    Some(xxhash_rust::xxh3::xxh3_128(b) | (1u128 << 127))
+    uuid_bits(event_id, true).or_else(|| Some(xxhash_rust::xxh3::xxh3_128(event_id.as_bytes()) | (1u128 << 127)))
 }
 
 /// Hash of the parts, each followed by 0xff (never in UTF-8, so the parts cannot run together).

@@ -39,40 +39,10 @@ impl EvId {
     }
 }
 
-/// Lower-case hex digits by byte; 0x80 marks anything else (an upper-case UUID is kept as text, so
-/// that it reads back as written).
-const LOWER_HEX: [u8; 256] = {
-    let mut t = [0x80u8; 256];
-    let mut c = 0;
-    while c < 10 {
-        t[b'0' as usize + c] = c as u8;
-        c += 1;
-    }
-    let mut c = 0;
-    while c < 6 {
-        t[b'a' as usize + c] = 10 + c as u8;
-        c += 1;
-    }
-    t
-};
-
-/// A canonical lower-case UUID's 16 bytes. Runs for every event id the detector keeps, so it reads
-/// the digits through a table, with no branch per digit.
+/// A canonical lower-case UUID's 16 bytes (an upper-case UUID is kept as text, so that it reads back
+/// as written).
 fn parse_uuid(id: &str) -> Option<[u8; 16]> {
-    let b = id.as_bytes();
-    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
-        return None;
-    }
-    let (mut v, mut bad) = (0u128, 0u8);
-    for (i, &c) in b.iter().enumerate() {
-        if matches!(i, 8 | 13 | 18 | 23) {
-            continue;
-        }
-        let d = LOWER_HEX[c as usize];
-        bad |= d;
-        v = (v << 4) | u128::from(d & 0x0f);
-    }
-    (bad & 0x80 == 0).then(|| v.to_be_bytes())
+    crate::decode::normalize::uuid_bits(id, false).map(u128::to_be_bytes)
 }
 
 #[cfg(test)]

@@ -101,6 +101,18 @@ impl<'a> Cur<'a> {
         Some(&self.text[start..end])
     }
 
+    /// Steps into the object at the cursor: `true` when it is empty (and so already closed).
+    fn open_object(&mut self) -> Option<bool> {
+        if self.peek()? != b'{' {
+            return None;
+        }
+        self.i += 1;
+        self.ws();
+        let empty = self.peek()? == b'}';
+        self.i += empty as usize;
+        Some(empty)
+    }
+
     /// Like [`Cur::members`], for an object whose keys come in a usual order: CloudTrail writes a
     /// record's fields in a fixed order. Each key is first compared with the one that followed the
     /// previous key last time, which spares the scan for the key's end and the search of `names`
@@ -111,13 +123,7 @@ impl<'a> Cur<'a> {
         names: &'static [&'static str],
         mut f: impl FnMut(&mut Self, &'a str) -> Option<()>,
     ) -> Option<()> {
-        if self.peek()? != b'{' {
-            return None;
-        }
-        self.i += 1;
-        self.ws();
-        if self.peek()? == b'}' {
-            self.i += 1;
+        if self.open_object()? {
             return Some(());
         }
         let mut prev = START;
@@ -207,13 +213,7 @@ impl<'a> Cur<'a> {
     /// Reads an object's members, handing each key to `f` with the cursor on its value; `f` reads
     /// the value. The cursor starts on `{`.
     pub(super) fn members(&mut self, mut f: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
-        if self.peek()? != b'{' {
-            return None;
-        }
-        self.i += 1;
-        self.ws();
-        if self.peek()? == b'}' {
-            self.i += 1;
+        if self.open_object()? {
             return Some(());
         }
         loop {
