@@ -15,19 +15,9 @@ use trailhound::athena::client::ResultTable;
 use trailhound::detect::facts::Facts;
 use trailhound::detect::{DetectConfig, DetectOptions, Detector};
 
-/// Python with duckdb and sqlglot: tests/run.sh's virtualenv, or TRAILHOUND_TEST_PYTHON.
+/// Python with duckdb, sqlglot: see `common::test_python`.
 fn python() -> PathBuf {
-    let p = std::env::var_os("TRAILHOUND_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target/moto-venv/bin/python"));
-    let ok = Command::new(&p).args(["-c", "import duckdb, sqlglot"]).output().is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "{} cannot import duckdb and sqlglot: run the suite with `bash tests/run.sh` (it installs \
-         tests/requirements.txt into target/moto-venv), or set TRAILHOUND_TEST_PYTHON",
-        p.display()
-    );
-    p
+    test_python("duckdb, sqlglot")
 }
 
 /// The window both engines read: everything from 2000 to 2100, so records without a time drop

@@ -8,17 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The Python of the test virtualenv (duckdb, py-ocsf-models: tests/requirements.txt).
+/// Python with duckdb, py_ocsf_models: see `common::test_python`.
 fn python() -> PathBuf {
-    let p = std::env::var_os("TRAILHOUND_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target/moto-venv/bin/python"));
-    assert!(
-        p.exists(),
-        "{} is missing: run the suite with `bash tests/run.sh`, which installs tests/requirements.txt",
-        p.display()
-    );
-    p
+    test_python("duckdb, py_ocsf_models")
 }
 
 fn trailhound(args: &[&str]) -> Run {

@@ -8,6 +8,23 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The Python of the test virtualenv (tests/run.sh installs tests/requirements.txt into
+/// target/moto-venv), or TRAILHOUND_TEST_PYTHON; fails with what to do when it cannot import `modules`
+/// (comma-separated, as Python's `import` takes them).
+pub fn test_python(modules: &str) -> PathBuf {
+    let p = std::env::var_os("TRAILHOUND_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/moto-venv/bin/python"));
+    let ok = Command::new(&p).args(["-c", &format!("import {modules}")]).output().is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "{} cannot import {modules}: run the suite with `bash tests/run.sh` (it installs \
+         tests/requirements.txt into target/moto-venv), or set TRAILHOUND_TEST_PYTHON",
+        p.display()
+    );
+    p
+}
+
 pub fn fixture(rel: &str) -> PathBuf {
     root().join("fixtures").join(rel)
 }

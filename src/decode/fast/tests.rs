@@ -110,8 +110,7 @@ fn fast_path_reads_every_committed_and_shared_corpus_exactly_like_serde() {
         assert!(shared.is_dir(), "CI=true: {} is missing", shared.display());
     }
     files(&shared, &mut all);
-    let (mut records, mut taken_before) = (0, taken());
-    let mut inputs = 0;
+    let (mut records, mut inputs, before) = (0, 0, taken());
     for p in &all {
         let Ok(bytes) = std::fs::read(p) else { continue };
         if bytes.len() > 64 << 20 {
@@ -120,10 +119,10 @@ fn fast_path_reads_every_committed_and_shared_corpus_exactly_like_serde() {
         records += same(&bytes, &p.display().to_string());
         inputs += 1;
     }
-    taken_before = taken() - taken_before;
+    let fast_documents = taken() - before;
     assert!(inputs > 50 && records > 5_000, "{inputs} inputs, {records} records");
     // The fast path must carry the common files, or it is not worth its code.
-    assert!(taken_before > 20, "the fast path read only {taken_before} documents");
+    assert!(fast_documents > 20, "the fast path read only {fast_documents} documents");
 }
 
 fn taken() -> u64 {

@@ -12,6 +12,7 @@ use anyhow::Context;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
 
 /// Under DynamoDB's 400 KB item limit, with room for the key and attributes.
 const CHUNK: usize = 350_000;
@@ -69,7 +70,8 @@ impl DynamoStore {
         anyhow::bail!("{}: the state kept changing while it was read", self.describe())
     }
 
-    async fn load_once(&self) -> anyhow::Result<Option<State>> {
+    /// The head item (version, chunk count, writer), read consistently; `None` before the first save.
+    async fn head(&self) -> anyhow::Result<Option<HashMap<String, AttributeValue>>> {
         let what = self.describe();
         let head = self
             .client
@@ -80,7 +82,12 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("{what}: GetItem: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
-        let Some(item) = head.item else { return Ok(Some(State::default())) };
+        Ok(head.item)
+    }
+
+    async fn load_once(&self) -> anyhow::Result<Option<State>> {
+        let what = self.describe();
+        let Some(item) = self.head().await? else { return Ok(Some(State::default())) };
         let version = num(&item, "version")?;
         let chunks = num(&item, "chunks")?;
         let writer = item.get("writer").and_then(|v| v.as_s().ok()).context("head item without writer")?;
@@ -164,16 +171,7 @@ impl DynamoStore {
 
     /// The writer of the stored version (to delete its chunks once superseded).
     async fn head_writer(&self) -> Option<String> {
-        let head = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(HEAD.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .ok()?;
-        head.item?.get("writer").and_then(|v| v.as_s().ok()).cloned()
+        self.head().await.ok()??.get("writer").and_then(|v| v.as_s().ok()).cloned()
     }
 
     /// Best effort: what is left expires through TTL.
