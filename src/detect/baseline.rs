@@ -124,7 +124,7 @@ impl Detector {
                     Path::ForeignEndpoint(owner)
                 }
             }
-            Origin::Ip(a) if matches!(self.cfg.classifier.classify_ip(a), OriginClass::Trusted) => Path::Trusted,
+            Origin::Ip(a) if self.cfg.classifier.is_trusted(a) => Path::Trusted,
             _ => Path::Address,
         }
     }

@@ -70,10 +70,12 @@ impl DetectConfig {
             }
             accounts.push(a.to_owned());
         }
+        let t = std::time::Instant::now();
         let ranges = match opts.ip_ranges.as_ref().or(file.ip_ranges.as_ref()) {
             Some(p) => IpRanges::from_file(p)?,
             None => IpRanges::builtin()?,
         };
+        tracing::debug!(prefixes = ranges.prefixes, ms = t.elapsed().as_millis() as u64, "AWS address ranges read");
         Ok(DetectConfig { classifier: Classifier { ranges, trusted }, trusted_accounts: accounts })
     }
 }

@@ -7,6 +7,7 @@
 use ipnet::{Ipv4Net, Ipv6Net};
 use prefix_trie::PrefixMap;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::io::Read;
 use std::net::IpAddr;
 
@@ -31,28 +32,36 @@ pub struct IpRanges {
     pub prefixes: usize,
 }
 
+// Borrowed from the text: the list has tens of thousands of strings, and only the prefixes kept
+// need their region and service copied. Every detecting run reads it before anything else.
 #[derive(Deserialize)]
-struct File {
+struct File<'a> {
     #[serde(rename = "createDate", default)]
     create_date: String,
-    #[serde(default)]
-    prefixes: Vec<V4>,
-    #[serde(default)]
-    ipv6_prefixes: Vec<V6>,
+    #[serde(default, borrow)]
+    prefixes: Vec<V4<'a>>,
+    #[serde(default, borrow)]
+    ipv6_prefixes: Vec<V6<'a>>,
 }
 
 #[derive(Deserialize)]
-struct V4 {
-    ip_prefix: String,
-    region: String,
-    service: String,
+struct V4<'a> {
+    #[serde(borrow)]
+    ip_prefix: Cow<'a, str>,
+    #[serde(borrow)]
+    region: Cow<'a, str>,
+    #[serde(borrow)]
+    service: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
-struct V6 {
-    ipv6_prefix: String,
-    region: String,
-    service: String,
+struct V6<'a> {
+    #[serde(borrow)]
+    ipv6_prefix: Cow<'a, str>,
+    #[serde(borrow)]
+    region: Cow<'a, str>,
+    #[serde(borrow)]
+    service: Cow<'a, str>,
 }
 
 /// `AMAZON` lists every prefix; a named service on the same prefix says more.
@@ -81,9 +90,14 @@ pub fn builtin_create_date() -> Option<String> {
 impl IpRanges {
     /// The snapshot built into the binary.
     pub fn builtin() -> anyhow::Result<Self> {
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(SNAPSHOT).read_to_string(&mut text)?;
-        Self::parse(&text)
+        // One call into libdeflate, sized by the gzip trailer (the snapshot is ours, one member).
+        let size = SNAPSHOT.len().checked_sub(4).map(|at| &SNAPSHOT[at..]).and_then(|t| t.try_into().ok());
+        let mut text = vec![0u8; size.map_or(0, |t| u32::from_le_bytes(t) as usize)];
+        let inflated = crate::decode::inflate::Inflater::default().gzip_member(SNAPSHOT, &mut text);
+        if inflated.map(|(_, n)| n) != Some(text.len()) {
+            anyhow::bail!("the built-in AWS ip-ranges snapshot does not decompress");
+        }
+        Self::parse(std::str::from_utf8(&text)?)
     }
 
     /// The list in `path` (`--ip-ranges`); errors name the file.
@@ -109,7 +123,7 @@ impl IpRanges {
             match v4.get_mut(&net) {
                 Some(old) if !better(&p.service, &old.service) => {}
                 _ => {
-                    v4.insert(net, AwsRange { region: p.region, service: p.service });
+                    v4.insert(net, AwsRange { region: p.region.into_owned(), service: p.service.into_owned() });
                 }
             }
         }
@@ -120,7 +134,7 @@ impl IpRanges {
             match v6.get_mut(&net) {
                 Some(old) if !better(&p.service, &old.service) => {}
                 _ => {
-                    v6.insert(net, AwsRange { region: p.region, service: p.service });
+                    v6.insert(net, AwsRange { region: p.region.into_owned(), service: p.service.into_owned() });
                 }
             }
         }

@@ -128,9 +128,10 @@ struct Share {
 }
 
 impl Share {
-    fn of(st: &KeyState, is_own: &dyn Fn(&OriginUse) -> bool, d: &Detector) -> Share {
+    /// `own[i]` tells whether the key's `i`-th origin is the workload's own.
+    fn of(st: &KeyState, own: &[bool], d: &Detector) -> Share {
         let mut s = Share::default();
-        for o in st.origins.iter().filter(|o| is_own(o)) {
+        for (o, _) in st.origins.iter().zip(own).filter(|(_, own)| **own) {
             for c in o.clients() {
                 if !s.clients.contains(&c) {
                     s.clients.push(c);
@@ -201,31 +202,22 @@ pub(super) fn judge(d: &Detector) -> (Vec<Finding>, Vec<String>) {
         let session = if kind.is_fleet() { 0 } else { st.session };
         Some(GroupId { kind, account: st.account, role: role_of(st), session })
     };
-    // Sized in a first pass: vectors grown by doubling would hold twice the memory at their peak.
-    let mut sizes: FxHashMap<GroupId, usize> = FxHashMap::default();
-    for (_, st) in d.keys.iter() {
-        if let Some(g) = group_of(st) {
-            *sizes.entry(g).or_default() += 1;
-        }
-    }
-    let mut groups: FxHashMap<GroupId, Vec<(KeyId, &KeyState)>> =
-        sizes.into_iter().map(|(g, n)| (g, Vec::with_capacity(n))).collect();
-    for (key, st) in d.keys.iter() {
-        if let Some(g) = group_of(st) {
-            if let Some(v) = groups.get_mut(&g) {
-                v.push((key, st));
-            }
-        }
-    }
-    let mut ordered: Vec<_> = groups.into_iter().collect();
-    ordered.sort_unstable_by_key(|(g, _)| *g);
+    // One sort groups the keys and puts each group in issue order: hashing every key into a map
+    // of growing vectors, then sorting each by a time read through its state, cost more than the
+    // judging itself on a trail of short-lived keys. The issue time is read once per key.
+    // Sized up front: a vector grown by doubling holds twice the memory at its peak.
+    let mut keyed: Vec<(GroupId, i64, KeyId, &KeyState)> = Vec::with_capacity(d.keys.len());
+    keyed.extend(d.keys.iter().filter_map(|(k, st)| Some((group_of(st)?, issue_time(st), k, st))));
+    keyed.par_sort_unstable_by_key(|&(g, t, k, _)| (g, t, k));
+    let ordered: Vec<&[(GroupId, i64, KeyId, &KeyState)]> = keyed.chunk_by(|a, b| a.0 == b.0).collect();
     // Groups are judged apart from each other, so on every core; the results are put back in
     // group order, and sorted below, so the output does not depend on the thread count.
     let judged: Vec<(Vec<Finding>, Vec<Sym>)> = ordered
         .into_par_iter()
-        .map(|(gid, keys)| {
+        .map(|run| {
             let (mut findings, mut shared) = (Vec::new(), Vec::new());
-            judge_one(d, gid, keys, &mut findings, &mut shared);
+            let keys = run.iter().map(|&(_, _, k, st)| (k, st)).collect();
+            judge_one(d, run[0].0, keys, &mut findings, &mut shared);
             (findings, shared)
         })
         .collect();
@@ -252,14 +244,14 @@ pub(super) fn judge(d: &Detector) -> (Vec<Finding>, Vec<String>) {
     (findings, notes)
 }
 
+/// Judges one group; `keys` are in issue order.
 fn judge_one<'d>(
     d: &'d Detector,
     gid: GroupId,
-    mut keys: Vec<(KeyId, &'d KeyState)>,
+    keys: Vec<(KeyId, &'d KeyState)>,
     findings: &mut Vec<Finding>,
     shared: &mut Vec<Sym>,
 ) {
-    keys.sort_unstable_by_key(|(k, st)| (issue_time(st), *k));
     // The workload's region: the most common region of its delivery records.
     let mut regions: FxHashMap<Sym, u32> = FxHashMap::default();
     for (_, st) in &keys {
@@ -322,12 +314,16 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
             },
         }
     };
+    // Whether each origin of each key is the workload's own, asked once (it classifies the address):
+    // the key's share and its judging below both need it.
+    let mut owns: Vec<bool> = Vec::with_capacity(g.keys.iter().map(|(_, st)| st.origins.len()).sum());
     let shares: Vec<Share> = g
         .keys
         .iter()
         .map(|(_, st)| {
-            let is_own = |o: &OriginUse| own_evidence(st, o).is_some();
-            Share::of(st, &is_own, d)
+            let from = owns.len();
+            owns.extend(st.origins.iter().map(|o| own_evidence(st, o).is_some()));
+            Share::of(st, &owns[from..], d)
         })
         .collect();
     let mut profile = Profile::default();
@@ -337,12 +333,15 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
     let eks_role = d.syms.name(g.role).contains("NodeInstanceRole") || d.syms.name(g.role).contains("NodeRole");
     let (expected, evidence) = expected_origins(d, g, &baseline);
 
+    let mut owns = owns.as_slice();
     for ((key, st), share) in g.keys.iter().zip(&shares) {
         let others = Others { p: &profile, s: share };
         let region = key_region(st);
         let mut judged: Vec<Judged<'_>> = Vec::new();
         let mut used_from_own = false;
-        for o in &st.origins {
+        let (key_owns, rest) = owns.split_at(st.origins.len());
+        owns = rest;
+        for (o, &own) in st.origins.iter().zip(key_owns) {
             if matches!(o.origin, Origin::Unparsable(_)) {
                 continue;
             }
@@ -350,7 +349,6 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
             if matches!(path, Path::Trusted) {
                 continue;
             }
-            let own = own_evidence(st, o).is_some();
             used_from_own |= own;
             let new_client = others.any_clients() && o.clients().all(|c| !others.has_client(c));
             // The thief behind the workload's own NAT: only the client and the IMDS version differ.

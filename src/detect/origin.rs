@@ -105,7 +105,7 @@ pub struct Classifier {
 impl Classifier {
     /// The class of an address (already parsed and canonical).
     pub fn classify_ip(&self, a: IpAddr) -> OriginClass<'_> {
-        if self.trusted.iter().any(|n| n.contains(&a)) {
+        if self.is_trusted(a) {
             return OriginClass::Trusted;
         }
         let private = match a {
@@ -126,7 +126,13 @@ impl Classifier {
         }
     }
 
-    /// The class of an origin.
+    /// True when `--trusted-cidr` covers the address: the one question [`Self::classify_ip`] answers
+    /// without a lookup in AWS's ranges.
+    pub fn is_trusted(&self, a: IpAddr) -> bool {
+        self.trusted.iter().any(|n| n.contains(&a))
+    }
+
+    /// The class of an origin: addresses by [`Self::classify_ip`], endpoints and unparsable names as such.
     pub fn classify(&self, o: &Origin) -> OriginClass<'_> {
         match o {
             Origin::Ip(a) => self.classify_ip(*a),
