@@ -1,6 +1,6 @@
 //! Detection settings: the library's own option types, filled by the CLI or by a caller.
 
-use super::ipranges::IpRanges;
+use super::ipranges::{IpRanges, Ranges};
 use super::origin::Classifier;
 use std::path::PathBuf;
 
@@ -70,12 +70,10 @@ impl DetectConfig {
             }
             accounts.push(a.to_owned());
         }
-        let t = std::time::Instant::now();
         let ranges = match opts.ip_ranges.as_ref().or(file.ip_ranges.as_ref()) {
-            Some(p) => IpRanges::from_file(p)?,
-            None => IpRanges::builtin()?,
+            Some(p) => Ranges::ready(IpRanges::from_file(p)?),
+            None => Ranges::builtin()?,
         };
-        tracing::debug!(prefixes = ranges.prefixes, ms = t.elapsed().as_millis() as u64, "AWS address ranges read");
         Ok(DetectConfig { classifier: Classifier { ranges, trusted }, trusted_accounts: accounts })
     }
 }

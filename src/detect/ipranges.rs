@@ -150,9 +150,59 @@ impl IpRanges {
     }
 }
 
+/// AWS's ranges as a detector holds them: the built-in snapshot is read on a thread of its own from
+/// the moment the settings are loaded, since nothing needs it before the judging and reading it
+/// (tens of milliseconds) would otherwise hold up the start of every scan. A `--ip-ranges` file is
+/// read at once: its errors must stop the run before anything is listed.
+pub struct Ranges {
+    ready: std::sync::OnceLock<IpRanges>,
+    reading: std::sync::Mutex<Option<std::thread::JoinHandle<anyhow::Result<IpRanges>>>>,
+}
+
+impl Ranges {
+    /// Ranges already read.
+    pub fn ready(ranges: IpRanges) -> Self {
+        Ranges { ready: std::sync::OnceLock::from(ranges), reading: std::sync::Mutex::new(None) }
+    }
+
+    /// The built-in snapshot, read in the background (at once when no thread can be started).
+    pub fn builtin() -> anyhow::Result<Self> {
+        match std::thread::Builder::new().name("ip-ranges".into()).spawn(IpRanges::builtin) {
+            Ok(handle) => {
+                Ok(Ranges { ready: std::sync::OnceLock::new(), reading: std::sync::Mutex::new(Some(handle)) })
+            }
+            Err(_) => Ok(Self::ready(IpRanges::builtin()?)),
+        }
+    }
+
+    /// The ranges, waiting for the background read if it has not finished.
+    pub fn get(&self) -> &IpRanges {
+        self.ready.get_or_init(|| {
+            let waited = std::time::Instant::now();
+            let handle = self.reading.lock().ok().and_then(|mut h| h.take());
+            let read = match handle {
+                Some(h) => h.join().unwrap_or_else(|_| IpRanges::builtin()),
+                None => IpRanges::builtin(),
+            };
+            // The snapshot is part of the binary, and `builtin_snapshot_classifies` reads it: failing
+            // here is a broken build, not bad input.
+            let ranges = read.unwrap_or_else(|e| panic!("the built-in AWS ip-ranges snapshot does not parse: {e}"));
+            tracing::debug!(waited_ms = waited.elapsed().as_millis() as u64, "AWS address ranges ready");
+            ranges
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn background_read_gives_the_snapshot() {
+        let r = Ranges::builtin().unwrap();
+        assert_eq!(r.get().create_date, IpRanges::builtin().unwrap().create_date);
+        assert!(r.get().lookup("3.225.16.109".parse().unwrap()).is_some());
+    }
 
     #[test]
     fn builtin_create_date_matches_the_full_parse() {

@@ -140,8 +140,9 @@ pub struct Detector {
     /// Allocation id -> public address (`AllocateAddress`), to resolve `AssociateAddress` by allocation.
     allocations: FxHashMap<Box<str>, IpAddr>,
     pending_assoc: Vec<(Sym, Box<str>)>,
-    /// User agent -> client family: user agents repeat across millions of events.
-    ua_families: FxHashMap<Box<str>, Sym>,
+    /// User agent -> client family and the execution environments it names (Lambda, ECS): user
+    /// agents repeat across millions of events.
+    ua_families: FxHashMap<Box<str>, (Sym, (bool, bool))>,
     /// Accounts the trail names (`recipientAccountId`): the organization's, for endpoint ownership.
     pub(crate) accounts: FxHashSet<Sym>,
     last_account: (Box<str>, Sym),

@@ -78,9 +78,17 @@ impl<'a> DeliveryView<'a> {
 pub(super) fn is_human(principal_type: &str, role_arn: &str, principal_arn: &str) -> bool {
     match principal_type {
         "IAMUser" | "Root" | "IdentityCenterUser" | "FederatedUser" => true,
-        "AssumedRole" => role_arn.contains("/AWSReservedSSO_") || principal_arn.contains("/AWSReservedSSO_"),
+        "AssumedRole" => has_sso_role(role_arn) || has_sso_role(principal_arn),
         _ => false,
     }
+}
+
+/// `s.contains("/AWSReservedSSO_")`, asked of nearly every event: an ARN has few `/`, so looking
+/// behind each is cheaper than a substring search.
+fn has_sso_role(s: &str) -> bool {
+    const NAME: &[u8; 15] = b"AWSReservedSSO_";
+    let b = s.as_bytes();
+    memchr::memchr_iter(b'/', b).any(|at| b.get(at + 1..at + 16).and_then(|w| <&[u8; 15]>::try_from(w).ok()) == Some(NAME))
 }
 
 /// Calls made with one temporary key that share every value detection reads: one event, or a
@@ -261,12 +269,12 @@ impl Detector {
             Some((idx, family, env)) => Some((idx, family, env, None)),
             None => {
                 let ua = u.user_agent;
-                let env = (ua.contains("exec-env/AWS_Lambda"), ua.contains("exec-env/AWS_ECS"));
                 let origin = self.origin_of(u.source_ip, u.vpc_endpoint_id, u.vpc_endpoint_account_id, u.count);
-                let family = match self.ua_families.get(ua) {
-                    Some(&f) => f,
+                let (family, env) = match self.ua_families.get(ua) {
+                    Some(&known) => known,
                     None => {
-                        let f = self.syms.intern(&client_family(ua));
+                        let env = (ua.contains("exec-env/AWS_Lambda"), ua.contains("exec-env/AWS_ECS"));
+                        let f = (self.syms.intern(&client_family(ua)), env);
                         if self.ua_families.len() < 100_000 {
                             self.ua_families.insert(ua.into(), f);
                         }
@@ -495,6 +503,28 @@ impl Detector {
                 event_time: m.time_ms.map(crate::time::format_ms),
             };
             self.observe_minted(&m.access_key_id, s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sso_role_check_is_the_substring_search() {
+        let arns = [
+            "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123abcd",
+            "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123abcd/alice@example.com",
+            "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO/alice",
+            "arn:aws:sts::111122223333:assumed-role/web/AWSReservedSSO_",
+            "arn:aws:sts::111122223333:assumed-role/web/AWSReservedSSO",
+            "//AWSReservedSSO_",
+            "/AWSReservedSSo_x",
+            "AWSReservedSSO_x/",
+            "/",
+            "",
+        ];
+        for a in arns {
+            assert_eq!(super::has_sso_role(a), a.contains("/AWSReservedSSO_"), "{a}");
         }
     }
 }

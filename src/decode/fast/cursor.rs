@@ -159,7 +159,7 @@ impl<'a> Cur<'a> {
         self.ws();
         let at = self.i + 1;
         self.b.get(self.i) == Some(&b'"')
-            && self.b.get(at..at + name.len()) == Some(name.as_bytes())
+            && self.b.get(at..at + name.len()).is_some_and(|k| same(k, name.as_bytes()))
             && self.b.get(at + name.len()) == Some(&b'"')
     }
 
@@ -365,4 +365,54 @@ fn special(b: &[u8]) -> Option<usize> {
         }
     }
     b[at..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).map(|p| at + p)
+}
+
+/// `a == b` for slices of the same length, by overlapping 8- or 4-byte words: keys are 2 to 30
+/// bytes, and a call into `memcmp` for each guessed key cost more than the comparison.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    #[inline]
+    fn word8(s: &[u8], at: usize) -> u64 {
+        s.get(at..at + 8).and_then(|w| w.try_into().ok()).map_or(0, u64::from_ne_bytes)
+    }
+    #[inline]
+    fn word4(s: &[u8], at: usize) -> u32 {
+        s.get(at..at + 4).and_then(|w| w.try_into().ok()).map_or(0, u32::from_ne_bytes)
+    }
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            if word8(a, i) != word8(b, i) {
+                return false;
+            }
+            i += 8;
+        }
+        word8(a, n - 8) == word8(b, n - 8)
+    } else if n >= 4 {
+        word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4)
+    } else {
+        a == b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn same_is_slice_equality_at_every_length_and_position() {
+        let base: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for n in 0..base.len() {
+            let a = &base[..n];
+            assert!(super::same(a, a));
+            for at in 0..n {
+                let mut b = a.to_vec();
+                b[at] ^= 0x20;
+                assert!(!super::same(a, &b), "length {n}, byte {at}");
+            }
+            assert!(!super::same(a, &base[..n + 1]));
+        }
+    }
 }
