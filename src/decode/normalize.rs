@@ -122,21 +122,25 @@ static LOWER_HEX: [u8; 256] = hex_table(false);
 /// digits only (the form that reads back as written). Runs for every event, so the digits go
 /// through a table, with no branch per digit.
 pub fn uuid_bits(id: &str, any_case: bool) -> Option<u128> {
-    let b = id.as_bytes();
-    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+    // Every record's id goes through here: a fixed-size array and fixed digit positions leave no
+    // bounds check or branch per digit, and the two 64-bit halves are independent chains.
+    const DIGITS: [usize; 32] = [
+        0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17, //
+        19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
+    ];
+    let b: &[u8; 36] = id.as_bytes().try_into().ok()?;
+    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return None;
     }
     let table = if any_case { &HEX } else { &LOWER_HEX };
-    let (mut v, mut bad) = (0u128, 0u8);
-    for (i, &c) in b.iter().enumerate() {
-        if matches!(i, 8 | 13 | 18 | 23) {
-            continue;
-        }
-        let d = table[c as usize];
-        bad |= d;
-        v = (v << 4) | u128::from(d & 0x0f);
+    let (mut hi, mut lo, mut bad) = (0u64, 0u64, 0u8);
+    for k in 0..16 {
+        let (h, l) = (table[b[DIGITS[k]] as usize], table[b[DIGITS[k + 16]] as usize]);
+        bad |= h | l;
+        hi = (hi << 4) | u64::from(h & 0x0f);
+        lo = (lo << 4) | u64::from(l & 0x0f);
     }
-    (bad & 0x80 == 0).then_some(v)
+    (bad & 0x80 == 0).then_some((u128::from(hi) << 64) | u128::from(lo))
 }
 
 /// The dedup key of an `eventID`: the UUID's 128 bits when it is one, a 128-bit hash otherwise.
@@ -341,6 +345,23 @@ mod tests {
         assert_eq!(dedup_key("2A5178C8-B4C7-44BA-B066-1ECC79B7087C"), Some(a));
         assert!(dedup_key("sanitized").unwrap() >> 127 == 1);
         assert_eq!(dedup_key(""), None);
+    }
+
+    #[test]
+    fn uuid_bits_are_the_hex_digits_and_refuse_anything_else() {
+        let id = "2a5178c8-b4c7-44ba-b066-1ecc79b7087c";
+        let digits: String = id.chars().filter(|c| *c != '-').collect();
+        let want = u128::from_str_radix(&digits, 16).ok();
+        assert_eq!(uuid_bits(id, false), want);
+        assert_eq!(uuid_bits(&id.to_uppercase(), true), want);
+        assert_eq!(uuid_bits(&id.to_uppercase(), false), None);
+        for at in 0..id.len() {
+            let mut bad = id.as_bytes().to_vec();
+            bad[at] = if bad[at] == b'-' { b'0' } else { b'g' };
+            assert_eq!(uuid_bits(std::str::from_utf8(&bad).unwrap(), true), None, "byte {at}");
+        }
+        assert_eq!(uuid_bits(&id[1..], true), None);
+        assert_eq!(uuid_bits(&format!("{id}0"), true), None);
     }
 
     #[test]
