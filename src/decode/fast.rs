@@ -17,6 +17,7 @@
 //! and with valid escapes, the number grammar, literals), so that what it takes is valid JSON.
 
 mod cursor;
+pub(super) mod params;
 
 use super::raw::{RawAttributes, RawIdentity, RawIssuer, RawRecord, RawResource, RawSessionContext};
 use cursor::{Cur, KINDS, NO_GUESS};

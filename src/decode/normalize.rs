@@ -275,7 +275,7 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
 
     let name: &str = &rec.event_name;
     if reads_request(name) {
-        if let Some(req) = rec.request_parameters.and_then(|raw| serde_json::from_str::<RawRequest<'_>>(raw).ok()) {
+        if let Some(req) = rec.request_parameters.and_then(read_request) {
             b.set(Field::MintedRoleArn, &req.role_arn);
             b.set(Field::MintedSessionName, &req.role_session_name);
             b.set(Field::TargetInstanceId, &req.instance_id);
@@ -286,7 +286,7 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
         }
     }
     if is_minting_call(name) || name == "AllocateAddress" {
-        if let Some(resp) = rec.response_elements.and_then(|raw| serde_json::from_str::<RawResponse<'_>>(raw).ok()) {
+        if let Some(resp) = rec.response_elements.and_then(read_response) {
             if let Some(c) = &resp.credentials {
                 b.set(Field::MintedKey, &c.access_key_id);
             }
@@ -312,6 +312,17 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
     b.finish();
     let has_time_text = !rec.event_time.is_empty() || !rec.at_timestamp.is_empty();
     if time_ms.is_none() && has_time_text { Normalized::BadTime } else { Normalized::Kept }
+}
+
+/// `requestParameters` as serde_json reads it; the fast reader first, which gives the same or stands
+/// aside ([`super::fast::params`]).
+fn read_request(raw: &str) -> Option<RawRequest<'_>> {
+    super::fast::params::request(raw).or_else(|| serde_json::from_str(raw).ok())
+}
+
+/// `responseElements` as serde_json reads it; the fast reader first (see [`read_request`]).
+fn read_response(raw: &str) -> Option<RawResponse<'_>> {
+    super::fast::params::response(raw).or_else(|| serde_json::from_str(raw).ok())
 }
 
 /// `responseElements.accessKey` of `CreateAccessKey`: blast-radius reports follow the new key.

@@ -87,7 +87,7 @@ fn same(bytes: &[u8], what: &str) -> usize {
     fast.lines().count()
 }
 
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+pub(super) fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else { return };
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();

@@ -1,0 +1,133 @@
+//! The parameters reader must give serde_json's result whenever it takes a text.
+
+use super::super::super::raw::{RawRequest, RawResponse};
+use super::{request, response};
+use std::path::Path;
+
+fn show_request(r: &RawRequest<'_>) -> String {
+    format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        r.role_arn, r.role_session_name, r.instance_id, r.public_ip, r.allocation_id, r.role_name, r.policy_name
+    )
+}
+
+fn show_response(r: &RawResponse<'_>) -> String {
+    let c = r.credentials.as_ref().map(|c| format!("{:?}|{:?}", c.access_key_id, c.expiration));
+    let u = r.assumed_role_user.as_ref().map(|u| format!("{:?}|{:?}", u.assumed_role_id, u.arn));
+    format!("{c:?}|{u:?}|{:?}|{:?}", r.public_ip, r.allocation_id)
+}
+
+/// Checks one text both ways; `true` when the fast reader took it.
+fn same(raw: &str) -> bool {
+    let slow_req = serde_json::from_str::<RawRequest<'_>>(raw).ok().map(|r| show_request(&r));
+    let slow_resp = serde_json::from_str::<RawResponse<'_>>(raw).ok().map(|r| show_response(&r));
+    let fast_req = request(raw).map(|r| show_request(&r));
+    let fast_resp = response(raw).map(|r| show_response(&r));
+    if let Some(f) = &fast_req {
+        assert_eq!(Some(f), slow_req.as_ref(), "request {raw:?}");
+    }
+    if let Some(f) = &fast_resp {
+        assert_eq!(Some(f), slow_resp.as_ref(), "response {raw:?}");
+    }
+    fast_req.is_some() && fast_resp.is_some()
+}
+
+/// Every `requestParameters` and `responseElements` of the committed and shared corpora.
+fn corpus_params() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    super::super::tests::files(&root.join("fixtures"), &mut files);
+    let shared = root.join("../shared/corpora");
+    if std::env::var("CI").as_deref() == Ok("true") {
+        assert!(shared.is_dir(), "CI=true: {} is missing", shared.display());
+    }
+    super::super::tests::files(&shared, &mut files);
+    let mut out = Vec::new();
+    for p in files {
+        let Ok(bytes) = std::fs::read(&p) else { continue };
+        if bytes.len() > 64 << 20 {
+            continue;
+        }
+        crate::decode::Decoder::new().decode(&bytes, &mut |rec| {
+            out.extend(rec.request_parameters.map(str::to_owned));
+            out.extend(rec.response_elements.map(str::to_owned));
+        });
+    }
+    out
+}
+
+#[test]
+fn parameters_read_like_serde_in_every_corpus() {
+    let all = corpus_params();
+    let taken = all.iter().filter(|raw| same(raw)).count();
+    assert!(all.len() > 2_000, "only {} parameter texts", all.len());
+    // Nearly every real text is plain JSON the reader takes.
+    assert!(taken * 10 > all.len() * 9, "taken {taken} of {}", all.len());
+    let minted = all.iter().filter_map(|raw| response(raw)).filter(|r| r.credentials.is_some()).count();
+    assert!(minted > 10, "only {minted} responses with credentials");
+}
+
+#[test]
+fn odd_parameters_are_left_to_serde_or_read_the_same() {
+    for raw in [
+        r#"{"credentials":{"accessKeyId":"ASIA1","sessionToken":"x","expiration":"Jan 1, 2027"},"assumedRoleUser":{"assumedRoleId":"AROA1:s","arn":"arn"}}"#,
+        r#" { "credentials" : null , "assumedRoleUser" : { } } "#,
+        r#"{"credentials":[],"assumedRoleUser":"x"}"#,
+        r#"{"credentials":1}"#,
+        r#"{"credentials":{"accessKeyId":1}}"#,
+        r#"{"credentials":{"accessKeyId":"A","accessKeyId":"B"}}"#,
+        r#"{"credentials":null,"credentials":{"accessKeyId":"B"}}"#,
+        r#"{"roleArn":"a","roleArn":"b"}"#,
+        r#"{"roleArn":true,"roleSessionName":null,"instanceId":false}"#,
+        r#"{"role\u0041rn":"a"}"#,
+        r#"{"roleArn":"a\u00e9\"b"}"#,
+        r#"{"roleArn":"a"} x"#,
+        r#"{"roleArn":"a"}}"#,
+        r#"{"roleArn":"a",}"#,
+        r#"{"roleArn":"a""#,
+        r#"{"x":[1,{"y":-2.5e3}],"publicIp":"1.2.3.4","allocationId":"eipalloc-1"}"#,
+        r#"null"#,
+        r#"[]"#,
+        r#""text""#,
+        r#"{}"#,
+        "",
+        "{\"roleArn\":\"control \u{1}\"}",
+        r#"{"roleArn":"\ud800"}"#,
+    ] {
+        same(raw);
+    }
+    assert!(same(r#"{"credentials":{"accessKeyId":"ASIA1","sessionToken":"x"}}"#));
+}
+
+#[test]
+fn mutated_parameters_read_the_same_both_ways() {
+    let mut samples: Vec<String> = corpus_params().into_iter().filter(|r| r.contains("credentials")).take(40).collect();
+    samples.push(r#"{"roleArn":"arn:aws:iam::1:role/r","roleSessionName":"s","durationSeconds":3600}"#.to_owned());
+    let alphabet: &[u8] = b"\"\\{}[],:0-.e1tnfu \x01\t\n";
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut taken = 0;
+    for s in &samples {
+        for _ in 0..200 {
+            let mut b = s.as_bytes().to_vec();
+            for _ in 0..1 + next() % 3 {
+                let at = (next() as usize) % b.len();
+                match next() % 3 {
+                    0 => {
+                        b.remove(at);
+                    }
+                    1 => b.insert(at, alphabet[(next() as usize) % alphabet.len()]),
+                    _ => b[at] = alphabet[(next() as usize) % alphabet.len()],
+                }
+            }
+            let Ok(m) = String::from_utf8(b) else { continue };
+            taken += same(&m) as usize;
+        }
+    }
+    assert!(taken > 100, "only {taken} mutated texts taken");
+}
