@@ -29,8 +29,13 @@ pub(super) const NO_GUESS: u8 = 255;
 pub(super) type Text<'a> = Cow<'a, str>;
 
 impl<'a> Cur<'a> {
-    #[inline]
+    #[inline(always)]
     pub(super) fn ws(&mut self) {
+        // Asked before every token, and CloudTrail writes none: one comparison settles nearly every
+        // call (JSON's white space is all at or below the space).
+        if self.b.get(self.i).is_some_and(|&c| c > b' ') {
+            return;
+        }
         while let Some(&c) = self.b.get(self.i) {
             if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
                 break;
@@ -96,9 +101,22 @@ impl<'a> Cur<'a> {
         if escaped {
             return None;
         }
+        self.colon()?;
+        Some(&self.text[start..end])
+    }
+
+    /// The `:` after a key and the white space around it; compact JSON, `":v`, in one comparison.
+    #[inline(always)]
+    fn colon(&mut self) -> Option<()> {
+        if let Some(&[b':', c]) = self.b.get(self.i..self.i + 2) {
+            if c > b' ' {
+                self.i += 1;
+                return Some(());
+            }
+        }
         self.eat(b':')?;
         self.ws();
-        Some(&self.text[start..end])
+        Some(())
     }
 
     /// Steps into the object at the cursor: `true` when it is empty (and so already closed).
@@ -132,8 +150,7 @@ impl<'a> Cur<'a> {
             let key = match names.get(guess as usize) {
                 Some(name) if self.is_key(name) => {
                     self.i += name.len() + 2;
-                    self.eat(b':')?;
-                    self.ws();
+                    self.colon()?;
                     prev = guess;
                     *name
                 }
