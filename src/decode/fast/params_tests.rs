@@ -103,31 +103,7 @@ fn odd_parameters_are_left_to_serde_or_read_the_same() {
 fn mutated_parameters_read_the_same_both_ways() {
     let mut samples: Vec<String> = corpus_params().into_iter().filter(|r| r.contains("credentials")).take(40).collect();
     samples.push(r#"{"roleArn":"arn:aws:iam::1:role/r","roleSessionName":"s","durationSeconds":3600}"#.to_owned());
-    let alphabet: &[u8] = b"\"\\{}[],:0-.e1tnfu \x01\t\n";
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
     let mut taken = 0;
-    for s in &samples {
-        for _ in 0..200 {
-            let mut b = s.as_bytes().to_vec();
-            for _ in 0..1 + next() % 3 {
-                let at = (next() as usize) % b.len();
-                match next() % 3 {
-                    0 => {
-                        b.remove(at);
-                    }
-                    1 => b.insert(at, alphabet[(next() as usize) % alphabet.len()]),
-                    _ => b[at] = alphabet[(next() as usize) % alphabet.len()],
-                }
-            }
-            let Ok(m) = String::from_utf8(b) else { continue };
-            taken += same(&m) as usize;
-        }
-    }
+    super::super::tests::mutants(&samples, 200, 0x2545_f491_4f6c_dd1d, |_, m| taken += same(m) as usize);
     assert!(taken > 100, "only {taken} mutated texts taken");
 }
