@@ -177,6 +177,10 @@ impl EventBuilder<'_> {
             return;
         }
         let start = self.batch.arena.len();
+        // Spans are 32-bit, and `Event::get` trusts them: a batch is handed on at FLUSH_BYTES, so
+        // only one record holding gigabytes of strings could get here (its input is then reported
+        // as not read, like any other decoding failure).
+        assert!(start + value.len() <= u32::MAX as usize, "one record holds more than 4 GiB of strings");
         self.batch.arena.push_str(value);
         self.ev.spans[field as usize] = Span { start: start as u32, len: value.len() as u32 };
     }
@@ -203,6 +207,7 @@ impl EventBuilder<'_> {
         let mut spans = [Span::default(); 3];
         for (slot, v) in spans.iter_mut().zip([arn, kind, account_id]) {
             let start = self.batch.arena.len();
+            assert!(start + v.len() <= u32::MAX as usize, "one record holds more than 4 GiB of strings");
             self.batch.arena.push_str(v);
             *slot = Span { start: start as u32, len: v.len() as u32 };
         }
@@ -319,7 +324,14 @@ impl<'a> Event<'a> {
     #[inline]
     pub fn get(&self, field: Field) -> &'a str {
         let s = self.ev.spans[field as usize];
-        &self.batch.arena[s.start as usize..(s.start + s.len) as usize]
+        let (start, end) = (s.start as usize, s.start as usize + s.len as usize);
+        assert!(end <= self.batch.arena.len());
+        // SAFETY: spans are made only by `EventBuilder` around a `push_str` into this batch's arena,
+        // so they lie on character boundaries, and the arena only grows while its events live (an
+        // unfinished event's strings are cut off with the event; `clear` empties both). Checking
+        // the boundaries here would read the arena at both ends of every field a consumer asks for,
+        // which on the detector's thread means cache misses for strings it never looks at.
+        unsafe { self.batch.arena.get_unchecked(start..end) }
     }
 
     /// `eventTime` in epoch milliseconds; `None` when missing or unreadable.

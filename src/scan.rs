@@ -2,8 +2,8 @@
 //! accounting) -> event sinks (detection, event dump).
 //!
 //! Workers (a rayon pool) take inputs from the feed one at a time, as the listers produce them, and
-//! decode them in parallel; results are merged in input order on a separate thread, so the output does
-//! not depend on the thread count. Workers stay a bounded number of inputs ahead of the merge, which
+//! decode them in parallel; results are merged in input order, one worker at a time (whichever finds
+//! the next input ready), so the output does not depend on the thread count. Workers stay a bounded number of inputs ahead of the merge, which
 //! bounds memory.
 
 use crate::decode::inflate::{DEFAULT_MAX_INPUT, human_size};
@@ -17,13 +17,13 @@ use crate::summary::{InputWarning, PartialInput, SkippedInput, Summary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 /// A consumer of distinct, filtered events in input order.
 pub trait EventSink: Send {
-    /// Called once per kept event, from the scan's single merging thread, in input order; duplicates and
+    /// Called once per kept event, by one thread at a time (the worker holding the merge), in input order; duplicates and
     /// filtered records never reach it.
     fn observe(&mut self, ev: &Event<'_>);
 }
@@ -261,69 +261,53 @@ pub fn run(feed: &Feed, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) ->
     let window = (threads * 24).max(48);
     let merged = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
+    let pending: Mutex<BTreeMap<usize, (Input, Decoded)>> = Mutex::new(BTreeMap::new());
+    let merger = Mutex::new(Merger { dedup: Dedup::default(), want: 0, summary: &mut summary, sinks, failed: false });
+    let turn = MergeTurn { pending: &pending, merger: &merger, merged: &merged, stop: &stop, pool: batch_pool };
 
-    let merged_count = std::thread::scope(|scope| -> anyhow::Result<usize> {
-        let (tx, rx) = sync_channel::<(usize, Input, Decoded)>(window);
-        let summary = &mut summary;
-        let (merged, stop) = (&merged, &stop);
-        let merger = std::thread::Builder::new().name("merge".into()).spawn_scoped(scope, move || {
-            let mut dedup = Dedup::default();
-            let mut pending: BTreeMap<usize, (Input, Decoded)> = BTreeMap::new();
-            let mut want = 0;
-            for (i, input, d) in rx {
-                pending.insert(i, (input, d));
-                // Merge in input order, whatever order the workers finished in.
-                while let Some((input, mut d)) = pending.remove(&want) {
-                    merge(&input, &d, &mut dedup, summary, sinks);
-                    batch_pool.give(std::mem::take(&mut d.batches));
-                    want += 1;
-                    merged.store(want, Ordering::Release);
-                }
-            }
-            // A worker that died leaves a gap: never report a partial merge as complete.
-            if !pending.is_empty() {
-                stop.store(true, Ordering::Relaxed);
-            }
-            // The exact de-duplication's cost, for the README's figures (TRAILHOUND_LOG=debug).
-            tracing::debug!(ids = dedup.held(), table_bytes = dedup.table_bytes(), "de-duplication table");
-            want
-        })?;
-        pool.scope(|s| {
-            for _ in 0..threads {
-                let tx = tx.clone();
-                let (pb, decompressed, done_files) = (&pb, &decompressed, &done_files);
-                s.spawn(move |_| {
-                    while let Some((i, input)) = feed.pop() {
-                        if stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        while i >= merged.load(Ordering::Acquire) + window && !stop.load(Ordering::Relaxed) {
-                            std::thread::sleep(std::time::Duration::from_micros(200));
-                        }
-                        let d = decode_guarded(&input, opts, batch_pool);
-                        let (listed, listed_bytes, listing_done) = feed.progress();
-                        pb.set_length(listed_bytes);
-                        pb.inc(input.size);
-                        let total = decompressed.fetch_add(d.report.bytes_decompressed, Ordering::Relaxed)
-                            + d.report.bytes_decompressed;
-                        let done = done_files.fetch_add(1, Ordering::Relaxed) + 1;
-                        let secs = started.elapsed().as_secs_f64().max(0.001);
-                        pb.set_message(format!(
-                            "{done}/{listed}{} files, {:.0} MB decompressed, {:.0} MB/s",
-                            if listing_done { "" } else { "+ (listing)" },
-                            total as f64 / 1e6,
-                            total as f64 / 1e6 / secs
-                        ));
-                        if tx.send((i, input, d)).is_err() {
-                            break;
-                        }
+    pool.scope(|s| {
+        for _ in 0..threads {
+            let (pb, decompressed, done_files, turn) = (&pb, &decompressed, &done_files, &turn);
+            let (merged, stop) = (&merged, &stop);
+            s.spawn(move |_| {
+                while let Some((i, input)) = feed.pop() {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
                     }
-                });
-            }
-        });
-        drop(tx);
-        merger.join().map_err(|_| anyhow::anyhow!("the merge thread panicked"))
-    })?;
+                    while i >= merged.load(Ordering::Acquire) + window && !stop.load(Ordering::Relaxed) {
+                        turn.take();
+                        std::thread::sleep(std::time::Duration::from_micros(200));
+                    }
+                    let d = decode_guarded(&input, opts, batch_pool);
+                    let (listed, listed_bytes, listing_done) = feed.progress();
+                    pb.set_length(listed_bytes);
+                    pb.inc(input.size);
+                    let total = decompressed.fetch_add(d.report.bytes_decompressed, Ordering::Relaxed)
+                        + d.report.bytes_decompressed;
+                    let done = done_files.fetch_add(1, Ordering::Relaxed) + 1;
+                    let secs = started.elapsed().as_secs_f64().max(0.001);
+                    pb.set_message(format!(
+                        "{done}/{listed}{} files, {:.0} MB decompressed, {:.0} MB/s",
+                        if listing_done { "" } else { "+ (listing)" },
+                        total as f64 / 1e6,
+                        total as f64 / 1e6 / secs
+                    ));
+                    lock(turn.pending).insert(i, (input, d));
+                    turn.take();
+                }
+            });
+        }
+    });
+    turn.take();
+    let m = merger.into_inner().unwrap_or_else(|e| e.into_inner());
+    if m.failed {
+        anyhow::bail!("internal error: the merge panicked (please report)");
+    }
+    // A worker that died leaves a gap: never report a partial merge as complete.
+    let merged_count = m.want;
+    // The exact de-duplication's cost, for the README's figures (TRAILHOUND_LOG=debug).
+    tracing::debug!(ids = m.dedup.held(), table_bytes = m.dedup.table_bytes(), "de-duplication table");
+    drop(m);
     pb.finish_and_clear();
     let listed = feed.totals();
     if merged_count < listed.listed {
@@ -339,6 +323,61 @@ pub fn run(feed: &Feed, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) ->
     summary.inputs_skipped = skipped;
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
+}
+
+/// The merge's state: one worker at a time holds it and merges every input that is next in order.
+struct Merger<'s, 'k> {
+    dedup: Dedup,
+    /// The next input to merge, in input order.
+    want: usize,
+    summary: &'s mut Summary,
+    sinks: &'s mut [&'k mut dyn EventSink],
+    /// A sink or the accounting panicked: the scan stops and says so.
+    failed: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The merge, taken in turn by the workers. A separate merge thread made three busy threads on two
+/// cores: the detector's share of the work then came with a context switch that evicted a worker's
+/// buffers. Here a worker that has just decoded an input merges whatever is next in order (often
+/// that input, still in its cache) while the other workers go on decoding.
+struct MergeTurn<'a, 's, 'k> {
+    pending: &'a Mutex<BTreeMap<usize, (Input, Decoded)>>,
+    merger: &'a Mutex<Merger<'s, 'k>>,
+    merged: &'a AtomicUsize,
+    stop: &'a AtomicBool,
+    pool: &'a BatchPool,
+}
+
+impl MergeTurn<'_, '_, '_> {
+    /// Merges every ready input unless another worker is merging. That worker looks again after it
+    /// lets go, so an input put in `pending` while it held the merge is not left behind.
+    fn take(&self) {
+        loop {
+            let Ok(mut m) = self.merger.try_lock() else { return };
+            while !m.failed {
+                let Some((input, mut d)) = lock(self.pending).remove(&m.want) else { break };
+                let m = &mut *m;
+                let run = std::panic::AssertUnwindSafe(|| merge(&input, &d, &mut m.dedup, m.summary, m.sinks));
+                if std::panic::catch_unwind(run).is_err() {
+                    m.failed = true;
+                    self.stop.store(true, Ordering::Relaxed);
+                    break;
+                }
+                self.pool.give(std::mem::take(&mut d.batches));
+                m.want += 1;
+                self.merged.store(m.want, Ordering::Release);
+            }
+            let failed = m.failed;
+            drop(m);
+            if failed || !lock(self.pending).contains_key(&self.merged.load(Ordering::Acquire)) {
+                return;
+            }
+        }
+    }
 }
 
 fn merge(input: &Input, d: &Decoded, dedup: &mut Dedup, summary: &mut Summary, sinks: &mut [&mut dyn EventSink]) {

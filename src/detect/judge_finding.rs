@@ -73,7 +73,7 @@ pub(super) fn finding(
             event_ids.push(t);
         }
     }
-    let del = st.delivery.as_deref();
+    let del = st.delivery.as_ref();
     Finding {
         kind: kind.into(),
         severity: severity.into(),

@@ -174,7 +174,7 @@ impl Detector {
         let earlier =
             st.delivery.as_ref().is_none_or(|old| d.time_ms.unwrap_or(i64::MAX) < old.time_ms.unwrap_or(i64::MAX));
         if earlier {
-            st.delivery = Some(Box::new(Delivery { workload, region, time_ms: d.time_ms, event_id }));
+            st.delivery = Some(Delivery { workload, region, time_ms: d.time_ms, event_id });
         }
         if st.session == 0 {
             st.session = session;

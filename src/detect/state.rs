@@ -296,7 +296,7 @@ pub struct KeyState {
     /// `sessionContext.attributes.creationDate`, or the delivery time.
     pub issued_ms: Option<i64>,
     /// The delivery record, when it is in the scanned logs.
-    pub delivery: Option<Box<Delivery>>,
+    pub delivery: Option<Delivery>,
     /// `ec2RoleDelivery` was present: AWS says these are instance credentials.
     pub ec2_field: bool,
     /// The Lambda or ECS execution environment was named in a user agent (caller-controlled: it only
@@ -329,7 +329,9 @@ pub struct KeyState {
 #[derive(Default)]
 pub struct KeyTable {
     index: FxHashMap<KeyId, u32>,
-    chunks: Vec<Vec<KeyState>>,
+    // Each state beside its id, so judging walks the table in memory order instead of the index's
+    // hash order, which jumps to a random state at every step.
+    chunks: Vec<Vec<(KeyId, KeyState)>>,
     len: u32,
 }
 
@@ -352,7 +354,7 @@ impl KeyTable {
                 self.chunks.push(Vec::with_capacity(CHUNK));
             }
             if let Some(c) = self.chunks.last_mut() {
-                c.push(KeyState::default());
+                c.push((id, KeyState::default()));
             }
             self.len += 1;
         }
@@ -361,12 +363,12 @@ impl KeyTable {
 
     /// The state in slot `i` (from [`KeyTable::slot`]), mutably.
     pub fn at_mut(&mut self, i: u32) -> &mut KeyState {
-        &mut self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)]
+        &mut self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)].1
     }
 
     /// The state in slot `i` (from [`KeyTable::slot`]).
     pub fn at(&self, i: u32) -> &KeyState {
-        &self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)]
+        &self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)].1
     }
 
     /// The state of `id`, when seen.
@@ -374,15 +376,22 @@ impl KeyTable {
         self.index.get(id).map(|&i| self.at(i))
     }
 
-    /// Every key and its state (in no particular order).
+    /// Every key and its state, in the order keys were first seen (which depends on the input's
+    /// order: callers that need a stable order sort).
     pub fn iter(&self) -> impl Iterator<Item = (KeyId, &KeyState)> {
-        self.index.iter().map(|(k, &i)| (*k, self.at(i)))
+        self.chunks.iter().flatten().map(|(k, st)| (*k, st))
+    }
+
+    /// Every key and its state, on every core (in no particular order).
+    pub fn par_iter(&self) -> impl rayon::iter::ParallelIterator<Item = (KeyId, &KeyState)> {
+        use rayon::prelude::*;
+        self.chunks.par_iter().flat_map(|c| c.par_iter().map(|(k, st)| (*k, st)))
     }
 
     /// Every key's state, mutably, on every core (in no particular order).
     pub fn par_states_mut(&mut self) -> impl rayon::iter::ParallelIterator<Item = &mut KeyState> {
         use rayon::prelude::*;
-        self.chunks.par_iter_mut().flat_map(|c| c.par_iter_mut())
+        self.chunks.par_iter_mut().flat_map(|c| c.par_iter_mut().map(|(_, st)| st))
     }
 
     /// Keys seen.
