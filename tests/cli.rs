@@ -326,3 +326,47 @@ fn trusted_cidr_and_config_file() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("not a cidr"), "{}", r.stderr);
 }
+
+/// The merge is taken in turn by the workers: with many small inputs and more workers than cores,
+/// every input must still be merged exactly once and in input order, with duplicates across inputs
+/// recognized whoever merged the first copy.
+#[test]
+fn many_small_inputs_merge_once_in_order_whatever_the_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = |i: usize, k: usize| {
+        serde_json::json!({
+            "eventVersion": "1.08", "eventTime": format!("2024-01-01T{:02}:{:02}:{:02}Z", i / 3600 % 24, i / 60 % 60, i % 60),
+            "eventSource": "s3.amazonaws.com", "eventName": "GetObject", "awsRegion": "us-east-1",
+            "sourceIPAddress": "203.0.113.7", "userAgent": "aws-cli/2.15.0",
+            "eventID": format!("{:08x}-0000-4000-8000-{:012x}", i, k), "recipientAccountId": "111122223333",
+            "userIdentity": {"type": "IAMUser", "accountId": "111122223333", "accessKeyId": "AKIAEXAMPLE"}
+        })
+    };
+    let n = 300;
+    for i in 0..n {
+        let mut records = vec![record(i, 0), record(i, 1)];
+        if i > 0 {
+            // The previous input's first record again: a duplicate across inputs.
+            records.push(record(i - 1, 0));
+        }
+        let doc = serde_json::json!({ "Records": records });
+        std::fs::write(dir.path().join(format!("{i:04}.json")), doc.to_string()).unwrap();
+    }
+    let d = path_str(dir.path());
+    let mut base: Option<String> = None;
+    for j in ["1", "2", "7"] {
+        let r = scan(&[&d, "-q", "-j", j, "--dump-events"]);
+        assert_eq!(r.summary["inputs_read"], n as u64, "-j {j}: {}", r.summary);
+        assert_eq!(r.summary["records"], 2 * n as u64, "-j {j}: {}", r.summary);
+        assert_eq!(r.summary["duplicates"], n as u64 - 1, "-j {j}: {}", r.summary);
+        let ids: Vec<String> =
+            lines(&r.stdout).iter().map(|e| e["event_id"].as_str().unwrap_or_default().to_owned()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted, "-j {j}: events not in input order");
+        match &base {
+            None => base = Some(r.stdout),
+            Some(b) => assert!(*b == r.stdout, "events differ with -j {j}"),
+        }
+    }
+}
