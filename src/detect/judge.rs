@@ -207,7 +207,9 @@ pub(super) fn judge(d: &Detector) -> (Vec<Finding>, Vec<String>) {
     // judging itself on a trail of short-lived keys. The issue time is read once per key.
     // Sized up front: a vector grown by doubling holds twice the memory at its peak.
     let mut keyed: Vec<(GroupId, i64, KeyId, &KeyState)> = Vec::with_capacity(d.keys.len());
-    keyed.par_extend(d.keys.par_iter().filter_map(|(k, st)| Some((group_of(st)?, issue_time(st), k, st))));
+    // In storage order: the hash index's order jumped to a random state at every key. One thread,
+    // as a parallel extend would hold a second copy of the list for a moment.
+    keyed.extend(d.keys.iter().filter_map(|(k, st)| Some((group_of(st)?, issue_time(st), k, st))));
     keyed.par_sort_unstable_by_key(|&(g, t, k, _)| (g, t, k));
     let ordered: Vec<&[(GroupId, i64, KeyId, &KeyState)]> = keyed.chunk_by(|a, b| a.0 == b.0).collect();
     // Groups are judged apart from each other, so on every core; the results are put back in

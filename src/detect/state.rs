@@ -382,12 +382,6 @@ impl KeyTable {
         self.chunks.iter().flatten().map(|(k, st)| (*k, st))
     }
 
-    /// Every key and its state, on every core (in no particular order).
-    pub fn par_iter(&self) -> impl rayon::iter::ParallelIterator<Item = (KeyId, &KeyState)> {
-        use rayon::prelude::*;
-        self.chunks.par_iter().flat_map(|c| c.par_iter().map(|(k, st)| (*k, st)))
-    }
-
     /// Every key's state, mutably, on every core (in no particular order).
     pub fn par_states_mut(&mut self) -> impl rayon::iter::ParallelIterator<Item = &mut KeyState> {
         use rayon::prelude::*;

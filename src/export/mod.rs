@@ -72,7 +72,7 @@ struct PartKey {
     day: Option<i64>,
 }
 
-/// A partition's open file, as the merge thread sees it: rows not yet handed to the writer thread.
+/// A partition's open file, as the scan's merge sees it: rows not yet handed to the writer thread.
 struct Open {
     rows: schema::Rows,
     id: u64,
@@ -84,8 +84,8 @@ const QUEUE: usize = 8;
 
 /// The export sink: feed it events (as an [`EventSink`]), then [`Exporter::finish`].
 ///
-/// Rows are gathered on the scan's merge thread; encoding, compression and publishing happen on a
-/// writer thread ([`writer`]), so the two overlap.
+/// Rows are gathered by the scan's merge (one worker at a time, in input order); encoding,
+/// compression and publishing happen on a writer thread ([`writer`]), so the two overlap.
 pub struct Exporter {
     opts: ExportOptions,
     schema: SchemaRef,

@@ -1,7 +1,7 @@
 //! The export's writer thread: encodes and compresses record batches into Parquet files, and
-//! publishes each file when it is finished, while the scan's merge thread goes on building rows.
+//! publishes each file when it is finished, while the scan's merge goes on building rows.
 //!
-//! Messages arrive in the order the merge thread sent them, so what is written depends only on the
+//! Messages arrive in the order the merge sent them, so what is written depends only on the
 //! input. Files still open when the channel closes without [`Msg::Close`] (an export abandoned on an
 //! error or a panic) are removed: nothing half-written stays, not even under a temporary name.
 
@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 
-/// What the merge thread asks of the writer thread.
+/// What the merge asks of the writer thread.
 pub enum Msg {
     /// A new file, already created under its temporary name.
     Open {
