@@ -176,13 +176,19 @@ impl EventBuilder<'_> {
         if value.is_empty() {
             return;
         }
+        self.ev.spans[field as usize] = self.push(value);
+    }
+
+    /// Appends `value` to the arena and returns where it lies: the only way spans are made, which
+    /// is what lets [`Event::get`] trust them.
+    fn push(&mut self, value: &str) -> Span {
         let start = self.batch.arena.len();
-        // Spans are 32-bit, and `Event::get` trusts them: a batch is handed on at FLUSH_BYTES, so
-        // only one record holding gigabytes of strings could get here (its input is then reported
-        // as not read, like any other decoding failure).
+        // Spans are 32-bit: a batch is handed on at FLUSH_BYTES, so only one record holding
+        // gigabytes of strings could get here (its input is then reported as not read, like any
+        // other decoding failure).
         assert!(start + value.len() <= u32::MAX as usize, "one record holds more than 4 GiB of strings");
         self.batch.arena.push_str(value);
-        self.ev.spans[field as usize] = Span { start: start as u32, len: value.len() as u32 };
+        Span { start: start as u32, len: value.len() as u32 }
     }
 
     /// Sets the event time, the session issue time (both epoch milliseconds) and `readOnly`.
@@ -206,10 +212,7 @@ impl EventBuilder<'_> {
     pub fn resource(&mut self, arn: &str, kind: &str, account_id: &str) {
         let mut spans = [Span::default(); 3];
         for (slot, v) in spans.iter_mut().zip([arn, kind, account_id]) {
-            let start = self.batch.arena.len();
-            assert!(start + v.len() <= u32::MAX as usize, "one record holds more than 4 GiB of strings");
-            self.batch.arena.push_str(v);
-            *slot = Span { start: start as u32, len: v.len() as u32 };
+            *slot = self.push(v);
         }
         self.batch.resources.push(spans);
         self.ev.resources_len += 1;
@@ -326,11 +329,12 @@ impl<'a> Event<'a> {
         let s = self.ev.spans[field as usize];
         let (start, end) = (s.start as usize, s.start as usize + s.len as usize);
         assert!(end <= self.batch.arena.len());
-        // SAFETY: spans are made only by `EventBuilder` around a `push_str` into this batch's arena,
-        // so they lie on character boundaries, and the arena only grows while its events live (an
-        // unfinished event's strings are cut off with the event; `clear` empties both). Checking
-        // the boundaries here would read the arena at both ends of every field a consumer asks for,
-        // which on the detector's thread means cache misses for strings it never looks at.
+        // SAFETY: spans are made only by `EventBuilder::push`, around a `push_str` into this batch's
+        // arena (or are the empty default), so they lie on character boundaries, and the arena only
+        // grows while its events live (an unfinished event's strings are cut off with the event;
+        // `clear` empties both). Checking the boundaries here would read the arena at both ends of
+        // every field a consumer asks for, which on the detector's turn means cache misses for
+        // strings it never looks at.
         unsafe { self.batch.arena.get_unchecked(start..end) }
     }
 

@@ -3,8 +3,8 @@
 //!
 //! Workers (a rayon pool) take inputs from the feed one at a time, as the listers produce them, and
 //! decode them in parallel; results are merged in input order, one worker at a time (whichever finds
-//! the next input ready), so the output does not depend on the thread count. Workers stay a bounded number of inputs ahead of the merge, which
-//! bounds memory.
+//! the next input ready), so the output does not depend on the thread count. Workers stay a bounded
+//! number of inputs ahead of the merge, which bounds memory.
 
 use crate::decode::inflate::{DEFAULT_MAX_INPUT, human_size};
 use crate::decode::normalize::{Filter, Normalized, normalize};
@@ -23,8 +23,8 @@ use std::time::Instant;
 
 /// A consumer of distinct, filtered events in input order.
 pub trait EventSink: Send {
-    /// Called once per kept event, by one thread at a time (the worker holding the merge), in input order; duplicates and
-    /// filtered records never reach it.
+    /// Called once per kept event, by one thread at a time (the worker holding the merge), in input
+    /// order; duplicates and filtered records never reach it.
     fn observe(&mut self, ev: &Event<'_>);
 }
 
@@ -268,7 +268,7 @@ pub fn run(feed: &Feed, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) ->
     pool.scope(|s| {
         for _ in 0..threads {
             let (pb, decompressed, done_files, turn) = (&pb, &decompressed, &done_files, &turn);
-            let (merged, stop) = (&merged, &stop);
+            let (merged, stop) = (turn.merged, turn.stop);
             s.spawn(move |_| {
                 while let Some((i, input)) = feed.pop() {
                     if stop.load(Ordering::Relaxed) {
@@ -303,13 +303,13 @@ pub fn run(feed: &Feed, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) ->
     if m.failed {
         anyhow::bail!("internal error: the merge panicked (please report)");
     }
-    // A worker that died leaves a gap: never report a partial merge as complete.
     let merged_count = m.want;
     // The exact de-duplication's cost, for the README's figures (TRAILHOUND_LOG=debug).
     tracing::debug!(ids = m.dedup.held(), table_bytes = m.dedup.table_bytes(), "de-duplication table");
     drop(m);
     pb.finish_and_clear();
     let listed = feed.totals();
+    // A worker that died leaves a gap: never report a partial merge as complete.
     if merged_count < listed.listed {
         anyhow::bail!("internal error: {merged_count} of {} inputs were merged", listed.listed);
     }
