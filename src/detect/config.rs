@@ -1,6 +1,6 @@
 //! Detection settings: the library's own option types, filled by the CLI or by a caller.
 
-use super::ipranges::{IpRanges, Ranges};
+use super::ipranges::IpRanges;
 use super::origin::Classifier;
 use std::path::PathBuf;
 
@@ -71,8 +71,8 @@ impl DetectConfig {
             accounts.push(a.to_owned());
         }
         let ranges = match opts.ip_ranges.as_ref().or(file.ip_ranges.as_ref()) {
-            Some(p) => Ranges::ready(IpRanges::from_file(p)?),
-            None => Ranges::builtin()?,
+            Some(p) => IpRanges::from_file(p)?,
+            None => IpRanges::builtin().map_err(|e| anyhow::anyhow!("the built-in AWS ip-ranges table: {e}"))?,
         };
         Ok(DetectConfig { classifier: Classifier { ranges, trusted }, trusted_accounts: accounts })
     }

@@ -1,20 +1,30 @@
 //! AWS's published address ranges (`ip-ranges.json`), for "inside AWS" versus "outside AWS".
 //!
-//! A snapshot is built into the binary (`src/detect/ip-ranges.json.gz`); `--ip-ranges FILE` uses another
-//! copy. To refresh the snapshot, download the current list from AWS
-//! (`https://ip-ranges.amazonaws.com/ip-ranges.json`) and `gzip -9` it over the built-in file.
+//! The ranges are held flat: each IPv4 and IPv6 prefix list becomes sorted, disjoint address spans,
+//! each naming the (region, service) of the most specific prefix over it, and a lookup is one
+//! binary search.
+//!
+//! A snapshot is built into the binary already in that form (`src/detect/ip-ranges.bin`, made from
+//! `src/detect/ip-ranges.json.gz`): reading the JSON text took tens of milliseconds of CPU at the
+//! start of every detecting scan, the form built in takes a fraction of one. `--ip-ranges FILE` reads
+//! another copy of the JSON. To refresh the snapshot, download the current list from AWS
+//! (`https://ip-ranges.amazonaws.com/ip-ranges.json`), `gzip -9` it over `ip-ranges.json.gz`, and run
+//! `TRAILHOUND_UPDATE_IP_RANGES=1 cargo test --lib builtin_table_is_the_json_snapshot`, which
+//! rewrites `ip-ranges.bin` from it (without the variable, that test fails when the two disagree).
 
 use ipnet::{Ipv4Net, Ipv6Net};
-use prefix_trie::PrefixMap;
 use serde::Deserialize;
 use std::borrow::Cow;
-use std::io::Read;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
-const SNAPSHOT: &[u8] = include_bytes!("ip-ranges.json.gz");
+/// The built-in snapshot, flattened ([`IpRanges::to_bytes`]).
+const BUILTIN: &[u8] = include_bytes!("ip-ranges.bin");
+/// First bytes of the flat form; the last one is its version.
+const MAGIC: &[u8; 6] = b"THIPR\x01";
 
 /// Where an AWS address belongs, from its most specific prefix.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AwsRange {
     /// The prefix's `region` (e.g. `eu-west-1`, or `GLOBAL`).
     pub region: String,
@@ -22,10 +32,20 @@ pub struct AwsRange {
     pub service: String,
 }
 
+/// Addresses `start..=end`, all under the same most specific prefix, whose range is `names[range]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span<A> {
+    start: A,
+    end: A,
+    range: u16,
+}
+
 /// AWS's address ranges, indexed for longest-prefix lookups of IPv4 and IPv6 addresses.
 pub struct IpRanges {
-    v4: PrefixMap<Ipv4Net, AwsRange>,
-    v6: PrefixMap<Ipv6Net, AwsRange>,
+    /// Every distinct (region, service) the list names.
+    names: Vec<AwsRange>,
+    v4: Vec<Span<u32>>,
+    v6: Vec<Span<u128>>,
     /// The list's `createDate` (`YYYY-MM-DD-hh-mm-ss`), shown so users know how old the snapshot is.
     pub create_date: String,
     /// IPv4 and IPv6 prefixes read (unparsable ones skipped), shown with `createDate`.
@@ -33,7 +53,7 @@ pub struct IpRanges {
 }
 
 // Borrowed from the text: the list has tens of thousands of strings, and only the prefixes kept
-// need their region and service copied. Every detecting run reads it before anything else.
+// need their region and service copied.
 #[derive(Deserialize)]
 struct File<'a> {
     #[serde(rename = "createDate", default)]
@@ -69,35 +89,185 @@ fn better(new: &str, old: &str) -> bool {
     old == "AMAZON" && new != "AMAZON"
 }
 
-/// The `createDate` of the built-in snapshot (`YYYY-MM-DD-hh-mm-ss`, UTC), read from the head of the
-/// file only: `--version` names it without decompressing the whole list.
+/// The `createDate` of the built-in snapshot (`YYYY-MM-DD-hh-mm-ss`, UTC), for `--version`.
 pub fn builtin_create_date() -> Option<String> {
-    let mut head = [0u8; 512];
-    let mut filled = 0;
-    let mut gz = flate2::read::GzDecoder::new(SNAPSHOT);
-    while filled < head.len() {
-        match gz.read(&mut head[filled..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => filled += n,
+    let mut r = Bytes(BUILTIN);
+    (r.take(MAGIC.len()).ok()? == MAGIC).then_some(())?;
+    r.text16().ok()
+}
+
+/// One list's prefixes, each kept once (a named service over `AMAZON`, else the first listed), in
+/// the order first listed.
+#[derive(Default)]
+struct Prefixes {
+    nets: Vec<(u128, u8, AwsRange)>,
+    at: HashMap<(u128, u8), usize>,
+}
+
+impl Prefixes {
+    fn add(&mut self, addr: u128, len: u8, region: &str, service: &str) {
+        match self.at.get(&(addr, len)) {
+            Some(&i) if better(service, &self.nets[i].2.service) => {
+                self.nets[i].2 = AwsRange { region: region.to_owned(), service: service.to_owned() };
+            }
+            Some(_) => {}
+            None => {
+                self.at.insert((addr, len), self.nets.len());
+                let range = AwsRange { region: region.to_owned(), service: service.to_owned() };
+                self.nets.push((addr, len, range));
+            }
         }
     }
-    let text = std::str::from_utf8(&head[..filled]).ok()?;
-    let rest = &text[text.find("\"createDate\"")? + "\"createDate\"".len()..];
-    let value = rest.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
-    Some(value[..value.find('"')?].to_owned())
+
+    /// The flat spans of these prefixes in an address space of `bits` bits; names are added to
+    /// `names` as met.
+    fn spans(self, bits: u32, names: &mut Names) -> anyhow::Result<Vec<Span<u128>>> {
+        let mut nets = Vec::with_capacity(self.nets.len());
+        for (addr, len, range) in self.nets {
+            let size_bits = bits - u32::from(len);
+            // The last address of the prefix: all host bits set (the start has none, `trunc`).
+            let host = if size_bits == 0 { 0 } else { u128::MAX >> (128 - size_bits) };
+            nets.push(Span { start: addr, end: addr | host, range: names.id(range)? });
+        }
+        Ok(flatten(nets))
+    }
+}
+
+/// Distinct (region, service) pairs, numbered as met.
+#[derive(Default)]
+struct Names {
+    list: Vec<AwsRange>,
+    ids: HashMap<AwsRange, u16>,
+}
+
+impl Names {
+    fn id(&mut self, r: AwsRange) -> anyhow::Result<u16> {
+        if let Some(&id) = self.ids.get(&r) {
+            return Ok(id);
+        }
+        let id = u16::try_from(self.list.len())
+            .map_err(|_| anyhow::anyhow!("more than 65,536 distinct (region, service) pairs"))?;
+        self.list.push(r.clone());
+        self.ids.insert(r, id);
+        Ok(id)
+    }
+}
+
+/// Turns prefixes (which either nest or are disjoint, each listed once) into sorted disjoint spans,
+/// each under its most specific prefix; neighbouring spans of the same range are joined.
+fn flatten(mut nets: Vec<Span<u128>>) -> Vec<Span<u128>> {
+    // By start, the wider prefix first: a prefix is met after every prefix holding it.
+    nets.sort_unstable_by_key(|n| (n.start, std::cmp::Reverse(n.end)));
+    let mut out: Vec<Span<u128>> = Vec::with_capacity(nets.len() * 2);
+    let mut emit = |start: u128, end: u128, range: u16| match out.last_mut() {
+        Some(last) if last.range == range && last.end.checked_add(1) == Some(start) => last.end = end,
+        _ => out.push(Span { start, end, range }),
+    };
+    // The prefixes open at the current address, the innermost last; `next` is the first address
+    // not yet given to a span (None past the end of the address space).
+    let mut open: Vec<Span<u128>> = Vec::new();
+    let mut next = Some(0u128);
+    for n in nets {
+        while let Some(&top) = open.last() {
+            if top.end >= n.start {
+                break;
+            }
+            if let Some(from) = next.filter(|&from| from <= top.end) {
+                emit(from, top.end, top.range);
+            }
+            // No overflow: `top` ends before `n` starts.
+            next = Some(top.end + 1);
+            open.pop();
+        }
+        if let (Some(&top), Some(from)) = (open.last(), next) {
+            if from < n.start {
+                emit(from, n.start - 1, top.range);
+            }
+        }
+        next = Some(n.start);
+        open.push(n);
+    }
+    while let Some(top) = open.pop() {
+        if let Some(from) = next.filter(|&from| from <= top.end) {
+            emit(from, top.end, top.range);
+        }
+        next = top.end.checked_add(1);
+    }
+    out
+}
+
+/// The span holding `a`, by binary search.
+fn find<A: Ord + Copy>(spans: &[Span<A>], a: A) -> Option<u16> {
+    let i = spans.partition_point(|s| s.start <= a);
+    let s = spans.get(i.checked_sub(1)?)?;
+    (a <= s.end).then_some(s.range)
+}
+
+/// A reader of the flat form; every read is checked, so a damaged table is an error, not a panic.
+struct Bytes<'a>(&'a [u8]);
+
+impl<'a> Bytes<'a> {
+    fn take(&mut self, n: usize) -> anyhow::Result<&'a [u8]> {
+        if self.0.len() < n {
+            anyhow::bail!("the flat AWS ip-ranges table is cut short");
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn array<const N: usize>(&mut self) -> anyhow::Result<[u8; N]> {
+        Ok(self.take(N)?.try_into()?)
+    }
+    fn u16(&mut self) -> anyhow::Result<u16> {
+        Ok(u16::from_le_bytes(self.array()?))
+    }
+    fn u32(&mut self) -> anyhow::Result<u32> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+    fn text16(&mut self) -> anyhow::Result<String> {
+        let n = self.u16()? as usize;
+        Ok(std::str::from_utf8(self.take(n)?)?.to_owned())
+    }
+    fn text8(&mut self) -> anyhow::Result<String> {
+        let n = self.take(1)?[0] as usize;
+        Ok(std::str::from_utf8(self.take(n)?)?.to_owned())
+    }
+    /// `count` spans of `W`-byte addresses, checked sorted, disjoint and naming a known range.
+    fn spans<A: Ord + Copy, const W: usize>(
+        &mut self,
+        names: usize,
+        read: impl Fn([u8; W]) -> A,
+    ) -> anyhow::Result<Vec<Span<A>>> {
+        let count = self.u32()? as usize;
+        // Bounded by the bytes there, whatever the count claims.
+        let mut out = Vec::with_capacity(count.min(self.0.len() / (2 * W + 2)));
+        for _ in 0..count {
+            let span = Span { start: read(self.array()?), end: read(self.array()?), range: self.u16()? };
+            let after_last = out.last().is_none_or(|l: &Span<A>| l.end < span.start);
+            if span.end < span.start || !after_last || span.range as usize >= names {
+                anyhow::bail!("the flat AWS ip-ranges table is not in order");
+            }
+            out.push(span);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+fn put_text(out: &mut Vec<u8>, s: &str, wide: bool) {
+    if wide {
+        out.extend_from_slice(&(s.len().min(u16::MAX as usize) as u16).to_le_bytes());
+        out.extend_from_slice(&s.as_bytes()[..s.len().min(u16::MAX as usize)]);
+    } else {
+        out.push(s.len().min(255) as u8);
+        out.extend_from_slice(&s.as_bytes()[..s.len().min(255)]);
+    }
 }
 
 impl IpRanges {
     /// The snapshot built into the binary.
     pub fn builtin() -> anyhow::Result<Self> {
-        // One call into libdeflate, sized by the gzip trailer (the snapshot is ours, one member).
-        let size = SNAPSHOT.len().checked_sub(4).map(|at| &SNAPSHOT[at..]).and_then(|t| t.try_into().ok());
-        let mut text = vec![0u8; size.map_or(0, |t| u32::from_le_bytes(t) as usize)];
-        let inflated = crate::decode::inflate::Inflater::default().gzip_member(SNAPSHOT, &mut text);
-        if inflated.map(|(_, n)| n) != Some(text.len()) {
-            anyhow::bail!("the built-in AWS ip-ranges snapshot does not decompress");
-        }
-        Self::parse(std::str::from_utf8(&text)?)
+        Self::from_bytes(BUILTIN)
     }
 
     /// The list in `path` (`--ip-ranges`); errors name the file.
@@ -113,112 +283,84 @@ impl IpRanges {
         if f.prefixes.is_empty() && f.ipv6_prefixes.is_empty() {
             anyhow::bail!("not an AWS ip-ranges.json: no prefixes");
         }
-        let mut v4 = PrefixMap::<Ipv4Net, AwsRange>::new();
-        let mut v6 = PrefixMap::<Ipv6Net, AwsRange>::new();
+        let (mut v4, mut v6) = (Prefixes::default(), Prefixes::default());
         let mut n = 0;
-        for p in f.prefixes {
+        for p in &f.prefixes {
             let Ok(net) = p.ip_prefix.parse::<Ipv4Net>() else { continue };
-            let net = net.trunc();
             n += 1;
-            match v4.get_mut(&net) {
-                Some(old) if !better(&p.service, &old.service) => {}
-                _ => {
-                    v4.insert(net, AwsRange { region: p.region.into_owned(), service: p.service.into_owned() });
-                }
-            }
+            v4.add(u32::from(net.network()).into(), net.prefix_len(), &p.region, &p.service);
         }
-        for p in f.ipv6_prefixes {
+        for p in &f.ipv6_prefixes {
             let Ok(net) = p.ipv6_prefix.parse::<Ipv6Net>() else { continue };
-            let net = net.trunc();
             n += 1;
-            match v6.get_mut(&net) {
-                Some(old) if !better(&p.service, &old.service) => {}
-                _ => {
-                    v6.insert(net, AwsRange { region: p.region.into_owned(), service: p.service.into_owned() });
-                }
-            }
+            v6.add(u128::from(net.network()), net.prefix_len(), &p.region, &p.service);
         }
-        Ok(IpRanges { v4, v6, create_date: f.create_date, prefixes: n })
+        let mut names = Names::default();
+        let v4 = v4.spans(32, &mut names)?;
+        let v6 = v6.spans(128, &mut names)?;
+        // IPv4 spans were built from 32-bit addresses, so they fit.
+        let v4 = v4.into_iter().map(|s| Span { start: s.start as u32, end: s.end as u32, range: s.range }).collect();
+        Ok(IpRanges { names: names.list, v4, v6, create_date: f.create_date, prefixes: n })
+    }
+
+    /// The flat form built into the binary: header, names, then the spans, little-endian. Made by
+    /// the test that checks the built-in table against the JSON snapshot.
+    #[cfg(test)]
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        put_text(&mut out, &self.create_date, true);
+        out.extend_from_slice(&(self.prefixes as u32).to_le_bytes());
+        out.extend_from_slice(&(self.names.len() as u16).to_le_bytes());
+        for r in &self.names {
+            put_text(&mut out, &r.region, false);
+            put_text(&mut out, &r.service, false);
+        }
+        out.extend_from_slice(&(self.v4.len() as u32).to_le_bytes());
+        for s in &self.v4 {
+            out.extend_from_slice(&s.start.to_le_bytes());
+            out.extend_from_slice(&s.end.to_le_bytes());
+            out.extend_from_slice(&s.range.to_le_bytes());
+        }
+        out.extend_from_slice(&(self.v6.len() as u32).to_le_bytes());
+        for s in &self.v6 {
+            out.extend_from_slice(&s.start.to_le_bytes());
+            out.extend_from_slice(&s.end.to_le_bytes());
+            out.extend_from_slice(&s.range.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads the flat form ([`Self::to_bytes`]).
+    pub(crate) fn from_bytes(b: &[u8]) -> anyhow::Result<Self> {
+        let mut r = Bytes(b);
+        if r.take(MAGIC.len())? != MAGIC {
+            anyhow::bail!("not a flat AWS ip-ranges table of this version");
+        }
+        let create_date = r.text16()?;
+        let prefixes = r.u32()? as usize;
+        let count = r.u16()? as usize;
+        let mut names = Vec::with_capacity(count);
+        for _ in 0..count {
+            names.push(AwsRange { region: r.text8()?, service: r.text8()? });
+        }
+        let v4 = r.spans(names.len(), u32::from_le_bytes)?;
+        let v6 = r.spans(names.len(), u128::from_le_bytes)?;
+        if !r.0.is_empty() {
+            anyhow::bail!("the flat AWS ip-ranges table has bytes after its end");
+        }
+        Ok(IpRanges { names, v4, v6, create_date, prefixes })
     }
 
     /// The AWS range holding `addr`, if any (longest prefix wins).
     pub fn lookup(&self, addr: IpAddr) -> Option<&AwsRange> {
-        match addr {
-            IpAddr::V4(a) => self.v4.get_lpm(&Ipv4Net::from(a)).map(|(_, r)| r),
-            IpAddr::V6(a) => self.v6.get_lpm(&Ipv6Net::from(a)).map(|(_, r)| r),
-        }
-    }
-}
-
-/// AWS's ranges as a detector holds them: the built-in snapshot is read on a thread of its own from
-/// the moment the settings are loaded, since nothing needs it before the judging and reading it
-/// (tens of milliseconds) would otherwise hold up the start of every scan. A `--ip-ranges` file is
-/// read at once: its errors must stop the run before anything is listed.
-pub struct Ranges {
-    ready: std::sync::OnceLock<IpRanges>,
-    reading: std::sync::Mutex<Option<std::thread::JoinHandle<anyhow::Result<IpRanges>>>>,
-}
-
-impl Ranges {
-    /// Ranges already read.
-    pub fn ready(ranges: IpRanges) -> Self {
-        Ranges { ready: std::sync::OnceLock::from(ranges), reading: std::sync::Mutex::new(None) }
-    }
-
-    /// The built-in snapshot, read in the background (at once when no thread can be started).
-    pub fn builtin() -> anyhow::Result<Self> {
-        match std::thread::Builder::new().name("ip-ranges".into()).spawn(IpRanges::builtin) {
-            Ok(handle) => {
-                Ok(Ranges { ready: std::sync::OnceLock::new(), reading: std::sync::Mutex::new(Some(handle)) })
-            }
-            Err(_) => Ok(Self::ready(IpRanges::builtin()?)),
-        }
-    }
-
-    /// The ranges, waiting for the background read if it has not finished.
-    pub fn get(&self) -> &IpRanges {
-        self.ready.get_or_init(|| {
-            let waited = std::time::Instant::now();
-            let handle = self.reading.lock().ok().and_then(|mut h| h.take());
-            let read = match handle {
-                Some(h) => h.join().unwrap_or_else(|_| IpRanges::builtin()),
-                None => IpRanges::builtin(),
-            };
-            // The snapshot is part of the binary, and `builtin_snapshot_classifies` reads it: failing
-            // here is a broken build, not bad input.
-            let ranges = read.unwrap_or_else(|e| panic!("the built-in AWS ip-ranges snapshot does not parse: {e}"));
-            tracing::debug!(waited_ms = waited.elapsed().as_millis() as u64, "AWS address ranges ready");
-            ranges
-        })
+        let range = match addr {
+            IpAddr::V4(a) => find(&self.v4, u32::from(a)),
+            IpAddr::V6(a) => find(&self.v6, u128::from(a)),
+        }?;
+        self.names.get(range as usize)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn background_read_gives_the_snapshot() {
-        let r = Ranges::builtin().unwrap();
-        assert_eq!(r.get().create_date, IpRanges::builtin().unwrap().create_date);
-        assert!(r.get().lookup("3.225.16.109".parse().unwrap()).is_some());
-    }
-
-    #[test]
-    fn builtin_create_date_matches_the_full_parse() {
-        let full = IpRanges::builtin().unwrap().create_date;
-        assert_eq!(builtin_create_date().as_deref(), Some(full.as_str()));
-        assert_eq!(full.len(), "2026-08-22-21-17-05".len(), "{full}");
-    }
-
-    #[test]
-    fn builtin_snapshot_classifies() {
-        let r = IpRanges::builtin().unwrap();
-        assert!(r.prefixes > 10_000);
-        let ec2 = r.lookup("3.225.16.109".parse().unwrap()).unwrap();
-        assert_eq!((ec2.region.as_str(), ec2.service.as_str()), ("us-east-1", "EC2"));
-        assert_eq!(r.lookup("52.42.146.205".parse().unwrap()).unwrap().region, "us-west-2");
-        assert!(r.lookup("45.33.32.156".parse().unwrap()).is_none());
-        assert!(r.lookup("192.168.10.20".parse().unwrap()).is_none());
-    }
-}
+#[path = "ipranges_tests.rs"]
+mod tests;

@@ -1,6 +1,6 @@
 //! Where a call came from, and with what client.
 
-use super::ipranges::{AwsRange, Ranges};
+use super::ipranges::{AwsRange, IpRanges};
 use super::state::Origin;
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -97,7 +97,7 @@ pub fn is_ssm_channel(event_source: &str) -> bool {
 /// Classifies origins: the operator's trusted networks first, then AWS's published ranges.
 pub struct Classifier {
     /// AWS's address ranges.
-    pub ranges: Ranges,
+    pub ranges: IpRanges,
     /// `--trusted-cidr`: on-premises egress never reported.
     pub trusted: Vec<IpNet>,
 }
@@ -120,7 +120,7 @@ impl Classifier {
         if private {
             return OriginClass::Private;
         }
-        match self.ranges.get().lookup(a) {
+        match self.ranges.lookup(a) {
             Some(r) => OriginClass::Aws(r),
             None => OriginClass::Outside,
         }
