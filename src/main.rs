@@ -62,10 +62,21 @@ fn main() {
         Command::Man(args) => run_man(args),
         Command::Athena(args) => athena_cmds::run_athena(args),
     };
-    std::process::exit(code.unwrap_or_else(|e| {
+    exit_now(code.unwrap_or_else(|e| {
         eprintln!("trailhound: error: {}", report::escape::term(&format!("{e:#}")));
         exit::ERROR
     }));
+}
+
+/// Ends the process once everything is written. Every command has dropped (so flushed and closed)
+/// its files by now; only standard output may still hold bytes. `_exit` then skips the C library's
+/// exit handlers, where mimalloc would hand every page it holds back to the kernel one `madvise` at
+/// a time (over 300 calls, several milliseconds, after a week of Lambda-heavy trail) just before the
+/// kernel takes the whole address space back anyway.
+fn exit_now(code: i32) -> ! {
+    let _ = std::io::stdout().lock().flush();
+    // SAFETY: `_exit` takes a plain integer; nothing of ours runs after it.
+    unsafe { libc::_exit(code) }
 }
 
 fn run_completions(args: trailhound::cli::CompletionsArgs) -> anyhow::Result<i32> {
