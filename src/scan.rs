@@ -26,6 +26,14 @@ pub trait EventSink: Send {
     /// Called once per kept event, by one thread at a time (the worker holding the merge), in input
     /// order; duplicates and filtered records never reach it.
     fn observe(&mut self, ev: &Event<'_>);
+
+    /// Called with a few consecutive kept events at a time, in input order; the same as observing
+    /// each in turn, which is what it does unless a sink can use the look ahead.
+    fn observe_block(&mut self, evs: &[Event<'_>]) {
+        for ev in evs {
+            self.observe(ev);
+        }
+    }
 }
 
 /// Options of one scan.
@@ -380,6 +388,9 @@ impl MergeTurn<'_, '_, '_> {
     }
 }
 
+/// Events handed to the sinks at a time ([`EventSink::observe_block`]).
+const BLOCK: usize = 16;
+
 fn merge(input: &Input, d: &Decoded, dedup: &mut Dedup, summary: &mut Summary, sinks: &mut [&mut dyn EventSink]) {
     summary.bytes_compressed += d.bytes_compressed;
     summary.bytes_decompressed += d.report.bytes_decompressed;
@@ -405,6 +416,7 @@ fn merge(input: &Input, d: &Decoded, dedup: &mut Dedup, summary: &mut Summary, s
             summary.inputs_ignored.push(SkippedInput { input: input.name.clone(), reason: why.clone() })
         }
     }
+    let mut block: Vec<Event<'_>> = Vec::with_capacity(BLOCK);
     for batch in &d.batches {
         for ev in batch.iter() {
             if dedup.is_duplicate(&ev) {
@@ -415,9 +427,18 @@ fn merge(input: &Input, d: &Decoded, dedup: &mut Dedup, summary: &mut Summary, s
             if ev.time_ms().is_none() {
                 summary.records_without_time += 1;
             }
-            for sink in sinks.iter_mut() {
-                sink.observe(&ev);
+            block.push(ev);
+            if block.len() == BLOCK {
+                for sink in sinks.iter_mut() {
+                    sink.observe_block(&block);
+                }
+                block.clear();
             }
+        }
+    }
+    if !block.is_empty() {
+        for sink in sinks.iter_mut() {
+            sink.observe_block(&block);
         }
     }
 }

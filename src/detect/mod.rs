@@ -247,6 +247,10 @@ impl Detector {
 
 impl EventSink for Detector {
     fn observe(&mut self, ev: &Event<'_>) {
-        self.observe_event(ev);
+        self.observe_event(ev, None);
+    }
+
+    fn observe_block(&mut self, evs: &[Event<'_>]) {
+        self.observe_events(evs);
     }
 }

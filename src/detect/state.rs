@@ -361,6 +361,26 @@ impl KeyTable {
         i
     }
 
+    /// The slot of a plain 20-character key id already seen; nothing is added.
+    pub fn find(&self, key: &str) -> Option<u32> {
+        self.index.get(&KeyId::packed(key)?).copied()
+    }
+
+    /// Asks for the state in slot `i` to be brought into the cache, without waiting for it.
+    pub fn prefetch(&self, i: u32) {
+        if let Some((_, st)) = self.chunks.get((i >> CHUNK_BITS) as usize).and_then(|c| c.get(i as usize & (CHUNK - 1)))
+        {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a prefetch is a hint; it never faults, and the address is of a live state.
+            unsafe {
+                use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+                _mm_prefetch::<_MM_HINT_T0>((st as *const KeyState).cast());
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = st;
+        }
+    }
+
     /// The state in slot `i` (from [`KeyTable::slot`]), mutably.
     pub fn at_mut(&mut self, i: u32) -> &mut KeyState {
         &mut self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)].1

@@ -107,7 +107,23 @@ impl Trail {
         for ev in batch.iter() {
             d.observe(&ev);
         }
-        d.finish()
+        let one_by_one = d.finish();
+        // The scan hands events on in blocks, whose keys are looked up ahead: the same findings,
+        // whatever the blocks' sizes (a key new in a block may come again later in it).
+        let events: Vec<_> = batch.iter().collect();
+        for sizes in [&[16][..], &[1, 2, 3, 5, 7, 11, 13, 17, 40]] {
+            let mut d = Detector::new(DetectConfig::load(&opts).unwrap());
+            let (mut at, mut i) = (0, 0);
+            while at < events.len() {
+                let end = (at + sizes[i % sizes.len()]).min(events.len());
+                d.observe_block(&events[at..end]);
+                (at, i) = (end, i + 1);
+            }
+            let blocks = d.finish();
+            let json = |d: &Detection| serde_json::to_string(&(&d.findings, &d.warnings)).unwrap();
+            assert_eq!(json(&blocks), json(&one_by_one), "blocks of {sizes:?}");
+        }
+        one_by_one
     }
 }
 
