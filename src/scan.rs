@@ -23,8 +23,9 @@ use std::time::Instant;
 
 /// A consumer of distinct, filtered events in input order.
 pub trait EventSink: Send {
-    /// Called once per kept event, by one thread at a time (the worker holding the merge), in input
-    /// order; duplicates and filtered records never reach it.
+    /// Called once per kept event (through [`Self::observe_block`], unless a sink replaces that), by
+    /// one thread at a time (the worker holding the merge), in input order; duplicates and filtered
+    /// records never reach it.
     fn observe(&mut self, ev: &Event<'_>);
 
     /// Called with a few consecutive kept events at a time, in input order; the same as observing

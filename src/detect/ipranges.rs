@@ -106,15 +106,13 @@ struct Prefixes {
 
 impl Prefixes {
     fn add(&mut self, addr: u128, len: u8, region: &str, service: &str) {
+        let range = || AwsRange { region: region.to_owned(), service: service.to_owned() };
         match self.at.get(&(addr, len)) {
-            Some(&i) if better(service, &self.nets[i].2.service) => {
-                self.nets[i].2 = AwsRange { region: region.to_owned(), service: service.to_owned() };
-            }
+            Some(&i) if better(service, &self.nets[i].2.service) => self.nets[i].2 = range(),
             Some(_) => {}
             None => {
                 self.at.insert((addr, len), self.nets.len());
-                let range = AwsRange { region: region.to_owned(), service: service.to_owned() };
-                self.nets.push((addr, len, range));
+                self.nets.push((addr, len, range()));
             }
         }
     }

@@ -42,64 +42,77 @@ fn builtin_snapshot_classifies() {
     assert!(r.lookup("192.168.10.20".parse().unwrap()).is_none());
 }
 
-/// Longest-prefix match the slow, obvious way: every prefix length, most specific first.
-struct Oracle {
-    v4: HashMap<(u8, u32), AwsRange>,
-    v6: HashMap<(u8, u128), AwsRange>,
+/// Longest-prefix match the slow, obvious way, over one address family of `bits` bits (IPv4
+/// addresses held in the low 32 bits): every prefix length, most specific first.
+struct Family {
+    bits: u8,
+    nets: HashMap<(u8, u128), AwsRange>,
 }
 
-fn mask4(a: u32, len: u8) -> u32 {
-    if len == 0 { 0 } else { a & (u32::MAX << (32 - len)) }
+impl Family {
+    fn new(bits: u8) -> Family {
+        Family { bits, nets: HashMap::new() }
+    }
+
+    /// The host bits of a prefix of `len`.
+    fn host(&self, len: u8) -> u128 {
+        let size = u32::from(self.bits - len);
+        if size == 0 { 0 } else { u128::MAX >> (128 - size) }
+    }
+
+    fn add(&mut self, a: u128, len: u8, region: &str, service: &str) {
+        let k = (len, a & !self.host(len));
+        if self.nets.get(&k).is_none_or(|old| better(service, &old.service)) {
+            self.nets.insert(k, AwsRange { region: region.to_owned(), service: service.to_owned() });
+        }
+    }
+
+    fn lookup(&self, a: u128) -> Option<&AwsRange> {
+        (0..=self.bits).rev().find_map(|len| self.nets.get(&(len, a & !self.host(len))))
+    }
+
+    /// Each prefix's first and last address and their neighbours, where lookups change.
+    fn edges(&self) -> Vec<u128> {
+        let top = self.host(0);
+        let mut out = Vec::new();
+        for &(len, a) in self.nets.keys() {
+            let last = a | self.host(len);
+            out.extend([a.wrapping_sub(1) & top, a, last, last.wrapping_add(1) & top]);
+        }
+        out
+    }
 }
-fn mask6(a: u128, len: u8) -> u128 {
-    if len == 0 { 0 } else { a & (u128::MAX << (128 - len)) }
+
+struct Oracle {
+    v4: Family,
+    v6: Family,
 }
 
 impl Oracle {
     fn of(text: &str) -> Oracle {
         let f: File = serde_json::from_str(text).unwrap();
-        let mut o = Oracle { v4: HashMap::new(), v6: HashMap::new() };
-        let keep = |old: Option<&AwsRange>, service: &str| old.is_none_or(|old| better(service, &old.service));
+        let mut o = Oracle { v4: Family::new(32), v6: Family::new(128) };
         for p in &f.prefixes {
             let Ok(net) = p.ip_prefix.parse::<Ipv4Net>() else { continue };
-            let k = (net.prefix_len(), mask4(u32::from(net.addr()), net.prefix_len()));
-            if keep(o.v4.get(&k), &p.service) {
-                o.v4.insert(k, AwsRange { region: p.region.to_string(), service: p.service.to_string() });
-            }
+            o.v4.add(u32::from(net.addr()).into(), net.prefix_len(), &p.region, &p.service);
         }
         for p in &f.ipv6_prefixes {
             let Ok(net) = p.ipv6_prefix.parse::<Ipv6Net>() else { continue };
-            let k = (net.prefix_len(), mask6(u128::from(net.addr()), net.prefix_len()));
-            if keep(o.v6.get(&k), &p.service) {
-                o.v6.insert(k, AwsRange { region: p.region.to_string(), service: p.service.to_string() });
-            }
+            o.v6.add(u128::from(net.addr()), net.prefix_len(), &p.region, &p.service);
         }
         o
     }
 
     fn lookup(&self, a: IpAddr) -> Option<&AwsRange> {
         match a {
-            IpAddr::V4(a) => (0..=32u8).rev().find_map(|l| self.v4.get(&(l, mask4(u32::from(a), l)))),
-            IpAddr::V6(a) => (0..=128u8).rev().find_map(|l| self.v6.get(&(l, mask6(u128::from(a), l)))),
+            IpAddr::V4(a) => self.v4.lookup(u32::from(a).into()),
+            IpAddr::V6(a) => self.v6.lookup(u128::from(a)),
         }
     }
 
-    /// Each prefix's first and last address and their neighbours, where lookups change.
     fn edges(&self) -> Vec<IpAddr> {
-        let mut out = Vec::new();
-        for &(len, a) in self.v4.keys() {
-            let last = a | if len == 0 { u32::MAX } else { !(u32::MAX << (32 - len)) };
-            for x in [a.wrapping_sub(1), a, last, last.wrapping_add(1)] {
-                out.push(IpAddr::V4(x.into()));
-            }
-        }
-        for &(len, a) in self.v6.keys() {
-            let last = a | if len == 0 { u128::MAX } else { !(u128::MAX << (128 - len)) };
-            for x in [a.wrapping_sub(1), a, last, last.wrapping_add(1)] {
-                out.push(IpAddr::V6(x.into()));
-            }
-        }
-        out
+        let v4 = self.v4.edges().into_iter().map(|a| IpAddr::V4((a as u32).into()));
+        v4.chain(self.v6.edges().into_iter().map(|a| IpAddr::V6(a.into()))).collect()
     }
 }
 
