@@ -3,7 +3,7 @@
 use super::state::{Interner, Sym};
 
 /// An event id in 20 bytes: a lower-case UUID as its 16 bytes, anything else interned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EvId {
     /// A canonical lower-case UUID.
     Uuid([u8; 16]),

@@ -5,11 +5,12 @@
 //! subtracting its own share, instead of walking every other key.
 
 use super::baseline::{Baseline, Evidence, Group, Path, SHARED_ENDPOINT_KEYS};
-use super::origin::{OriginClass, is_eks_node_client};
-use super::state::{KeyId, KeyState, Origin, OriginUse, Sym, Workload, flag};
+use super::origin::OriginClass;
+use super::profile::{Others, Profile, Share};
+use super::state::{self, KeyId, KeyState, Origin, OriginUse, Sym, Workload, flag};
 use super::{Detector, Finding};
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Groups keys: one EC2 instance, or one role's fleet.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -81,119 +82,8 @@ pub(super) struct Judged<'a> {
     pub signals: Vec<Signal>,
 }
 
-/// Counts over a workload's keys' own origins, so one key can be compared with all the others.
-#[derive(Default)]
-struct Profile {
-    clients: FxHashMap<Sym, u32>,
-    client_pairs: u32,
-    v1: u32,
-    v2: u32,
-    exec: u32,
-    eks: u32,
-}
-
-/// A few client families, inline: one per key would otherwise be an allocation per key.
-#[derive(Default)]
-struct ClientSet {
-    items: [Sym; 8],
-    len: u8,
-}
-
-impl ClientSet {
-    fn contains(&self, c: &Sym) -> bool {
-        self.items[..self.len as usize].contains(c)
-    }
-    fn push(&mut self, c: Sym) {
-        if (self.len as usize) < self.items.len() {
-            self.items[self.len as usize] = c;
-            self.len += 1;
-        }
-    }
-    fn len(&self) -> usize {
-        self.len as usize
-    }
-    fn iter(&self) -> impl Iterator<Item = &Sym> {
-        self.items[..self.len as usize].iter()
-    }
-}
-
-/// One key's share of a [`Profile`].
-#[derive(Default)]
-struct Share {
-    clients: ClientSet,
-    v1: bool,
-    v2: bool,
-    exec: bool,
-    eks: bool,
-}
-
-impl Share {
-    /// `own[i]` tells whether the key's `i`-th origin is the workload's own.
-    fn of(st: &KeyState, own: &[bool], d: &Detector) -> Share {
-        let mut s = Share::default();
-        for (o, _) in st.origins.iter().zip(own).filter(|(_, own)| **own) {
-            for c in o.clients() {
-                if !s.clients.contains(&c) {
-                    s.clients.push(c);
-                }
-                s.eks |= is_eks_node_client(d.syms.name(c));
-            }
-            s.v1 |= o.has(flag::IMDS_V1);
-            s.v2 |= o.has(flag::IMDS_V2);
-            s.exec |= o.has(flag::EXEC_ENV);
-        }
-        s
-    }
-}
-
-impl Profile {
-    fn add(&mut self, s: &Share) {
-        for &c in s.clients.iter() {
-            *self.clients.entry(c).or_default() += 1;
-        }
-        self.client_pairs += s.clients.len() as u32;
-        self.v1 += s.v1 as u32;
-        self.v2 += s.v2 as u32;
-        self.exec += s.exec as u32;
-        self.eks += s.eks as u32;
-    }
-}
-
-/// What the workload's other keys show, for one key.
-struct Others<'p> {
-    p: &'p Profile,
-    s: &'p Share,
-}
-
-impl Others<'_> {
-    fn any_clients(&self) -> bool {
-        self.p.client_pairs > self.s.clients.len() as u32
-    }
-    fn has_client(&self, c: Sym) -> bool {
-        self.p.clients.get(&c).copied().unwrap_or(0) > self.s.clients.contains(&c) as u32
-    }
-    fn v1(&self) -> bool {
-        self.p.v1 > self.s.v1 as u32
-    }
-    fn v2(&self) -> bool {
-        self.p.v2 > self.s.v2 as u32
-    }
-    fn exec(&self) -> bool {
-        self.p.exec > self.s.exec as u32
-    }
-    fn eks(&self) -> bool {
-        self.p.eks > self.s.eks as u32
-    }
-    fn names(&self, d: &Detector) -> String {
-        let mut v: Vec<&str> =
-            self.p.clients.iter().filter(|(c, _)| self.has_client(**c)).map(|(c, _)| d.syms.name(*c)).collect();
-        v.sort_unstable();
-        v.truncate(8);
-        v.join(", ")
-    }
-}
-
 pub(super) fn judge(d: &Detector) -> (Vec<Finding>, Vec<String>) {
+    let started = std::time::Instant::now();
     let group_of = |st: &KeyState| -> Option<GroupId> {
         let kind = workload_of(st, d);
         if kind == Workload::Other || st.origins.is_empty() {
@@ -212,6 +102,14 @@ pub(super) fn judge(d: &Detector) -> (Vec<Finding>, Vec<String>) {
     keyed.extend(d.keys.iter().filter_map(|(k, st)| Some((group_of(st)?, issue_time(st), k, st))));
     keyed.par_sort_unstable_by_key(|&(g, t, k, _)| (g, t, k));
     let ordered: Vec<&[(GroupId, i64, KeyId, &KeyState)]> = keyed.chunk_by(|a, b| a.0 == b.0).collect();
+    // The groups run on every core, so the largest bounds the wall time of judging.
+    tracing::debug!(
+        keys = keyed.len(),
+        groups = ordered.len(),
+        largest = ordered.iter().map(|g| g.len()).max().unwrap_or(0),
+        ms = started.elapsed().as_millis() as u64,
+        "keys grouped"
+    );
     // Groups are judged apart from each other, so on every core; the results are put back in
     // group order, and sorted below, so the output does not depend on the thread count.
     let judged: Vec<(Vec<Finding>, Vec<Sym>)> = ordered
@@ -288,6 +186,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
     let mut exec_keys = 0u32;
     if fleet {
         for (rank, (_, st)) in g.keys.iter().enumerate() {
+            ask_ahead(&g.keys, rank);
             exec_keys += st.origins.iter().any(|o| o.has(flag::EXEC_ENV)) as u32;
             for o in st.origins.iter().filter(|o| matches!(o.origin, Origin::Endpoint { .. })) {
                 fleet_endpoints.entry(o.origin).or_insert((0, rank)).0 += 1;
@@ -296,11 +195,12 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
     }
     let nkeys = g.keys.len() as u32;
     let needs_exec = matches!(g.kind, Workload::Lambda | Workload::Ecs);
-    let own_evidence = |st: &KeyState, o: &OriginUse| -> Option<Evidence> {
+    // `key_exec`: some origin of the key named the execution environment (asked once per key, not
+    // per origin, which made a key used from thousands of addresses quadratic).
+    let own_evidence = |st: &KeyState, key_exec: bool, o: &OriginUse| -> Option<Evidence> {
         if !fleet {
             return baseline.own.get(&o.origin).cloned();
         }
-        let key_exec = st.origins.iter().any(|x| x.has(flag::EXEC_ENV));
         if needs_exec && !o.has(flag::EXEC_ENV) && (key_exec || exec_keys > 0) {
             return None;
         }
@@ -322,9 +222,12 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
     let shares: Vec<Share> = g
         .keys
         .iter()
-        .map(|(_, st)| {
+        .enumerate()
+        .map(|(i, (_, st))| {
+            ask_ahead(&g.keys, i);
             let from = owns.len();
-            owns.extend(st.origins.iter().map(|o| own_evidence(st, o).is_some()));
+            let key_exec = st.origins.iter().any(|x| x.has(flag::EXEC_ENV));
+            owns.extend(st.origins.iter().map(|o| own_evidence(st, key_exec, o).is_some()));
             Share::of(st, &owns[from..], d)
         })
         .collect();
@@ -336,11 +239,13 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
     let (expected, evidence) = expected_origins(d, g, &baseline);
 
     let mut owns = owns.as_slice();
-    for ((key, st), share) in g.keys.iter().zip(&shares) {
+    for (i, ((key, st), share)) in g.keys.iter().zip(&shares).enumerate() {
+        ask_ahead(&g.keys, i);
         let others = Others { p: &profile, s: share };
         let region = key_region(st);
         let mut judged: Vec<Judged<'_>> = Vec::new();
         let mut used_from_own = false;
+        let wide = std::cell::OnceCell::new();
         let (key_owns, rest) = owns.split_at(st.origins.len());
         owns = rest;
         for (o, &own) in st.origins.iter().zip(key_owns) {
@@ -380,7 +285,8 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
             };
             let clients = || o.clients().map(|c| d.syms.name(c)).collect::<Vec<_>>().join(", ");
             if !own {
-                signals_off_workload(d, g, st, o, &class, &path, region, &others, &baseline, &expected, &mut j);
+                let key = wide.get_or_init(|| KeyWide::of(st, d));
+                signals_off_workload(d, g, key, o, &class, &path, region, &others, &baseline, &expected, &mut j);
                 if new_client {
                     j.signals.push(Signal {
                         code: "client_differs",
@@ -431,6 +337,18 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
     }
 }
 
+/// Asks a state some keys ahead into the cache, and the origins of a nearer one (whose state has
+/// arrived by then): a group's keys are in issue order, so each is a cache miss in a table of
+/// every key, and the group is walked three times.
+fn ask_ahead(keys: &[(KeyId, &KeyState)], i: usize) {
+    if let Some((_, st)) = keys.get(i + 16) {
+        state::prefetch_all(*st);
+    }
+    if let Some((_, st)) = keys.get(i + 8) {
+        st.origins.iter().for_each(state::prefetch_all);
+    }
+}
+
 fn class_label(d: &Detector, class: &OriginClass<'_>, path: &Path) -> String {
     match path {
         Path::OwnEndpoint(a) | Path::ForeignEndpoint(a) => format!("VPC endpoint of account {}", d.syms.name(*a)),
@@ -439,11 +357,48 @@ fn class_label(d: &Detector, class: &OriginClass<'_>, path: &Path) -> String {
     }
 }
 
+/// What all of a key's origins show together, asked once per key: asked per origin, it made judging
+/// a key used from thousands of addresses quadratic in them.
+struct KeyWide<'d> {
+    /// Some origin named the execution environment.
+    exec: bool,
+    /// The regions the key called, each once, in the order its origins name them (the trail writes
+    /// them, so a hostile one can name thousands).
+    call_regions: Vec<&'d str>,
+    /// The same, to ask about one.
+    called: FxHashSet<&'d str>,
+}
+
+/// Regions a reason names; the rest are counted.
+const REGIONS_NAMED: usize = 8;
+
+impl<'d> KeyWide<'d> {
+    fn of(st: &KeyState, d: &'d Detector) -> Self {
+        let mut call_regions: Vec<&str> = Vec::new();
+        let mut called = FxHashSet::default();
+        for &r in st.origins.iter().flat_map(|x| x.call_regions.iter()).filter(|&&r| r != 0) {
+            if called.insert(d.syms.name(r)) {
+                call_regions.push(d.syms.name(r));
+            }
+        }
+        KeyWide { exec: st.origins.iter().any(|x| x.has(flag::EXEC_ENV)), call_regions, called }
+    }
+
+    /// The regions called, for a reason: at most [`REGIONS_NAMED`], then how many more.
+    fn regions_named(&self) -> String {
+        let mut s = self.call_regions.iter().take(REGIONS_NAMED).copied().collect::<Vec<_>>().join(", ");
+        if self.call_regions.len() > REGIONS_NAMED {
+            s.push_str(&format!(" and {} more", self.call_regions.len() - REGIONS_NAMED));
+        }
+        s
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn signals_off_workload(
     d: &Detector,
     g: &Group<'_>,
-    st: &KeyState,
+    key: &KeyWide<'_>,
     o: &OriginUse,
     class: &OriginClass<'_>,
     path: &Path,
@@ -496,22 +451,15 @@ fn signals_off_workload(
     if region == 0 && g.kind == Workload::Ec2 {
         // No delivery record names the instance's region: the regions it called stand in, weakly (a
         // workload calls other regions' APIs, so only an address in none of them counts).
-        let calls: Vec<&str> = st
-            .origins
-            .iter()
-            .flat_map(|x| x.call_regions.iter())
-            .filter(|&&r| r != 0)
-            .map(|&r| d.syms.name(r))
-            .collect();
         if let OriginClass::Aws(r) = class {
-            if !calls.is_empty() && r.region != "GLOBAL" && !calls.contains(&r.region.as_str()) {
+            if !key.called.is_empty() && r.region != "GLOBAL" && !key.called.contains(r.region.as_str()) {
                 push(
                     "region_mismatch",
                     format!(
                         "{name} is an AWS address in {}, but the key only called {} and no delivery record names the \
                          instance's region",
                         r.region,
-                        calls.join(", ")
+                        key.regions_named()
                     ),
                     0.35,
                     true,
@@ -534,10 +482,7 @@ fn signals_off_workload(
             true,
         );
     }
-    if matches!(g.kind, Workload::Lambda | Workload::Ecs)
-        && o.has(flag::NO_EXEC_ENV)
-        && (others.exec() || st.origins.iter().any(|x| x.has(flag::EXEC_ENV)))
-    {
+    if matches!(g.kind, Workload::Lambda | Workload::Ecs) && o.has(flag::NO_EXEC_ENV) && (others.exec() || key.exec) {
         push(
             "no_execution_environment",
             format!("no {} execution environment in the user agent from {name}", g.kind.as_str()),

@@ -66,13 +66,14 @@ pub(super) fn finding(
     };
     let first = judged.iter().filter_map(|j| j.origin.first_ms).min();
     let last = judged.iter().filter_map(|j| j.origin.last_ms).max();
-    let mut event_ids: Vec<String> = Vec::new();
-    for id in judged.iter().flat_map(|j| j.origin.event_ids.iter().flatten()) {
-        let t = id.text(&d.syms);
-        if !event_ids.contains(&t) {
-            event_ids.push(t);
-        }
-    }
+    // A set beside the list: a key used from thousands of addresses has thousands of ids to check.
+    let mut seen_ids = FxHashSet::default();
+    let event_ids: Vec<String> = judged
+        .iter()
+        .flat_map(|j| j.origin.event_ids.iter().flatten())
+        .filter(|id| seen_ids.insert(**id))
+        .map(|id| id.text(&d.syms))
+        .collect();
     let del = st.delivery.as_ref();
     Finding {
         kind: kind.into(),

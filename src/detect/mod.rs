@@ -16,6 +16,7 @@ mod judge_finding;
 mod keep;
 mod observe;
 pub mod origin;
+mod profile;
 pub mod state;
 #[cfg(test)]
 mod tests;
@@ -149,6 +150,9 @@ pub struct Detector {
     /// (account, role, session) -> workload, from delivery records: keys whose own delivery is outside
     /// the window are recognized by an earlier delivery to the same session.
     pub(crate) delivered_sessions: FxHashMap<(Sym, Sym, Sym), Workload>,
+    /// (key slot, origin) -> the origin's index, for keys with more than [`ORIGINS_SCANNED`] origins:
+    /// searching the list on every call made a key used from thousands of addresses quadratic.
+    many_origins: FxHashMap<(u32, Origin), u16>,
     unparsable: Unparsable,
     /// Addresses read without their port or zone.
     repaired: Unparsable,
@@ -156,6 +160,8 @@ pub struct Detector {
 
 /// How many distinct unparsable strings are kept as origins; past that they share one symbol.
 pub(crate) const MAX_UNPARSABLE_NAMES: usize = 1_000;
+/// Origins of one key searched in turn; past that many they are indexed ([`Detector::many_origins`]).
+pub(crate) const ORIGINS_SCANNED: usize = 16;
 
 impl Detector {
     /// A detector with these settings.
@@ -181,6 +187,7 @@ impl Detector {
             accounts: FxHashSet::default(),
             last_account: ("".into(), 0),
             delivered_sessions: FxHashMap::default(),
+            many_origins: FxHashMap::default(),
             unparsable: Unparsable::default(),
             repaired: Unparsable::default(),
         }

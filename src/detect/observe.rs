@@ -6,7 +6,7 @@
 use super::facts::Facts;
 use super::origin::{self, client_family, is_service_call, is_ssm_channel, parse_addr};
 use super::state::{self, Delivery, EvId, KeyId, MAX_MINTED, Origin, OriginUse, Workload, flag};
-use super::{Detector, MAX_UNPARSABLE_NAMES, MintedSession};
+use super::{Detector, MAX_UNPARSABLE_NAMES, MintedSession, ORIGINS_SCANNED};
 use crate::event::Event;
 
 /// Calls whose keys [`Detector::observe_events`] looks up ahead of observing them.
@@ -81,10 +81,18 @@ impl<'a> DeliveryView<'a> {
 pub(super) fn is_human(principal_type: &str, role_arn: &str, principal_arn: &str) -> bool {
     match principal_type {
         "IAMUser" | "Root" | "IdentityCenterUser" | "FederatedUser" => true,
-        "AssumedRole" => role_arn.contains("/AWSReservedSSO_") || principal_arn.contains("/AWSReservedSSO_"),
+        "AssumedRole" => {
+            let sso = &*RESERVED_SSO;
+            sso.find(role_arn.as_bytes()).is_some() || sso.find(principal_arn.as_bytes()).is_some()
+        }
         _ => false,
     }
 }
+
+// Every call made with an assumed role asks this twice: `str::contains` builds its searcher on every
+// call, which cost more than the search.
+static RESERVED_SSO: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new("/AWSReservedSSO_"));
 
 /// Calls made with one temporary key that share every value detection reads: one event, or a
 /// group of them ([`super::facts::UseFact`]).
@@ -257,12 +265,11 @@ impl Detector {
         known: Option<u32>,
         ids: impl Iterator<Item = (Option<i64>, &'e str)>,
     ) {
-        let id = KeyId::new(u.key, &mut self.syms);
         let service = is_service_call(u.source_ip, u.invoked_by);
         // One lookup of the key for the whole call: the state is reached again by its slot.
         let slot = match known {
             Some(slot) => slot,
-            None => self.keys.slot(id),
+            None => self.keys.slot(KeyId::new(u.key, &mut self.syms)),
         };
         let cached = Some(self.keys.at(slot))
             .filter(|st| st.last_hash == u.hash && u.hash != 0 && !st.origins.is_empty())
@@ -292,6 +299,9 @@ impl Detector {
                 Some((usize::MAX, family, env, Some((origin, region))))
             }
         };
+        if let Some((_, _, _, Some((Origin::Unparsable(_), _)))) = resolved {
+            self.unparsable.keys.insert(self.keys.key_at(slot));
+        }
         let syms = &mut self.syms;
         let st = self.keys.at_mut(slot);
         st.events = st.events.saturating_add(sat32(u.count));
@@ -316,19 +326,32 @@ impl Detector {
         let mut call_region = 0;
         if let Some((origin, region)) = origin {
             call_region = region;
-            idx = match st.origins.iter().position(|o| o.origin == origin) {
+            let found = if st.origins.len() <= ORIGINS_SCANNED {
+                st.origins.iter().position(|o| o.origin == origin)
+            } else {
+                self.many_origins.get(&(slot, origin)).map(|&i| i as usize)
+            };
+            idx = match found {
                 Some(i) => i,
                 None if st.origins.len() < u16::MAX as usize => {
-                    // Most keys have one origin: a vector's first growth would reserve four.
-                    st.origins.reserve_exact(1);
+                    // Most keys have one or two origins: a vector's first growth would reserve
+                    // four. Past two it doubles, as one more at a time would copy every origin of a
+                    // key used from thousands of addresses once per new address.
+                    if st.origins.len() < 2 {
+                        st.origins.reserve_exact(1);
+                    }
                     st.origins.push(OriginUse::new(origin));
-                    st.origins.len() - 1
+                    let n = st.origins.len();
+                    if n > ORIGINS_SCANNED {
+                        let from = if n == ORIGINS_SCANNED + 1 { 0 } else { n - 1 };
+                        for (i, o) in st.origins.iter().enumerate().skip(from) {
+                            self.many_origins.insert((slot, o.origin), i as u16);
+                        }
+                    }
+                    n - 1
                 }
                 None => st.origins.len() - 1,
             };
-            if let Origin::Unparsable(_) = origin {
-                self.unparsable.keys.insert(id);
-            }
             // A global call records no region: the next call, maybe regional, must not take the shortcut.
             st.last_hash = if region == 0 && !u.region.is_empty() { 0 } else { u.hash };
             st.last_origin = idx as u16;

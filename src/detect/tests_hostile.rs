@@ -186,3 +186,59 @@ fn a_busier_thief_on_every_key_is_still_the_one_reported() {
         d.findings
     );
 }
+
+#[test]
+fn a_key_used_from_thousands_of_addresses_grows_its_origins_geometrically() {
+    // Reserving one more origin at a time copied every origin of the key once per new address: a key
+    // used from tens of thousands of addresses (a hostile trail) made the scan quadratic in them.
+    let mut d = Detector::new(DetectConfig::load(&DetectOptions::default()).unwrap());
+    let key = "ASIAEXAMPLEKEY000001";
+    let (mut regrowths, mut capacity) = (0, 0);
+    for i in 0..5000u32 {
+        let source_ip = format!("45.{}.{}.1", i >> 8, i & 255);
+        let uses = vec![facts::UseFact { access_key_id: key.into(), source_ip, count: 1, ..Default::default() }];
+        d.absorb(&facts::Facts { uses, ..Default::default() });
+        let st = d.keys.get(&state::KeyId::lookup(key, &d.syms).unwrap()).unwrap();
+        assert_eq!(st.origins.len(), i as usize + 1);
+        regrowths += (st.origins.capacity() != capacity) as u32;
+        capacity = st.origins.capacity();
+    }
+    assert!(regrowths <= 16, "{regrowths} regrowths for 5,000 origins");
+}
+
+#[test]
+fn a_region_reason_names_each_called_region_once_and_counts_the_rest() {
+    // The trail writes the regions a key called: a reason listed every origin's, repeats included,
+    // so a key called in many regions from thousands of addresses repeated the whole list per origin.
+    let mut tr = Trail::default();
+    let (k, inst) = (key(4000), "i-0abcdef1234567890");
+    let regions = [
+        "af-south-1",
+        "ap-east-1",
+        "ap-northeast-1",
+        "ap-south-1",
+        "ca-central-1",
+        "eu-central-1",
+        "eu-north-1",
+        "eu-west-3",
+        "me-south-1",
+        "sa-east-1",
+        "ap-southeast-2",
+        "il-central-1",
+    ];
+    for (i, r) in regions.iter().enumerate() {
+        let ip = format!("45.33.32.{}", i + 1);
+        tr.call(&k, "app", inst, &ip, THIEF_CLI, "ec2.amazonaws.com", "DescribeInstances", i as i64);
+        tr.last()["awsRegion"] = json!(r);
+    }
+    for m in 0..3 {
+        tr.call(&k, "app", inst, EC2_USW2, BOTO, "ec2.amazonaws.com", "DescribeInstances", 20 + m);
+        // IMDSv1, and no delivery record: nothing makes the us-west-2 address the instance's own.
+        tr.last()["userIdentity"]["sessionContext"]["ec2RoleDelivery"] = json!("1.0");
+    }
+    let d = tr.run(DetectOptions::default());
+    let reasons: Vec<&String> = d.findings.iter().flat_map(|f| &f.reasons).collect();
+    let reason = reasons.iter().find(|r| r.contains("only called")).unwrap_or_else(|| panic!("{reasons:#?}"));
+    let named = regions[..8].join(", ");
+    assert!(reason.contains(&format!("only called {named} and 5 more and no delivery")), "{reason}");
+}

@@ -1,0 +1,120 @@
+//! A workload's profile over its keys' own origins (clients, IMDS versions, execution environment),
+//! and one key's share of it: a key is compared with all the others by subtracting its share,
+//! instead of walking every other key.
+
+use super::Detector;
+use super::origin::is_eks_node_client;
+use super::state::{KeyState, Sym, flag};
+use rustc_hash::FxHashMap;
+
+/// Counts over a workload's keys' own origins, so one key can be compared with all the others.
+#[derive(Default)]
+pub(super) struct Profile {
+    clients: FxHashMap<Sym, u32>,
+    client_pairs: u32,
+    v1: u32,
+    v2: u32,
+    exec: u32,
+    eks: u32,
+}
+
+/// A few client families, inline: one per key would otherwise be an allocation per key.
+#[derive(Default)]
+struct ClientSet {
+    items: [Sym; 8],
+    len: u8,
+}
+
+impl ClientSet {
+    fn contains(&self, c: &Sym) -> bool {
+        self.items[..self.len as usize].contains(c)
+    }
+    fn push(&mut self, c: Sym) {
+        if (self.len as usize) < self.items.len() {
+            self.items[self.len as usize] = c;
+            self.len += 1;
+        }
+    }
+    fn len(&self) -> usize {
+        self.len as usize
+    }
+    fn iter(&self) -> impl Iterator<Item = &Sym> {
+        self.items[..self.len as usize].iter()
+    }
+}
+
+/// One key's share of a [`Profile`].
+#[derive(Default)]
+pub(super) struct Share {
+    clients: ClientSet,
+    v1: bool,
+    v2: bool,
+    exec: bool,
+    eks: bool,
+}
+
+impl Share {
+    /// `own[i]` tells whether the key's `i`-th origin is the workload's own.
+    pub(super) fn of(st: &KeyState, own: &[bool], d: &Detector) -> Share {
+        let mut s = Share::default();
+        for (o, _) in st.origins.iter().zip(own).filter(|(_, own)| **own) {
+            for c in o.clients() {
+                if !s.clients.contains(&c) {
+                    s.clients.push(c);
+                }
+                s.eks |= is_eks_node_client(d.syms.name(c));
+            }
+            s.v1 |= o.has(flag::IMDS_V1);
+            s.v2 |= o.has(flag::IMDS_V2);
+            s.exec |= o.has(flag::EXEC_ENV);
+        }
+        s
+    }
+}
+
+impl Profile {
+    pub(super) fn add(&mut self, s: &Share) {
+        for &c in s.clients.iter() {
+            *self.clients.entry(c).or_default() += 1;
+        }
+        self.client_pairs += s.clients.len() as u32;
+        self.v1 += s.v1 as u32;
+        self.v2 += s.v2 as u32;
+        self.exec += s.exec as u32;
+        self.eks += s.eks as u32;
+    }
+}
+
+/// What the workload's other keys show, for one key.
+pub(super) struct Others<'p> {
+    pub p: &'p Profile,
+    pub s: &'p Share,
+}
+
+impl Others<'_> {
+    pub(super) fn any_clients(&self) -> bool {
+        self.p.client_pairs > self.s.clients.len() as u32
+    }
+    pub(super) fn has_client(&self, c: Sym) -> bool {
+        self.p.clients.get(&c).copied().unwrap_or(0) > self.s.clients.contains(&c) as u32
+    }
+    pub(super) fn v1(&self) -> bool {
+        self.p.v1 > self.s.v1 as u32
+    }
+    pub(super) fn v2(&self) -> bool {
+        self.p.v2 > self.s.v2 as u32
+    }
+    pub(super) fn exec(&self) -> bool {
+        self.p.exec > self.s.exec as u32
+    }
+    pub(super) fn eks(&self) -> bool {
+        self.p.eks > self.s.eks as u32
+    }
+    pub(super) fn names(&self, d: &Detector) -> String {
+        let mut v: Vec<&str> =
+            self.p.clients.iter().filter(|(c, _)| self.has_client(**c)).map(|(c, _)| d.syms.name(*c)).collect();
+        v.sort_unstable();
+        v.truncate(8);
+        v.join(", ")
+    }
+}
