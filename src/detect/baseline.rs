@@ -18,8 +18,8 @@
 
 use super::Detector;
 use super::origin::OriginClass;
-use super::state::{KeyId, KeyState, Origin, Sym, Workload, flag};
-use rustc_hash::FxHashMap;
+use super::state::{KeyId, KeyState, Origin, OriginMap, Sym, Workload, flag};
+use rustc_hash::FxHashSet;
 
 /// Keys issued to one workload: one EC2 instance, or one role's fleet.
 pub(super) struct Group<'d> {
@@ -63,9 +63,9 @@ pub(super) enum Evidence {
 
 /// The workload's own origins, and the rivals that recur without its clients.
 pub(super) struct Baseline {
-    pub own: FxHashMap<Origin, Evidence>,
+    pub own: OriginMap<Origin, Evidence>,
     /// Origins recurring across the workload's keys at the same time as its own: keys used from them.
-    pub rivals: FxHashMap<Origin, u32>,
+    pub rivals: OriginMap<Origin, u32>,
 }
 
 /// What is known about one origin across an instance's keys.
@@ -73,7 +73,8 @@ pub(super) struct Baseline {
 struct Facts {
     keys: u32,
     first_rank: u32,
-    clients: Vec<Sym>,
+    /// A set: a thief can write a new client on every call.
+    clients: FxHashSet<Sym>,
     events: u64,
     v1_only: bool,
     v2: bool,
@@ -162,8 +163,8 @@ impl Detector {
     /// An EC2 instance's baseline, from all its keys. `shared` collects foreign endpoint owners taken
     /// as shared services, for the run summary.
     pub(super) fn instance_baseline(&self, g: &Group<'_>, shared: &mut Vec<Sym>) -> Baseline {
-        let mut own: FxHashMap<Origin, Evidence> = FxHashMap::default();
-        let mut facts: FxHashMap<Origin, Facts> = FxHashMap::default();
+        let mut own: OriginMap<Origin, Evidence> = OriginMap::default();
+        let mut facts: OriginMap<Origin, Facts> = OriginMap::default();
         for (rank, (_, st)) in g.keys.iter().enumerate() {
             let issued = super::judge::issue_time(st);
             for o in &st.origins {
@@ -179,11 +180,7 @@ impl Detector {
                 f.last_ms = f.last_ms.max(o.last_ms.unwrap_or(i64::MIN));
                 f.events += o.count as u64;
                 f.heartbeat_keys += o.has(flag::SSM_HEARTBEAT) as u32;
-                for c in o.clients() {
-                    if !f.clients.contains(&c) {
-                        f.clients.push(c);
-                    }
-                }
+                f.clients.extend(o.clients());
                 f.v2 |= o.has(flag::IMDS_V2);
                 f.v1_only = (f.v1_only || o.has(flag::IMDS_V1)) && !f.v2;
             }
@@ -232,13 +229,14 @@ impl Detector {
                 candidates[a.is_ipv6() as usize].push(*o);
             }
         }
-        let mut rivals = FxHashMap::default();
+        let mut rivals = OriginMap::default();
         let mut admitted_v4: Vec<Origin> = Vec::new();
         for (family, list) in candidates.iter().enumerate() {
             // The second address family of a dual-stack instance carries the same programs: a v6
             // origin sharing no client with the instance's v4 addresses is someone else's.
             let list: Vec<Origin> = if family == 1 && !admitted_v4.is_empty() {
-                let v4_clients: Vec<Sym> = admitted_v4.iter().flat_map(|o| facts[o].clients.clone()).collect();
+                let v4_clients: FxHashSet<Sym> =
+                    admitted_v4.iter().flat_map(|o| facts[o].clients.iter().copied()).collect();
                 list.iter().copied().filter(|o| facts[o].clients.iter().any(|c| v4_clients.contains(c))).collect()
             } else {
                 list.clone()
@@ -309,7 +307,7 @@ enum Admission {
 /// thief can copy them.
 fn admit<K: Ord>(
     candidates: &[Origin],
-    facts: &FxHashMap<Origin, Facts>,
+    facts: &OriginMap<Origin, Facts>,
     recurring: bool,
     rank: impl Fn(&Origin, &Facts) -> K,
 ) -> (Vec<(Origin, Admission)>, Vec<Origin>) {

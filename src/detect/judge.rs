@@ -7,7 +7,7 @@
 use super::baseline::{Baseline, Evidence, Group, Path, SHARED_ENDPOINT_KEYS};
 use super::origin::OriginClass;
 use super::profile::{Others, Profile, Share};
-use super::state::{self, KeyId, KeyState, Origin, OriginUse, Sym, Workload, flag};
+use super::state::{self, KeyId, KeyState, Origin, OriginMap, OriginUse, Sym, Workload, flag};
 use super::{Detector, Finding};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -167,7 +167,7 @@ fn judge_one<'d>(
 fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared: &mut Vec<Sym>) {
     let fleet = g.kind.is_fleet();
     let baseline = if fleet {
-        Baseline { own: FxHashMap::default(), rivals: FxHashMap::default() }
+        Baseline { own: OriginMap::default(), rivals: OriginMap::default() }
     } else {
         d.instance_baseline(g, shared)
     };
@@ -182,7 +182,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
     // Fleets: foreign endpoints on most keys from the first are shared services (as for instances),
     // and a Lambda or ECS workload whose keys show their execution environment runs nowhere without
     // it (the user agent can only take trust away here, never give it).
-    let mut fleet_endpoints: FxHashMap<Origin, (u32, usize)> = FxHashMap::default();
+    let mut fleet_endpoints: OriginMap<Origin, (u32, usize)> = OriginMap::default();
     let mut exec_keys = 0u32;
     if fleet {
         for (rank, (_, st)) in g.keys.iter().enumerate() {
@@ -235,6 +235,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
     for s in &shares {
         profile.add(s);
     }
+    profile.sort_names(d);
     let eks_role = d.syms.name(g.role).contains("NodeInstanceRole") || d.syms.name(g.role).contains("NodeRole");
     let (expected, evidence) = expected_origins(d, g, &baseline);
 

@@ -30,7 +30,7 @@ use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 pub use state::MintedSession;
-use state::{Interner, KeyId, KeyTable, Origin, Sym, Workload};
+use state::{Interner, KeyId, KeyTable, Origin, OriginMap, Sym, Workload};
 use std::net::IpAddr;
 
 /// One finding per key. Field names are stable (documented in the README).
@@ -135,7 +135,7 @@ pub struct Detector {
     pub(crate) cfg: std::sync::Arc<DetectConfig>,
     pub(crate) syms: Interner,
     pub(crate) keys: KeyTable,
-    pub(crate) humans: FxHashMap<Origin, HumanUse>,
+    pub(crate) humans: OriginMap<Origin, HumanUse>,
     /// Instance id -> addresses associated with it (`AssociateAddress`).
     pub(crate) associated: FxHashMap<Sym, Vec<IpAddr>>,
     /// Allocation id -> public address (`AllocateAddress`), to resolve `AssociateAddress` by allocation.
@@ -152,7 +152,7 @@ pub struct Detector {
     pub(crate) delivered_sessions: FxHashMap<(Sym, Sym, Sym), Workload>,
     /// (key slot, origin) -> the origin's index, for keys with more than [`ORIGINS_SCANNED`] origins:
     /// searching the list on every call made a key used from thousands of addresses quadratic.
-    many_origins: FxHashMap<(u32, Origin), u16>,
+    many_origins: OriginMap<(u32, Origin), u16>,
     unparsable: Unparsable,
     /// Addresses read without their port or zone.
     repaired: Unparsable,
@@ -160,6 +160,8 @@ pub struct Detector {
 
 /// How many distinct unparsable strings are kept as origins; past that they share one symbol.
 pub(crate) const MAX_UNPARSABLE_NAMES: usize = 1_000;
+/// Elastic addresses kept per instance (the smallest, whatever the order they were associated in).
+pub(crate) const MAX_ASSOCIATED: usize = 16;
 /// Origins of one key searched in turn; past that many they are indexed ([`Detector::many_origins`]).
 pub(crate) const ORIGINS_SCANNED: usize = 16;
 
@@ -179,7 +181,7 @@ impl Detector {
             cfg,
             syms,
             keys: KeyTable::default(),
-            humans: FxHashMap::default(),
+            humans: OriginMap::default(),
             associated: FxHashMap::default(),
             allocations: FxHashMap::default(),
             pending_assoc: Vec::new(),
@@ -187,7 +189,7 @@ impl Detector {
             accounts: FxHashSet::default(),
             last_account: ("".into(), 0),
             delivered_sessions: FxHashMap::default(),
-            many_origins: FxHashMap::default(),
+            many_origins: OriginMap::default(),
             unparsable: Unparsable::default(),
             repaired: Unparsable::default(),
         }
@@ -198,10 +200,9 @@ impl Detector {
         let started = std::time::Instant::now();
         for (inst, alloc) in std::mem::take(&mut self.pending_assoc) {
             if let Some(&ip) = self.allocations.get(&alloc) {
-                let v = self.associated.entry(inst).or_default();
-                if !v.contains(&ip) {
-                    v.push(ip);
-                }
+                // The same few as an association by address keeps: an instance given thousands of
+                // addresses must not make each a search of all the others.
+                state::keep_smallest(self.associated.entry(inst).or_default(), ip, MAX_ASSOCIATED);
             }
         }
         // Origins in a canonical order (first use, then name), not the order they were read in:

@@ -208,7 +208,7 @@ impl Detector {
                 let inst = self.syms.intern(instance);
                 if let Some(ip) = ip {
                     let v = self.associated.entry(inst).or_default();
-                    state::keep_smallest(v, ip, 16);
+                    state::keep_smallest(v, ip, super::MAX_ASSOCIATED);
                 } else if !allocation.is_empty() {
                     self.pending_assoc.push((inst, allocation.into()));
                 }

@@ -16,6 +16,8 @@ pub(super) struct Profile {
     v2: u32,
     exec: u32,
     eks: u32,
+    /// The clients in name order, once all keys are added ([`Profile::sort_names`]).
+    by_name: Vec<Sym>,
 }
 
 /// A few client families, inline: one per key would otherwise be an allocation per key.
@@ -83,6 +85,14 @@ impl Profile {
         self.exec += s.exec as u32;
         self.eks += s.eks as u32;
     }
+
+    /// Puts the clients in name order, once: every finding that names the workload's clients then
+    /// reads the first few, instead of sorting all of them (a workload of thousands of keys, each
+    /// with a client of its own, made that quadratic).
+    pub(super) fn sort_names(&mut self, d: &Detector) {
+        self.by_name = self.clients.keys().copied().collect();
+        self.by_name.sort_unstable_by(|a, b| d.syms.name(*a).cmp(d.syms.name(*b)));
+    }
 }
 
 /// What the workload's other keys show, for one key.
@@ -110,11 +120,11 @@ impl Others<'_> {
     pub(super) fn eks(&self) -> bool {
         self.p.eks > self.s.eks as u32
     }
+    /// The first 8 of the other keys' clients, by name ([`Profile::sort_names`] first). At most
+    /// 8 are passed over: the key's own clients that no other key has.
     pub(super) fn names(&self, d: &Detector) -> String {
-        let mut v: Vec<&str> =
-            self.p.clients.iter().filter(|(c, _)| self.has_client(**c)).map(|(c, _)| d.syms.name(*c)).collect();
-        v.sort_unstable();
-        v.truncate(8);
+        let v: Vec<&str> =
+            self.p.by_name.iter().filter(|c| self.has_client(**c)).take(8).map(|c| d.syms.name(*c)).collect();
         v.join(", ")
     }
 }

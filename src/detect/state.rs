@@ -9,6 +9,11 @@ pub use super::keep::{keep_smallest, keep_smallest_by};
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
+/// A map keyed by origin (or by key and origin), hashed with SipHash under a key drawn for the run.
+/// Callers choose their addresses: an IPv6 /64 holds 2^64 interface ids, and FxHash's values can be
+/// steered into one bucket, which made each lookup a walk of every origin before it.
+pub type OriginMap<K, V> = std::collections::HashMap<K, V, std::hash::RandomState>;
+
 /// Interned strings: roles, sessions, clients and endpoints repeat across millions of events.
 #[derive(Default)]
 pub struct Interner {
