@@ -315,6 +315,8 @@ fn admit<K: Ord>(
     ordered.sort_by(|a, b| rank(b, &facts[*b]).cmp(&rank(a, &facts[*a])).then(a.cmp(b)));
     let mut admitted: Vec<(Origin, Admission)> = Vec::new();
     let mut rejected: Vec<Origin> = Vec::new();
+    // The last use of any admitted origin.
+    let mut handover = i64::MIN;
     for o in ordered {
         let f = &facts[o];
         if admitted.is_empty() {
@@ -322,19 +324,20 @@ fn admit<K: Ord>(
                 rejected.push(*o);
             } else {
                 admitted.push((*o, Admission::First));
+                handover = f.last_ms;
             }
             continue;
         }
-        let overlaps = admitted.iter().any(|(a, _)| {
-            let g = &facts[a];
-            f.last_ms.min(g.last_ms).saturating_sub(f.first_ms.max(g.first_ms)) > HANDOVER_MS
-        });
-        let handover = admitted.iter().map(|(a, _)| facts[a].last_ms).max().unwrap_or(i64::MIN);
+        // Starting after every admitted origin's last use (less a handover), a candidate overlaps
+        // none of them by more than a handover: min(its last, theirs) - max(its first, theirs) is at
+        // most their last - its first. So the one running maximum decides, without comparing each
+        // candidate with every admitted origin (an instance moving at every key made that quadratic).
         let after = f.first_ms >= handover - HANDOVER_MS;
         // Delivered after the earlier address's last use: the instance itself fetched it after moving.
         let fresh = f.issued.iter().any(|&t| t > handover && t != i64::MAX);
-        if !overlaps && after && fresh {
+        if after && fresh {
             admitted.push((*o, Admission::Moved));
+            handover = handover.max(f.last_ms);
         } else {
             rejected.push(*o);
         }
