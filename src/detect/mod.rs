@@ -16,6 +16,7 @@ mod judge_finding;
 mod keep;
 mod observe;
 pub mod origin;
+mod prefetch;
 mod profile;
 pub mod state;
 #[cfg(test)]

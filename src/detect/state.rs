@@ -6,6 +6,7 @@
 pub use super::evid::EvId;
 use super::keep::insert_sorted;
 pub use super::keep::{keep_smallest, keep_smallest_by};
+pub use super::prefetch::{prefetch, prefetch_all};
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
@@ -343,6 +344,11 @@ pub struct KeyTable {
 const CHUNK_BITS: u32 = 12;
 const CHUNK: usize = 1 << CHUNK_BITS;
 
+/// The chunk of slot `i`, and its place in the chunk.
+fn place(i: u32) -> (usize, usize) {
+    ((i >> CHUNK_BITS) as usize, i as usize & (CHUNK - 1))
+}
+
 impl KeyTable {
     /// The state of `id`, created empty when new.
     pub fn entry(&mut self, id: KeyId) -> &mut KeyState {
@@ -373,25 +379,28 @@ impl KeyTable {
 
     /// Asks for the state in slot `i` to be brought into the cache, without waiting for it.
     pub fn prefetch(&self, i: u32) {
-        if let Some((_, st)) = self.chunks.get((i >> CHUNK_BITS) as usize).and_then(|c| c.get(i as usize & (CHUNK - 1)))
-        {
+        let (chunk, at) = place(i);
+        if let Some((_, st)) = self.chunks.get(chunk).and_then(|c| c.get(at)) {
             prefetch_all(st);
         }
     }
 
     /// The state in slot `i` (from [`KeyTable::slot`]), mutably.
     pub fn at_mut(&mut self, i: u32) -> &mut KeyState {
-        &mut self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)].1
+        let (chunk, at) = place(i);
+        &mut self.chunks[chunk][at].1
     }
 
     /// The key in slot `i` (from [`KeyTable::slot`]).
     pub fn key_at(&self, i: u32) -> KeyId {
-        self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)].0
+        let (chunk, at) = place(i);
+        self.chunks[chunk][at].0
     }
 
     /// The state in slot `i` (from [`KeyTable::slot`]).
     pub fn at(&self, i: u32) -> &KeyState {
-        &self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)].1
+        let (chunk, at) = place(i);
+        &self.chunks[chunk][at].1
     }
 
     /// The state of `id`, when seen.
@@ -419,27 +428,6 @@ impl KeyTable {
     /// True before any key is seen.
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-}
-
-/// Asks for the memory at `p` to be brought into the cache, without waiting for it: walks that jump
-/// between states issue it a few steps ahead, so their cache misses overlap.
-pub fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
-/// [`prefetch`] for every cache line of `v` (a state and the origin it holds inline span several).
-pub fn prefetch_all<T>(v: &T) {
-    let p = (v as *const T).cast::<u8>();
-    for offset in (0..std::mem::size_of::<T>()).step_by(64) {
-        prefetch(p.wrapping_add(offset));
     }
 }
 
