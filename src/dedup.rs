@@ -3,17 +3,18 @@
 //! CloudTrail copies global events into several regions' folders, an organization trail and an
 //! account trail deliver the same events under different prefixes, and deliveries can be late: no
 //! window of time or folder is safe to forget. So every id is kept for the whole run, as a 128-bit
-//! key (the UUID's own bits, or a 128-bit hash of a non-UUID id) in one open-addressing table:
+//! key (the UUID's own bits, or a 128-bit hash of a non-UUID id) in one open-addressing table, hashed
+//! under a seed drawn for the run, since a forged trail chooses its ids ([`crate::hashing`]):
 //! 16 bytes a slot, about 18-37 bytes per distinct record with the table's load factor, and up to
 //! 1.5 times that for a moment while it grows. That is the cost of exactness, measured in the README.
 
 use crate::event::Event;
-use rustc_hash::FxHashSet;
+use crate::hashing::KeyedSet;
 
 /// The ids seen so far.
 #[derive(Default)]
 pub struct Dedup {
-    seen: FxHashSet<u128>,
+    seen: KeyedSet<u128>,
 }
 
 impl Dedup {

@@ -16,6 +16,7 @@ pub mod dedup;
 pub mod detect;
 pub mod event;
 pub mod export;
+pub mod hashing;
 pub mod report;
 pub mod respond;
 pub mod revoke;

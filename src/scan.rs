@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// A consumer of distinct, filtered events in input order.
@@ -268,11 +268,15 @@ pub fn run(feed: &Feed, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) ->
     // Workers take the next input as soon as they are free (no barrier between groups of inputs), and
     // stay at most WINDOW inputs ahead of the merge, which bounds the decoded events held in memory.
     let window = (threads * 24).max(48);
+    // And at most HELD_BYTES decompressed ahead of it: 48 inputs of a forged trail's 64 MB records
+    // each would hold gigabytes. Real inputs (well under a megabyte of JSON each) never reach it.
+    let held = AtomicU64::new(0);
     let merged = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let pending: Mutex<BTreeMap<usize, (Input, Decoded)>> = Mutex::new(BTreeMap::new());
     let merger = Mutex::new(Merger { dedup: Dedup::default(), want: 0, summary: &mut summary, sinks, failed: false });
-    let turn = MergeTurn { pending: &pending, merger: &merger, merged: &merged, stop: &stop, pool: batch_pool };
+    let turn =
+        MergeTurn { pending: &pending, merger: &merger, merged: &merged, held: &held, stop: &stop, pool: batch_pool };
 
     pool.scope(|s| {
         for _ in 0..threads {
@@ -283,7 +287,11 @@ pub fn run(feed: &Feed, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) ->
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    while i >= merged.load(Ordering::Acquire) + window && !stop.load(Ordering::Relaxed) {
+                    // The next input to merge never waits, so the merge always has one to take.
+                    while !stop.load(Ordering::Relaxed) && {
+                        let next = merged.load(Ordering::Acquire);
+                        i >= next + window || (i > next && turn.held.load(Ordering::Acquire) > HELD_BYTES)
+                    } {
                         turn.take();
                         std::thread::sleep(std::time::Duration::from_micros(200));
                     }
@@ -301,6 +309,7 @@ pub fn run(feed: &Feed, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) ->
                         total as f64 / 1e6,
                         total as f64 / 1e6 / secs
                     ));
+                    turn.held.fetch_add(d.report.bytes_decompressed, Ordering::AcqRel);
                     lock(turn.pending).insert(i, (input, d));
                     turn.take();
                 }
@@ -357,6 +366,8 @@ struct MergeTurn<'a, 's, 'k> {
     pending: &'a Mutex<BTreeMap<usize, (Input, Decoded)>>,
     merger: &'a Mutex<Merger<'s, 'k>>,
     merged: &'a AtomicUsize,
+    /// Decompressed bytes of the inputs decoded and not merged yet.
+    held: &'a AtomicU64,
     stop: &'a AtomicBool,
     pool: &'a BatchPool,
 }
@@ -377,6 +388,7 @@ impl MergeTurn<'_, '_, '_> {
                     break;
                 }
                 self.pool.give(std::mem::take(&mut d.batches));
+                self.held.fetch_sub(d.report.bytes_decompressed, Ordering::AcqRel);
                 m.want += 1;
                 self.merged.store(m.want, Ordering::Release);
             }
@@ -388,6 +400,9 @@ impl MergeTurn<'_, '_, '_> {
         }
     }
 }
+
+/// Decompressed bytes decoded ahead of the merge, at most (beyond the input it waits for).
+const HELD_BYTES: u64 = 256 << 20;
 
 /// Events handed to the sinks at a time ([`EventSink::observe_block`]).
 const BLOCK: usize = 16;

@@ -57,15 +57,7 @@ fn kept_raw(raw: Option<&str>) -> Option<String> {
     }
     crate::report::redact::scrub(&mut v);
     let text = v.to_string();
-    Some(if text.len() > MAX {
-        let mut cut = MAX;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        format!("{}...(truncated)", &text[..cut])
-    } else {
-        text
-    })
+    Some(if text.len() > MAX { format!("{}...(truncated)", &text[..text.floor_char_boundary(MAX)]) } else { text })
 }
 
 impl Filter {

@@ -216,7 +216,8 @@ impl Detector {
                 Path::Address => {}
             }
             let Origin::Ip(a) = o else { continue };
-            if associated.contains(a) {
+            // Sorted (`keep_smallest`).
+            if associated.binary_search(a).is_ok() {
                 own.insert(*o, Evidence::Associated);
                 continue;
             }

@@ -10,10 +10,11 @@
 
 use super::state::MAX_EVENT_IDS;
 use crate::event::Event;
+use crate::hashing::KeyedMap;
 use crate::scan::EventSink;
-use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 
 /// The detector's inputs, grouped. Absorbing facts is the same as observing the events behind them.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -175,15 +176,6 @@ pub struct MintFact {
     pub time_ms: Option<i64>,
 }
 
-fn hash_of(parts: &[&str], issued: Option<i64>) -> u64 {
-    let mut h = FxHasher::default();
-    for p in parts {
-        p.hash(&mut h);
-    }
-    issued.hash(&mut h);
-    h.finish()
-}
-
 impl UseFact {
     fn group_parts(&self) -> [&str; 13] {
         [
@@ -201,10 +193,6 @@ impl UseFact {
             &self.region,
             &self.event_source,
         ]
-    }
-
-    fn group_hash(&self) -> u64 {
-        hash_of(&self.group_parts(), self.issued_ms)
     }
 
     fn same_group(&self, o: &UseFact) -> bool {
@@ -238,13 +226,19 @@ fn keep_earliest(list: &mut Vec<EventRef>, r: &EventRef) {
     }
 }
 
-/// Groups with the same key merged: an index from group hash to positions.
+/// Groups with the same key merged: an index from group hash to positions. The parts hold user agents
+/// and session names the caller chose, so they are hashed under a seed drawn for the run.
 #[derive(Default)]
 struct UseIndex {
     by_hash: FxHashMap<u64, Vec<u32>>,
+    seed: foldhash::fast::RandomState,
 }
 
 impl UseIndex {
+    fn hash(&self, parts: &[&str], issued: Option<i64>) -> u64 {
+        self.seed.hash_one((parts, issued))
+    }
+
     fn find(&self, uses: &[UseFact], h: u64, same: impl Fn(&UseFact) -> bool) -> Option<usize> {
         self.by_hash.get(&h)?.iter().map(|&i| i as usize).find(|&i| same(&uses[i]))
     }
@@ -257,7 +251,7 @@ impl UseIndex {
 /// One item per value apart from its time, keeping the latest time: people repeat their address on
 /// every call, and Elastic IP calls repeat too.
 fn fold_timed<T: Eq + Hash + Clone>(items: Vec<T>, time: impl Fn(&mut T) -> &mut Option<i64>) -> Vec<T> {
-    let mut at: FxHashMap<T, usize> = FxHashMap::default();
+    let mut at: KeyedMap<T, usize> = KeyedMap::default();
     let mut out: Vec<T> = Vec::new();
     for mut item in items {
         let t = time(&mut item).take();
@@ -324,7 +318,7 @@ impl Facts {
 
         let mut idx = UseIndex::default();
         for u in self.uses {
-            let h = u.group_hash();
+            let h = idx.hash(&u.group_parts(), u.issued_ms);
             match idx.find(&out.uses, h, |x| x.same_group(&u)) {
                 Some(i) => out.uses[i].add(&u),
                 None => {
@@ -426,7 +420,7 @@ impl FactSink {
             ev.region(),
             ev.event_source(),
         ];
-        let h = hash_of(&parts, ev.issued_ms());
+        let h = self.uses.hash(&parts, ev.issued_ms());
         let uses = &mut self.facts.uses;
         let i = match self.uses.find(uses, h, |u| u.issued_ms == ev.issued_ms() && u.group_parts() == parts) {
             Some(i) => i,

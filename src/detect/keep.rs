@@ -15,9 +15,15 @@ pub(crate) fn insert_sorted<T: Copy>(slots: &mut [T], n: usize, v: T, cmp: impl 
     slots[pos] = v;
 }
 
-/// Keeps the `max` smallest values of a sorted list (what is kept does not depend on arrival order).
+/// Keeps the `max` smallest values of a sorted list (what is kept does not depend on arrival order);
+/// the list holds each value once, found by binary search, so a long list costs no search per value.
 pub fn keep_smallest<T: Ord + Copy>(list: &mut Vec<T>, v: T, max: usize) {
-    keep_smallest_by(list, v, max, |a, b| a.cmp(b))
+    if let Err(pos) = list.binary_search(&v)
+        && pos < max
+    {
+        list.insert(pos, v);
+        list.truncate(max);
+    }
 }
 
 /// [`keep_smallest`] with an ordering.

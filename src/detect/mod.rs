@@ -25,6 +25,7 @@ mod tests;
 mod tests_hostile;
 
 use crate::event::Event;
+use crate::hashing::KeyedMap;
 use crate::scan::EventSink;
 pub use config::{ConfigFile, DetectConfig, DetectOptions};
 use rayon::prelude::*;
@@ -92,6 +93,14 @@ pub struct Finding {
     pub minted_sessions: Vec<MintedSession>,
 }
 
+impl Finding {
+    /// The offending origins as events name them: an address or a `vpce-...` endpoint, without any
+    /// `|`-separated qualifier a label carries.
+    pub fn origins(&self) -> impl Iterator<Item = &str> {
+        self.source_ips.iter().map(|o| o.split('|').next().unwrap_or(o))
+    }
+}
+
 /// What detection found, and what it could not judge.
 #[derive(Debug, Default)]
 pub struct Detection {
@@ -140,11 +149,13 @@ pub struct Detector {
     /// Instance id -> addresses associated with it (`AssociateAddress`).
     pub(crate) associated: FxHashMap<Sym, Vec<IpAddr>>,
     /// Allocation id -> public address (`AllocateAddress`), to resolve `AssociateAddress` by allocation.
-    allocations: FxHashMap<Box<str>, IpAddr>,
+    allocations: KeyedMap<Box<str>, IpAddr>,
     pending_assoc: Vec<(Sym, Box<str>)>,
     /// User agent -> client family and the execution environments it names (Lambda, ECS): user
     /// agents repeat across millions of events.
-    ua_families: FxHashMap<Box<str>, (Sym, (bool, bool))>,
+    ua_families: KeyedMap<Box<str>, (Sym, (bool, bool))>,
+    /// Bytes of user agent held by `ua_families`.
+    ua_cached_bytes: usize,
     /// Accounts the trail names (`recipientAccountId`): the organization's, for endpoint ownership.
     pub(crate) accounts: FxHashSet<Sym>,
     last_account: (Box<str>, Sym),
@@ -161,8 +172,13 @@ pub struct Detector {
 
 /// How many distinct unparsable strings are kept as origins; past that they share one symbol.
 pub(crate) const MAX_UNPARSABLE_NAMES: usize = 1_000;
-/// Elastic addresses kept per instance (the smallest, whatever the order they were associated in).
-pub(crate) const MAX_ASSOCIATED: usize = 16;
+/// User agents remembered with their client family, and the bytes they may hold together.
+pub(crate) const UA_CACHE_ENTRIES: usize = 100_000;
+pub(crate) const UA_CACHE_BYTES: usize = 32 << 20;
+/// Elastic addresses kept per instance (the smallest, whatever the order they were associated in):
+/// more than any instance type can hold (15 interfaces of 50 addresses), so a real instance's every
+/// elastic address is its own, while a forged trail's thousands stay bounded.
+pub(crate) const MAX_ASSOCIATED: usize = 1024;
 /// Origins of one key searched in turn; past that many they are indexed ([`Detector::many_origins`]).
 pub(crate) const ORIGINS_SCANNED: usize = 16;
 
@@ -184,9 +200,10 @@ impl Detector {
             keys: KeyTable::default(),
             humans: OriginMap::default(),
             associated: FxHashMap::default(),
-            allocations: FxHashMap::default(),
+            allocations: KeyedMap::default(),
             pending_assoc: Vec::new(),
-            ua_families: FxHashMap::default(),
+            ua_families: KeyedMap::default(),
+            ua_cached_bytes: 0,
             accounts: FxHashSet::default(),
             last_account: ("".into(), 0),
             delivered_sessions: FxHashMap::default(),

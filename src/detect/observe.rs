@@ -6,7 +6,7 @@
 use super::facts::Facts;
 use super::origin::{self, client_family, is_service_call, is_ssm_channel, parse_addr};
 use super::state::{self, Delivery, EvId, KeyId, MAX_MINTED, Origin, OriginUse, Workload, flag};
-use super::{Detector, MAX_UNPARSABLE_NAMES, MintedSession, ORIGINS_SCANNED};
+use super::{Detector, MAX_UNPARSABLE_NAMES, MintedSession, ORIGINS_SCANNED, UA_CACHE_BYTES, UA_CACHE_ENTRIES};
 use crate::event::Event;
 
 /// Calls whose keys [`Detector::observe_events`] looks up ahead of observing them.
@@ -285,7 +285,12 @@ impl Detector {
                     None => {
                         let env = (ua.contains("exec-env/AWS_Lambda"), ua.contains("exec-env/AWS_ECS"));
                         let f = (self.syms.intern(&client_family(ua)), env);
-                        if self.ua_families.len() < 100_000 {
+                        // Bounded in bytes as well as entries: a forged trail of distinct 1 MB agents
+                        // would otherwise be kept whole.
+                        if self.ua_families.len() < UA_CACHE_ENTRIES
+                            && self.ua_cached_bytes + ua.len() <= UA_CACHE_BYTES
+                        {
+                            self.ua_cached_bytes += ua.len();
                             self.ua_families.insert(ua.into(), f);
                         }
                         f

@@ -158,6 +158,9 @@ pub fn is_global_service(event_source: &str) -> bool {
     )
 }
 
+/// Bytes of a user agent's product name kept in its client family.
+const MAX_PRODUCT: usize = 64;
+
 /// A client family: the product and operating system in a user agent, without versions
 /// (`aws-cli linux`, `boto3 darwin`, `amazon-ssm-agent linux`). Versions change with upgrades; a
 /// different product or OS on the same credentials is what a thief's machine looks like.
@@ -169,7 +172,9 @@ pub fn client_family(user_agent: &str) -> String {
         let first = ua.trim_start_matches('[').split([' ', '/', '(']).next().unwrap_or("");
         match first {
             "" => "none",
-            p => p,
+            // Real products are short; a forged one is kept to its first bytes, as every distinct
+            // family is held for the run.
+            p => &p[..p.floor_char_boundary(MAX_PRODUCT)],
         }
     };
     let os = if ua.contains("darwin") || ua.contains("macos") || ua.contains("mac os") {

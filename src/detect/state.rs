@@ -7,18 +7,15 @@ pub use super::evid::EvId;
 use super::keep::insert_sorted;
 pub use super::keep::{keep_smallest, keep_smallest_by};
 pub use super::prefetch::{prefetch, prefetch_all};
-use rustc_hash::FxHashMap;
+use crate::hashing::KeyedMap;
 use std::net::IpAddr;
 
-/// A map keyed by origin (or by key and origin), hashed with SipHash under a key drawn for the run.
-/// Callers choose their addresses: an IPv6 /64 holds 2^64 interface ids, and FxHash's values can be
-/// steered into one bucket, which made each lookup a walk of every origin before it.
-pub type OriginMap<K, V> = std::collections::HashMap<K, V, std::hash::RandomState>;
+pub use crate::hashing::OriginMap;
 
 /// Interned strings: roles, sessions, clients and endpoints repeat across millions of events.
 #[derive(Default)]
 pub struct Interner {
-    ids: FxHashMap<Box<str>, u32>,
+    ids: KeyedMap<Box<str>, u32>,
     names: Vec<Box<str>>,
 }
 
@@ -334,7 +331,7 @@ pub struct KeyState {
 /// keys costs more than the states themselves.
 #[derive(Default)]
 pub struct KeyTable {
-    index: FxHashMap<KeyId, u32>,
+    index: KeyedMap<KeyId, u32>,
     // Each state beside its id, so judging walks the table in memory order instead of the index's
     // hash order, which jumps to a random state at every step.
     chunks: Vec<Vec<(KeyId, KeyState)>>,

@@ -242,3 +242,71 @@ fn a_region_reason_names_each_called_region_once_and_counts_the_rest() {
     let named = regions[..8].join(", ");
     assert!(reason.contains(&format!("only called {named} and 5 more and no delivery")), "{reason}");
 }
+
+#[test]
+fn distinct_huge_user_agents_are_neither_cached_nor_interned_whole() {
+    // A forged trail of distinct 1 MB user agents was kept whole, in the agent cache and again as
+    // each agent's client family: 4,000 of them made a 4.5 GB process out of a few MB of gzip.
+    let mut d = Detector::new(DetectConfig::load(&DetectOptions::default()).unwrap());
+    let filler = "x".repeat(1 << 20);
+    for i in 0..48u32 {
+        let user_agent = format!("tool{i:02}{filler} (Linux)");
+        assert!(origin::client_family(&user_agent).len() <= 64 + " linux".len());
+        let uses = vec![facts::UseFact {
+            access_key_id: "ASIAEXAMPLEKEY000002".into(),
+            source_ip: "45.1.1.1".into(),
+            user_agent,
+            count: 1,
+            ..Default::default()
+        }];
+        d.absorb(&facts::Facts { uses, ..Default::default() });
+    }
+    assert!(d.ua_cached_bytes <= UA_CACHE_BYTES, "{} bytes of user agent cached", d.ua_cached_bytes);
+    assert!(d.ua_families.len() < 48, "{} agents cached", d.ua_families.len());
+    // Short agents are still remembered.
+    let family = d.syms.get("aws-cli linux");
+    assert_eq!(family, None);
+    let uses = vec![facts::UseFact {
+        access_key_id: "ASIAEXAMPLEKEY000002".into(),
+        source_ip: "45.1.1.2".into(),
+        user_agent: "aws-cli/2.15.0 Python/3.11 Linux/6.1".into(),
+        count: 1,
+        ..Default::default()
+    }];
+    d.absorb(&facts::Facts { uses, ..Default::default() });
+    assert!(d.ua_families.contains_key("aws-cli/2.15.0 Python/3.11 Linux/6.1"));
+    assert!(d.syms.get("aws-cli linux").is_some());
+}
+
+#[test]
+fn an_instance_with_more_than_sixteen_elastic_addresses_owns_them_all() {
+    // An instance holds up to hundreds of addresses (tens of interfaces, up to 50 each). Keeping only
+    // its 16 smallest elastic addresses reported its own calls from the others as a theft.
+    let mut tr = Trail::default();
+    let (k, inst) = (key(4100), "i-0abcdef1234567891");
+    tr.deliver("ec2.amazonaws.com", "app", inst, &k, "us-east-1", 0);
+    let ips: Vec<String> = (0..40).map(|i| format!("3.225.16.{}", 10 + i)).collect();
+    for ip in &ips {
+        let id = tr.id();
+        tr.records.push(json!({
+            "eventVersion": "1.08", "eventTime": t(1), "eventID": id, "eventSource": "ec2.amazonaws.com",
+            "eventName": "AssociateAddress", "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7",
+            "userAgent": THIEF_CLI, "recipientAccountId": ACCT,
+            "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::{ACCT}:user/admin"),
+                "accessKeyId": "AKIAEXAMPLEADMIN0001"},
+            "requestParameters": {"instanceId": inst, "publicIp": ip}
+        }));
+    }
+    for (i, ip) in ips.iter().enumerate() {
+        tr.call(&k, "app", inst, ip, BOTO, "ec2.amazonaws.com", "DescribeInstances", 2 + i as i64);
+    }
+    let d = tr.run(DetectOptions::default());
+    assert!(d.findings.is_empty(), "{:#?}", d.findings);
+    // Past the bound, a forged trail's addresses are not all kept: the list stays sorted and bounded.
+    let mut list = Vec::new();
+    for i in (0..3 * MAX_ASSOCIATED as u32).rev() {
+        state::keep_smallest(&mut list, i, MAX_ASSOCIATED);
+        state::keep_smallest(&mut list, i, MAX_ASSOCIATED);
+    }
+    assert_eq!(list, (0..MAX_ASSOCIATED as u32).collect::<Vec<_>>());
+}

@@ -19,11 +19,7 @@ pub fn value(v: &str) -> String {
     if v.is_empty() {
         return DEFAULT_PARTITION.to_owned();
     }
-    let mut cut = v.len().min(MAX_VALUE);
-    while !v.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    utf8_percent_encode(&v[..cut], ESCAPED).to_string()
+    utf8_percent_encode(&v[..v.floor_char_boundary(MAX_VALUE)], ESCAPED).to_string()
 }
 
 /// The UTC date of an event time, or the default partition when the event has none.
