@@ -342,10 +342,11 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
     let mut summary = scan::run(&opened.feed, &opts, &mut [&mut collector as &mut dyn EventSink])?;
     add_warnings(&mut summary, detection.warnings);
     summary.athena = athena;
+    let chained: std::collections::HashSet<&str> = chain.iter().map(|k| k.access_key_id.as_str()).collect();
     let flagged: Vec<String> = findings
         .iter()
-        .filter(|f| chain.iter().any(|k| k.access_key_id == f.access_key_id))
-        .flat_map(|f| f.source_ips.iter().cloned())
+        .filter(|f| chained.contains(f.access_key_id.as_str()))
+        .flat_map(|f| f.origins().map(str::to_owned))
         .collect();
     let blast = trailhound::blast::impact::build(chain, upstream, collector.events, &flagged);
     let mut doc = Vec::new();

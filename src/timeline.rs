@@ -5,7 +5,7 @@ use crate::event::Event;
 use crate::scan::EventSink;
 use crate::time::format_ms;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// What the timeline is about: any combination narrows it.
 #[derive(Clone, Debug, Default)]
@@ -143,14 +143,14 @@ impl TimelineSink {
 
     /// The timeline, with the keys and origins detection flagged.
     pub fn finish(self, findings: &[crate::detect::Finding]) -> Timeline {
+        // Sets, not a search per use: a role with thousands of sessions and findings stays linear.
+        let flagged_uses: HashSet<(&str, &str)> =
+            findings.iter().flat_map(|f| f.origins().map(|ip| (f.access_key_id.as_str(), ip))).collect();
         let mut uses: Vec<Use> = self.uses.into_values().collect();
         for u in &mut uses {
             u.first = u.first_ms.map(format_ms);
             u.last = u.last_ms.map(format_ms);
-            u.flagged = findings.iter().any(|f| {
-                f.access_key_id == u.access_key_id
-                    && f.source_ips.iter().any(|ip| ip.split('|').next() == Some(u.source_ip.as_str()))
-            });
+            u.flagged = flagged_uses.contains(&(u.access_key_id.as_str(), u.source_ip.as_str()));
         }
         uses.sort_by(|a, b| {
             (a.first_ms, &a.access_key_id, &a.source_ip).cmp(&(b.first_ms, &b.access_key_id, &b.source_ip))
@@ -166,12 +166,14 @@ impl TimelineSink {
             .filter(|d| matches!((first_rev, d.time_ms), (Some(r), Some(t)) if t >= r))
             .collect();
         denied.sort_by_key(|d| d.time_ms);
-        let mut flagged_keys: Vec<String> = findings
+        let used: HashSet<&str> = uses.iter().map(|u| u.access_key_id.as_str()).collect();
+        let mut listed = HashSet::new();
+        let flagged_keys: Vec<String> = findings
             .iter()
-            .filter(|f| uses.iter().any(|u| u.access_key_id == f.access_key_id))
-            .map(|f| f.access_key_id.clone())
+            .map(|f| f.access_key_id.as_str())
+            .filter(|k| used.contains(k) && listed.insert(*k))
+            .map(str::to_owned)
             .collect();
-        flagged_keys.dedup();
         Timeline { issued, uses, flagged_keys, revocations, denied_after_revocation: denied }
     }
 }

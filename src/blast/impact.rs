@@ -3,7 +3,7 @@
 use super::{ChainKey, ReportEvent};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Kinds of lasting impact, in the order a responder deals with them.
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -307,11 +307,14 @@ pub fn build(
     flagged_origins: &[String],
 ) -> BlastReport {
     events.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
-    // Roots name no role: take it from their own events (arn:aws:sts::<acct>:assumed-role/<role>/<session>).
+    // Roots name no role: take it from their own events (arn:aws:sts::<acct>:assumed-role/<role>/<session>),
+    // the first of each key's, found in one pass however many roots there are.
+    let mut assumed: HashMap<&str, &ReportEvent> = HashMap::new();
+    for e in events.iter().filter(|e| e.principal_arn.contains(":assumed-role/")) {
+        assumed.entry(e.access_key_id.as_str()).or_insert(e);
+    }
     for k in keys.iter_mut().filter(|k| k.role_arn.is_none()) {
-        if let Some(e) =
-            events.iter().find(|e| e.access_key_id == k.access_key_id && e.principal_arn.contains(":assumed-role/"))
-        {
+        if let Some(e) = assumed.get(k.access_key_id.as_str()) {
             let mut parts = e.principal_arn.split(":assumed-role/");
             let acct = parts.next().and_then(|p| p.rsplit(':').next()).unwrap_or("");
             if let Some((role, session)) = parts.next().and_then(|r| r.split_once('/')) {
@@ -324,6 +327,7 @@ pub fn build(
         start: events.iter().find_map(|e| e.event_time.clone()),
         end: events.iter().rev().find_map(|e| e.event_time.clone()),
     };
+    let flagged: HashSet<&str> = flagged_origins.iter().map(|f| f.split('|').next().unwrap_or(f)).collect();
     let mut calls: BTreeMap<(String, String), CallCount> = BTreeMap::new();
     let mut regions = std::collections::BTreeSet::new();
     let mut resources = std::collections::BTreeSet::new();
@@ -353,7 +357,7 @@ pub fn build(
         let o = origins.entry(e.source_ip.clone()).or_insert_with(|| Origin {
             source_ip: e.source_ip.clone(),
             events: 0,
-            flagged: flagged_origins.iter().any(|f| f.split('|').next() == Some(e.source_ip.as_str())),
+            flagged: flagged.contains(e.source_ip.as_str()),
             user_agents: Vec::new(),
         });
         o.events += 1;

@@ -8,6 +8,63 @@ use super::impact::Impact;
 use super::{ChainKey, ReportEvent};
 use crate::report::escape::shell;
 use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+/// What the checklist looks up, indexed once: a chain thousands of keys deep, or a key that made
+/// thousands of calls, must not make each step search every key and event.
+struct Lookup<'a> {
+    /// Chain keys, then upstream keys, by id (the chain's own first).
+    keys: HashMap<&'a str, &'a ChainKey>,
+    /// Ids of the chain's own keys.
+    chain: HashSet<&'a str>,
+    /// Each key's first event, and the first IAM user its events name.
+    first: HashMap<&'a str, &'a ReportEvent>,
+    user: HashMap<&'a str, &'a str>,
+    /// Events by id (the first of each id).
+    by_id: HashMap<&'a str, &'a ReportEvent>,
+}
+
+impl<'a> Lookup<'a> {
+    fn new(keys: &'a [ChainKey], upstream: &'a [ChainKey], events: &'a [ReportEvent]) -> Self {
+        let mut l = Lookup {
+            keys: HashMap::new(),
+            chain: keys.iter().map(|k| k.access_key_id.as_str()).collect(),
+            first: HashMap::new(),
+            user: HashMap::new(),
+            by_id: HashMap::new(),
+        };
+        for k in keys.iter().chain(upstream) {
+            l.keys.entry(k.access_key_id.as_str()).or_insert(k);
+        }
+        for e in events {
+            l.first.entry(e.access_key_id.as_str()).or_insert(e);
+            l.by_id.entry(e.event_id.as_str()).or_insert(e);
+            if let Some(u) = user_name(&e.principal_arn) {
+                l.user.entry(e.access_key_id.as_str()).or_insert(u);
+            }
+        }
+        l
+    }
+
+    fn find(&self, key: &str) -> Option<&'a ChainKey> {
+        self.keys.get(key).copied()
+    }
+}
+
+/// The steps in order, each once.
+#[derive(Default)]
+struct Steps {
+    list: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl Steps {
+    fn push(&mut self, step: String) {
+        if self.seen.insert(step.clone()) {
+            self.list.push(step);
+        }
+    }
+}
 
 /// Where a session key was delivered, followed up its provenance.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,20 +78,16 @@ enum Source {
     Unknown,
 }
 
-fn find<'k>(key: &str, keys: &'k [ChainKey], upstream: &'k [ChainKey]) -> Option<&'k ChainKey> {
-    keys.iter().chain(upstream).find(|k| k.access_key_id == key)
-}
-
 fn looks_like_instance(session: &str) -> bool {
     session.strip_prefix("i-").is_some_and(|h| (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Follows provenance from `k` up to the service or user key that started it; also returns the key
 /// the service delivered (its session names the instance, function or task).
-fn source<'k>(k: &'k ChainKey, keys: &'k [ChainKey], upstream: &'k [ChainKey]) -> (Source, &'k ChainKey) {
+fn source<'k>(k: &'k ChainKey, look: &Lookup<'k>) -> (Source, &'k ChainKey) {
     let mut cur = k;
     // The upstream and the chain are finite and cycle-free by construction; the bound is a guard.
-    for _ in 0..=keys.len() + upstream.len() {
+    for _ in 0..=look.keys.len() {
         if cur.kind == "long_term" {
             return (Source::UserKey(cur.access_key_id.clone()), cur);
         }
@@ -45,7 +98,7 @@ fn source<'k>(k: &'k ChainKey, keys: &'k [ChainKey], upstream: &'k [ChainKey]) -
             Some("ecs-tasks.amazonaws.com") => return (Source::Ecs, cur),
             _ => {}
         }
-        match p.access_key_id.as_deref().and_then(|a| find(a, keys, upstream)) {
+        match p.access_key_id.as_deref().and_then(|a| look.find(a)) {
             Some(parent) => cur = parent,
             None => match p.access_key_id.as_deref() {
                 Some(a) if a.starts_with("AKIA") => return (Source::UserKey(a.to_owned()), cur),
@@ -65,14 +118,12 @@ fn user_name(arn: &str) -> Option<&str> {
 }
 
 /// The IAM user a long-term key belongs to: from its own calls, or from the call that created it.
-fn owner(k: &ChainKey, events: &[ReportEvent]) -> Option<String> {
-    if let Some(n) =
-        events.iter().filter(|e| e.access_key_id == k.access_key_id).find_map(|e| user_name(&e.principal_arn))
-    {
-        return Some(n.to_owned());
+fn owner(k: &ChainKey, look: &Lookup) -> Option<String> {
+    if let Some(n) = look.user.get(k.access_key_id.as_str()) {
+        return Some((*n).to_owned());
     }
     let p = k.provenance.as_ref()?;
-    if let Some(e) = events.iter().find(|e| e.event_id == p.event_id) {
+    if let Some(e) = look.by_id.get(p.event_id.as_str()) {
         let named = |v: &Option<Value>, path: &[&str]| {
             let mut cur = v.as_ref()?;
             for seg in path {
@@ -90,31 +141,24 @@ fn owner(k: &ChainKey, events: &[ReportEvent]) -> Option<String> {
     user_name(&p.principal_arn).map(str::to_owned)
 }
 
-fn role_of(k: &ChainKey, events: &[ReportEvent]) -> Option<String> {
+fn role_of(k: &ChainKey, look: &Lookup) -> Option<String> {
     k.role_arn.clone().or_else(|| {
-        events.iter().find(|e| e.access_key_id == k.access_key_id).and_then(|e| {
+        look.first.get(k.access_key_id.as_str()).and_then(|e| {
             // arn:aws:sts::<acct>:assumed-role/<role>/<session>
             e.principal_arn.split(":assumed-role/").nth(1).map(|r| r.split('/').next().unwrap_or(r).to_owned())
         })
     })
 }
 
-fn push(out: &mut Vec<String>, step: String) {
-    if !out.contains(&step) {
-        out.push(step);
-    }
-}
-
-fn long_term_steps(k: &ChainKey, events: &[ReportEvent], out: &mut Vec<String>) {
+fn long_term_steps(k: &ChainKey, look: &Lookup, out: &mut Steps) {
     let key = &k.access_key_id;
-    let user = owner(k, events);
+    let user = owner(k, look);
     let user_arg = user.as_deref().map(|u| shell(u).into_owned()).unwrap_or_else(|| "<user>".into());
     if k.via.as_deref() == Some("CreateAccessKey") {
         let (by, at) = k.provenance.as_ref().map_or(("?", "?"), |p| {
             (p.access_key_id.as_deref().unwrap_or("?"), p.event_time.as_deref().unwrap_or("?"))
         });
-        push(
-            out,
+        out.push(
             format!(
                 "Delete access key {key} of user {}, created by {by} at {at} (CreateAccessKey): aws iam delete-access-key --user-name {user_arg} --access-key-id {key}",
                 user.as_deref().unwrap_or("?")
@@ -122,16 +166,14 @@ fn long_term_steps(k: &ChainKey, events: &[ReportEvent], out: &mut Vec<String>) 
         );
         return;
     }
-    push(out, format!("Deactivate long-term key {key}: trailhound revoke --access-key {key} --apply"));
-    push(
-        out,
+    out.push(format!("Deactivate long-term key {key}: trailhound revoke --access-key {key} --apply"));
+    out.push(
         format!(
             "Delete key {key} once nothing legitimate depends on it: aws iam delete-access-key --user-name {user_arg} --access-key-id {key}"
         ),
     );
     if let Some(u) = &user {
-        push(
-            out,
+        out.push(
             format!(
                 "Check user {u}'s other access keys and console password: aws iam list-access-keys --user-name {user_arg}; aws iam get-login-profile --user-name {user_arg}"
             ),
@@ -139,17 +181,17 @@ fn long_term_steps(k: &ChainKey, events: &[ReportEvent], out: &mut Vec<String>) 
     }
 }
 
-fn session_steps(k: &ChainKey, events: &[ReportEvent], out: &mut Vec<String>) {
+fn session_steps(k: &ChainKey, look: &Lookup, out: &mut Steps) {
     let key = &k.access_key_id;
-    let Some(role) = role_of(k, events) else {
+    let Some(role) = role_of(k, look) else {
         // GetSessionToken / GetFederationToken sessions act as their user and are not role sessions.
-        let user =
-            k.provenance.as_ref().and_then(|p| user_name(&p.principal_arn)).or_else(|| {
-                events.iter().filter(|e| e.access_key_id == *key).find_map(|e| user_name(&e.principal_arn))
-            });
+        let user = k
+            .provenance
+            .as_ref()
+            .and_then(|p| user_name(&p.principal_arn))
+            .or_else(|| look.user.get(key.as_str()).copied());
         if let Some(u) = user {
-            push(
-                out,
+            out.push(
                 format!(
                     "Session {key} acts as user {u}: deactivating the user's keys does not end it; deny it with an inline policy on the user (aws iam put-user-policy --user-name {}) denying everything when aws:TokenIssueTime is before now",
                     shell(u)
@@ -159,65 +201,56 @@ fn session_steps(k: &ChainKey, events: &[ReportEvent], out: &mut Vec<String>) {
         return;
     };
     let name = role.rsplit('/').next().unwrap_or(&role).to_owned();
-    let session = k.session_name.clone().or_else(|| {
-        events
-            .iter()
-            .find(|e| e.access_key_id == *key)
-            .and_then(|e| e.principal_arn.rsplit('/').next().map(str::to_owned))
+    let session = k
+        .session_name
+        .clone()
+        .or_else(|| look.first.get(key.as_str()).and_then(|e| e.principal_arn.rsplit('/').next().map(str::to_owned)));
+    out.push(match session {
+        Some(s) => format!(
+            "Revoke sessions of role {name} for {s} (key {key}): trailhound revoke --role {} --session {} --apply",
+            shell(&name),
+            shell(&s)
+        ),
+        None => format!(
+            "Revoke sessions of role {name} (key {key}): trailhound revoke --role {} --all-sessions --apply",
+            shell(&name)
+        ),
     });
-    push(
-        out,
-        match session {
-            Some(s) => format!(
-                "Revoke sessions of role {name} for {s} (key {key}): trailhound revoke --role {} --session {} --apply",
-                shell(&name),
-                shell(&s)
-            ),
-            None => format!(
-                "Revoke sessions of role {name} (key {key}): trailhound revoke --role {} --all-sessions --apply",
-                shell(&name)
-            ),
-        },
-    );
 }
 
 /// Steps for where a root session came from (the workload it was taken from, or the user key that
 /// minted it).
-fn source_steps(k: &ChainKey, keys: &[ChainKey], upstream: &[ChainKey], events: &[ReportEvent], out: &mut Vec<String>) {
-    let (source, delivered) = source(k, keys, upstream);
+fn source_steps(k: &ChainKey, look: &Lookup, out: &mut Steps) {
+    let (source, delivered) = source(k, look);
     let role =
-        role_of(delivered, events).map(|r| r.rsplit('/').next().unwrap_or(&r).to_owned()).unwrap_or_else(|| "?".into());
+        role_of(delivered, look).map(|r| r.rsplit('/').next().unwrap_or(&r).to_owned()).unwrap_or_else(|| "?".into());
     let session = delivered.session_name.clone().unwrap_or_default();
     match source {
         Source::Ec2 => {
             let inst =
                 if looks_like_instance(&session) { shell(&session).into_owned() } else { "<instance-id>".into() };
-            push(
-                out,
+            out.push(
                 format!(
                     "Require IMDSv2 on instance {inst} whose credentials were taken: aws ec2 modify-instance-metadata-options --instance-id {inst} --http-tokens required"
                 ),
             );
-            push(
-                out,
+            out.push(
                 format!(
                     "Limit where role {role}'s credentials work (data perimeter): deny calls when aws:ec2InstanceSourceVPC or aws:SourceVpc is not the instance's"
                 ),
             );
         }
-        Source::Lambda => push(
-            out,
+        Source::Lambda => out.push(
             format!(
                 "Find how Lambda function {session}'s credentials leaked (its code and dependencies, environment variables, server-side request forgery), rotate what its environment holds, and narrow role {role}"
             ),
         ),
-        Source::Ecs => push(
-            out,
+        Source::Ecs => out.push(
             format!(
                 "Find how ECS task {session}'s role credentials leaked (any process in the task can read the container credentials endpoint), review its task definition, and narrow role {role}"
             ),
         ),
-        Source::UserKey(user_key) if find(&user_key, keys, &[]).is_none() => {
+        Source::UserKey(user_key) if !look.chain.contains(user_key.as_str()) => {
             let p = k.provenance.as_ref().filter(|p| p.access_key_id.as_deref() == Some(user_key.as_str()));
             let how = p.map_or_else(String::new, |p| {
                 format!(
@@ -228,8 +261,7 @@ fn source_steps(k: &ChainKey, keys: &[ChainKey], upstream: &[ChainKey], events: 
                     p.event_time.as_deref().unwrap_or("?")
                 )
             });
-            push(
-                out,
+            out.push(
                 format!(
                     "Session {} was minted by long-term key {user_key}{how}: treat that key as compromised too: trailhound report --key {user_key}; trailhound revoke --access-key {user_key} --apply",
                     k.access_key_id
@@ -237,8 +269,7 @@ fn source_steps(k: &ChainKey, keys: &[ChainKey], upstream: &[ChainKey], events: 
             );
         }
         Source::UserKey(_) => {}
-        Source::Unknown => push(
-            out,
+        Source::Unknown => out.push(
             format!(
                 "Find who was issued session {} of role {role} (the role's trust policy names who may assume it) and limit where the role's credentials work (data perimeter: aws:SourceIp, aws:SourceVpc)",
                 k.access_key_id
@@ -247,11 +278,11 @@ fn source_steps(k: &ChainKey, keys: &[ChainKey], upstream: &[ChainKey], events: 
     }
 }
 
-fn impact_step(i: &Impact, created: &[&str]) -> Option<String> {
+fn impact_step(i: &Impact, created: &HashSet<&str>) -> Option<String> {
     let at = i.event_time.as_deref().unwrap_or("?");
     Some(match i.event_name.as_str() {
         // Keys the chain holds get their own step, with the delete command.
-        "CreateAccessKey" if created.contains(&i.event_id.as_str()) => return None,
+        "CreateAccessKey" if created.contains(i.event_id.as_str()) => return None,
         "CreateAccessKey" => format!("Delete the access key created at {at} ({})", i.detail),
         "CreateUser" => format!("Delete the user created at {at} ({}) after reviewing what it did", i.detail),
         "CreateLoginProfile" | "UpdateLoginProfile" => {
@@ -290,27 +321,28 @@ fn impact_step(i: &Impact, created: &[&str]) -> Option<String> {
 /// The checklist: one step per key by what it is, then one per lasting action, then where the
 /// compromised keys came from.
 pub fn steps(keys: &[ChainKey], upstream: &[ChainKey], events: &[ReportEvent], impact: &[Impact]) -> Vec<String> {
-    let mut out = Vec::new();
+    let look = Lookup::new(keys, upstream, events);
+    let mut out = Steps::default();
     for k in keys {
         match k.kind {
-            "long_term" => long_term_steps(k, events, &mut out),
-            _ => session_steps(k, events, &mut out),
+            "long_term" => long_term_steps(k, &look, &mut out),
+            _ => session_steps(k, &look, &mut out),
         }
     }
-    let created: Vec<&str> = keys
+    let created: HashSet<&str> = keys
         .iter()
         .filter(|k| k.via.as_deref() == Some("CreateAccessKey"))
         .filter_map(|k| k.provenance.as_ref().map(|p| p.event_id.as_str()))
         .collect();
     for i in impact.iter().filter(|i| i.error_code.is_none()) {
         if let Some(step) = impact_step(i, &created) {
-            push(&mut out, step);
+            out.push(step);
         }
     }
     for k in keys.iter().filter(|k| k.minted_by.is_none() && k.kind != "long_term") {
-        source_steps(k, keys, upstream, events, &mut out);
+        source_steps(k, &look, &mut out);
     }
-    out
+    out.list
 }
 
 #[cfg(test)]

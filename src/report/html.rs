@@ -27,6 +27,14 @@ pub fn svg(r: &BlastReport) -> String {
     let (left, width, lane) = (260.0, 700.0, 46.0);
     let height = 60.0 + lane * r.keys.len().max(1) as f64;
     let x = |t: i64| left + (t - t0) as f64 / (t1 - t0) as f64 * width;
+    // Each key's events and the flagged origins, gathered once: a chain thousands of keys deep draws
+    // one lane per key.
+    let mut by_key: std::collections::HashMap<&str, Vec<&crate::blast::ReportEvent>> = Default::default();
+    for e in &r.events {
+        by_key.entry(e.access_key_id.as_str()).or_default().push(e);
+    }
+    let flagged: std::collections::HashSet<&str> =
+        r.origins.iter().filter(|o| o.flagged).map(|o| o.source_ip.as_str()).collect();
     let mut s = String::new();
     let _ = write!(
         s,
@@ -46,7 +54,7 @@ pub fn svg(r: &BlastReport) -> String {
             let short = role.rsplit('/').next().unwrap_or(role);
             let _ = write!(s, r##"<text x="8" y="{}" fill="#666" font-size="10">{}</text>"##, y + 10.0, html(short));
         }
-        for e in r.events.iter().filter(|e| e.access_key_id == k.access_key_id) {
+        for e in by_key.get(k.access_key_id.as_str()).into_iter().flatten() {
             let Some(t) = e.time_ms else { continue };
             let cx = x(t);
             let cat = crate::blast::impact::classify(&e.event_name, e.request_parameters.as_ref());
@@ -64,7 +72,7 @@ pub fn svg(r: &BlastReport) -> String {
                 r#"<circle cx="{cx:.1}" cy="{y}" r="5" fill="{fill}" stroke="{stroke}" stroke-width="1.5"><title>{}</title></circle>"#,
                 html(&tip)
             );
-            if r.origins.iter().any(|o| o.flagged && o.source_ip == e.source_ip) {
+            if flagged.contains(e.source_ip.as_str()) {
                 let _ = write!(s, r##"<path d="M{:.1} {} l4 -7 l-8 0 z" fill="#c00"/>"##, cx, y - 7.0);
             }
         }

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 
 /// The IAM limit on all inline policies of one role together, white space not counted.
 pub const ROLE_INLINE_LIMIT: usize = 10_240;
@@ -20,7 +21,7 @@ pub const SURGICAL_POLICY: &str = "TrailhoundRevokeSessions";
 const SID_PREFIX: &str = "TrailhoundRevoke";
 
 /// Whose sessions a statement denies.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// Every session of the principal (the console's role-wide revocation).
     AllSessions,
@@ -169,7 +170,9 @@ pub fn merge(
         expired: Vec::new(),
         moot: Vec::new(),
     };
-    let mut current: Vec<(Revocation, usize)> = Vec::new();
+    // Each scope's revocation in the document and its statement's place, found by scope: a plan can
+    // carry thousands of sessions.
+    let mut current: HashMap<Scope, (Revocation, usize)> = HashMap::new();
     for st in statements {
         match parse_revocation(&st) {
             Some(r) if r.cutoff < horizon => {
@@ -177,7 +180,8 @@ pub fn merge(
                 merged.changed = true;
             }
             Some(r) => {
-                current.push((r, out.len()));
+                // A document naming a scope twice: the first statement is the one updated, as before.
+                current.entry(r.scope.clone()).or_insert((r, out.len()));
                 out.push(st);
             }
             None => out.push(st),
@@ -188,7 +192,7 @@ pub fn merge(
             merged.moot.push(rev.clone());
             continue;
         }
-        match current.iter_mut().find(|(r, _)| r.scope == rev.scope) {
+        match current.get_mut(&rev.scope) {
             Some((r, _)) if r.cutoff >= rev.cutoff || enough.is_some_and(|e| r.cutoff >= e) => {
                 merged.kept.push(r.clone())
             }
@@ -199,7 +203,7 @@ pub fn merge(
                 merged.changed = true;
             }
             None => {
-                current.push((rev.clone(), out.len()));
+                current.insert(rev.scope.clone(), (rev.clone(), out.len()));
                 out.push(statement(rev));
                 merged.added.push(rev.clone());
                 merged.changed = true;

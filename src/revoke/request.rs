@@ -2,22 +2,49 @@
 
 use super::{Request, RoleRequest, iam};
 use chrono::{DateTime, Timelike as _, Utc};
+use std::collections::{HashMap, HashSet};
 
-/// Adds one session to deny (surgically) to its role's request.
-fn add_session(roles: &mut Vec<RoleRequest>, role_arn: &str, role_id: &str, session: &str, why: String) {
-    let name = iam::role_name(role_arn).to_owned();
-    let i = match roles.iter().position(|r| r.role == name) {
-        Some(i) => i,
-        None => {
-            roles.push(RoleRequest { role: name, role_id_hint: Some(role_id.to_owned()), ..RoleRequest::default() });
-            roles.len() - 1
+/// The roles asked for, in the order first named, each session once: indexed, as a scan can hand
+/// over tens of thousands of findings on one role.
+#[derive(Default)]
+struct Roles {
+    list: Vec<RoleRequest>,
+    by_name: HashMap<String, usize>,
+    sessions: HashSet<(usize, String)>,
+}
+
+impl Roles {
+    /// The request for role `name`, made by `new` when the role is not asked for yet.
+    fn entry(&mut self, name: String, new: impl FnOnce(String) -> RoleRequest) -> usize {
+        match self.by_name.get(&name) {
+            Some(&i) => i,
+            None => {
+                let i = self.list.len();
+                self.by_name.insert(name.clone(), i);
+                let rr = new(name);
+                self.sessions.extend(rr.sessions.iter().map(|s| (i, s.clone())));
+                self.list.push(rr);
+                i
+            }
         }
-    };
-    let rr = &mut roles[i];
-    if !rr.sessions.iter().any(|s| s == session) {
-        rr.sessions.push(session.to_owned());
     }
-    rr.reasons.push(why);
+
+    fn add_session(&mut self, i: usize, session: &str) {
+        if self.sessions.insert((i, session.to_owned())) {
+            self.list[i].sessions.push(session.to_owned());
+        }
+    }
+
+    /// Adds one session to deny (surgically) to its role's request.
+    fn add(&mut self, role_arn: &str, role_id: &str, session: &str, why: String) {
+        let i = self.entry(iam::role_name(role_arn).to_owned(), |role| RoleRequest {
+            role,
+            role_id_hint: Some(role_id.to_owned()),
+            ..RoleRequest::default()
+        });
+        self.add_session(i, session);
+        self.list[i].reasons.push(why);
+    }
 }
 
 /// How the cutoff is chosen.
@@ -77,7 +104,7 @@ pub fn request(
     choice: CutoffChoice,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Request> {
-    let mut roles: Vec<RoleRequest> = Vec::new();
+    let mut roles = Roles::default();
     let mut newest_issue: Option<DateTime<Utc>> = None;
     for f in findings {
         if f.role_arn.is_empty() || f.session_name.is_empty() {
@@ -97,7 +124,7 @@ pub fn request(
             f.confidence,
             f.source_ips.join(", ")
         );
-        add_session(&mut roles, &f.role_arn, &f.role_id, &f.session_name, why);
+        roles.add(&f.role_arn, &f.role_id, &f.session_name, why);
         // Role chaining: sessions the stolen key assumed keep working after its own role is revoked.
         for m in f.minted_sessions.iter().filter(|m| !m.role_arn.is_empty() && !m.session_name.is_empty()) {
             let why = format!(
@@ -107,7 +134,7 @@ pub fn request(
                 m.session_name,
                 f.access_key_id
             );
-            add_session(&mut roles, &m.role_arn, &m.role_id, &m.session_name, why);
+            roles.add(&m.role_arn, &m.role_id, &m.session_name, why);
             // The chained session was issued when it was assumed: the cutoff must come after it too.
             if let Some(t) = m.event_time.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()) {
                 let t = t.with_timezone(&Utc);
@@ -119,16 +146,16 @@ pub fn request(
             newest_issue = Some(newest_issue.map_or(t, |n: DateTime<Utc>| n.max(t)));
         }
     }
-    if let Some(e) = explicit {
-        let name = iam::role_name(&e.role).to_owned();
-        match roles.iter_mut().find(|r| r.role == name) {
-            Some(r) => {
-                r.all_sessions |= e.all_sessions;
-                r.sessions.extend(e.sessions.into_iter().filter(|s| !r.sessions.contains(s)).collect::<Vec<_>>());
-            }
-            None => roles.push(RoleRequest { role: name, ..e }),
+    if let Some(mut e) = explicit {
+        let sessions = std::mem::take(&mut e.sessions);
+        let all_sessions = e.all_sessions;
+        let i = roles.entry(iam::role_name(&e.role).to_owned(), |role| RoleRequest { role, ..e });
+        roles.list[i].all_sessions |= all_sessions;
+        for s in &sessions {
+            roles.add_session(i, s);
         }
     }
+    let roles = roles.list;
     if roles.is_empty() && access_keys.is_empty() {
         anyhow::bail!(
             "nothing to revoke: give --finding, --from-scan, --role with --session/--all-sessions, or --access-key"
