@@ -15,7 +15,7 @@ pub(crate) fn run_export(args: trailhound::cli::export::ExportArgs) -> anyhow::R
     let opened = session.open(&args.input, &prune, &args.aws);
     let progress = !args.quiet && std::io::stderr().is_terminal();
     let (threads, reader, max_input_bytes) = (args.input.threads, opened.reader.clone(), args.input.max_input_size);
-    let opts = ScanOptions { filter, threads, progress, reader, max_input_bytes };
+    let opts = ScanOptions { filter, threads, progress, reader, max_input_bytes, max_held_bytes: 0 };
     let (summary, stats) = trailhound::export::run::run(&args, &opened.feed, &opts, session.rt())?;
     if let Some(path) = &args.summary {
         let text = report::json::to_string_pretty(&trailhound::export::run::summary_json(&summary, &stats)?)?;

@@ -211,6 +211,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         progress: !args.output.quiet && std::io::stderr().is_terminal(),
         reader: opened.reader.clone(),
         max_input_bytes: inp.max_input_size,
+        max_held_bytes: 0,
     };
     let format =
         args.output.format.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Ndjson });
@@ -284,6 +285,7 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
         progress,
         reader: opened.reader.clone(),
         max_input_bytes: inp.max_input_size,
+        max_held_bytes: 0,
     };
     let mut edges = trailhound::blast::MintEdges::new(&roots);
     // With --engine athena, Athena's aggregates gave the findings over the whole window.
@@ -337,6 +339,7 @@ fn run_report(args: ReportArgs) -> anyhow::Result<i32> {
         progress,
         reader: opened.reader.clone(),
         max_input_bytes: inp.max_input_size,
+        max_held_bytes: 0,
     };
     let mut collector = trailhound::blast::Collector::new(&chain);
     let mut summary = scan::run(&opened.feed, &opts, &mut [&mut collector as &mut dyn EventSink])?;
@@ -396,6 +399,7 @@ fn run_timeline(args: TimelineArgs) -> anyhow::Result<i32> {
         progress: !args.out.quiet && std::io::stderr().is_terminal(),
         reader: opened.reader.clone(),
         max_input_bytes: inp.max_input_size,
+        max_held_bytes: 0,
     };
     let sel = trailhound::timeline::Selector { role, session: args.session.clone(), key: args.key.clone() };
     let mut sink = trailhound::timeline::TimelineSink::new(sel);

@@ -51,6 +51,9 @@ pub struct ScanOptions {
     /// Most bytes read from one input, compressed or decompressed (`--max-input-size`); 0 = the
     /// default, [`crate::decode::inflate::DEFAULT_MAX_INPUT`].
     pub max_input_bytes: u64,
+    /// Most decompressed bytes the workers hold decoded ahead of the merge, beyond the input it waits
+    /// for; 0 = the default, [`HELD_BYTES`].
+    pub max_held_bytes: u64,
 }
 
 /// The result of decoding one input.
@@ -271,6 +274,7 @@ pub fn run(feed: &Feed, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) ->
     // And at most HELD_BYTES decompressed ahead of it: 48 inputs of a forged trail's 64 MB records
     // each would hold gigabytes. Real inputs (well under a megabyte of JSON each) never reach it.
     let held = AtomicU64::new(0);
+    let held_max = if opts.max_held_bytes == 0 { HELD_BYTES } else { opts.max_held_bytes };
     let merged = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let pending: Mutex<BTreeMap<usize, (Input, Decoded)>> = Mutex::new(BTreeMap::new());
@@ -290,7 +294,7 @@ pub fn run(feed: &Feed, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) ->
                     // The next input to merge never waits, so the merge always has one to take.
                     while !stop.load(Ordering::Relaxed) && {
                         let next = merged.load(Ordering::Acquire);
-                        i >= next + window || (i > next && turn.held.load(Ordering::Acquire) > HELD_BYTES)
+                        i >= next + window || (i > next && turn.held.load(Ordering::Acquire) > held_max)
                     } {
                         turn.take();
                         std::thread::sleep(std::time::Duration::from_micros(200));
@@ -401,8 +405,8 @@ impl MergeTurn<'_, '_, '_> {
     }
 }
 
-/// Decompressed bytes decoded ahead of the merge, at most (beyond the input it waits for).
-const HELD_BYTES: u64 = 256 << 20;
+/// Decompressed bytes decoded ahead of the merge, at most (beyond the input it waits for), by default.
+pub const HELD_BYTES: u64 = 256 << 20;
 
 /// Events handed to the sinks at a time ([`EventSink::observe_block`]).
 const BLOCK: usize = 16;

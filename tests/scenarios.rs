@@ -234,6 +234,13 @@ use trailhound::detect::{DetectConfig, DetectOptions, Detector, Finding};
 
 /// Scans `inputs` through the library's pipeline, feeding a detector and a fact collector at once.
 fn detect_and_collect(inputs: &[String]) -> (Vec<Finding>, Facts) {
+    let (findings, facts, _) = scan_with(inputs, 2, 0);
+    (findings, facts)
+}
+
+/// [`detect_and_collect`] on `threads` workers that hold at most `held` decoded bytes ahead of the
+/// merge (0 = the default), with the run's summary.
+fn scan_with(inputs: &[String], threads: usize, held: u64) -> (Vec<Finding>, Facts, trailhound::summary::Summary) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let opened = trailhound::source::open(
@@ -247,15 +254,16 @@ fn detect_and_collect(inputs: &[String]) -> (Vec<Finding>, Facts) {
     );
     let opts = trailhound::scan::ScanOptions {
         filter: Default::default(),
-        threads: 2,
+        threads,
         progress: false,
         reader: opened.reader.clone(),
         max_input_bytes: 1 << 30,
+        max_held_bytes: held,
     };
     let mut detector = Detector::new(DetectConfig::load(&DetectOptions::default()).unwrap());
     let mut facts = FactSink::new();
-    trailhound::scan::run(&opened.feed, &opts, &mut [&mut detector, &mut facts]).unwrap();
-    (detector.finish().findings, facts.into_facts())
+    let summary = trailhound::scan::run(&opened.feed, &opts, &mut [&mut detector, &mut facts]).unwrap();
+    (detector.finish().findings, facts.into_facts(), summary)
 }
 
 /// Equal findings, or the first difference in a readable form.
@@ -328,6 +336,27 @@ fn facts_give_the_same_findings_on_generated_scenarios() {
     let (findings, _) = detect_and_collect(&[path_str(dir.path())]);
     assert!(findings.len() > 20, "the scenario suite plants thefts: {}", findings.len());
     assert_facts_equivalent(dir.path());
+}
+
+#[test]
+fn decoding_ahead_within_a_byte_budget_changes_nothing() {
+    // Workers stop decoding ahead once the inputs waiting for the merge hold the budget; the input
+    // the merge waits for never waits. A budget of one byte makes every other input wait, on any
+    // number of workers: the scan must end, with the same findings, facts and accounting.
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), &["--scenarios-only", "--scenario", "all", "--seed", "7"]);
+    let inputs = [path_str(dir.path())];
+    let (want, want_facts, want_summary) = scan_with(&inputs, 2, 0);
+    assert!(want_summary.inputs_read > 20, "{} inputs", want_summary.inputs_read);
+    let counts = |s: &trailhound::summary::Summary| {
+        (s.inputs_read, s.records, s.duplicates, s.bytes_decompressed, s.inputs_skipped.len())
+    };
+    for threads in [1, 2, 8] {
+        let (got, facts, summary) = scan_with(&inputs, threads, 1);
+        same_findings(&got, &want, &format!("{threads} workers, a budget of one byte"));
+        assert_eq!(facts, want_facts, "{threads} workers");
+        assert_eq!(counts(&summary), counts(&want_summary), "{threads} workers");
+    }
 }
 
 #[test]
