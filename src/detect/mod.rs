@@ -176,8 +176,8 @@ pub(crate) const MAX_UNPARSABLE_NAMES: usize = 1_000;
 pub(crate) const UA_CACHE_ENTRIES: usize = 100_000;
 pub(crate) const UA_CACHE_BYTES: usize = 32 << 20;
 /// Elastic addresses kept per instance (the smallest, whatever the order they were associated in):
-/// more than any instance type can hold (15 interfaces of 50 addresses), so a real instance's every
-/// elastic address is its own, while a forged trail's thousands stay bounded.
+/// a large instance holds hundreds (tens of interfaces of up to 50 addresses each), so a real
+/// instance's every elastic address is its own, while a forged trail's thousands stay bounded.
 pub(crate) const MAX_ASSOCIATED: usize = 1024;
 /// Origins of one key searched in turn; past that many they are indexed ([`Detector::many_origins`]).
 pub(crate) const ORIGINS_SCANNED: usize = 16;
