@@ -286,6 +286,30 @@ fn hostile_partition_values_stay_inside_the_target_and_zeros_are_kept() {
 }
 
 #[test]
+fn partitions_whose_long_values_share_a_folder_do_not_overwrite_each_other() {
+    // Folder names keep 64 bytes of a value: two forged accounts alike for their first 64 bytes land
+    // in one folder, and both partitions' first file was part-00000, so the second replaced the first.
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.json");
+    let long = "7".repeat(70);
+    let records = vec![
+        event(&format!("{long}1"), "us-east-1", "00000000-0000-0000-0000-000000000011"),
+        event(&format!("{long}2"), "us-east-1", "00000000-0000-0000-0000-000000000012"),
+        event("", "us-east-1", "00000000-0000-0000-0000-000000000013"),
+        event("__HIVE_DEFAULT_PARTITION__", "us-east-1", "00000000-0000-0000-0000-000000000014"),
+    ];
+    std::fs::write(&input, serde_json::json!({ "Records": records }).to_string()).unwrap();
+    let out = tmp.path().join("export");
+    let r = export(&[path_str(&input)], &out, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let names: Vec<String> = files(&out).into_keys().collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    let mut ids: Vec<String> = duckdb_rows(&out).iter().map(|r| r["event_id"].as_str().unwrap().to_owned()).collect();
+    ids.sort();
+    assert_eq!(ids.len(), 4, "every event is in the export: {ids:?}");
+}
+
+#[test]
 fn a_folder_that_is_not_empty_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("old.parquet"), b"x").unwrap();

@@ -43,7 +43,8 @@ pub struct Filter {
     pub regions: Vec<String>,
     /// Keys whose events keep their request parameters and response elements (blast-radius reports);
     /// every other event skips them, which keeps the scan fast.
-    pub keep_raw_for: Option<std::sync::Arc<rustc_hash::FxHashSet<String>>>,
+    /// Hashed under a per-run seed: the chain's key ids come from the trail ([`crate::hashing`]).
+    pub keep_raw_for: Option<std::sync::Arc<crate::hashing::KeyedSet<String>>>,
     /// Every event keeps its request parameters and response elements (`export`).
     pub keep_raw_all: bool,
 }

@@ -91,8 +91,8 @@ pub struct Exporter {
     schema: SchemaRef,
     dest: Arc<Dest>,
     open: BTreeMap<PartKey, Open>,
-    /// Next file number of each partition that had a file.
-    next_file: BTreeMap<PartKey, u32>,
+    /// Next file number of each partition folder that had a file.
+    next_file: BTreeMap<String, u32>,
     next_id: u64,
     tick: u64,
     rows: u64,
@@ -156,10 +156,14 @@ impl Exporter {
     }
 
     fn open_file(&mut self, key: &PartKey) -> anyhow::Result<Open> {
-        let n = self.next_file.entry(key.clone()).or_insert(0);
         let folder = partition::folder(&key.account, &key.region, key.day.map(|d| d * 86_400_000));
-        let rel = format!("{folder}/part-{n:05}.parquet");
-        *n += 1;
+        // Numbered by folder, not by partition: folder names keep 64 bytes of a value, so two long
+        // forged values share a folder, and must not share a file name in it.
+        let rel = {
+            let n = self.next_file.entry(folder.clone()).or_insert(0);
+            *n += 1;
+            format!("{folder}/part-{:05}.parquet", *n - 1)
+        };
         let tmp = self.dest.temp_path(&rel);
         if let Some(parent) = tmp.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;

@@ -150,7 +150,7 @@ pub fn record_model(data: &[u8]) {
         }
     };
     let key = rec.user_identity.as_ref().map(|u| u.access_key_id.to_string()).unwrap_or_default();
-    let keep: rustc_hash::FxHashSet<String> = std::iter::once(key).collect();
+    let keep: trailhound::hashing::KeyedSet<String> = std::iter::once(key).collect();
     let filter = Filter { keep_raw_for: Some(std::sync::Arc::new(keep)), ..Filter::default() };
     let mut batch = Batch::default();
     assert!(matches!(normalize(&rec, &filter, &mut batch), Normalized::Kept));
