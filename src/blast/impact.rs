@@ -299,7 +299,8 @@ fn is_denied(code: &str) -> bool {
     code.contains("AccessDenied") || code.contains("UnauthorizedOperation") || code == "Client.UnauthorizedOperation"
 }
 
-/// Builds the report from the chain and its events (`flagged_origins` come from detection).
+/// Builds the report from the chain and its events (`flagged_origins`: detection's, as
+/// [`crate::detect::Finding::origins`] names them).
 pub fn build(
     mut keys: Vec<ChainKey>,
     upstream: Vec<ChainKey>,
@@ -327,7 +328,7 @@ pub fn build(
         start: events.iter().find_map(|e| e.event_time.clone()),
         end: events.iter().rev().find_map(|e| e.event_time.clone()),
     };
-    let flagged: HashSet<&str> = flagged_origins.iter().map(|f| f.split('|').next().unwrap_or(f)).collect();
+    let flagged: HashSet<&str> = flagged_origins.iter().map(String::as_str).collect();
     let mut calls: BTreeMap<(String, String), CallCount> = BTreeMap::new();
     let mut regions = std::collections::BTreeSet::new();
     let mut resources = std::collections::BTreeSet::new();

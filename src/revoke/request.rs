@@ -14,16 +14,15 @@ struct Roles {
 }
 
 impl Roles {
-    /// The request for role `name`, made by `new` when the role is not asked for yet.
+    /// The request for role `name`, made by `new` (without sessions: they go through
+    /// [`Roles::add_session`]) when the role is not asked for yet.
     fn entry(&mut self, name: String, new: impl FnOnce(String) -> RoleRequest) -> usize {
         match self.by_name.get(&name) {
             Some(&i) => i,
             None => {
                 let i = self.list.len();
                 self.by_name.insert(name.clone(), i);
-                let rr = new(name);
-                self.sessions.extend(rr.sessions.iter().map(|s| (i, s.clone())));
-                self.list.push(rr);
+                self.list.push(new(name));
                 i
             }
         }
