@@ -171,8 +171,11 @@ impl Session {
             &aws.options(),
             self.rt(),
             self.cancel.clone(),
-            inp.s3_concurrency,
-            inp.s3_buffer_mb.max(16) << 20,
+            source::FetchOptions {
+                concurrency: inp.s3_concurrency,
+                buffer_bytes: inp.s3_buffer_mb.max(16) << 20,
+                max_object_bytes: inp.max_input_size,
+            },
         )
     }
 }

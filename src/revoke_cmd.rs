@@ -19,8 +19,8 @@ fn scan_for_findings(args: &RevokeArgs, inputs: &[String]) -> anyhow::Result<Vec
     }
     let (filter, prune) = args.window.input(inputs).filter_and_prune()?;
     let session = Session::new()?;
-    let opened =
-        source::open(inputs, &prune, &args.aws.options(), session.rt(), session.cancel.clone(), 128, 512 << 20);
+    let fetch = source::FetchOptions { concurrency: 128, buffer_bytes: 512 << 20, max_object_bytes: 0 };
+    let opened = source::open(inputs, &prune, &args.aws.options(), session.rt(), session.cancel.clone(), fetch);
     if !opened.feed.wait_any() {
         anyhow::bail!(
             "--from-scan: no inputs found in {} (within --since/--until/--account/--region)",

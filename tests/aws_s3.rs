@@ -375,3 +375,37 @@ fn ctrl_c_stops_an_s3_scan_cleanly_and_accounts_for_every_object() {
     assert_eq!(read + skipped.len() as u64, 120, "every object read or named as interrupted: {s}");
     assert_eq!(s["records"].as_u64(), Some(read * 2), "{s}");
 }
+
+/// An object larger than `--max-input-size` is read as a local file is, up to the cap and said to be
+/// cut, and no more of it is downloaded: one planted 50 GB object costs the cap, not 50 GB of memory.
+#[tokio::test]
+async fn an_object_over_the_cap_is_fetched_only_up_to_it() {
+    let endpoint = moto(MOTO);
+    let s3 = s3_client(&endpoint, "testing", "testing").await;
+    let bucket = "th-capped-trail";
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let small = trail_file("111122223333", "us-east-1", "2026-11-01", 3, "s");
+    // Records of distinct ids compress poorly: the object is well over the 10 KB cap.
+    let big = trail_file("111122223333", "us-east-1", "2026-11-02", 3000, "b");
+    assert!(big.len() > 15_000, "{}", big.len());
+    let big_key = trail_key(None, "111122223333", "us-east-1", "2026-11-02");
+    put(&s3, bucket, &trail_key(None, "111122223333", "us-east-1", "2026-11-01"), small.clone()).await;
+    put(&s3, bucket, &big_key, big.clone()).await;
+    let url = format!("s3://{bucket}/");
+    let (r, s) = scan_s3(&[&url, "--no-detect", "--max-input-size", "10KB"], &endpoint, "testing", "testing");
+    assert_eq!(r.code, 3, "a partial run: {}", r.stderr);
+    assert_eq!(s["inputs_read"], 1, "{s}");
+    let partial = s["inputs_partial"].as_array().unwrap();
+    assert_eq!(partial.len(), 1, "{s}");
+    assert!(partial[0]["input"].as_str().unwrap().ends_with(&big_key), "{s}");
+    assert!(partial[0]["reason"].as_str().unwrap().contains("--max-input-size cap of 10000 bytes"), "{s}");
+    assert!(partial[0]["records"].as_u64().unwrap() > 0, "the records within the cap are read: {s}");
+    // The cap and one byte more (to know the object is longer), never the whole object.
+    assert_eq!(s["bytes_compressed"].as_u64().unwrap(), small.len() as u64 + 10_001, "{s}");
+
+    // Without the cap, the same object is read whole.
+    let (r, s) = scan_s3(&[&url, "--no-detect"], &endpoint, "testing", "testing");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(s["records"], 3003, "{s}");
+    assert_eq!(s["bytes_compressed"].as_u64().unwrap(), (small.len() + big.len()) as u64, "{s}");
+}

@@ -249,8 +249,7 @@ fn scan_with(inputs: &[String], threads: usize, held: u64) -> (Vec<Finding>, Fac
         &trailhound::aws::AwsOptions::default(),
         &rt,
         cancel,
-        1,
-        16 << 20,
+        trailhound::source::FetchOptions { concurrency: 1, buffer_bytes: 16 << 20, max_object_bytes: 0 },
     );
     let opts = trailhound::scan::ScanOptions {
         filter: Default::default(),

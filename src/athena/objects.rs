@@ -176,7 +176,7 @@ fn read_edges(
     prune: &Prune,
     edges: &mut MintEdges,
 ) -> anyhow::Result<()> {
-    let opened = source::open(inputs, prune, cx.aws, rt, cx.cancel.clone(), 64, 256 << 20);
+    let opened = source::open(inputs, prune, cx.aws, rt, cx.cancel.clone(), source::FetchOptions::default());
     let opts = ScanOptions { filter: filter.clone(), reader: opened.reader.clone(), ..ScanOptions::default() };
     let summary = scan::run(&opened.feed, &opts, &mut [edges as &mut dyn EventSink])?;
     if summary.is_partial() {

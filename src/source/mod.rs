@@ -155,6 +155,24 @@ impl Drop for ListerGuard {
     }
 }
 
+/// How S3 objects are fetched ahead of the decoders.
+#[derive(Clone, Copy, Debug)]
+pub struct FetchOptions {
+    /// Objects downloaded at once.
+    pub concurrency: usize,
+    /// Bytes of downloaded objects the decoders have not taken yet, at most.
+    pub buffer_bytes: u64,
+    /// The bytes of an object read at most, as `--max-input-size` holds a local file to it (0 = the
+    /// decoders' default). A larger object is read up to it, and the scan says it was cut.
+    pub max_object_bytes: u64,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions { concurrency: 64, buffer_bytes: 256 << 20, max_object_bytes: 0 }
+    }
+}
+
 /// Starts listing every input (local paths and `s3://` URLs, in the order given) into a feed, and
 /// fetching the S3 objects ahead of the decoders, in the background on `rt`.
 pub fn open(
@@ -163,8 +181,7 @@ pub fn open(
     aws: &crate::aws::AwsOptions,
     rt: &tokio::runtime::Runtime,
     cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    s3_concurrency: usize,
-    s3_buffer_bytes: u64,
+    fetch: FetchOptions,
 ) -> Opened {
     use std::sync::atomic::Ordering;
     let mut reader = Reader { s3: None, cancel: cancel.clone() };
@@ -175,8 +192,7 @@ pub fn open(
         let s = s3::S3Source::new(&rt.block_on(crate::aws::config(aws)));
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "AWS configuration loaded");
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let p =
-            s3::Prefetcher::start(rt.handle(), s.client.clone(), rx, s3_concurrency, s3_buffer_bytes, cancel.clone());
+        let p = s3::Prefetcher::start(rt.handle(), s.client.clone(), rx, fetch, cancel.clone());
         reader.s3 = Some(p);
         (src, jobs) = (Some(s), Some(tx));
     }

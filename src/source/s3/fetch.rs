@@ -1,6 +1,8 @@
 //! Objects fetched concurrently ahead of the decoders, in listing order, with bounded memory.
 
 use super::s3_error;
+use crate::decode::inflate::DEFAULT_MAX_INPUT;
+use crate::source::FetchOptions;
 use crate::source::feed::Job;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,10 +53,11 @@ impl Prefetcher {
         rt: &tokio::runtime::Handle,
         client: aws_sdk_s3::Client,
         mut jobs: mpsc::UnboundedReceiver<Job>,
-        concurrency: usize,
-        budget_bytes: u64,
+        opts: FetchOptions,
         cancel: Arc<AtomicBool>,
     ) -> Arc<Self> {
+        let FetchOptions { concurrency, buffer_bytes: budget_bytes, max_object_bytes } = opts;
+        let cap = if max_object_bytes == 0 { DEFAULT_MAX_INPUT } else { max_object_bytes };
         let budget_kb = ((budget_bytes / 1024) as u32).max(1024);
         let me = Arc::new(Prefetcher {
             slots: Mutex::new(HashMap::new()),
@@ -76,7 +79,8 @@ impl Prefetcher {
                 if this.cancel.load(Ordering::Relaxed) {
                     break;
                 }
-                let need = permits_for(size, budget_kb);
+                let want = Want::listed(size, cap);
+                let need = permits_for(want.bound, budget_kb);
                 let Ok(mem) = this.permits.clone().acquire_many_owned(need).await else { break };
                 mem.forget();
                 if let Ok(mut h) = this.held.lock() {
@@ -90,7 +94,7 @@ impl Prefetcher {
                     let what = format!("s3://{bucket}/{key}");
                     let buf = this.spare_buffer();
                     let task = tokio::spawn(async move {
-                        tokio::time::timeout(FETCH_TIMEOUT, fetch(&client, &bucket, &key, size, buf, u64::MAX)).await
+                        tokio::time::timeout(FETCH_TIMEOUT, fetch(&client, &bucket, &key, want, buf)).await
                     });
                     let res = match task.await {
                         Ok(Ok(r)) => r,
@@ -165,48 +169,97 @@ pub async fn get_object(
     if size > cap {
         return Err(format!("{what}: {size} bytes, larger than the --max-input-size cap of {cap}: not read"));
     }
-    match tokio::time::timeout(FETCH_TIMEOUT, fetch(client, bucket, key, size.min(cap), Vec::new(), cap)).await {
+    let want = Want { range: None, bound: cap, over: Over::Cap };
+    match tokio::time::timeout(FETCH_TIMEOUT, fetch(client, bucket, key, want, Vec::new())).await {
         Ok(r) => r,
         Err(_) => Err(format!("GetObject {what}: no answer within {} s", FETCH_TIMEOUT.as_secs())),
     }
 }
 
+/// What to do with a body larger than `bound` bytes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Over {
+    /// Refuse the object: it is larger than `--max-input-size`.
+    Cap,
+    /// Refuse the object: it grew after it was listed, past what was set aside for it.
+    Listed,
+    /// Keep the first `bound` bytes (a ranged read); the decoder cuts them to the cap and says so.
+    Cut,
+}
+
+/// The bytes of one object to read.
+#[derive(Clone, Copy, Debug)]
+struct Want {
+    /// Ask S3 for the first this many bytes only.
+    range: Option<u64>,
+    /// At most this many bytes are kept.
+    bound: u64,
+    over: Over,
+}
+
+impl Want {
+    /// A listed object of `size` bytes, read as a local file is: whole when within `cap`, else its first
+    /// `cap + 1` bytes (one more than the cap, so the decoder knows the object is cut) and no more, so an
+    /// object planted in the bucket costs no more memory or transfer than the cap, whatever it claims.
+    fn listed(size: u64, cap: u64) -> Want {
+        if size > cap {
+            let n = cap.saturating_add(1);
+            Want { range: Some(n), bound: n, over: Over::Cut }
+        } else {
+            Want { range: None, bound: size, over: Over::Listed }
+        }
+    }
+}
+
 /// One object into `buf`, with a few whole-object retries for bodies cut mid-transfer (the SDK already
 /// retries throttling such as `SlowDown` and transient errors on the request itself, with backoff).
+/// The body is held to `want.bound` bytes, whatever S3's answer states.
 async fn fetch(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-    size: u64,
+    want: Want,
     mut buf: Vec<u8>,
-    cap: u64,
 ) -> Result<Vec<u8>, String> {
     let what = format!("s3://{bucket}/{key}");
-    // A notification may state no size (CloudTrail's own SNS notice): S3's answer, then the bytes
-    // themselves, are held to the cap, so an object can never take more memory than it allows.
-    let too_big =
-        |n: u64| format!("{what}: {n} bytes or more, larger than the --max-input-size cap of {cap}: not read");
+    let bound = want.bound;
+    let too_big = |n: u64| match want.over {
+        Over::Listed => format!("{what}: {n} bytes or more, larger than the {bound} listed: changed since; not read"),
+        _ => format!("{what}: {n} bytes or more, larger than the --max-input-size cap of {bound}: not read"),
+    };
     let mut last = String::new();
     for attempt in 0..3u32 {
         if attempt > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
         }
-        let mut resp = match client.get_object().bucket(bucket).key(key).send().await {
+        let mut ask = client.get_object().bucket(bucket).key(key);
+        if let Some(n) = want.range {
+            ask = ask.range(format!("bytes=0-{}", n.saturating_sub(1)));
+        }
+        let mut resp = match ask.send().await {
             Ok(r) => r,
             Err(e) => return Err(s3_error("GetObject", &what, &e)),
         };
         buf.clear();
-        let expect = resp.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(size);
-        if expect > cap {
+        // A notification may state no size (CloudTrail's own SNS notice): S3's answer, then the bytes
+        // themselves, are held to the bound, so an object never takes more memory than set aside.
+        let expect = resp.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+        if expect > bound && want.over != Over::Cut {
             return Err(too_big(expect));
         }
-        buf.reserve(usize::try_from(expect).unwrap_or(0));
+        buf.reserve(usize::try_from(expect.min(bound)).unwrap_or(0));
         // Chunks are copied out as they arrive and dropped at once, so the HTTP client reuses its read
         // buffer instead of allocating a new one per object (collecting first held them all).
         let done = loop {
             match resp.body.try_next().await {
-                Ok(Some(chunk)) if (buf.len() + chunk.len()) as u64 > cap => {
-                    return Err(too_big((buf.len() + chunk.len()) as u64));
+                Ok(Some(chunk)) if (buf.len() + chunk.len()) as u64 > bound => {
+                    if want.over != Over::Cut {
+                        return Err(too_big((buf.len() + chunk.len()) as u64));
+                    }
+                    // A server that ignored the range: keep the bound and drop the rest of the transfer.
+                    let room = (bound as usize).saturating_sub(buf.len());
+                    buf.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                    break Ok(());
                 }
                 Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
                 Ok(None) => break Ok(()),
