@@ -68,8 +68,13 @@ fn gzip_repeat(prefix: &[u8], unit: &[u8], times: usize) -> Vec<u8> {
 
 /// A zip archive with one deflated member whose headers claim `claimed` bytes, whatever it holds.
 fn zip_with(name: &str, data: &[u8], claimed: u32) -> Vec<u8> {
+    zip_sharing(name, data, claimed, 1)
+}
+
+/// A zip archive whose central directory names `members` members (`name`, `name.1`, ...), every one
+/// pointing at the same deflated data: nothing in the format forbids it.
+fn zip_sharing(name: &str, data: &[u8], claimed: u32, members: u16) -> Vec<u8> {
     let mut z = Vec::new();
-    let n = name.len() as u16;
     // Local file header: version, flags, method 8 (deflate), time, date, crc, sizes, name length.
     z.extend_from_slice(b"PK\x03\x04");
     for v in [20u16, 0, 8, 0, 0] {
@@ -78,27 +83,30 @@ fn zip_with(name: &str, data: &[u8], claimed: u32) -> Vec<u8> {
     for v in [0u32, data.len() as u32, claimed] {
         z.extend_from_slice(&v.to_le_bytes());
     }
-    z.extend_from_slice(&n.to_le_bytes());
+    z.extend_from_slice(&(name.len() as u16).to_le_bytes());
     z.extend_from_slice(&0u16.to_le_bytes());
     z.extend_from_slice(name.as_bytes());
     z.extend_from_slice(data);
     let cd = z.len() as u32;
-    z.extend_from_slice(b"PK\x01\x02");
-    for v in [20u16, 20, 0, 8, 0, 0] {
-        z.extend_from_slice(&v.to_le_bytes());
+    for m in 0..members {
+        let this = if m == 0 { name.to_owned() } else { format!("{name}.{m}") };
+        z.extend_from_slice(b"PK\x01\x02");
+        for v in [20u16, 20, 0, 8, 0, 0] {
+            z.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [0u32, data.len() as u32, claimed] {
+            z.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [this.len() as u16, 0, 0, 0, 0] {
+            z.extend_from_slice(&v.to_le_bytes());
+        }
+        z.extend_from_slice(&0u32.to_le_bytes()); // external attributes
+        z.extend_from_slice(&0u32.to_le_bytes()); // local header offset
+        z.extend_from_slice(this.as_bytes());
     }
-    for v in [0u32, data.len() as u32, claimed] {
-        z.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [n, 0, 0, 0, 0] {
-        z.extend_from_slice(&v.to_le_bytes());
-    }
-    z.extend_from_slice(&0u32.to_le_bytes()); // external attributes
-    z.extend_from_slice(&0u32.to_le_bytes()); // local header offset
-    z.extend_from_slice(name.as_bytes());
     let cd_len = z.len() as u32 - cd;
     z.extend_from_slice(b"PK\x05\x06");
-    for v in [0u16, 0, 1, 1] {
+    for v in [0u16, 0, members, members] {
         z.extend_from_slice(&v.to_le_bytes());
     }
     z.extend_from_slice(&cd_len.to_le_bytes());
@@ -266,6 +274,45 @@ fn zip_bombs_are_bounded_whatever_their_headers_claim() {
     assert!(skipped["zeros.zip"].contains("binary"), "{skipped:?}");
     assert!(skipped["spaces.zip"].contains("--max-input-size cap of 4 MiB"), "{skipped:?}");
     assert!(skipped["liar.zip"].contains("x.json") || skipped["liar.zip"].contains("z.json"), "{skipped:?}");
+    assert_eq!(m.code, 3, "{}", m.stderr);
+}
+
+#[test]
+fn zip_members_sharing_a_run_that_inflates_to_nothing_count_toward_the_cap() {
+    // 2 million empty stored blocks (10 MB that inflate to nothing), then the last block, named by 400
+    // members: 4 GB to inflate in all, though no member holds a byte, unless what a member consumes
+    // counts toward the cap as what it holds does. The same run ending in a block of the reserved
+    // type fails each member at its end, which costs as much.
+    let run = [0u8, 0, 0, 0xff, 0xff].repeat(2_000_000);
+    let empty = [&run[..], &[1, 0, 0, 0xff, 0xff]].concat();
+    let broken = [&run[..], &[0x07]].concat();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shared.zip"), zip_sharing("x.json", &empty, 0, 400)).unwrap();
+    std::fs::write(dir.path().join("broken.zip"), zip_sharing("y.json", &broken, 0, 400)).unwrap();
+    let m = scan_measured(&[&path_str(dir.path()), "--max-input-size", "64MiB"], 300);
+    let skipped = reasons(&m.summary, "inputs_skipped");
+    assert_eq!(skipped.len(), 2, "{}", m.summary);
+    for (input, why) in &skipped {
+        // Six members cost 60 MB; the seventh reaches the cap and the rest are never opened.
+        assert!(
+            why.ends_with("members after #7 not read: the archive's members exceed the --max-input-size cap of 64 MiB"),
+            "{input}: {why}"
+        );
+        assert!(!why.contains(".json.7:"), "{input}: {why}");
+    }
+    assert_eq!(m.code, 3, "{}", m.stderr);
+}
+
+#[test]
+fn an_archive_of_many_failing_members_is_named_in_a_few_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("many.zip"), zip_sharing("x.json", &[1, 0, 0, 0xff, 0xff], 0, 5000)).unwrap();
+    let m = scan_measured(&[&path_str(dir.path())], 300);
+    let skipped = reasons(&m.summary, "inputs_skipped");
+    assert_eq!(skipped.len(), 1, "{}", m.summary);
+    let why = &skipped[0].1;
+    assert!(why.starts_with("zip member x.json: empty file; zip member x.json.1: empty file;"), "{why}");
+    assert!(why.ends_with("; zip member x.json.15: empty file; 4984 more members not named here"), "{why}");
     assert_eq!(m.code, 3, "{}", m.stderr);
 }
 

@@ -20,14 +20,18 @@ impl Decoder {
                 return total;
             }
         };
-        let mut problems = Vec::new();
-        let mut ignored = Vec::new();
+        let mut problems = Named::default();
+        let mut ignored = Named::default();
         let mut members = 0;
         let cap = self.max_input;
+        // What reading the members cost: each counts its compressed bytes when they are more than what
+        // they hold, since members may share one run of data (a central directory is free to point
+        // every entry at it) that inflates to nothing, and empty output alone would never reach the cap.
+        let mut spent = 0u64;
         for i in 0..archive.len() {
-            if total.bytes_decompressed >= cap {
-                problems.push(format!(
-                    "members after #{i} not read: the archive's content exceeds the --max-input-size cap of {}",
+            if spent >= cap {
+                problems.last = Some(format!(
+                    "members after #{i} not read: the archive's members exceed the --max-input-size cap of {}",
                     inflate::human_size(cap)
                 ));
                 break;
@@ -43,12 +47,15 @@ impl Decoder {
                 continue;
             }
             let name = entry.name().map(|n| n.into_owned()).unwrap_or_else(|_| format!("#{i}"));
-            // The header's sizes are the archive maker's claim: read at most what the cap leaves.
-            let left = cap - total.bytes_decompressed;
+            // The header's sizes are the archive maker's claim: read at most what the cap leaves. The
+            // compressed size bounds what the reader consumes, so it is what the member costs at least.
+            let compressed = entry.compressed_size();
+            let left = cap - spent;
             let over = match inflate::read_capped(&mut entry, &mut self.member, left, looks_binary) {
                 Ok(m) => m == inflate::Member::OverCap,
                 Err(e) => {
                     problems.push(format!("zip member {name}: {e}"));
+                    spent = spent.saturating_add(compressed.max(self.member.len() as u64));
                     continue;
                 }
             };
@@ -68,7 +75,9 @@ impl Decoder {
             total.records += r.records;
             total.rejected += r.rejected;
             // A member's own size counts once, whether it was stored or gzipped inside.
-            total.bytes_decompressed += r.bytes_decompressed.max(self.member.len() as u64);
+            let held = r.bytes_decompressed.max(self.member.len() as u64);
+            total.bytes_decompressed += held;
+            spent = spent.saturating_add(held.max(compressed));
             total.warnings.extend(r.warnings.into_iter().map(|w| format!("{name}: {w}")));
             match r.outcome {
                 Outcome::Read => {}
@@ -77,20 +86,60 @@ impl Decoder {
             }
         }
         total.outcome = if total.records == 0 && problems.is_empty() && !ignored.is_empty() {
-            Outcome::Ignored(ignored.join("; "))
+            Outcome::Ignored(ignored.join())
         } else if total.records == 0 && !problems.is_empty() {
-            Outcome::Skipped(problems.join("; "))
+            Outcome::Skipped(problems.join())
         } else if total.records == 0 && members == 0 {
             Outcome::Skipped("empty zip archive".into())
         } else if !problems.is_empty() {
-            Outcome::Partial(problems.join("; "))
+            Outcome::Partial(problems.join())
         } else {
             Outcome::Read
         };
         // Non-CloudTrail members beside CloudTrail ones are still named.
         if total.records > 0 {
-            total.warnings.extend(ignored.into_iter().map(|w| format!("ignored {w}")));
+            total.warnings.extend(ignored.join_each().into_iter().map(|w| format!("ignored {w}")));
         }
         total
+    }
+}
+
+/// What went wrong with an archive's members, named up to [`Named::SHOWN`] of them and counted past
+/// that, so an archive of a million failing members gives a reason of a few lines, not megabytes.
+#[derive(Default)]
+struct Named {
+    shown: Vec<String>,
+    more: u64,
+    /// Said after the others, however many there are (why the rest of the archive was not read).
+    last: Option<String>,
+}
+
+impl Named {
+    const SHOWN: usize = 16;
+
+    fn push(&mut self, what: String) {
+        if self.shown.len() < Self::SHOWN {
+            self.shown.push(what);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.shown.is_empty() && self.last.is_none()
+    }
+
+    /// One line per problem, with the count of those not named.
+    fn join_each(&self) -> Vec<String> {
+        let mut all = self.shown.clone();
+        if self.more > 0 {
+            all.push(format!("{} more members not named here", self.more));
+        }
+        all.extend(self.last.clone());
+        all
+    }
+
+    fn join(&self) -> String {
+        self.join_each().join("; ")
     }
 }
