@@ -6,9 +6,9 @@
 //! objects: the delivery and the workload's own calls, the theft, the rest. Every object is put in a
 //! bucket whose ObjectCreated notifications go to an SQS queue (moto delivers them), then
 //! `respond --apply --exit-when-empty` drains the queue with a policy allowing every revocation. The
-//! latency is measured inside the consumer, from the message's receipt to the guard's return (the
-//! deny sent and read back), so queue delivery and polling are not counted; moto's own response time
-//! is (it stands for AWS's).
+//! latency is measured inside the consumer, from the receipt of the first message of the batch that
+//! made the decision to the state stored after the guard's return (the deny sent and read back), so
+//! queue delivery and polling are not counted; moto's own response time is (it stands for AWS's).
 
 use serde_json::{Value, json};
 use std::io::Write;

@@ -415,6 +415,38 @@ async fn respond_findings_equal_scans_over_the_same_objects_in_arrival_order() {
     assert_eq!(findings_of(&env.state()), from_scan);
 }
 
+/// A backlog (every object put before the consumer starts) is judged and stored once per receive, not
+/// once per object, and finds what a scan of the same objects finds.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backlog_is_judged_once_per_batch_and_finds_what_a_scan_finds() {
+    let env = Env::new("th-backlog").await;
+    env.notify_queue().await;
+    let role = uniq("th-backlog-role");
+    let local = tempfile::tempdir().unwrap();
+    for n in 0..4 {
+        for (key, body) in chain_objects_n(&role, n) {
+            env.put(&key, body.clone()).await;
+            let p = local.path().join(&key);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, &body).unwrap();
+        }
+    }
+    let r = env.respond(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let stopped = r.stderr.lines().find(|l| l.contains("stopped: ")).unwrap_or_default();
+    assert!(stopped.contains("12 objects read"), "{stopped}");
+    let stores: u64 =
+        stopped.rsplit("state stored ").next().and_then(|t| t.split(' ').next()).unwrap().parse().unwrap();
+    assert!((1..12).contains(&stores), "12 objects in at most 10 a receive: {stopped}");
+    assert_eq!(r.stderr.matches(" records, ").count(), 12, "one line per object: {}", r.stderr);
+    let s = scan(&[&path_str(local.path()), "-q", "--format", "json"]);
+    let from_scan: Vec<Value> = serde_json::from_str(&s.stdout).unwrap();
+    assert_eq!(from_scan.len(), 4, "{}", s.stdout);
+    assert_eq!(findings_of(&env.state()), from_scan);
+    assert_eq!(env.state().processed.len(), 12);
+    assert_eq!(env.queue_len().await, (0, 0));
+}
+
 /// Decision lines on stdout for this key with this verdict.
 fn decisions(stdout: &str, key: &str, verdict: &str) -> usize {
     stdout

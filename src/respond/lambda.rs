@@ -3,7 +3,7 @@
 //! source mapping must have `ReportBatchItemFailures`), the state in DynamoDB (a function's instances
 //! share nothing else). Messages not listed as failures are deleted by Lambda.
 
-use super::process::{Consumer, Disposition, say};
+use super::process::{Consumer, Disposition, Pending, say};
 use super::store::StateLocation;
 use super::{RespondOptions, consumer};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -28,16 +28,24 @@ pub async fn handle_batch(c: &mut Consumer, event: SqsEvent) -> SqsBatchResponse
             return resp;
         }
     }
+    // Every message is read, then the batch is judged and stored once; a message is reported as
+    // processed only once the state that records its objects is stored.
+    let mut pending = Pending::default();
+    let mut read = Vec::with_capacity(event.records.len());
     for m in &event.records {
         let id = m.message_id.as_deref().unwrap_or("");
         let receives = m.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1);
-        match c.handle_message(id, m.body.as_deref().unwrap_or(""), receives).await {
-            Ok(Disposition::Delete) => {}
-            Ok(Disposition::Retry(why)) => {
+        read.push((id, c.read_message(id, m.body.as_deref().unwrap_or(""), receives, &mut pending).await));
+    }
+    let committed = c.commit(pending).await;
+    for (id, disposition) in read {
+        match (&committed, disposition) {
+            (Ok(_), Disposition::Delete) => {}
+            (Ok(_), Disposition::Retry(why)) => {
                 say(&format!("message {id}: returned for a redelivery: {why}"));
                 fail(id);
             }
-            Err(e) => {
+            (Err(e), _) => {
                 say(&format!("message {id}: {e:#}; returned for a redelivery"));
                 fail(id);
             }

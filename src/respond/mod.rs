@@ -91,8 +91,8 @@ pub async fn consumer(
     })
 }
 
-/// Sets `stop` on Ctrl-C or SIGTERM: the loop finishes the message in hand, gives the rest of its batch
-/// back to the queue, and returns.
+/// Sets `stop` on Ctrl-C or SIGTERM: the loop finishes the message in hand, stores what its batch read
+/// so far, gives the rest of the batch back to the queue, and returns.
 fn watch_signals(stop: Arc<AtomicBool>, wake: Arc<tokio::sync::Notify>) {
     tokio::spawn(async move {
         #[cfg(unix)]
@@ -110,7 +110,7 @@ fn watch_signals(stop: Arc<AtomicBool>, wake: Arc<tokio::sync::Notify>) {
             _ = tokio::signal::ctrl_c() => {}
             _ = term => {}
         }
-        say("stopping: finishing the message in hand (Ctrl-C/SIGTERM)");
+        say("stopping: finishing the message in hand and storing its batch (Ctrl-C/SIGTERM)");
         stop.store(true, Ordering::SeqCst);
         wake.notify_waiters();
     });
@@ -172,8 +172,17 @@ pub async fn run(opts: &RespondOptions) -> anyhow::Result<Stats> {
         if msgs.is_empty() && opts.exit_when_empty {
             break;
         }
+        // Every message of the receive is read, then the batch is judged and stored once, then the
+        // messages are deleted: none is deleted before the state that records its objects is stored.
+        let mut pending = process::Pending::default();
+        let mut read = Vec::with_capacity(msgs.len());
+        let beats: Vec<_> = msgs
+            .iter()
+            .filter_map(|m| m.receipt_handle.clone())
+            .map(|r| heartbeat(sqs.clone(), q.clone(), r, visibility))
+            .collect();
         let mut rest = msgs.into_iter();
-        while let Some(m) = rest.next() {
+        for m in rest.by_ref() {
             let receipt = m.receipt_handle.clone().unwrap_or_default();
             let id = m.message_id.clone().unwrap_or_default();
             let receives = m
@@ -182,11 +191,26 @@ pub async fn run(opts: &RespondOptions) -> anyhow::Result<Stats> {
                 .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(1);
-            let beat = heartbeat(sqs.clone(), q.clone(), receipt.clone(), visibility);
-            let result = consumer.handle_message(&id, m.body.as_deref().unwrap_or(""), receives).await;
+            let disposition = consumer.read_message(&id, m.body.as_deref().unwrap_or(""), receives, &mut pending).await;
+            read.push((id, receipt, disposition));
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+        }
+        // On a signal, the messages not read yet go back to the queue at once.
+        for m in rest {
+            if let Some(r) = &m.receipt_handle {
+                let _ =
+                    sqs.change_message_visibility().queue_url(q).receipt_handle(r).visibility_timeout(0).send().await;
+            }
+        }
+        let committed = consumer.commit(pending).await;
+        for beat in beats {
             beat.abort();
-            match result {
-                Ok(Disposition::Delete) => {
+        }
+        for (id, receipt, disposition) in read {
+            match (&committed, disposition) {
+                (Ok(_), Disposition::Delete) => {
                     match sqs.delete_message().queue_url(q).receipt_handle(&receipt).send().await {
                         Ok(_) => consumer.stats.deleted += 1,
                         // The state records the objects: a redelivery is recognized and skipped.
@@ -196,22 +220,9 @@ pub async fn run(opts: &RespondOptions) -> anyhow::Result<Stats> {
                         )),
                     }
                 }
-                Ok(Disposition::Retry(why)) => say(&format!("message {id}: kept for a redelivery: {why}")),
-                // The state could not be stored: nothing is deleted, the message comes back.
-                Err(e) => say(&format!("message {id}: {e:#}; kept for a redelivery")),
-            }
-            if stop.load(Ordering::SeqCst) {
-                for m in rest.by_ref() {
-                    if let Some(r) = &m.receipt_handle {
-                        let _ = sqs
-                            .change_message_visibility()
-                            .queue_url(q)
-                            .receipt_handle(r)
-                            .visibility_timeout(0)
-                            .send()
-                            .await;
-                    }
-                }
+                (Ok(_), Disposition::Retry(why)) => say(&format!("message {id}: kept for a redelivery: {why}")),
+                // The state could not be stored: nothing is deleted, the messages come back.
+                (Err(e), _) => say(&format!("message {id}: {e:#}; kept for a redelivery")),
             }
         }
     }
@@ -220,7 +231,7 @@ pub async fn run(opts: &RespondOptions) -> anyhow::Result<Stats> {
     }
     let s = &consumer.stats;
     say(&format!(
-        "stopped: {} messages ({} deleted, {} not notifications, {} test events), {} objects read, {} repeated, {} ignored, {} unreadable, {} decisions",
+        "stopped: {} messages ({} deleted, {} not notifications, {} test events), {} objects read, {} repeated, {} ignored, {} unreadable, {} decisions, state stored {} times",
         s.messages,
         s.deleted,
         s.garbage,
@@ -229,7 +240,8 @@ pub async fn run(opts: &RespondOptions) -> anyhow::Result<Stats> {
         s.objects_repeated,
         s.objects_ignored,
         s.objects_failed,
-        s.decisions
+        s.decisions,
+        s.stores
     ));
     Ok(consumer.stats)
 }

@@ -1,6 +1,6 @@
-//! One notification at a time: its objects read through the scan pipeline, their facts merged into
-//! the state, the detector run over the state, new or changed findings handed to the guard, and the
-//! state stored, before the caller may delete the message.
+//! A batch of notifications at a time: their objects read through the scan pipeline, their facts
+//! merged into the state, the detector run over the state once, new or changed findings handed to the
+//! guard, and the state stored, before the caller may delete the messages.
 
 use super::decide::{Decision, Ledger, Responder, Verdict};
 use super::notify_parse::{self, ObjectRef};
@@ -45,11 +45,40 @@ pub struct Stats {
     pub objects_failed: u64,
     /// Decisions the guard made.
     pub decisions: u64,
-    /// Per message that led to a decision to act: time from receipt to the guard's return (the
-    /// revocation sent and checked), for the benchmark.
+    /// Times the state was judged and stored (once per batch of messages that read an object).
+    pub stores: u64,
+    /// Per decision to act: time from the receipt of the first message of its batch to the state
+    /// stored after the guard's return (the revocation sent and checked), for the benchmark.
     pub act_latencies: Vec<Duration>,
     /// Per message: time from receipt to the state stored.
     pub latencies: Vec<Duration>,
+}
+
+/// An object read but not yet merged into the state.
+struct ReadObject {
+    url: String,
+    etag: String,
+    facts: Facts,
+    outcome: String,
+    records: u64,
+}
+
+/// Objects read from a batch of messages, merged into the state, judged and stored together by
+/// [`Consumer::commit`]: judging and storing the whole state is most of an object's cost, and a
+/// backlog (an organization's trail delivers thousands of objects an hour) would otherwise fall
+/// further behind as the state grows. A batch is what one receive (or one Lambda invocation) brings,
+/// so an idle queue still judges each object as it arrives.
+#[derive(Default)]
+pub struct Pending {
+    objects: Vec<ReadObject>,
+    /// When each message of the batch was received.
+    received: Vec<Instant>,
+}
+
+impl Pending {
+    fn has(&self, url: &str, etag: &str) -> bool {
+        self.objects.iter().any(|o| o.url == url && o.etag == etag)
+    }
 }
 
 /// How the consumer reads and judges, whatever feeds it messages (the SQS loop or Lambda).
@@ -83,9 +112,19 @@ pub(crate) fn say(line: &str) {
 }
 
 impl Consumer {
-    /// Handles one message body; `receives` is its ApproximateReceiveCount (1 on first delivery).
+    /// Handles one message body on its own: [`Consumer::read_message`], then [`Consumer::commit`].
     pub async fn handle_message(&mut self, id: &str, body: &str, receives: u32) -> anyhow::Result<Disposition> {
-        let started = Instant::now();
+        let mut pending = Pending::default();
+        let disposition = self.read_message(id, body, receives, &mut pending).await;
+        self.commit(pending).await?;
+        Ok(disposition)
+    }
+
+    /// Reads the objects of one message body into `pending`; `receives` is its ApproximateReceiveCount
+    /// (1 on first delivery). The message may be deleted only once `pending` is committed. Objects read
+    /// before one that must be retried are committed with the rest; the redelivery skips them.
+    pub async fn read_message(&mut self, id: &str, body: &str, receives: u32, pending: &mut Pending) -> Disposition {
+        pending.received.push(Instant::now());
         self.stats.messages += 1;
         let notice = match notify_parse::parse(body) {
             Ok(n) => n,
@@ -94,7 +133,7 @@ impl Consumer {
                 self.stats.garbage += 1;
                 let head: String = body.chars().take(120).collect();
                 say(&format!("message {id}: not an S3 notification ({why}), deleted; it began {head:?}"));
-                return Ok(Disposition::Delete);
+                return Disposition::Delete;
             }
         };
         self.stats.test_events += u64::from(notice.tests);
@@ -105,32 +144,21 @@ impl Consumer {
             self.stats.objects_ignored += 1;
             say(&format!("message {id}: {why}: ignored"));
         }
-        let mut acted = false;
         for obj in &notice.objects {
-            match self.handle_object(obj, receives).await? {
-                Some(decisions) => acted |= decisions.iter().any(|d| matches!(d.verdict, Verdict::Act)),
-                None => {
-                    let why = format!("{} could not be read yet", obj.url());
-                    return Ok(Disposition::Retry(why));
-                }
+            if !self.read_object(obj, receives, pending).await {
+                return Disposition::Retry(format!("{} could not be read yet", obj.url()));
             }
         }
-        if acted {
-            self.stats.act_latencies.push(started.elapsed());
-        }
-        if self.stats.latencies.len() < 1_000_000 {
-            self.stats.latencies.push(started.elapsed());
-        }
-        Ok(Disposition::Delete)
+        Disposition::Delete
     }
 
-    /// One object: `None` when it must be retried (the message stays), else the decisions made.
-    async fn handle_object(&mut self, obj: &ObjectRef, receives: u32) -> anyhow::Result<Option<Vec<Decision>>> {
+    /// Reads one object into `pending`; false when it must be retried (the message stays).
+    async fn read_object(&mut self, obj: &ObjectRef, receives: u32, pending: &mut Pending) -> bool {
         let url = obj.url();
         if crate::source::layout::is_digest_path(&obj.key) {
             self.stats.objects_ignored += 1;
             say(&format!("{url}: CloudTrail digest, ignored"));
-            return Ok(Some(Vec::new()));
+            return true;
         }
         if let Some(k) = crate::source::layout::parse_key(&obj.key) {
             let out_acct = !self.accounts.is_empty() && !self.accounts.contains(&k.account);
@@ -141,16 +169,15 @@ impl Consumer {
                     "{url}: account {} region {} is outside the configured --account/--region: not read",
                     k.account, k.region
                 ));
-                return Ok(Some(Vec::new()));
+                return true;
             }
         }
         let raw_url = obj.raw_key.as_ref().map(|k| format!("s3://{}/{k}", obj.bucket));
-        if self.state.is_processed(&url, &obj.etag)
-            || raw_url.as_ref().is_some_and(|u| self.state.is_processed(u, &obj.etag))
-        {
+        let done = |u: &str| self.state.is_processed(u, &obj.etag) || pending.has(u, &obj.etag);
+        if done(&url) || raw_url.as_deref().is_some_and(done) {
             self.stats.objects_repeated += 1;
             say(&format!("{url}: already processed (a redelivery): skipped"));
-            return Ok(Some(Vec::new()));
+            return true;
         }
         let cap = if self.max_input_bytes == 0 { DEFAULT_MAX_INPUT } else { self.max_input_bytes };
         let mut got = crate::source::s3::get_object(&self.s3, &obj.bucket, &obj.key, obj.size, cap).await;
@@ -168,12 +195,19 @@ impl Consumer {
                 self.stats.objects_failed += 1;
                 say(&format!("{e}; received {receives} times: given up (poison object), the message is deleted"));
                 let outcome = format!("poison: {e}");
-                return self.commit(&url, &obj.etag, Facts::default(), outcome).await.map(Some);
+                pending.objects.push(ReadObject {
+                    url,
+                    etag: obj.etag.clone(),
+                    facts: Facts::default(),
+                    outcome,
+                    records: 0,
+                });
+                return true;
             }
             Err(e) => {
                 self.stats.objects_failed += 1;
                 say(&format!("{e}; the message stays on the queue (receive {receives})"));
-                return Ok(None);
+                return false;
             }
         };
         if crate::decode::parquet::sniff(&bytes) {
@@ -182,7 +216,14 @@ impl Consumer {
             self.stats.objects_failed += 1;
             say(&format!("{url}: a Parquet file, not a CloudTrail object: not read"));
             let outcome = "skipped: Parquet in a trail bucket".to_owned();
-            return self.commit(&url, &obj.etag, Facts::default(), outcome).await.map(Some);
+            pending.objects.push(ReadObject {
+                url,
+                etag: obj.etag.clone(),
+                facts: Facts::default(),
+                outcome,
+                records: 0,
+            });
+            return true;
         }
         let mut sink = FactSink::new();
         let scan_opts = ScanOptions { max_input_bytes: cap, ..ScanOptions::default() };
@@ -206,33 +247,38 @@ impl Consumer {
             self.stats.objects_failed += 1;
             say(&format!("{url}: {outcome}"));
         }
-        let decisions = self.commit(&url, &obj.etag, facts, outcome).await?;
-        say(&format!("{url}: {} records, {} decisions", summary.records, decisions.len()));
-        Ok(Some(decisions))
+        let records = summary.records;
+        pending.objects.push(ReadObject { url, etag: obj.etag.clone(), facts, outcome, records });
+        true
     }
 
-    /// Merges an object's facts into the state, judges, hands new findings to the guard and stores the
-    /// state; on a conflict with another consumer, reloads and does it again on the newer state
-    /// (decisions already made are recorded first, so the guard never acts twice on a key).
-    async fn commit(&mut self, url: &str, etag: &str, facts: Facts, outcome: String) -> anyhow::Result<Vec<Decision>> {
+    /// Merges the facts of the objects in `pending` into the state, judges once, hands new findings
+    /// to the guard and stores the state; on a conflict with another consumer, reloads and does it
+    /// again on the newer state, without the objects it has processed meanwhile (decisions already
+    /// made are recorded first, so the guard never acts twice on a key).
+    pub async fn commit(&mut self, mut pending: Pending) -> anyhow::Result<Vec<Decision>> {
         let mut made: Vec<Decision> = Vec::new();
         for attempt in 0..8 {
             if attempt > 0 {
                 self.state = self.store.load().await?;
-                if self.state.is_processed(url, etag) {
-                    return Ok(made);
-                }
+                let st = &self.state;
+                pending.objects.retain(|o| !st.is_processed(&o.url, &o.etag));
                 for d in &made {
                     self.state.ledger.record(d)?;
                 }
             }
+            if pending.objects.is_empty() {
+                break;
+            }
             let at = chrono::Utc::now();
             let now = at.timestamp_millis();
             let st = &mut self.state;
-            // The trail's clock, but never ahead of the wall clock by more than an hour: one forged
-            // record dated 2099 must not expire every fact for good.
-            st.clock_ms = st.clock_ms.max(newest_ms(&facts).min(now + 3_600_000));
-            st.facts.merge(facts.clone());
+            for o in &pending.objects {
+                // The trail's clock, but never ahead of the wall clock by more than an hour: one forged
+                // record dated 2099 must not expire every fact for good.
+                st.clock_ms = st.clock_ms.max(newest_ms(&o.facts).min(now + 3_600_000));
+                st.facts.merge(o.facts.clone());
+            }
             st.expire(now);
             let cfg = self.detect.clone();
             let findings = tokio::task::block_in_place(|| {
@@ -247,17 +293,45 @@ impl Consumer {
                 self.stats.decisions += decisions.len() as u64;
                 made.extend(decisions);
             }
-            let etag = etag.to_owned();
-            let outcome = outcome.clone();
-            self.state.processed.insert(url.to_owned(), Processed { etag, at_ms: now, outcome });
+            for o in &pending.objects {
+                let p = Processed { etag: o.etag.clone(), at_ms: now, outcome: o.outcome.clone() };
+                self.state.processed.insert(o.url.clone(), p);
+            }
             match self.store.save(&mut self.state).await? {
-                Saved::Stored => return Ok(made),
-                Saved::Conflict => {
-                    tracing::debug!(url, attempt, "state changed by another consumer: reloading");
+                Saved::Stored => {
+                    self.stats.stores += 1;
+                    let n = pending.objects.len();
+                    for o in &pending.objects {
+                        say(&format!(
+                            "{}: {} records, {} decisions (judged with {n} objects)",
+                            o.url,
+                            o.records,
+                            made.len()
+                        ));
+                    }
+                    break;
                 }
+                Saved::Conflict => tracing::debug!(attempt, "state changed by another consumer: reloading"),
+            }
+            if attempt == 7 {
+                anyhow::bail!(
+                    "{}: kept changing under this consumer (8 attempts) for {}",
+                    self.store.describe(),
+                    pending.objects.first().map_or("", |o| o.url.as_str())
+                );
             }
         }
-        anyhow::bail!("{}: kept changing under this consumer (8 attempts) for {url}", self.store.describe())
+        // Each revocation counts from the receipt of its batch's first message: the longest wait.
+        if let Some(first) = pending.received.first() {
+            let acts = made.iter().filter(|d| matches!(d.verdict, Verdict::Act)).count();
+            self.stats.act_latencies.extend(std::iter::repeat_n(first.elapsed(), acts));
+        }
+        for r in &pending.received {
+            if self.stats.latencies.len() < 1_000_000 {
+                self.stats.latencies.push(r.elapsed());
+            }
+        }
+        Ok(made)
     }
 }
 
