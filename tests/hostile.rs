@@ -484,3 +484,70 @@ fn plain_input_longer_than_the_cap_is_partial() {
         assert!(r.stderr.contains("--max-input-size"), "{}", r.stderr);
     }
 }
+
+/// A Parquet file of `rows` rows with the columns an export's reader requires, plus `extra` (name,
+/// column) beside them, zstd-compressed and dictionary-encoded as an export is.
+fn parquet_with(rows: usize, extra: Vec<(&str, arrow_array::ArrayRef)>) -> Vec<u8> {
+    use arrow_array::{ArrayRef, RecordBatch, StringArray};
+    use parquet::file::properties::WriterProperties;
+    let text = |v: &str| -> ArrayRef { std::sync::Arc::new(StringArray::from(vec![v; rows])) };
+    let ids: ArrayRef = std::sync::Arc::new(StringArray::from((0..rows).map(|i| uuid(i as u32)).collect::<Vec<_>>()));
+    let mut cols =
+        vec![("event_id", ids), ("event_name", text("GetCallerIdentity")), ("event_source", text("sts.amazonaws.com"))];
+    cols.extend(extra);
+    let batch = RecordBatch::try_from_iter(cols).unwrap();
+    let props = WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+        .set_dictionary_page_size_limit(64 << 20)
+        .build();
+    // No Arrow schema embedded: the columns read as the plain strings Parquet says they are.
+    let opts =
+        parquet::arrow::arrow_writer::ArrowWriterOptions::new().with_properties(props).with_skip_arrow_metadata(true);
+    let mut out = Vec::new();
+    let mut w = parquet::arrow::ArrowWriter::try_new_with_options(&mut out, batch.schema(), opts).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    out
+}
+
+/// Every row naming the same `len`-byte value through a dictionary: stored once, however many rows.
+fn one_value_everywhere(rows: usize, len: usize) -> arrow_array::ArrayRef {
+    use arrow_array::{DictionaryArray, Int32Array, StringArray, types::Int32Type};
+    let keys = Int32Array::from(vec![0; rows]);
+    let values = StringArray::from(vec!["a".repeat(len)]);
+    std::sync::Arc::new(DictionaryArray::<Int32Type>::try_new(keys, std::sync::Arc::new(values)).unwrap())
+}
+
+#[test]
+fn parquet_dictionaries_are_neither_copied_per_row_nor_read_past_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 1 MB user agent named by 20,000 rows: 20 GB once every row holds its own copy, 4 GB a batch.
+    let agent = parquet_with(20_000, vec![("user_agent", one_value_everywhere(20_000, 1 << 20))]);
+    assert!(agent.len() < 1 << 20, "the forged file is small: {}", agent.len());
+    std::fs::write(dir.path().join("agent.parquet"), &agent).unwrap();
+    // The same value in a column the reader never reads: never decoded, every row read.
+    let junk = parquet_with(20_000, vec![("junk", one_value_everywhere(20_000, 1 << 20))]);
+    std::fs::write(dir.path().join("junk.parquet"), &junk).unwrap();
+    // A column read as text, of another type: the file is refused, not half understood.
+    let wide: arrow_array::ArrayRef = std::sync::Arc::new(arrow_array::Int64Array::from(vec![7; 10]));
+    std::fs::write(dir.path().join("typed.parquet"), parquet_with(10, vec![("user_agent", wide)])).unwrap();
+
+    let m = scan_measured(&[&path_str(dir.path()), "--max-input-size", "16MiB"], 300);
+    assert!(m.peak_mb < BASELINE_MB, "peak {} MB", m.peak_mb);
+    assert!(!m.summary.is_null(), "{}", m.stderr);
+    let partial = reasons(&m.summary, "inputs_partial");
+    assert_eq!(partial.len(), 1, "{}", m.summary);
+    assert!(partial[0].0.ends_with("agent.parquet"), "{partial:?}");
+    assert!(partial[0].1.contains("rows hold more than 16777216 bytes"), "{partial:?}");
+    // 16 MiB of budget covers 15 rows of a 1 MB value and what each row costs besides.
+    assert_eq!(m.summary["inputs_partial"][0]["records"], 15, "{}", m.summary);
+    let skipped = reasons(&m.summary, "inputs_skipped");
+    assert_eq!(skipped.len(), 1, "{}", m.summary);
+    assert!(skipped[0].0.ends_with("typed.parquet"), "{skipped:?}");
+    assert!(skipped[0].1.contains("column user_agent is Int64, not what trailhound export writes"), "{skipped:?}");
+    assert_eq!(m.summary["inputs_read"], 1, "junk.parquet, whole: {}", m.summary);
+    // The two files share their event ids.
+    assert_eq!(m.summary["records"], 20_000, "{}", m.summary);
+    assert_eq!(m.summary["duplicates"], 15, "{}", m.summary);
+    assert_eq!(m.code, 3, "{}", m.stderr);
+}

@@ -284,7 +284,7 @@ impl Decoder {
     /// Decodes one input. `sink` gets every CloudTrail record, in input order.
     pub fn decode(&mut self, bytes: &[u8], sink: &mut dyn FnMut(&RawRecord<'_>)) -> Report {
         if parquet::sniff(bytes) {
-            return parquet::decode(bytes, sink);
+            return parquet::decode(bytes, self.max_input, sink);
         }
         if bytes.starts_with(b"PK\x03\x04") {
             let report = self.decode_zip(bytes, sink);

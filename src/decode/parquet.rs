@@ -5,15 +5,75 @@
 //! over the original logs finds. `request_parameters` and `response_elements` are passed on when
 //! they are whole JSON; when the export cut them (over 16 KiB) the few keys normalization reads
 //! are rebuilt from their own columns instead.
+//!
+//! A file is as hostile as any input, and Parquet multiplies: a dictionary page holds a value once for
+//! every row that names it, and a plain string array would copy it into each row (one 100 MB value,
+//! 4,096 times a batch). So only the columns read here are decoded, strings are read as views into
+//! the pages (the dictionary's value is held once), a column of an unexpected type refuses the file,
+//! and the rows handed on are held to a budget of bytes (see [`budget`]).
 
 use super::raw::{RawAttributes, RawIdentity, RawIssuer, RawRecord, RawResource, RawSessionContext};
 use super::{Outcome, Report};
 use arrow_array::{
-    Array, BooleanArray, ListArray, RecordBatch, RecordBatchReader, StringArray, StructArray, TimestampMillisecondArray,
+    Array, BooleanArray, ListArray, RecordBatch, StringViewArray, StructArray, TimestampMillisecondArray,
 };
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::sync::Arc;
+
+/// The text columns read; every other column of a file is never decoded.
+const TEXT: &[&str] = &[
+    "event_id",
+    "account_id",
+    "aws_region",
+    "event_source",
+    "event_name",
+    "event_type",
+    "error_code",
+    "principal_type",
+    "principal_id",
+    "principal_arn",
+    "user_name",
+    "role_arn",
+    "role_id",
+    "access_key_id",
+    "ec2_role_delivery",
+    "source_ip",
+    "user_agent",
+    "vpc_endpoint_id",
+    "vpc_endpoint_account_id",
+    "identity_provider",
+    "invoked_by",
+    "request_parameters",
+    "response_elements",
+    "minted_role_arn",
+    "minted_session_name",
+    "target_instance_id",
+    "target_public_ip",
+    "allocation_id",
+    "target_role_name",
+    "target_policy_name",
+    "minted_access_key_id",
+    "minted_role_id",
+    "created_access_key_id",
+];
+const TIMES: &[&str] = &["event_time", "session_issued_at"];
+const READ_ONLY: &str = "read_only";
+const RESOURCES: &str = "resources";
+
+/// What a row costs besides its values, and each resource besides its three values: about what it
+/// takes in memory once rebuilt, so a file of countless empty rows or resources is bounded too.
+const ROW_COST: u64 = 64;
+
+/// The bytes of values a file may hand on: the `--max-input-size` cap, or 64 times the file when that
+/// is more. An export's rows hold about 20 times its size (zstd over dictionaries), so a large
+/// partition is read whole; a crafted file that names one huge value in every row stops at the budget.
+pub fn budget(file_bytes: u64, cap: u64) -> u64 {
+    cap.max(file_bytes.saturating_mul(64))
+}
 
 /// True when `bytes` start like a Parquet file.
 pub fn sniff(bytes: &[u8]) -> bool {
@@ -25,15 +85,15 @@ struct Columns<'b> {
 }
 
 impl<'b> Columns<'b> {
-    fn text(&self, name: &str) -> Option<&'b StringArray> {
-        self.batch.column_by_name(name)?.as_any().downcast_ref::<StringArray>()
+    fn text(&self, name: &str) -> Option<&'b StringViewArray> {
+        self.batch.column_by_name(name)?.as_any().downcast_ref::<StringViewArray>()
     }
     fn time(&self, name: &str) -> Option<&'b TimestampMillisecondArray> {
         self.batch.column_by_name(name)?.as_any().downcast_ref::<TimestampMillisecondArray>()
     }
 }
 
-fn get<'a>(col: Option<&'a StringArray>, i: usize) -> &'a str {
+fn get<'a>(col: Option<&'a StringViewArray>, i: usize) -> &'a str {
     col.filter(|c| c.is_valid(i)).map_or("", |c| c.value(i))
 }
 
@@ -41,8 +101,37 @@ fn ts(col: Option<&TimestampMillisecondArray>, i: usize) -> Option<i64> {
     col.filter(|c| c.is_valid(i)).map(|c| c.value(i))
 }
 
-/// Decodes one Parquet input, handing every row to `sink` as a record.
-pub fn decode(bytes: &[u8], sink: &mut dyn FnMut(&RawRecord<'_>)) -> Report {
+/// Strings (and bytes) as views, through lists and structs.
+fn as_views(dt: &DataType) -> DataType {
+    match dt {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Binary | DataType::LargeBinary => DataType::Utf8View,
+        DataType::List(f) => DataType::List(Arc::new(f.as_ref().clone().with_data_type(as_views(f.data_type())))),
+        DataType::Struct(fs) => DataType::Struct(
+            fs.iter().map(|f| f.as_ref().clone().with_data_type(as_views(f.data_type()))).collect::<Fields>(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The type a column read here must have (as views), or None for a column not read.
+fn expected(name: &str, dt: &DataType) -> Option<bool> {
+    let ok = if TEXT.contains(&name) {
+        *dt == DataType::Utf8View
+    } else if TIMES.contains(&name) {
+        matches!(dt, DataType::Timestamp(TimeUnit::Millisecond, _))
+    } else if name == READ_ONLY {
+        *dt == DataType::Boolean
+    } else if name == RESOURCES {
+        matches!(dt, DataType::List(item) if matches!(item.data_type(), DataType::Struct(fs)
+            if fs.iter().all(|f| *f.data_type() == DataType::Utf8View)))
+    } else {
+        return None;
+    };
+    Some(ok)
+}
+
+/// Decodes one Parquet input, handing every row to `sink` as a record, within [`budget`].
+pub fn decode(bytes: &[u8], cap: u64, sink: &mut dyn FnMut(&RawRecord<'_>)) -> Report {
     let mut report = Report {
         format: "parquet",
         outcome: Outcome::Read,
@@ -51,20 +140,56 @@ pub fn decode(bytes: &[u8], sink: &mut dyn FnMut(&RawRecord<'_>)) -> Report {
         bytes_decompressed: bytes.len() as u64,
         warnings: Vec::new(),
     };
-    let reader = match ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
-        .and_then(|b| b.with_batch_size(4096).build())
-    {
+    let data = bytes::Bytes::copy_from_slice(bytes);
+    // The types Parquet states, not those of an Arrow schema the writer may have embedded.
+    let plain = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+    let meta = match ArrowReaderMetadata::load(&data, plain) {
+        Ok(m) => m,
+        Err(e) => {
+            report.outcome = Outcome::Skipped(format!("not a complete Parquet file: {e}"));
+            return report;
+        }
+    };
+    let schema = meta.schema().clone();
+    if schema.field_with_name("event_name").is_err() || schema.field_with_name("event_source").is_err() {
+        report.outcome = Outcome::Ignored("not CloudTrail: Parquet without the columns of a trailhound export".into());
+        return report;
+    }
+    let mut roots = Vec::new();
+    let mut fields = Vec::new();
+    for (i, f) in schema.fields().iter().enumerate() {
+        let f = Field::clone(f).with_data_type(as_views(f.data_type()));
+        match expected(f.name(), f.data_type()) {
+            Some(true) => roots.push(i),
+            Some(false) => {
+                // A forged type can be long (a struct of many fields): the first 120 bytes name it.
+                let ty = f.data_type().to_string();
+                let why = format!(
+                    "column {} is {}, not what trailhound export writes: not read",
+                    f.name(),
+                    &ty[..ty.floor_char_boundary(120)]
+                );
+                report.outcome = Outcome::Skipped(why);
+                return report;
+            }
+            None => {}
+        }
+        fields.push(f);
+    }
+    let views = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+    let built = ArrowReaderMetadata::try_new(meta.metadata().clone(), views).and_then(|m| {
+        let mask = ProjectionMask::roots(m.parquet_schema(), roots);
+        ParquetRecordBatchReaderBuilder::new_with_metadata(data, m).with_projection(mask).with_batch_size(4096).build()
+    });
+    let reader = match built {
         Ok(r) => r,
         Err(e) => {
             report.outcome = Outcome::Skipped(format!("not a complete Parquet file: {e}"));
             return report;
         }
     };
-    let schema = reader.schema();
-    if schema.field_with_name("event_name").is_err() || schema.field_with_name("event_source").is_err() {
-        report.outcome = Outcome::Ignored("not CloudTrail: Parquet without the columns of a trailhound export".into());
-        return report;
-    }
+    let budget = budget(bytes.len() as u64, cap);
+    let mut left = budget;
     for batch in reader {
         let batch = match batch {
             Ok(b) => b,
@@ -74,15 +199,51 @@ pub fn decode(bytes: &[u8], sink: &mut dyn FnMut(&RawRecord<'_>)) -> Report {
                 return report;
             }
         };
-        let n = rows(&batch, sink);
+        let (n, whole) = rows(&batch, &mut left, sink);
         report.records += n;
+        if !whole {
+            let why = format!(
+                "its rows hold more than {budget} bytes (the --max-input-size cap, or 64 times the file when more): only that much was read"
+            );
+            report.outcome = if report.records > 0 { Outcome::Partial(why) } else { Outcome::Skipped(why) };
+            return report;
+        }
     }
     report
 }
 
-/// Hands the rows of one batch to `sink`; returns how many.
-fn rows(batch: &RecordBatch, sink: &mut dyn FnMut(&RawRecord<'_>)) -> u64 {
+/// What one row costs against the budget: its values' bytes, and [`ROW_COST`] for it and for each of
+/// its resources.
+fn row_cost(texts: &[&StringViewArray], resources: Option<&ListArray>, i: usize) -> u64 {
+    let mut cost = ROW_COST;
+    for col in texts {
+        if col.is_valid(i) {
+            cost += col.value(i).len() as u64;
+        }
+    }
+    if let Some(list) = resources.filter(|l| l.is_valid(i)) {
+        let (from, to) = (list.value_offsets()[i], list.value_offsets()[i + 1]);
+        cost += ROW_COST * (to - from).max(0) as u64;
+        if let Some(s) = list.values().as_any().downcast_ref::<StructArray>() {
+            for col in s.columns() {
+                if let Some(c) = col.as_any().downcast_ref::<StringViewArray>() {
+                    for j in from.max(0) as usize..to.max(0) as usize {
+                        if c.is_valid(j) {
+                            cost += c.value(j).len() as u64;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    cost
+}
+
+/// Hands the rows of one batch to `sink` while `left` covers them; returns how many, and false when
+/// the budget ran out before the batch's end.
+fn rows(batch: &RecordBatch, left: &mut u64, sink: &mut dyn FnMut(&RawRecord<'_>)) -> (u64, bool) {
     let c = Columns { batch };
+    let texts: Vec<&StringViewArray> = TEXT.iter().filter_map(|n| c.text(n)).collect();
     let t = |n: &str| c.text(n);
     let (event_id, account, region, source, name) =
         (t("event_id"), t("account_id"), t("aws_region"), t("event_source"), t("event_name"));
@@ -103,6 +264,11 @@ fn rows(batch: &RecordBatch, sink: &mut dyn FnMut(&RawRecord<'_>)) -> u64 {
     let read_only = batch.column_by_name("read_only").and_then(|a| a.as_any().downcast_ref::<BooleanArray>());
     let resources = batch.column_by_name("resources").and_then(|a| a.as_any().downcast_ref::<ListArray>());
     for i in 0..batch.num_rows() {
+        let cost = row_cost(&texts, resources, i);
+        if cost > *left {
+            return (i as u64, false);
+        }
+        *left -= cost;
         let g = |col| get(col, i);
         let issued_ms = ts(issued, i);
         let has_context = !g(delivery).is_empty() || !g(role_arn).is_empty() || issued_ms.is_some();
@@ -154,14 +320,14 @@ fn rows(batch: &RecordBatch, sink: &mut dyn FnMut(&RawRecord<'_>)) -> u64 {
         };
         sink(&rec);
     }
-    batch.num_rows() as u64
+    (batch.num_rows() as u64, true)
 }
 
 fn resource_list(col: Option<&ListArray>, i: usize) -> Vec<RawResource<'static>> {
     let Some(list) = col.filter(|l| l.is_valid(i)) else { return Vec::new() };
     let entries = list.value(i);
     let Some(s) = entries.as_any().downcast_ref::<StructArray>() else { return Vec::new() };
-    let f = |name: &str| s.column_by_name(name).and_then(|a| a.as_any().downcast_ref::<StringArray>().cloned());
+    let f = |name: &str| s.column_by_name(name).and_then(|a| a.as_any().downcast_ref::<StringViewArray>().cloned());
     let (arn, kind, acct) = (f("arn"), f("type"), f("account_id"));
     (0..s.len())
         .map(|j| RawResource {
