@@ -3,15 +3,21 @@
 //! source mapping must have `ReportBatchItemFailures`), the state in DynamoDB (a function's instances
 //! share nothing else). Messages not listed as failures are deleted by Lambda.
 
-use super::process::{Consumer, Disposition, Pending, say};
+use super::batch::{Fate, Message};
+use super::process::{Consumer, say};
 use super::store::StateLocation;
 use super::{RespondOptions, consumer};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Time kept back from an invocation's timeout to judge and store what was read.
+const MARGIN: Duration = Duration::from_secs(15);
 
 /// Handles one batch. Every message is attempted (a standard queue has no order to keep); the state is
-/// reloaded first, since other instances of the function may have stored since.
-pub async fn handle_batch(c: &mut Consumer, event: SqsEvent) -> SqsBatchResponse {
+/// reloaded first, since other instances of the function may have stored since. `deadline` is when the
+/// invocation times out (None: no limit).
+pub async fn handle_batch(c: &mut Consumer, event: SqsEvent, deadline: Option<SystemTime>) -> SqsBatchResponse {
     let mut resp = SqsBatchResponse::default();
     let mut fail = |id: &str| {
         let mut f = BatchItemFailure::default();
@@ -28,25 +34,32 @@ pub async fn handle_batch(c: &mut Consumer, event: SqsEvent) -> SqsBatchResponse
             return resp;
         }
     }
-    // Every message is read, then the batch is judged and stored once; a message is reported as
-    // processed only once the state that records its objects is stored.
-    let mut pending = Pending::default();
-    let mut read = Vec::with_capacity(event.records.len());
-    for m in &event.records {
-        let id = m.message_id.as_deref().unwrap_or("");
-        let receives = m.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1);
-        read.push((id, c.read_message(id, m.body.as_deref().unwrap_or(""), receives, &mut pending).await));
-    }
-    let committed = c.commit(pending).await;
-    for (id, disposition) in read {
-        match (&committed, disposition) {
-            (Ok(_), Disposition::Delete) => {}
-            (Ok(_), Disposition::Retry(why)) => {
+    // The batch's objects are read, judged and stored in chunks; a message is reported as processed
+    // only once the state that records its objects is stored. Messages not reached while more than
+    // `MARGIN` of the invocation is left go back to the queue, so what was read is stored in time.
+    let msgs: Vec<Message<'_>> = event
+        .records
+        .iter()
+        .map(|m| Message {
+            id: m.message_id.as_deref().unwrap_or(""),
+            body: m.body.as_deref().unwrap_or(""),
+            receives: m.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1),
+        })
+        .collect();
+    let late = || deadline.is_some_and(|d| d.duration_since(SystemTime::now()).unwrap_or_default() < MARGIN);
+    let fates = c.drain(&msgs, Instant::now(), late).await;
+    for (m, fate) in msgs.iter().zip(fates) {
+        let id = m.id;
+        match fate {
+            Fate::Delete => {}
+            Fate::Keep(why) => {
                 say(&format!("message {id}: returned for a redelivery: {why}"));
                 fail(id);
             }
-            (Err(e), _) => {
-                say(&format!("message {id}: {e:#}; returned for a redelivery"));
+            Fate::Unread => {
+                say(&format!(
+                    "message {id}: not read before the invocation's time ran short: returned for a redelivery"
+                ));
                 fail(id);
             }
         }
@@ -74,7 +87,7 @@ pub async fn run(opts: &RespondOptions) -> anyhow::Result<()> {
         let c = c.clone();
         async move {
             let mut c = c.lock().await;
-            Ok::<_, lambda_runtime::Error>(handle_batch(&mut c, ev.payload).await)
+            Ok::<_, lambda_runtime::Error>(handle_batch(&mut c, ev.payload, Some(ev.context.deadline())).await)
         }
     });
     lambda_runtime::run(handler).await.map_err(|e| anyhow::anyhow!("Lambda runtime: {e}"))

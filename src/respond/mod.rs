@@ -12,6 +12,7 @@
 
 pub mod act;
 pub mod announce;
+pub mod batch;
 pub mod decide;
 pub mod lambda;
 pub mod notify_parse;
@@ -21,7 +22,7 @@ pub mod state;
 pub mod store;
 
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use process::{Consumer, Disposition, Stats, say};
+use process::{Consumer, Stats, say};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -172,57 +173,52 @@ pub async fn run(opts: &RespondOptions) -> anyhow::Result<Stats> {
         if msgs.is_empty() && opts.exit_when_empty {
             break;
         }
-        // Every message of the receive is read, then the batch is judged and stored once, then the
-        // messages are deleted: none is deleted before the state that records its objects is stored.
-        let mut pending = process::Pending::default();
-        let mut read = Vec::with_capacity(msgs.len());
-        let beats: Vec<_> = msgs
+        // The batch's objects are read, judged and stored in chunks; a message is deleted only once
+        // the state that records its objects is stored. Every message of the batch stays invisible
+        // to other consumers until its fate is known.
+        let received = std::time::Instant::now();
+        let mut beats: std::collections::HashMap<String, tokio::task::JoinHandle<()>> = msgs
             .iter()
             .filter_map(|m| m.receipt_handle.clone())
-            .map(|r| heartbeat(sqs.clone(), q.clone(), r, visibility))
+            .map(|r| (r.clone(), heartbeat(sqs.clone(), q.clone(), r, visibility)))
             .collect();
-        let mut rest = msgs.into_iter();
-        for m in rest.by_ref() {
-            let receipt = m.receipt_handle.clone().unwrap_or_default();
-            let id = m.message_id.clone().unwrap_or_default();
-            let receives = m
-                .attributes
-                .as_ref()
-                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(1);
-            let disposition = consumer.read_message(&id, m.body.as_deref().unwrap_or(""), receives, &mut pending).await;
-            read.push((id, receipt, disposition));
-            if stop.load(Ordering::SeqCst) {
-                break;
+        let batch: Vec<batch::Message<'_>> = msgs
+            .iter()
+            .map(|m| batch::Message {
+                id: m.message_id.as_deref().unwrap_or(""),
+                body: m.body.as_deref().unwrap_or(""),
+                receives: m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1),
+            })
+            .collect();
+        let fates = consumer.drain(&batch, received, || stop.load(Ordering::SeqCst)).await;
+        for (m, fate) in msgs.iter().zip(fates) {
+            let id = m.message_id.as_deref().unwrap_or("");
+            let receipt = m.receipt_handle.as_deref().unwrap_or("");
+            // Its heartbeat stops first, so it cannot hide again a message handed back below.
+            if let Some(beat) = beats.remove(receipt) {
+                beat.abort();
             }
-        }
-        // On a signal, the messages not read yet go back to the queue at once.
-        for m in rest {
-            if let Some(r) = &m.receipt_handle {
-                let _ =
-                    sqs.change_message_visibility().queue_url(q).receipt_handle(r).visibility_timeout(0).send().await;
-            }
-        }
-        let committed = consumer.commit(pending).await;
-        for beat in beats {
-            beat.abort();
-        }
-        for (id, receipt, disposition) in read {
-            match (&committed, disposition) {
-                (Ok(_), Disposition::Delete) => {
-                    match sqs.delete_message().queue_url(q).receipt_handle(&receipt).send().await {
-                        Ok(_) => consumer.stats.deleted += 1,
-                        // The state records the objects: a redelivery is recognized and skipped.
-                        Err(e) => say(&format!(
-                            "message {id}: DeleteMessage failed ({}): it will come back and be skipped",
-                            aws_sdk_sqs::error::DisplayErrorContext(&e)
-                        )),
-                    }
+            match fate {
+                batch::Fate::Delete => match sqs.delete_message().queue_url(q).receipt_handle(receipt).send().await {
+                    Ok(_) => consumer.stats.deleted += 1,
+                    // The state records the objects: a redelivery is recognized and skipped.
+                    Err(e) => say(&format!(
+                        "message {id}: DeleteMessage failed ({}): it will come back and be skipped",
+                        aws_sdk_sqs::error::DisplayErrorContext(&e)
+                    )),
+                },
+                batch::Fate::Keep(why) => say(&format!("message {id}: kept for a redelivery: {why}")),
+                // On a signal, the messages not read go back to the queue at once.
+                batch::Fate::Unread => {
+                    let back =
+                        sqs.change_message_visibility().queue_url(q).receipt_handle(receipt).visibility_timeout(0);
+                    let _ = back.send().await;
                 }
-                (Ok(_), Disposition::Retry(why)) => say(&format!("message {id}: kept for a redelivery: {why}")),
-                // The state could not be stored: nothing is deleted, the messages come back.
-                (Err(e), _) => say(&format!("message {id}: {e:#}; kept for a redelivery")),
             }
         }
     }

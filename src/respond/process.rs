@@ -2,6 +2,7 @@
 //! merged into the state, the detector run over the state once, new or changed findings handed to the
 //! guard, and the state stored, before the caller may delete the messages.
 
+use super::batch::Pending;
 use super::decide::{Decision, Ledger, Responder, Verdict};
 use super::notify_parse::{self, ObjectRef};
 use super::state::{Processed, State, changed};
@@ -13,16 +14,6 @@ use crate::detect::facts::{FactSink, Facts};
 use crate::report::escape::term;
 use crate::scan::{ScanOptions, scan_bytes};
 use std::time::{Duration, Instant};
-
-/// What to do with a message once processed.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Disposition {
-    /// Every object it names is processed (or reported and given up) and the state stored: delete it.
-    Delete,
-    /// An object could not be read yet (denied, unreachable): leave the message for a redelivery (and,
-    /// after the queue's maxReceiveCount, its dead-letter queue). The reason names the object.
-    Retry(String),
-}
 
 /// Counts of a run, for the closing line and the benchmark.
 #[derive(Debug, Default, Clone)]
@@ -55,30 +46,12 @@ pub struct Stats {
 }
 
 /// An object read but not yet merged into the state.
-struct ReadObject {
-    url: String,
-    etag: String,
+pub(super) struct ReadObject {
+    pub(super) url: String,
+    pub(super) etag: String,
     facts: Facts,
     outcome: String,
     records: u64,
-}
-
-/// Objects read from a batch of messages, merged into the state, judged and stored together by
-/// [`Consumer::commit`]: judging and storing the whole state is most of an object's cost, and a
-/// backlog (an organization's trail delivers thousands of objects an hour) would otherwise fall
-/// further behind as the state grows. A batch is what one receive (or one Lambda invocation) brings,
-/// so an idle queue still judges each object as it arrives.
-#[derive(Default)]
-pub struct Pending {
-    objects: Vec<ReadObject>,
-    /// When each message of the batch was received.
-    received: Vec<Instant>,
-}
-
-impl Pending {
-    fn has(&self, url: &str, etag: &str) -> bool {
-        self.objects.iter().any(|o| o.url == url && o.etag == etag)
-    }
 }
 
 /// How the consumer reads and judges, whatever feeds it messages (the SQS loop or Lambda).
@@ -112,28 +85,17 @@ pub(crate) fn say(line: &str) {
 }
 
 impl Consumer {
-    /// Handles one message body on its own: [`Consumer::read_message`], then [`Consumer::commit`].
-    pub async fn handle_message(&mut self, id: &str, body: &str, receives: u32) -> anyhow::Result<Disposition> {
-        let mut pending = Pending::default();
-        let disposition = self.read_message(id, body, receives, &mut pending).await;
-        self.commit(pending).await?;
-        Ok(disposition)
-    }
-
-    /// Reads the objects of one message body into `pending`; `receives` is its ApproximateReceiveCount
-    /// (1 on first delivery). The message may be deleted only once `pending` is committed. Objects read
-    /// before one that must be retried are committed with the rest; the redelivery skips them.
-    pub async fn read_message(&mut self, id: &str, body: &str, receives: u32, pending: &mut Pending) -> Disposition {
-        pending.received.push(Instant::now());
+    /// The objects one message body names (none for garbage, reported: it never parses on a
+    /// redelivery, so it is deleted with its batch).
+    pub(super) fn open_message(&mut self, id: &str, body: &str) -> Vec<ObjectRef> {
         self.stats.messages += 1;
         let notice = match notify_parse::parse(body) {
             Ok(n) => n,
             Err(why) => {
-                // Garbage never parses on a redelivery: keeping it would only delay the queue.
                 self.stats.garbage += 1;
                 let head: String = body.chars().take(120).collect();
                 say(&format!("message {id}: not an S3 notification ({why}), deleted; it began {head:?}"));
-                return Disposition::Delete;
+                return Vec::new();
             }
         };
         self.stats.test_events += u64::from(notice.tests);
@@ -144,16 +106,12 @@ impl Consumer {
             self.stats.objects_ignored += 1;
             say(&format!("message {id}: {why}: ignored"));
         }
-        for obj in &notice.objects {
-            if !self.read_object(obj, receives, pending).await {
-                return Disposition::Retry(format!("{} could not be read yet", obj.url()));
-            }
-        }
-        Disposition::Delete
+        notice.objects
     }
 
-    /// Reads one object into `pending`; false when it must be retried (the message stays).
-    async fn read_object(&mut self, obj: &ObjectRef, receives: u32, pending: &mut Pending) -> bool {
+    /// Reads one object into `pending`; false when it must be retried (the message stays). `receives`
+    /// is its message's ApproximateReceiveCount (1 on first delivery).
+    pub(super) async fn read_object(&mut self, obj: &ObjectRef, receives: u32, pending: &mut Pending) -> bool {
         let url = obj.url();
         if crate::source::layout::is_digest_path(&obj.key) {
             self.stats.objects_ignored += 1;
@@ -195,13 +153,7 @@ impl Consumer {
                 self.stats.objects_failed += 1;
                 say(&format!("{e}; received {receives} times: given up (poison object), the message is deleted"));
                 let outcome = format!("poison: {e}");
-                pending.objects.push(ReadObject {
-                    url,
-                    etag: obj.etag.clone(),
-                    facts: Facts::default(),
-                    outcome,
-                    records: 0,
-                });
+                pending.push(ReadObject { url, etag: obj.etag.clone(), facts: Facts::default(), outcome, records: 0 });
                 return true;
             }
             Err(e) => {
@@ -216,13 +168,7 @@ impl Consumer {
             self.stats.objects_failed += 1;
             say(&format!("{url}: a Parquet file, not a CloudTrail object: not read"));
             let outcome = "skipped: Parquet in a trail bucket".to_owned();
-            pending.objects.push(ReadObject {
-                url,
-                etag: obj.etag.clone(),
-                facts: Facts::default(),
-                outcome,
-                records: 0,
-            });
+            pending.push(ReadObject { url, etag: obj.etag.clone(), facts: Facts::default(), outcome, records: 0 });
             return true;
         }
         let mut sink = FactSink::new();
@@ -248,7 +194,7 @@ impl Consumer {
             say(&format!("{url}: {outcome}"));
         }
         let records = summary.records;
-        pending.objects.push(ReadObject { url, etag: obj.etag.clone(), facts, outcome, records });
+        pending.push(ReadObject { url, etag: obj.etag.clone(), facts, outcome, records });
         true
     }
 
@@ -256,19 +202,59 @@ impl Consumer {
     /// to the guard and stores the state; on a conflict with another consumer, reloads and does it
     /// again on the newer state, without the objects it has processed meanwhile (decisions already
     /// made are recorded first, so the guard never acts twice on a key).
-    pub async fn commit(&mut self, mut pending: Pending) -> anyhow::Result<Vec<Decision>> {
+    /// `received` is when the batch arrived, for the latencies.
+    pub async fn commit(&mut self, mut pending: Pending, received: Instant) -> anyhow::Result<Vec<Decision>> {
         let mut made: Vec<Decision> = Vec::new();
+        if let Err(e) = self.try_commit(&mut pending, &mut made).await {
+            self.restore(&pending, &made).await;
+            return Err(e);
+        }
+        // Each revocation and each message counts from the batch's receipt: the longest wait.
+        let acts = made.iter().filter(|d| matches!(d.verdict, Verdict::Act)).count();
+        self.stats.act_latencies.extend(std::iter::repeat_n(received.elapsed(), acts));
+        for _ in 0..pending.messages {
+            if self.stats.latencies.len() < 1_000_000 {
+                self.stats.latencies.push(received.elapsed());
+            }
+        }
+        Ok(made)
+    }
+
+    /// After a failed commit the state in memory holds the chunk's objects as processed though the
+    /// store does not: their redelivery would be skipped and deleted. So it goes back to the state as
+    /// stored, with the decisions made (the guard never acts twice on a key); if that cannot be read
+    /// either, the chunk's objects at least are no longer marked processed, so they are read again.
+    async fn restore(&mut self, pending: &Pending, made: &[Decision]) {
+        match self.store.load().await {
+            Ok(s) => {
+                self.state = s;
+                for d in made {
+                    if let Err(e) = self.state.ledger.record(d) {
+                        say(&format!("decision {} not recorded again: {e:#}", d.id));
+                    }
+                }
+            }
+            Err(e) => {
+                say(&format!("{e:#}: the objects of the batch will be read again on their redelivery"));
+                for o in &pending.objects {
+                    self.state.processed.remove(&o.url);
+                }
+            }
+        }
+    }
+
+    async fn try_commit(&mut self, pending: &mut Pending, made: &mut Vec<Decision>) -> anyhow::Result<()> {
         for attempt in 0..8 {
             if attempt > 0 {
                 self.state = self.store.load().await?;
                 let st = &self.state;
                 pending.objects.retain(|o| !st.is_processed(&o.url, &o.etag));
-                for d in &made {
+                for d in made.iter() {
                     self.state.ledger.record(d)?;
                 }
             }
             if pending.objects.is_empty() {
-                break;
+                return Ok(());
             }
             let at = chrono::Utc::now();
             let now = at.timestamp_millis();
@@ -302,14 +288,9 @@ impl Consumer {
                     self.stats.stores += 1;
                     let n = pending.objects.len();
                     for o in &pending.objects {
-                        say(&format!(
-                            "{}: {} records, {} decisions (judged with {n} objects)",
-                            o.url,
-                            o.records,
-                            made.len()
-                        ));
+                        say(&format!("{}: {} records, judged and stored with {n} objects", o.url, o.records));
                     }
-                    break;
+                    return Ok(());
                 }
                 Saved::Conflict => tracing::debug!(attempt, "state changed by another consumer: reloading"),
             }
@@ -321,17 +302,7 @@ impl Consumer {
                 );
             }
         }
-        // Each revocation counts from the receipt of its batch's first message: the longest wait.
-        if let Some(first) = pending.received.first() {
-            let acts = made.iter().filter(|d| matches!(d.verdict, Verdict::Act)).count();
-            self.stats.act_latencies.extend(std::iter::repeat_n(first.elapsed(), acts));
-        }
-        for r in &pending.received {
-            if self.stats.latencies.len() < 1_000_000 {
-                self.stats.latencies.push(r.elapsed());
-            }
-        }
-        Ok(made)
+        Ok(())
     }
 }
 
