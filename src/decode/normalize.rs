@@ -49,10 +49,18 @@ pub struct Filter {
     pub keep_raw_all: bool,
 }
 
+/// A request or response longer than this is no CloudTrail's (an event holds at most 256 KB in all):
+/// it is named, not parsed, since a tree of it takes 10 to 30 times its size.
+const MAX_KEPT_SOURCE: usize = 256 * 1024;
+
 /// Raw request or response JSON, secrets redacted and size capped.
 fn kept_raw(raw: Option<&str>) -> Option<String> {
     const MAX: usize = 16 * 1024;
-    let mut v: serde_json::Value = serde_json::from_str(raw?).ok()?;
+    let raw = raw?;
+    if raw.len() > MAX_KEPT_SOURCE {
+        return Some(format!("\"({} bytes, more than a CloudTrail event holds: not kept)\"", raw.len()));
+    }
+    let mut v: serde_json::Value = serde_json::from_str(raw).ok()?;
     if v.is_null() {
         return None;
     }
@@ -382,6 +390,22 @@ mod tests {
             assert_eq!(use_hash(parts), h.finish());
         }
         assert_ne!(use_hash(["ab", "", "c", ""]), use_hash(["a", "b", "c", ""]));
+    }
+
+    #[test]
+    fn kept_raw_is_redacted_cut_and_never_parsed_past_what_cloudtrail_writes() {
+        let small = r#"{"roleArn":"arn:aws:iam::1:role/r","password":"hunter2"}"#;
+        let kept = kept_raw(Some(small)).unwrap();
+        assert!(kept.contains("arn:aws:iam::1:role/r") && !kept.contains("hunter2"), "{kept}");
+        let long = format!(r#"{{"a":"{}"}}"#, "x".repeat(100_000));
+        let kept = kept_raw(Some(&long)).unwrap();
+        assert!(kept.ends_with("...(truncated)") && kept.len() < 17 * 1024, "{}", kept.len());
+        let huge = format!(r#"{{"a":[{}0]}}"#, "0,".repeat(200_000));
+        let kept = kept_raw(Some(&huge)).unwrap();
+        assert_eq!(kept, format!("\"({} bytes, more than a CloudTrail event holds: not kept)\"", huge.len()));
+        assert!(serde_json::from_str::<String>(&kept).is_ok(), "still JSON: {kept}");
+        assert_eq!(kept_raw(Some("null")), None);
+        assert_eq!(kept_raw(None), None);
     }
 
     #[test]
