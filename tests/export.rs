@@ -268,6 +268,33 @@ fn export_records(dir: &Path, records: &[serde_json::Value]) -> (PathBuf, Vec<St
     (out, names)
 }
 
+/// Events that cycle through more partitions than files may be open (a CloudTrail Lake or
+/// lookup-events dump mixing accounts) wait in their partition's rows: one file per partition, not one
+/// per event, and every event is in the export.
+#[test]
+fn events_cycling_through_more_partitions_than_open_files_write_one_file_per_partition() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.json");
+    let records: Vec<serde_json::Value> = (0..4000)
+        .map(|i| event(&format!("{:012}", 100_000_000_000u64 + i % 40), "us-east-1", &format!("e{i}")))
+        .collect();
+    std::fs::write(&input, serde_json::json!({ "Records": records }).to_string()).unwrap();
+    let out = tmp.path().join("export");
+    let r = export(&[path_str(&input)], &out, &["--max-open-files", "8"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let written = files(&out);
+    assert_eq!(written.len(), 40, "{:?}", written.keys());
+    assert!(written.keys().all(|n| n.ends_with("/part-00000.parquet")), "{:?}", written.keys());
+    let rows: i64 = written
+        .into_values()
+        .map(|b| {
+            use parquet::file::reader::{FileReader, SerializedFileReader};
+            SerializedFileReader::new(bytes::Bytes::from(b)).unwrap().metadata().file_metadata().num_rows()
+        })
+        .sum();
+    assert_eq!(rows, 4000);
+}
+
 #[test]
 fn hostile_partition_values_stay_inside_the_target_and_zeros_are_kept() {
     let tmp = tempfile::tempdir().unwrap();
@@ -331,8 +358,13 @@ fn an_unfinished_export_leaves_only_temporary_names() {
     let mut ex = Exporter::new(d, ExportOptions::default());
     let mut batch = Batch::default();
     let filter = trailhound::decode::normalize::Filter::default();
-    let text = serde_json::json!({"Records": [event("111122223333", "us-east-1", "a"), event("111122223333", "us-west-2", "b")]})
-        .to_string();
+    // A batch of rows for each of two partitions: both files are opened and written to.
+    let records: Vec<serde_json::Value> = (0..4096)
+        .flat_map(|i| {
+            [event("111122223333", "us-east-1", &format!("a{i}")), event("111122223333", "us-west-2", &format!("b{i}"))]
+        })
+        .collect();
+    let text = serde_json::json!({ "Records": records }).to_string();
     trailhound::decode::Decoder::new().decode(text.as_bytes(), &mut |rec| {
         trailhound::decode::normalize::normalize(rec, &filter, &mut batch);
     });

@@ -4,10 +4,16 @@
 //! the same filters, de-duplication and accounting. Events reach it in input order whatever the thread
 //! count, and everything it does depends only on that order: the same input gives the same files.
 //!
-//! Memory is bounded three ways: rows are handed to the Parquet writer every few thousand; a row
-//! group closes at `row_group_bytes` of encoded data, or earlier for the largest open file when all
-//! open files together hold more than `memory_bytes`; and at most `max_open` files are open at once
-//! (the least recently used is finished, and its partition gets a new file if more events come).
+//! Memory is bounded four ways: rows are gathered per partition and handed to the Parquet writer
+//! every few thousand; the rows gathered for all partitions together are bounded in partitions and in
+//! bytes (past either, every partition's rows are handed on); a row group closes at `row_group_bytes`
+//! of encoded data, or earlier for the largest open file when all open files together hold more than
+//! `memory_bytes`; and at most `max_open` files are open at once (the least recently written is
+//! finished, and its partition gets a new file if more events come).
+//!
+//! Rows wait in their partition's buffer, not in an open file, so an input whose events cycle through
+//! more partitions than files may be open (a CloudTrail Lake or `lookup-events` dump mixing accounts)
+//! still writes files of thousands of rows, not one file per event.
 
 pub mod dest;
 pub mod partition;
@@ -72,12 +78,17 @@ struct PartKey {
     day: Option<i64>,
 }
 
-/// A partition's open file, as the scan's merge sees it: rows not yet handed to the writer thread.
-struct Open {
-    rows: schema::Rows,
+/// A partition's open file, as the scan's merge sees it.
+struct OpenFile {
     id: u64,
+    /// When rows were last handed to it (the export's event count then).
     last_used: u64,
 }
+
+/// Partitions whose rows are gathered at once, at most...
+const BUFFERED_PARTITIONS: usize = 4096;
+/// ...and bytes of text in them all.
+const BUFFERED_TEXT: usize = 256 << 20;
 
 /// Record batches queued for the writer thread (a few MB each): bounds memory when it falls behind.
 const QUEUE: usize = 8;
@@ -90,7 +101,11 @@ pub struct Exporter {
     opts: ExportOptions,
     schema: SchemaRef,
     dest: Arc<Dest>,
-    open: BTreeMap<PartKey, Open>,
+    /// Rows of each partition not yet handed to the writer thread.
+    buffers: BTreeMap<PartKey, schema::Rows>,
+    /// Text bytes in `buffers`.
+    buffered_text: usize,
+    files: BTreeMap<PartKey, OpenFile>,
     /// Next file number of each partition folder that had a file.
     next_file: BTreeMap<String, u32>,
     next_id: u64,
@@ -128,7 +143,9 @@ impl Exporter {
             opts,
             schema,
             dest,
-            open: BTreeMap::new(),
+            buffers: BTreeMap::new(),
+            buffered_text: 0,
+            files: BTreeMap::new(),
             next_file: BTreeMap::new(),
             next_id: 0,
             tick: 0,
@@ -155,7 +172,7 @@ impl Exporter {
         }
     }
 
-    fn open_file(&mut self, key: &PartKey) -> anyhow::Result<Open> {
+    fn open_file(&mut self, key: &PartKey) -> anyhow::Result<u64> {
         let folder = partition::folder(&key.account, &key.region, key.day.map(|d| d * 86_400_000));
         // Numbered by folder, not by partition: folder names keep 64 bytes of a value, so two long
         // forged values share a folder, and must not share a file name in it.
@@ -168,51 +185,72 @@ impl Exporter {
         if let Some(parent) = tmp.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        // Created here, so the temporary name exists as soon as the partition does.
+        // Created here, so the temporary name exists as soon as the file is asked for.
         let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         let id = self.next_id;
         self.next_id += 1;
         self.send(writer::Msg::Open { id, file, tmp, rel })?;
-        Ok(Open { rows: schema::Rows::default(), id, last_used: 0 })
+        Ok(id)
     }
 
-    fn flush_rows(&mut self, key: &PartKey) -> anyhow::Result<()> {
-        let Some(o) = self.open.get_mut(key) else { return Ok(()) };
-        if o.rows.is_empty() {
+    /// Hands the partition's gathered rows to its file, opening one (and finishing the least recently
+    /// written file, with its own gathered rows first, when `max_open` are open).
+    fn write_out(&mut self, key: &PartKey) -> anyhow::Result<()> {
+        let Some(mut rows) = self.buffers.remove(key) else { return Ok(()) };
+        self.buffered_text -= rows.text_bytes();
+        if rows.is_empty() {
             return Ok(());
         }
-        let (id, batch) = (o.id, o.rows.take(&self.schema)?);
+        if !self.files.contains_key(key) {
+            if self.files.len() >= self.opts.max_open.max(1) {
+                let lru = self.files.iter().min_by_key(|(_, f)| f.last_used).map(|(k, _)| k.clone());
+                if let Some(k) = lru {
+                    self.close(&k)?;
+                }
+            }
+            let id = self.open_file(key)?;
+            self.files.insert(key.clone(), OpenFile { id, last_used: 0 });
+        }
+        let tick = self.tick;
+        let Some(f) = self.files.get_mut(key) else { return Ok(()) };
+        f.last_used = tick;
+        let (id, batch) = (f.id, rows.take(&self.schema)?);
         self.send(writer::Msg::Write { id, batch })
     }
 
+    /// Finishes the partition's file, after handing it the rows gathered for it.
     fn close(&mut self, key: &PartKey) -> anyhow::Result<()> {
-        self.flush_rows(key)?;
-        if let Some(o) = self.open.remove(key) {
-            self.send(writer::Msg::Close { id: o.id })?;
+        if self.files.contains_key(key) {
+            self.write_out(key)?;
+        }
+        if let Some(f) = self.files.remove(key) {
+            self.send(writer::Msg::Close { id: f.id })?;
         }
         Ok(())
+    }
+
+    /// Hands every partition's gathered rows on, in partition order.
+    fn write_out_all(&mut self) -> anyhow::Result<()> {
+        let keys: Vec<PartKey> = self.buffers.keys().cloned().collect();
+        keys.iter().try_for_each(|k| self.write_out(k))
     }
 
     fn add(&mut self, ev: &Event<'_>) -> anyhow::Result<()> {
         let key = Self::key(ev);
         self.tick += 1;
-        if !self.open.contains_key(&key) {
-            if self.open.len() >= self.opts.max_open.max(1) {
-                let lru = self.open.iter().min_by_key(|(_, o)| o.last_used).map(|(k, _)| k.clone());
-                if let Some(k) = lru {
-                    self.close(&k)?;
-                }
-            }
-            let o = self.open_file(&key)?;
-            self.open.insert(key.clone(), o);
+        if !self.buffers.contains_key(&key) && self.buffers.len() >= BUFFERED_PARTITIONS {
+            self.write_out_all()?;
         }
-        let tick = self.tick;
-        let Some(o) = self.open.get_mut(&key) else { return Ok(()) };
-        o.last_used = tick;
-        o.rows.push(ev);
+        let rows = self.buffers.entry(key.clone()).or_default();
+        let before = rows.text_bytes();
+        rows.push(ev);
+        let (len, text) = (rows.len(), rows.text_bytes());
+        self.buffered_text += text - before;
         self.rows += 1;
-        if o.rows.len() >= BATCH_ROWS || o.rows.text_bytes() >= BATCH_TEXT {
-            self.flush_rows(&key)?;
+        if len >= BATCH_ROWS || text >= BATCH_TEXT {
+            self.write_out(&key)?;
+        } else if self.buffered_text >= BUFFERED_TEXT {
+            self.write_out_all()?;
         }
         Ok(())
     }
@@ -220,8 +258,11 @@ impl Exporter {
     /// Finishes every open file and returns what was written, or the first error (then no file is
     /// left under a temporary name, and files already published stay).
     pub fn finish(mut self) -> anyhow::Result<ExportStats> {
-        let keys: Vec<PartKey> = self.open.keys().cloned().collect();
         let mut res = self.error.take().map_or(Ok(()), Err);
+        if res.is_ok() {
+            res = self.write_out_all();
+        }
+        let keys: Vec<PartKey> = self.files.keys().cloned().collect();
         for k in keys {
             if res.is_err() {
                 break;

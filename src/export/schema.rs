@@ -78,10 +78,11 @@ pub struct Rows {
 impl Default for Rows {
     fn default() -> Self {
         Rows {
-            time: TimestampMillisecondBuilder::new().with_timezone("UTC"),
-            text: Field::ALL.iter().map(|_| StringBuilder::new()).collect(),
-            issued: TimestampMillisecondBuilder::new().with_timezone("UTC"),
-            read_only: BooleanBuilder::new(),
+            // Empty until used: an export may buffer rows of thousands of partitions at once.
+            time: TimestampMillisecondBuilder::with_capacity(0).with_timezone("UTC"),
+            text: Field::ALL.iter().map(|_| StringBuilder::with_capacity(0, 0)).collect(),
+            issued: TimestampMillisecondBuilder::with_capacity(0).with_timezone("UTC"),
+            read_only: BooleanBuilder::with_capacity(0),
             resources: ListBuilder::new(StructBuilder::from_fields(resource_fields(), 0)).with_field(resource_item()),
             len: 0,
             bytes: 0,
