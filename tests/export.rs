@@ -293,6 +293,17 @@ fn events_cycling_through_more_partitions_than_open_files_write_one_file_per_par
         })
         .sum();
     assert_eq!(rows, 4000);
+
+    // More partitions than any count limit would hold (4,500, each named twice, far apart): still one
+    // file each, since only bytes bound what is gathered.
+    let records: Vec<serde_json::Value> = (0..9000)
+        .map(|i| event(&format!("{:012}", 200_000_000_000u64 + i % 4500), "us-east-1", &format!("f{i}")))
+        .collect();
+    std::fs::write(&input, serde_json::json!({ "Records": records }).to_string()).unwrap();
+    let out = tmp.path().join("export-many");
+    let r = export(&[path_str(&input)], &out, &["--max-open-files", "8"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(files(&out).len(), 4500);
 }
 
 #[test]

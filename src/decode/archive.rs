@@ -31,7 +31,7 @@ impl Decoder {
         for i in 0..archive.len() {
             if spent >= cap {
                 problems.last = Some(format!(
-                    "members after #{i} not read: the archive's members exceed the --max-input-size cap of {}",
+                    "members from #{i} on not read: the archive's members exceed the --max-input-size cap of {}",
                     inflate::human_size(cap)
                 ));
                 break;

@@ -5,15 +5,15 @@
 //! count, and everything it does depends only on that order: the same input gives the same files.
 //!
 //! Memory is bounded four ways: rows are gathered per partition and handed to the Parquet writer
-//! every few thousand; the rows gathered for all partitions together are bounded in partitions and in
-//! bytes (past either, every partition's rows are handed on); a row group closes at `row_group_bytes`
+//! every few thousand; the rows gathered for all partitions together are bounded in bytes (past it,
+//! the largest are handed on); a row group closes at `row_group_bytes`
 //! of encoded data, or earlier for the largest open file when all open files together hold more than
 //! `memory_bytes`; and at most `max_open` files are open at once (the least recently written is
 //! finished, and its partition gets a new file if more events come).
 //!
 //! Rows wait in their partition's buffer, not in an open file, so an input whose events cycle through
 //! more partitions than files may be open (a CloudTrail Lake or `lookup-events` dump mixing accounts)
-//! still writes files of thousands of rows, not one file per event.
+//! still writes large files, not one file per event.
 
 pub mod dest;
 pub mod partition;
@@ -85,10 +85,16 @@ struct OpenFile {
     last_used: u64,
 }
 
-/// Partitions whose rows are gathered at once, at most...
-const BUFFERED_PARTITIONS: usize = 4096;
-/// ...and bytes of text in them all.
-const BUFFERED_TEXT: usize = 256 << 20;
+/// Most bytes held by the rows gathered for all partitions together ([`schema::Rows::held_bytes`],
+/// and [`PARTITION_BYTES`] for each partition's builders). Past it, the largest are handed on until
+/// half is left, so the partitions that gather most get the largest files.
+const BUFFERED_BYTES: usize = 256 << 20;
+/// What an empty partition's builders hold.
+const PARTITION_BYTES: usize = 4096;
+/// A partition with no open file while every file slot is taken keeps gathering rows, up to this many
+/// bytes, rather than finish another partition's file early: an input cycling through more partitions
+/// than files may be open then writes files of this size, not of one batch.
+const WAITING_BYTES: usize = 64 << 20;
 
 /// Record batches queued for the writer thread (a few MB each): bounds memory when it falls behind.
 const QUEUE: usize = 8;
@@ -103,8 +109,8 @@ pub struct Exporter {
     dest: Arc<Dest>,
     /// Rows of each partition not yet handed to the writer thread.
     buffers: BTreeMap<PartKey, schema::Rows>,
-    /// Text bytes in `buffers`.
-    buffered_text: usize,
+    /// Bytes held by `buffers` (see [`BUFFERED_BYTES`]).
+    buffered: usize,
     files: BTreeMap<PartKey, OpenFile>,
     /// Next file number of each partition folder that had a file.
     next_file: BTreeMap<String, u32>,
@@ -144,7 +150,7 @@ impl Exporter {
             schema,
             dest,
             buffers: BTreeMap::new(),
-            buffered_text: 0,
+            buffered: 0,
             files: BTreeMap::new(),
             next_file: BTreeMap::new(),
             next_id: 0,
@@ -197,7 +203,7 @@ impl Exporter {
     /// written file, with its own gathered rows first, when `max_open` are open).
     fn write_out(&mut self, key: &PartKey) -> anyhow::Result<()> {
         let Some(mut rows) = self.buffers.remove(key) else { return Ok(()) };
-        self.buffered_text -= rows.text_bytes();
+        self.buffered -= rows.held_bytes() + PARTITION_BYTES;
         if rows.is_empty() {
             return Ok(());
         }
@@ -235,22 +241,43 @@ impl Exporter {
         keys.iter().try_for_each(|k| self.write_out(k))
     }
 
+    /// Hands on the largest gathered rows (ties in partition order) until half of
+    /// [`BUFFERED_BYTES`] is left.
+    fn write_out_largest(&mut self) -> anyhow::Result<()> {
+        let mut sizes: Vec<(usize, PartKey)> = self.buffers.iter().map(|(k, r)| (r.held_bytes(), k.clone())).collect();
+        sizes.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        for (_, k) in sizes {
+            if self.buffered <= BUFFERED_BYTES / 2 {
+                break;
+            }
+            self.write_out(&k)?;
+        }
+        Ok(())
+    }
+
     fn add(&mut self, ev: &Event<'_>) -> anyhow::Result<()> {
         let key = Self::key(ev);
         self.tick += 1;
-        if !self.buffers.contains_key(&key) && self.buffers.len() >= BUFFERED_PARTITIONS {
-            self.write_out_all()?;
-        }
-        let rows = self.buffers.entry(key.clone()).or_default();
-        let before = rows.text_bytes();
+        let rows = match self.buffers.get_mut(&key) {
+            Some(rows) => rows,
+            None => {
+                self.buffered += PARTITION_BYTES;
+                self.buffers.entry(key.clone()).or_default()
+            }
+        };
+        let before = rows.held_bytes();
         rows.push(ev);
-        let (len, text) = (rows.len(), rows.text_bytes());
-        self.buffered_text += text - before;
+        let (len, held) = (rows.len(), rows.held_bytes());
+        self.buffered += held - before;
         self.rows += 1;
-        if len >= BATCH_ROWS || text >= BATCH_TEXT {
-            self.write_out(&key)?;
-        } else if self.buffered_text >= BUFFERED_TEXT {
-            self.write_out_all()?;
+        if len >= BATCH_ROWS || held >= BATCH_TEXT {
+            let slot = self.files.contains_key(&key) || self.files.len() < self.opts.max_open.max(1);
+            if slot || held >= WAITING_BYTES {
+                self.write_out(&key)?;
+            }
+        }
+        if self.buffered >= BUFFERED_BYTES {
+            self.write_out_largest()?;
         }
         Ok(())
     }

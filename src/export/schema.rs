@@ -75,6 +75,9 @@ pub struct Rows {
     bytes: usize,
 }
 
+/// What a row, or a resource, holds in the builders besides its text (offsets, null bits, times).
+pub const ROW_BYTES: usize = 200;
+
 impl Default for Rows {
     fn default() -> Self {
         Rows {
@@ -116,10 +119,12 @@ impl Rows {
                 }
             }
             list.append(true);
+            self.bytes += ROW_BYTES;
         }
         // No resources is a null list, as in CloudTrail where the key is absent.
         self.resources.append(any);
         self.len += 1;
+        self.bytes += ROW_BYTES;
     }
 
     /// Rows held.
@@ -132,8 +137,9 @@ impl Rows {
         self.len == 0
     }
 
-    /// Bytes of text held (what decides when the rows are handed on).
-    pub fn text_bytes(&self) -> usize {
+    /// What the rows hold in memory, about: their text, and [`ROW_BYTES`] for each row and each
+    /// resource (what decides when the rows are handed on).
+    pub fn held_bytes(&self) -> usize {
         self.bytes
     }
 

@@ -198,10 +198,15 @@ struct Want {
 }
 
 impl Want {
-    /// A listed object of `size` bytes, read as a local file is: whole when within `cap`, else its first
+    /// A listed object of `size` bytes (0 when unknown), read as a local file is: whole when within `cap`, else its first
     /// `cap + 1` bytes (one more than the cap, so the decoder knows the object is cut) and no more, so an
     /// object planted in the bucket costs no more memory or transfer than the cap, whatever it claims.
     fn listed(size: u64, cap: u64) -> Want {
+        // A store that lists no size (S3-compatible ones may leave `Size` out) lists 0: unknown, so
+        // the object is held to the cap, as a notified one is.
+        if size == 0 {
+            return Want { range: None, bound: cap, over: Over::Cap };
+        }
         if size > cap {
             let n = cap.saturating_add(1);
             Want { range: Some(n), bound: n, over: Over::Cut }
