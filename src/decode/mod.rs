@@ -12,6 +12,7 @@ pub mod inflate;
 pub mod lenient;
 pub mod normalize;
 pub mod parquet;
+mod parquet_pages;
 pub mod raw;
 
 use raw::RawRecord;

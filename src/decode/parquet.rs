@@ -10,7 +10,8 @@
 //! every row that names it, and a plain string array would copy it into each row (one 100 MB value,
 //! 4,096 times a batch). So only the columns read here are decoded, strings are read as views into
 //! the pages (the dictionary's value is held once), a column of an unexpected type refuses the file,
-//! and the rows handed on are held to a budget of bytes (see [`budget`]).
+//! the page headers of the columns read are checked before any page is decoded (their sizes and
+//! entries against the budget), and the rows handed on are held to a budget of bytes (see [`budget`]).
 
 use super::raw::{RawAttributes, RawIdentity, RawIssuer, RawRecord, RawResource, RawSessionContext};
 use super::{Outcome, Report};
@@ -176,10 +177,22 @@ pub fn decode(bytes: &[u8], cap: u64, sink: &mut dyn FnMut(&RawRecord<'_>)) -> R
         }
         fields.push(f);
     }
+    let budget = budget(bytes.len() as u64, cap);
+    let parquet_schema = meta.parquet_schema();
+    let read: Vec<bool> = (0..parquet_schema.num_columns())
+        .map(|leaf| roots.contains(&parquet_schema.get_column_root_idx(leaf)))
+        .collect();
+    if let Err(why) = super::parquet_pages::check(&data, meta.metadata(), &read, budget) {
+        report.outcome = Outcome::Skipped(format!("{why}: not read"));
+        return report;
+    }
     let views = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
     let built = ArrowReaderMetadata::try_new(meta.metadata().clone(), views).and_then(|m| {
         let mask = ProjectionMask::roots(m.parquet_schema(), roots);
-        ParquetRecordBatchReaderBuilder::new_with_metadata(data, m).with_projection(mask).with_batch_size(4096).build()
+        ParquetRecordBatchReaderBuilder::new_with_metadata(data, m)
+            .with_projection(mask)
+            .with_batch_size(super::parquet_pages::BATCH_ROWS as usize)
+            .build()
     });
     let reader = match built {
         Ok(r) => r,
@@ -188,7 +201,6 @@ pub fn decode(bytes: &[u8], cap: u64, sink: &mut dyn FnMut(&RawRecord<'_>)) -> R
             return report;
         }
     };
-    let budget = budget(bytes.len() as u64, cap);
     let mut left = budget;
     for batch in reader {
         let batch = match batch {
