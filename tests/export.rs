@@ -274,15 +274,19 @@ fn export_records(dir: &Path, records: &[serde_json::Value]) -> (PathBuf, Vec<St
 #[test]
 fn events_cycling_through_more_partitions_than_open_files_write_one_file_per_partition() {
     let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in.json");
-    let records: Vec<serde_json::Value> = (0..4000)
-        .map(|i| event(&format!("{:012}", 100_000_000_000u64 + i % 40), "us-east-1", &format!("e{i}")))
-        .collect();
-    std::fs::write(&input, serde_json::json!({ "Records": records }).to_string()).unwrap();
-    let out = tmp.path().join("export");
-    let r = export(&[path_str(&input)], &out, &["--max-open-files", "8"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let written = files(&out);
+    // `events` events cycling through `accounts` accounts, exported with 8 files open at most.
+    let cycle = |accounts: u64, events: u64, tag: &str| {
+        let input = tmp.path().join(format!("{tag}.json"));
+        let records: Vec<serde_json::Value> = (0..events)
+            .map(|i| event(&format!("{:012}", 100_000_000_000 + i % accounts), "us-east-1", &format!("{tag}{i}")))
+            .collect();
+        std::fs::write(&input, serde_json::json!({ "Records": records }).to_string()).unwrap();
+        let out = tmp.path().join(tag);
+        let r = export(&[path_str(&input)], &out, &["--max-open-files", "8"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        files(&out)
+    };
+    let written = cycle(40, 4000, "e");
     assert_eq!(written.len(), 40, "{:?}", written.keys());
     assert!(written.keys().all(|n| n.ends_with("/part-00000.parquet")), "{:?}", written.keys());
     let rows: i64 = written
@@ -293,17 +297,9 @@ fn events_cycling_through_more_partitions_than_open_files_write_one_file_per_par
         })
         .sum();
     assert_eq!(rows, 4000);
-
     // More partitions than any count limit would hold (4,500, each named twice, far apart): still one
     // file each, since only bytes bound what is gathered.
-    let records: Vec<serde_json::Value> = (0..9000)
-        .map(|i| event(&format!("{:012}", 200_000_000_000u64 + i % 4500), "us-east-1", &format!("f{i}")))
-        .collect();
-    std::fs::write(&input, serde_json::json!({ "Records": records }).to_string()).unwrap();
-    let out = tmp.path().join("export-many");
-    let r = export(&[path_str(&input)], &out, &["--max-open-files", "8"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(files(&out).len(), 4500);
+    assert_eq!(cycle(4500, 9000, "f").len(), 4500);
 }
 
 #[test]

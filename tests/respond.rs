@@ -95,6 +95,16 @@ impl Env {
         run_with_aws(&a, &self.endpoint, "testing", "testing")
     }
 
+    /// Puts `objects` in the bucket, in order, and writes a copy of each under `local` (for a scan).
+    async fn put_and_keep(&self, objects: &[(String, Vec<u8>)], local: &Path) {
+        for (key, body) in objects {
+            self.put(key, body.clone()).await;
+            let p = local.join(key);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, body).unwrap();
+        }
+    }
+
     fn state(&self) -> trailhound::respond::state::State {
         state_at(&self.state_path())
     }
@@ -404,12 +414,7 @@ async fn respond_findings_equal_scans_over_the_same_objects_in_arrival_order() {
     let role = uniq("th-equal-role");
     let local = tempfile::tempdir().unwrap();
     // The delivery in the first object, the theft in the second.
-    for (key, body) in chain_objects(&role) {
-        env.put(&key, body.clone()).await;
-        let p = local.path().join(&key);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, &body).unwrap();
-    }
+    env.put_and_keep(&chain_objects(&role), local.path()).await;
     let r = env.respond(&[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let s = scan(&[&path_str(local.path()), "-q", "--format", "json"]);

@@ -13,12 +13,7 @@ async fn a_backlog_is_judged_once_per_batch_and_finds_what_a_scan_finds() {
     let role = uniq("th-backlog-role");
     let local = tempfile::tempdir().unwrap();
     for n in 0..4 {
-        for (key, body) in chain_objects_n(&role, n) {
-            env.put(&key, body.clone()).await;
-            let p = local.path().join(&key);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(&p, &body).unwrap();
-        }
+        env.put_and_keep(&chain_objects_n(&role, n), local.path()).await;
     }
     let r = env.respond(&[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
