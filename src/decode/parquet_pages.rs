@@ -199,9 +199,12 @@ impl Compact<'_> {
                     return Some(());
                 }
                 let kinds = self.byte()?;
+                if n > (self.b.len() - self.pos) as u64 {
+                    return None;
+                }
                 for _ in 0..n {
-                    self.skip(kinds >> 4, depth + 1)?;
-                    self.skip(kinds & 0x0f, depth + 1)?;
+                    self.element(kinds >> 4, depth)?;
+                    self.element(kinds & 0x0f, depth)?;
                 }
                 Some(())
             }
@@ -216,19 +219,28 @@ impl Compact<'_> {
         }
     }
 
-    /// Skips `n` elements of type `ty` (a list's booleans are a byte each); each takes at least a byte,
-    /// so a count larger than what is left fails at once.
+    /// Skips `n` elements of type `ty`. Each takes at least a byte, so a count larger than what is
+    /// left fails at once.
     fn skip_n(&mut self, ty: u8, n: u64, depth: u32) -> Option<()> {
         if n > (self.b.len() - self.pos) as u64 {
             return None;
         }
         for _ in 0..n {
-            match ty {
-                1 | 2 => self.advance(1)?,
-                t => self.skip(t, depth + 1)?,
-            }
+            self.element(ty, depth)?;
         }
         Some(())
+    }
+
+    /// Skips one element of a list, set or map: a boolean there is a byte of its own (in a field it
+    /// is in the field's header), and every element moves on by at least a byte, so no count of them
+    /// can spin in place.
+    fn element(&mut self, ty: u8, depth: u32) -> Option<()> {
+        let at = self.pos;
+        match ty {
+            1 | 2 => self.advance(1)?,
+            t => self.skip(t, depth + 1)?,
+        }
+        (self.pos > at).then_some(())
     }
 }
 
@@ -283,6 +295,32 @@ mod tests {
     }
 
     #[test]
+    fn any_bytes_are_read_or_refused_without_a_panic() {
+        // A small xorshift generator: random headers, and valid ones with random bytes changed.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let valid = header(0, 1000, 4, 10, 0);
+        for round in 0..1_000_000 {
+            let len = (next() % 48) as usize;
+            let mut b: Vec<u8> = if round % 2 == 0 {
+                (0..len).map(|_| next() as u8).collect()
+            } else {
+                let mut v = valid.clone();
+                let at = (next() as usize) % v.len();
+                v[at] = next() as u8;
+                v
+            };
+            b.extend([0u8; 4]);
+            let _ = chunk_cost(&b, 0, round % 3 == 0);
+        }
+    }
+
+    #[test]
     fn lying_or_cut_headers_are_refused_not_trusted() {
         let delta = header(0, 10, 0, 1, DELTA_BYTE_ARRAY);
         assert!(chunk_cost(&delta, 0, false).unwrap_err().contains("delta-encoded"));
@@ -292,6 +330,9 @@ mod tests {
         for cut in 1..whole.len() {
             assert!(chunk_cost(&whole[..cut], 0, false).is_err(), "cut at {cut}");
         }
+        // A map of 2^62 booleans (each a byte of its own): refused, not spun through in place.
+        let mut c = Compact { b: &[0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40, 0x11, 0, 0], pos: 0 };
+        assert_eq!(c.skip(11, 0), None);
         // A list claiming more elements than bytes left, and nesting past the limit.
         let mut c = Compact { b: &[0xf9, 0xff, 0xff, 0xff, 0x0f], pos: 0 };
         assert_eq!(c.skip(9, 0), None);
