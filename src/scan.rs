@@ -6,7 +6,7 @@
 //! the next input ready), so the output does not depend on the thread count. Workers stay a bounded
 //! number of inputs ahead of the merge, which bounds memory.
 
-use crate::decode::inflate::{DEFAULT_MAX_INPUT, human_size};
+use crate::decode::inflate::{human_size, max_input};
 use crate::decode::normalize::{Filter, Normalized, normalize};
 use crate::decode::raw::RawRecord;
 use crate::decode::{Decoder, Outcome, Report};
@@ -115,7 +115,7 @@ impl BatchPool {
 }
 
 fn decode_input(input: &Input, opts: &ScanOptions, pool: &BatchPool) -> Decoded {
-    let cap = if opts.max_input_bytes == 0 { DEFAULT_MAX_INPUT } else { opts.max_input_bytes };
+    let cap = max_input(opts.max_input_bytes);
     BUFFERS.with(|cell| {
         let mut guard = cell.borrow_mut();
         let (raw, decoder) = &mut *guard;
@@ -129,7 +129,7 @@ fn decode_input(input: &Input, opts: &ScanOptions, pool: &BatchPool) -> Decoded 
 /// Decodes bytes already read (`raw` may be cut to the cap; it is left allocated for reuse unless large).
 fn decode_raw(raw: &mut Vec<u8>, decoder: &mut Decoder, opts: &ScanOptions, pool: &BatchPool) -> Decoded {
     let filter = &opts.filter;
-    let cap = if opts.max_input_bytes == 0 { DEFAULT_MAX_INPUT } else { opts.max_input_bytes };
+    let cap = max_input(opts.max_input_bytes);
     {
         let bytes_compressed = raw.len() as u64;
         // A file longer than the cap is read up to it; its end is missing, and the summary says so.

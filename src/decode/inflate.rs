@@ -13,6 +13,11 @@ use std::sync::{Mutex, MutexGuard};
 /// tens of MB, so only exports and bombs come near it.
 pub const DEFAULT_MAX_INPUT: u64 = 1 << 30;
 
+/// An input's cap as options give it: 0 means [`DEFAULT_MAX_INPUT`].
+pub fn max_input(asked: u64) -> u64 {
+    if asked == 0 { DEFAULT_MAX_INPUT } else { asked }
+}
+
 /// Largest size, claimed by a trailer, that the one-shot inflater sizes a buffer for.
 const ONE_SHOT_MAX: usize = 128 << 20;
 

@@ -279,7 +279,7 @@ impl Decoder {
 
     /// Sets the cap on one input's decompressed size (0 = the default).
     pub fn set_max_input(&mut self, max: u64) {
-        self.max_input = if max == 0 { inflate::DEFAULT_MAX_INPUT } else { max };
+        self.max_input = inflate::max_input(max);
     }
 
     /// Decodes one input. `sink` gets every CloudTrail record, in input order.

@@ -15,6 +15,7 @@
 
 use super::raw::{RawAttributes, RawIdentity, RawIssuer, RawRecord, RawResource, RawSessionContext};
 use super::{Outcome, Report};
+use crate::export::schema::{EVENT_TIME, READ_ONLY, RESOURCES, SESSION_ISSUED_AT};
 use arrow_array::{
     Array, BooleanArray, ListArray, RecordBatch, StringViewArray, StructArray, TimestampMillisecondArray,
 };
@@ -61,9 +62,7 @@ const TEXT: &[&str] = &[
     "minted_role_id",
     "created_access_key_id",
 ];
-const TIMES: &[&str] = &["event_time", "session_issued_at"];
-const READ_ONLY: &str = "read_only";
-const RESOURCES: &str = "resources";
+const TIMES: &[&str] = &[EVENT_TIME, SESSION_ISSUED_AT];
 
 /// What a row costs besides its values, and each resource besides its three values: about what it
 /// takes in memory once rebuilt, so a file of countless empty rows or resources is bounded too.
@@ -272,9 +271,9 @@ fn rows(batch: &RecordBatch, left: &mut u64, sink: &mut dyn FnMut(&RawRecord<'_>
         t("invoked_by"),
     );
     let (req, resp) = (t("request_parameters"), t("response_elements"));
-    let (time, issued) = (c.time("event_time"), c.time("session_issued_at"));
-    let read_only = batch.column_by_name("read_only").and_then(|a| a.as_any().downcast_ref::<BooleanArray>());
-    let resources = batch.column_by_name("resources").and_then(|a| a.as_any().downcast_ref::<ListArray>());
+    let (time, issued) = (c.time(EVENT_TIME), c.time(SESSION_ISSUED_AT));
+    let read_only = batch.column_by_name(READ_ONLY).and_then(|a| a.as_any().downcast_ref::<BooleanArray>());
+    let resources = batch.column_by_name(RESOURCES).and_then(|a| a.as_any().downcast_ref::<ListArray>());
     for i in 0..batch.num_rows() {
         let cost = row_cost(&texts, resources, i);
         if cost > *left {

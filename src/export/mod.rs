@@ -6,9 +6,8 @@
 //!
 //! Memory is bounded four ways: rows are gathered per partition and handed to the Parquet writer
 //! every few thousand; the rows gathered for all partitions together are bounded in bytes (past it,
-//! the largest are handed on); a row group closes at `row_group_bytes`
-//! of encoded data, or earlier for the largest open file when all open files together hold more than
-//! `memory_bytes`; and at most `max_open` files are open at once (the least recently written is
+//! the largest are handed on); a row group closes at `row_group_bytes` of encoded data, or earlier for
+//! the largest open file when all open files together hold more than `memory_bytes`; and at most `max_open` files are open at once (the least recently written is
 //! finished, and its partition gets a new file if more events come).
 //!
 //! Rows wait in their partition's buffer, not in an open file, so an input whose events cycle through
@@ -53,9 +52,10 @@ impl Default for ExportOptions {
     }
 }
 
-/// Rows handed to the Parquet writer at a time (or fewer, when their text passes 4 MiB).
+/// Rows handed to the Parquet writer at a time (or fewer, when what they hold passes 4 MiB:
+/// [`schema::Rows::held_bytes`]).
 const BATCH_ROWS: usize = 4096;
-const BATCH_TEXT: usize = 4 << 20;
+const BATCH_BYTES: usize = 4 << 20;
 
 /// What an export wrote.
 #[derive(Debug, Default, serde::Serialize)]
@@ -270,7 +270,7 @@ impl Exporter {
         let (len, held) = (rows.len(), rows.held_bytes());
         self.buffered += held - before;
         self.rows += 1;
-        if len >= BATCH_ROWS || held >= BATCH_TEXT {
+        if len >= BATCH_ROWS || held >= BATCH_BYTES {
             let slot = self.files.contains_key(&key) || self.files.len() < self.opts.max_open.max(1);
             if slot || held >= WAITING_BYTES {
                 self.write_out(&key)?;

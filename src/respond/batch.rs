@@ -10,7 +10,6 @@
 //! little.
 
 use super::process::{Consumer, ReadObject};
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 /// A chunk is committed once it holds this many objects (a message may name many)...
@@ -21,8 +20,6 @@ const CHUNK_AGE: Duration = Duration::from_secs(20);
 /// Objects read but not yet merged into the state.
 pub struct Pending {
     pub(super) objects: Vec<ReadObject>,
-    /// `(url, etag)` of `objects`, so the same object named twice in a chunk is read once.
-    seen: HashSet<(String, String)>,
     /// Messages whose objects are all in this chunk (or before it).
     pub(super) messages: usize,
     started: Instant,
@@ -30,17 +27,18 @@ pub struct Pending {
 
 impl Default for Pending {
     fn default() -> Self {
-        Pending { objects: Vec::new(), seen: HashSet::new(), messages: 0, started: Instant::now() }
+        Pending { objects: Vec::new(), messages: 0, started: Instant::now() }
     }
 }
 
 impl Pending {
+    /// True when this object is in the chunk already (named twice in one batch). A chunk holds at
+    /// most [`CHUNK_OBJECTS`], so a look through them is cheap.
     pub(super) fn has(&self, url: &str, etag: &str) -> bool {
-        self.seen.contains(&(url.to_owned(), etag.to_owned()))
+        self.objects.iter().any(|o| o.url == url && o.etag == etag)
     }
 
     pub(super) fn push(&mut self, o: ReadObject) {
-        self.seen.insert((o.url.clone(), o.etag.clone()));
         self.objects.push(o);
     }
 

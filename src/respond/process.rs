@@ -7,7 +7,7 @@ use super::decide::{Decision, Ledger, Responder, Verdict};
 use super::notify_parse::{self, ObjectRef};
 use super::state::{Processed, State, changed};
 use super::store::{Saved, Store};
-use crate::decode::inflate::DEFAULT_MAX_INPUT;
+use crate::decode::inflate::max_input;
 use crate::detect::DetectConfig;
 use crate::detect::Detector;
 use crate::detect::facts::{FactSink, Facts};
@@ -137,7 +137,7 @@ impl Consumer {
             say(&format!("{url}: already processed (a redelivery): skipped"));
             return true;
         }
-        let cap = if self.max_input_bytes == 0 { DEFAULT_MAX_INPUT } else { self.max_input_bytes };
+        let cap = max_input(self.max_input_bytes);
         let mut got = crate::source::s3::get_object(&self.s3, &obj.bucket, &obj.key, obj.size, cap).await;
         let mut url = url;
         if let (Err(_), Some(raw), Some(raw_url)) = (&got, &obj.raw_key, raw_url) {
@@ -294,15 +294,12 @@ impl Consumer {
                 }
                 Saved::Conflict => tracing::debug!(attempt, "state changed by another consumer: reloading"),
             }
-            if attempt == 7 {
-                anyhow::bail!(
-                    "{}: kept changing under this consumer (8 attempts) for {}",
-                    self.store.describe(),
-                    pending.objects.first().map_or("", |o| o.url.as_str())
-                );
-            }
         }
-        Ok(())
+        anyhow::bail!(
+            "{}: kept changing under this consumer (8 attempts) for {}",
+            self.store.describe(),
+            pending.objects.first().map_or("", |o| o.url.as_str())
+        )
     }
 }
 

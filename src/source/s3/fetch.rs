@@ -1,7 +1,7 @@
 //! Objects fetched concurrently ahead of the decoders, in listing order, with bounded memory.
 
 use super::s3_error;
-use crate::decode::inflate::DEFAULT_MAX_INPUT;
+use crate::decode::inflate::max_input;
 use crate::source::FetchOptions;
 use crate::source::feed::Job;
 use std::collections::HashMap;
@@ -57,7 +57,7 @@ impl Prefetcher {
         cancel: Arc<AtomicBool>,
     ) -> Arc<Self> {
         let FetchOptions { concurrency, buffer_bytes: budget_bytes, max_object_bytes } = opts;
-        let cap = if max_object_bytes == 0 { DEFAULT_MAX_INPUT } else { max_object_bytes };
+        let cap = max_input(max_object_bytes);
         let budget_kb = ((budget_bytes / 1024) as u32).max(1024);
         let me = Arc::new(Prefetcher {
             slots: Mutex::new(HashMap::new()),
@@ -169,7 +169,7 @@ pub async fn get_object(
     if size > cap {
         return Err(format!("{what}: {size} bytes, larger than the --max-input-size cap of {cap}: not read"));
     }
-    let want = Want { range: None, bound: cap, over: Over::Cap };
+    let want = Want { bound: cap, over: Over::Cap };
     match tokio::time::timeout(FETCH_TIMEOUT, fetch(client, bucket, key, want, Vec::new())).await {
         Ok(r) => r,
         Err(_) => Err(format!("GetObject {what}: no answer within {} s", FETCH_TIMEOUT.as_secs())),
@@ -183,35 +183,34 @@ enum Over {
     Cap,
     /// Refuse the object: it grew after it was listed, past what was set aside for it.
     Listed,
-    /// Keep the first `bound` bytes (a ranged read); the decoder cuts them to the cap and says so.
+    /// Ask for the first `bound` bytes only (a ranged read) and keep them; the decoder cuts them to
+    /// the cap and says so.
     Cut,
 }
 
 /// The bytes of one object to read.
 #[derive(Clone, Copy, Debug)]
 struct Want {
-    /// Ask S3 for the first this many bytes only.
-    range: Option<u64>,
     /// At most this many bytes are kept.
     bound: u64,
     over: Over,
 }
 
 impl Want {
-    /// A listed object of `size` bytes (0 when unknown), read as a local file is: whole when within `cap`, else its first
-    /// `cap + 1` bytes (one more than the cap, so the decoder knows the object is cut) and no more, so an
-    /// object planted in the bucket costs no more memory or transfer than the cap, whatever it claims.
+    /// A listed object of `size` bytes (0 when unknown), read as a local file is: whole when within
+    /// `cap`, else its first `cap + 1` bytes (one more than the cap, so the decoder knows the object is
+    /// cut) and no more, so an object planted in the bucket costs no more memory or transfer than the
+    /// cap, whatever it claims.
     fn listed(size: u64, cap: u64) -> Want {
         // A store that lists no size (S3-compatible ones may leave `Size` out) lists 0: unknown, so
         // the object is held to the cap, as a notified one is.
         if size == 0 {
-            return Want { range: None, bound: cap, over: Over::Cap };
+            return Want { bound: cap, over: Over::Cap };
         }
         if size > cap {
-            let n = cap.saturating_add(1);
-            Want { range: Some(n), bound: n, over: Over::Cut }
+            Want { bound: cap.saturating_add(1), over: Over::Cut }
         } else {
-            Want { range: None, bound: size, over: Over::Listed }
+            Want { bound: size, over: Over::Listed }
         }
     }
 }
@@ -238,8 +237,8 @@ async fn fetch(
             tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
         }
         let mut ask = client.get_object().bucket(bucket).key(key);
-        if let Some(n) = want.range {
-            ask = ask.range(format!("bytes=0-{}", n.saturating_sub(1)));
+        if want.over == Over::Cut {
+            ask = ask.range(format!("bytes=0-{}", bound.saturating_sub(1)));
         }
         let mut resp = match ask.send().await {
             Ok(r) => r,
