@@ -13,6 +13,8 @@
 /// Batches: a backlog, Lambda batches, chunks, and a chunk that cannot be stored.
 #[path = "respond/batches.rs"]
 mod batches;
+#[path = "respond/chain.rs"]
+mod chain;
 mod common;
 
 use common::*;

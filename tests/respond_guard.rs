@@ -11,8 +11,10 @@ use iam_helpers::*;
 use serde_json::Value;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use trailhound::detect::Finding;
-use trailhound::respond::decide::{Decision, Ledger, MemoryLedger, Outcome, Policy, Responder, Verdict};
+use trailhound::detect::{Finding, MintedSession};
+use trailhound::respond::decide::{
+    Acted, Decision, Ledger, MemoryLedger, Outcome, Policy, Responder, Verdict, already,
+};
 
 /// Decision lines written by the responder.
 #[derive(Clone, Default)]
@@ -146,6 +148,83 @@ async fn the_same_finding_twice_makes_one_change() {
     assert_eq!(policy(&iam, role, "TrailhoundRevokeSessions").await.unwrap(), doc, "IAM unchanged");
     assert_eq!(records_with_phase(&s.audit, "intent").len(), 1, "one change recorded");
     assert_eq!(fresh.revocations_since(0, None), 0, "an unchanged deny does not count toward the limits");
+}
+
+#[tokio::test]
+async fn a_chained_session_seen_after_the_revocation_is_named_for_a_person_not_revoked_again() {
+    let iam = iam().await;
+    let role = &uniq("th-rg-chain");
+    let role_id = make_role(&iam, role).await;
+    let other = &uniq("th-rg-chained");
+    let other_id = make_role(&iam, other).await;
+    let mut s = responder(Policy::default(), true).await;
+    let mut ledger = MemoryLedger::default();
+    let f = stolen(role, &role_id, "i-0chain", "ASIARGCHAIN000000001");
+    let first = s.responder.handle(std::slice::from_ref(&f), &mut ledger, Utc::now()).await;
+    assert_eq!(first[0].outcome, Some(Outcome::Applied), "{:?}", first[0]);
+    let doc = policy(&iam, role, "TrailhoundRevokeSessions").await.unwrap();
+    // The AssumeRole the stolen key made comes in a later file: the finding now names the session it
+    // chained into, under a name the thief chose.
+    let mut later = f.clone();
+    later.minted_sessions.push(MintedSession {
+        access_key_id: "ASIARGCHAINED0000001".into(),
+        role_arn: format!("arn:aws:iam::123456789012:role/{other}"),
+        role_id: other_id,
+        session_name: "x'; rm -rf ~".into(),
+        event_time: Some("2026-12-06T10:00:00Z".into()),
+    });
+    let again = &s.responder.handle(std::slice::from_ref(&later), &mut ledger, Utc::now()).await[0];
+    assert_eq!(held_by(again), "chain_not_covered");
+    let Verdict::Held { why, .. } = &again.verdict else { unreachable!() };
+    for part in [
+        first[0].id.as_str(),
+        "ASIARGCHAINED0000001",
+        &format!("trailhound revoke --role arn:aws:iam::123456789012:role/{other} --session 'x'\\''; rm -rf ~'"),
+    ] {
+        assert!(why.contains(part), "{part:?} not in {why}");
+    }
+    assert!(policy(&iam, other, "TrailhoundRevokeSessions").await.is_none(), "the chained role is not touched");
+    assert_eq!(policy(&iam, role, "TrailhoundRevokeSessions").await.unwrap(), doc, "nor the first deny");
+    assert_eq!(records_with_phase(&s.audit, "intent").len(), 1, "one change in all");
+    assert_eq!(s.out.lines().last().unwrap()["rule"], "chain_not_covered", "announced");
+    // Without the later session the key is simply done; a finding that named the chain from the start
+    // covers it.
+    let same = s.responder.handle(std::slice::from_ref(&f), &mut ledger, Utc::now()).await;
+    assert_eq!(held_by(&same[0]), "already_acted");
+    let mut covered = later.clone();
+    covered.access_key_id = "ASIARGCHAIN000000002".into();
+    covered.session_name = "i-0chain2".into();
+    let d = &s.responder.handle(std::slice::from_ref(&covered), &mut ledger, Utc::now()).await[0];
+    assert_eq!(d.outcome, Some(Outcome::Applied), "{d:?}");
+    let again = s.responder.handle(std::slice::from_ref(&covered), &mut ledger, Utc::now()).await;
+    assert_eq!(held_by(&again[0]), "already_acted");
+}
+
+#[test]
+fn a_ledger_entry_from_before_chained_sessions_were_kept_compares_by_role() {
+    let mut f = stolen("web", "AROAWEB", "i-0old", "ASIARGOLD00000000001");
+    f.minted_sessions.push(MintedSession {
+        access_key_id: "ASIARGOLDCHAINED0001".into(),
+        role_arn: "arn:aws:iam::123456789012:role/adm".into(),
+        role_id: "AROAADM".into(),
+        session_name: "s".into(),
+        event_time: None,
+    });
+    // As a ledger written before `chained` existed reads back.
+    let entry = |roles: &[&str], dry_run: bool| -> Acted {
+        serde_json::from_value(serde_json::json!({
+            "decision_id": "rd-old", "access_key_id": f.access_key_id, "at_ms": 0, "dry_run": dry_run,
+            "outcome": if dry_run { Value::Null } else { "applied".into() },
+            "roles": roles.iter().map(|r| format!("arn:aws:iam::123456789012:role/{r}")).collect::<Vec<_>>(),
+        }))
+        .unwrap()
+    };
+    let rule = |h: Option<(String, String)>| h.map(|(rule, _)| rule);
+    assert_eq!(rule(already(Some(&entry(&["web", "adm"], false)), &f, true)), Some("already_acted".into()));
+    assert_eq!(rule(already(Some(&entry(&["web"], false)), &f, true)), Some("chain_not_covered".into()));
+    assert_eq!(rule(already(Some(&entry(&["web"], true)), &f, false)), Some("chain_not_covered".into()));
+    // A dry run's decision does not stop `--apply` from acting on the whole finding.
+    assert_eq!(rule(already(Some(&entry(&["web"], true)), &f, true)), None);
 }
 
 #[tokio::test]

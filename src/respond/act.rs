@@ -128,7 +128,7 @@ impl Responder {
 
     /// The guardrails, cheapest first; the form when none holds.
     async fn guard(&mut self, d: &Decision, ledger: &mut dyn Ledger) -> Result<Form, Hold> {
-        if let Some(h) = already(ledger.acted_on(&d.access_key_id).as_ref(), self.apply) {
+        if let Some(h) = already(ledger.acted_on(&d.access_key_id).as_ref(), &d.finding, self.apply) {
             return Err(h);
         }
         let form = screen(&self.policy, &d.finding, &d.roles)?;

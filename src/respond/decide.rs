@@ -1,7 +1,7 @@
 //! From a finding to a decision: act, dry run, or held by a named guardrail; and the [`Responder`]
 //! that decides, acts and announces for each batch of findings.
 
-use crate::detect::Finding;
+use crate::detect::{Finding, MintedSession};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -103,6 +103,10 @@ pub struct Acted {
     pub outcome: Option<Outcome>,
     /// Role ARNs touched.
     pub roles: Vec<String>,
+    /// Keys of the chained sessions the revocation named ([`chained`]); `None` in ledgers written
+    /// before it was kept (those compare by role).
+    #[serde(default)]
+    pub chained: Option<Vec<String>>,
 }
 
 impl Decision {
@@ -120,6 +124,7 @@ impl Decision {
             dry_run,
             outcome: self.outcome,
             roles: self.roles.clone(),
+            chained: Some(chained(&self.finding).map(|m| m.access_key_id.clone()).collect()),
         })
     }
 }
@@ -248,10 +253,15 @@ fn hold(rule: &str, why: String) -> Hold {
     (rule.to_owned(), why)
 }
 
+/// The sessions the finding's key chained into that a revocation of it names (a role and a session).
+pub fn chained(f: &Finding) -> impl Iterator<Item = &MintedSession> {
+    f.minted_sessions.iter().filter(|m| !m.role_arn.is_empty() && !m.session_name.is_empty())
+}
+
 /// Role ARNs a revocation of the finding touches: its role, then roles it chained into.
 pub fn roles_of(f: &Finding) -> Vec<String> {
     let mut out = vec![f.role_arn.clone()];
-    for m in f.minted_sessions.iter().filter(|m| !m.role_arn.is_empty() && !m.session_name.is_empty()) {
+    for m in chained(f) {
         if !out.contains(&m.role_arn) {
             out.push(m.role_arn.clone());
         }
@@ -261,16 +271,26 @@ pub fn roles_of(f: &Finding) -> Vec<String> {
 
 /// A decision already taken for the key, when it makes this one redundant. A change that failed or
 /// whose outcome was never recorded (a crash) is tried again: applying the same deny twice changes
-/// nothing.
-pub fn already(prior: Option<&Acted>, apply: bool) -> Option<Hold> {
+/// nothing. A key revoked before the trail showed a session it chained into is held by
+/// `chain_not_covered`, naming those sessions: CloudTrail may deliver the `AssumeRole` in a later file
+/// than the theft, and only a person can tell whether to revoke again (the first revocation may have
+/// been rolled back as a false positive, and a second one must not move its cutoff).
+pub fn already(prior: Option<&Acted>, f: &Finding, apply: bool) -> Option<Hold> {
     let a = prior?;
     if a.dry_run {
-        return (!apply).then(|| hold("already_acted", format!("decided in a dry run by {}", a.decision_id)));
+        if apply {
+            return None;
+        }
+        return Some(
+            not_covered(a, f)
+                .unwrap_or_else(|| hold("already_acted", format!("decided in a dry run by {}", a.decision_id))),
+        );
     }
     match a.outcome {
-        Some(Outcome::Applied | Outcome::Unchanged) => {
-            Some(hold("already_acted", format!("revoked by decision {}", a.decision_id)))
-        }
+        Some(Outcome::Applied | Outcome::Unchanged) => Some(
+            not_covered(a, f)
+                .unwrap_or_else(|| hold("already_acted", format!("revoked by decision {}", a.decision_id))),
+        ),
         Some(Outcome::Unverified) => Some(hold(
             "already_acted",
             format!(
@@ -280,6 +300,45 @@ pub fn already(prior: Option<&Acted>, apply: bool) -> Option<Hold> {
         )),
         Some(Outcome::Pending | Outcome::Failed) | None => None,
     }
+}
+
+/// `chain_not_covered` when the finding names chained sessions that `a`'s revocation did not: each
+/// with the command that plans its revocation.
+fn not_covered(a: &Acted, f: &Finding) -> Option<Hold> {
+    let missed: Vec<&MintedSession> = chained(f)
+        .filter(|m| match &a.chained {
+            Some(keys) => !keys.contains(&m.access_key_id),
+            None => !a.roles.contains(&m.role_arn),
+        })
+        .collect();
+    if missed.is_empty() {
+        return None;
+    }
+    let shell = |s: &str| crate::report::escape::shell(s).into_owned();
+    let each: Vec<String> = missed
+        .iter()
+        .map(|m| {
+            format!(
+                "{} as session {} (key {}): trailhound revoke --role {} --session {}",
+                m.role_arn,
+                shell(&m.session_name),
+                m.access_key_id,
+                shell(&m.role_arn),
+                shell(&m.session_name)
+            )
+        })
+        .collect();
+    Some(hold(
+        "chain_not_covered",
+        format!(
+            "decision {} {} before the trail showed it chained into {} session(s) that decision does not name; not \
+             revoked automatically (that decision may have been rolled back), revoke by hand: {}",
+            a.decision_id,
+            if a.dry_run { "decided on this key in a dry run" } else { "revoked this key" },
+            missed.len(),
+            each.join("; ")
+        ),
+    ))
 }
 
 /// The guardrails that need no AWS call: levels, the finding's shape, accounts, roles and the form.
