@@ -126,6 +126,38 @@ async fn an_acted_decision_leaves_the_surgical_deny_and_the_audit_records() {
     assert!(policy(&iam, role, "TrailhoundRevokeSessions").await.is_none(), "rolled back");
 }
 
+/// Lambda's /tmp goes with the instance: the lines echoed to the function's log rebuild the audit log,
+/// chain and all, and a change is rolled back from the rebuilt file.
+#[tokio::test]
+async fn the_echoed_audit_lines_rebuild_a_log_that_rolls_back() {
+    let iam = iam().await;
+    let role = &uniq("th-rg-echo");
+    let role_id = make_role(&iam, role).await;
+    let mut s = responder(Policy::default(), true).await;
+    let echo = Out::default();
+    s.responder.echo_audit_to(Box::new(echo.clone()));
+    let mut ledger = MemoryLedger::default();
+    let f = stolen(role, &role_id, "i-0echo", "ASIARGECHO0000000001");
+    let d = s.responder.handle(std::slice::from_ref(&f), &mut ledger, Utc::now()).await.remove(0);
+    assert_eq!(d.outcome, Some(Outcome::Applied), "{d:?}");
+    let echoed = String::from_utf8(echo.0.lock().unwrap().clone()).unwrap();
+    let rebuilt: String = echoed
+        .lines()
+        .map(|l| l.strip_prefix(trailhound::revoke::audit::ECHO_PREFIX).expect("every echoed line is prefixed"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(rebuilt, std::fs::read_to_string(&s.audit).unwrap(), "the same lines, in order");
+    assert!(rebuilt.lines().count() >= 3, "decided, intent, applied: {rebuilt}");
+    let Setup { responder, _dir, .. } = s;
+    drop(responder);
+    let copy = tempfile::tempdir().unwrap();
+    let path = path_str(&copy.path().join("from-the-function-log.jsonl"));
+    std::fs::write(&path, &rebuilt).unwrap();
+    let r = revoke(&["--rollback", &d.audit_ids[0], "--yes", "--audit-log", &path]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(policy(&iam, role, "TrailhoundRevokeSessions").await.is_none(), "rolled back");
+}
+
 #[tokio::test]
 async fn the_same_finding_twice_makes_one_change() {
     let iam = iam().await;

@@ -220,6 +220,12 @@ impl Responder {
         self
     }
 
+    /// Also writes each audit log line to `out`, after [`crate::revoke::audit::ECHO_PREFIX`] (the
+    /// Lambda function's log, where the log's file in /tmp is lost with the instance).
+    pub fn echo_audit_to(&mut self, out: Box<dyn std::io::Write + Send>) {
+        self.act.log.echo_to(out);
+    }
+
     /// Waits for notifications still being sent (at shutdown, or the end of a Lambda batch); returns
     /// the failures, each naming the decision and the destination.
     pub async fn drain(&mut self) -> Vec<String> {

@@ -77,12 +77,15 @@ pub async fn run(opts: &RespondOptions) -> anyhow::Result<()> {
         anyhow::bail!("in Lambda the state must be shared: set --state dynamodb://TABLE (TRAILHOUND_STATE)");
     }
     let cfg = crate::aws::config(&opts.aws).await;
-    // Only /tmp is writable in Lambda; the decisions also go to the function's log (stdout).
+    // Only /tmp is writable in Lambda, and it goes with the instance: the decisions, and every line of
+    // the audit log, also go to the function's log (stdout), from which the log can be rebuilt.
     let mut opts = opts.clone();
     opts.audit_log.get_or_insert_with(|| "/tmp/trailhound-audit.jsonl".into());
     let opts = &opts;
     // Unreadable objects are left to the queue's redrive policy (the template sets a dead-letter queue).
-    let c = Arc::new(tokio::sync::Mutex::new(consumer(&cfg, opts, 0).await?));
+    let mut c = consumer(&cfg, opts, 0).await?;
+    c.responder.echo_audit_to(Box::new(std::io::stdout()));
+    let c = Arc::new(tokio::sync::Mutex::new(c));
     let handler = lambda_runtime::service_fn(move |ev: lambda_runtime::LambdaEvent<SqsEvent>| {
         let c = c.clone();
         async move {

@@ -288,7 +288,13 @@ pub struct Writer {
     prev: String,
     /// The last line has no newline (a torn write): the next record starts on a new line.
     torn: bool,
+    /// Where each line is also written once it is on disk ([`Writer::echo_to`]).
+    echo: Option<Box<dyn Write + Send>>,
 }
+
+/// What starts each line [`Writer::echo_to`] writes: `sed -n 's/^trailhound-audit //p'` gives back
+/// the log itself.
+pub const ECHO_PREFIX: &str = "trailhound-audit ";
 
 impl Writer {
     /// Opens (creating it if missing) and checks the log before anything changes: it must be a regular
@@ -332,7 +338,14 @@ impl Writer {
                 let _ = d.sync_all();
             }
         }
-        Ok(Writer { path: path.to_owned(), file, prev, torn })
+        Ok(Writer { path: path.to_owned(), file, prev, torn, echo: None })
+    }
+
+    /// Also writes every line, once it is on disk, to `out` after [`ECHO_PREFIX`]. For a log whose file
+    /// does not outlive the process (Lambda's /tmp): the function's log then holds every line, in
+    /// order, and those lines rebuild a file whose chain verifies, for `revoke --rollback`.
+    pub fn echo_to(&mut self, out: Box<dyn Write + Send>) {
+        self.echo = Some(out);
     }
 
     /// The log's path.
@@ -363,6 +376,12 @@ impl Writer {
         self.file.sync_data().map_err(|e| anyhow::anyhow!("cannot sync the audit log {show}: {e}"))?;
         self.prev = line_hash(line.as_bytes());
         self.torn = false;
+        if let Some(out) = &mut self.echo {
+            // The record is on disk: a copy that cannot be written is said, and the change goes on.
+            if let Err(e) = writeln!(out, "{ECHO_PREFIX}{line}").and_then(|()| out.flush()) {
+                tracing::warn!("the copy of audit record {} was not written: {e}", rec.id);
+            }
+        }
         Ok(())
     }
 }
