@@ -259,6 +259,42 @@ fn a_ledger_entry_from_before_chained_sessions_were_kept_compares_by_role() {
     assert_eq!(rule(already(Some(&entry(&["web"], true)), &f, true)), None);
 }
 
+/// A revoked key the thief keeps trying changes its finding at every batch: the same hold is announced
+/// once an hour, not at every batch, and a new reason is announced at once.
+#[tokio::test]
+async fn a_hold_repeated_within_the_hour_is_counted_not_announced_again() {
+    let iam = iam().await;
+    let role = &uniq("th-rg-repeat");
+    let role_id = make_role(&iam, role).await;
+    let mut s = responder(Policy::default(), true).await;
+    let mut ledger = MemoryLedger::default();
+    let mut f = stolen(role, &role_id, "i-0repeat", "ASIARGREPEAT00000001");
+    let t0 = Utc::now();
+    let first = s.responder.handle(std::slice::from_ref(&f), &mut ledger, t0).await;
+    assert_eq!(first[0].outcome, Some(Outcome::Applied), "{:?}", first[0]);
+    let decided = |s: &Setup| records_with_phase(&s.audit, "decided").len();
+    let mut seen = Vec::new();
+    for minutes in [1, 2, 30, 59, 62, 63] {
+        f.event_count += 1;
+        let ds = s.responder.handle(std::slice::from_ref(&f), &mut ledger, t0 + Duration::minutes(minutes)).await;
+        seen.push(ds.iter().map(|d| held_by(d).to_owned()).collect::<Vec<_>>().join(","));
+    }
+    assert_eq!(seen, ["already_acted", "", "", "", "already_acted", ""], "announced at 1 and 62 minutes only");
+    assert_eq!(s.responder.holds_repeated(), 4);
+    assert_eq!(s.out.lines().len(), 3, "the act and two holds: {:?}", s.out.lines());
+    assert_eq!(decided(&s), 4, "the act's two records and the two holds'");
+    // A new reason is news: the trail now shows a session the key chained into.
+    f.minted_sessions.push(MintedSession {
+        access_key_id: "ASIARGREPEATCHAINED1".into(),
+        role_arn: "arn:aws:iam::123456789012:role/elsewhere".into(),
+        role_id: "AROAELSEWHERE".into(),
+        session_name: "s".into(),
+        event_time: None,
+    });
+    let ds = s.responder.handle(std::slice::from_ref(&f), &mut ledger, t0 + Duration::minutes(64)).await;
+    assert_eq!(held_by(&ds[0]), "chain_not_covered");
+}
+
 #[tokio::test]
 async fn a_dry_run_decides_and_records_but_changes_nothing() {
     let iam = iam().await;

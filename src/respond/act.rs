@@ -114,11 +114,13 @@ fn planned(plan: &Plan) -> Vec<PlannedPolicy> {
 
 impl Responder {
     /// Decides on each finding (new or changed since the last call), applies the revocations that
-    /// pass the guardrails (with `apply`), and announces every decision. Never acts twice on a key.
+    /// pass the guardrails (with `apply`), and announces and returns every decision but the holds that
+    /// repeat one announced within the hour ([`Responder::holds_repeated`] counts those). Never acts
+    /// twice on a key.
     pub async fn handle(&mut self, findings: &[Finding], ledger: &mut dyn Ledger, now: DateTime<Utc>) -> Vec<Decision> {
         let mut out = Vec::with_capacity(findings.len());
         for f in findings {
-            out.push(self.one(f, ledger, now).await);
+            out.extend(self.one(f, ledger, now).await);
         }
         for e in self.announce.reap().await {
             eprintln!("respond: {}", crate::report::escape::term(&e));
@@ -184,16 +186,32 @@ impl Responder {
         revoke::plan(&self.act.iam, &req, req.roles.len(), now).await
     }
 
-    async fn one(&mut self, f: &Finding, ledger: &mut dyn Ledger, now: DateTime<Utc>) -> Decision {
+    async fn one(&mut self, f: &Finding, ledger: &mut dyn Ledger, now: DateTime<Utc>) -> Option<Decision> {
         let mut d = Decision::new(f, now);
         let form = match self.guard(&d, ledger).await {
             Ok(form) => form,
             Err((rule, why)) => {
+                if self.repeated_hold(&d.access_key_id, &rule, &why, d.at_ms) {
+                    return None;
+                }
                 d.verdict = Verdict::Held { rule, why };
                 self.finish(&mut d, ledger).await;
-                return d;
+                return Some(d);
             }
         };
+        self.held.remove(&d.access_key_id);
+        Some(self.act_on(f, d, form, ledger, now).await)
+    }
+
+    /// Plans, and with `apply` makes, the revocation the guardrails let through.
+    async fn act_on(
+        &mut self,
+        f: &Finding,
+        mut d: Decision,
+        form: Form,
+        ledger: &mut dyn Ledger,
+        now: DateTime<Utc>,
+    ) -> Decision {
         d.form = form.as_str().into();
         d.verdict = if self.apply { Verdict::Act } else { Verdict::DryRun };
         let plan = match self.plan(f, form, now).await {

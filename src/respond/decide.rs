@@ -198,7 +198,14 @@ pub struct Responder {
     pub(super) announce: super::announce::Announcer,
     /// Dry-run decisions of this process (time, roles): a dry run shows what the hourly limits would hold.
     pub(super) dry_runs: Vec<(i64, Vec<String>)>,
+    /// Per key, the last hold announced (rule, why, when): see [`Responder::repeated_hold`].
+    pub(super) held: std::collections::HashMap<String, (String, String, i64)>,
+    /// Holds not announced again (the same rule and reason within [`REPEAT_HOLD_MS`]).
+    pub(super) holds_repeated: u64,
 }
+
+/// A hold identical to one announced for the same key less than this long ago is not announced again.
+pub const REPEAT_HOLD_MS: i64 = 3_600_000;
 
 impl Responder {
     /// Opens the audit log (checked before anything is decided) and the AWS clients. Without `apply`
@@ -211,7 +218,35 @@ impl Responder {
     ) -> anyhow::Result<Responder> {
         let act = super::act::Actor::new(aws, audit_log)?;
         let announce = super::announce::Announcer::new(&policy.notify, aws)?;
-        Ok(Responder { policy, apply, act, announce, dry_runs: Vec::new() })
+        Ok(Responder {
+            policy,
+            apply,
+            act,
+            announce,
+            dry_runs: Vec::new(),
+            held: Default::default(),
+            holds_repeated: 0,
+        })
+    }
+
+    /// Holds not announced because the same key was held by the same rule, for the same reason, less
+    /// than [`REPEAT_HOLD_MS`] before.
+    pub fn holds_repeated(&self) -> u64 {
+        self.holds_repeated
+    }
+
+    /// True when this hold repeats the last one announced for the key within [`REPEAT_HOLD_MS`]: a
+    /// revoked key the thief keeps trying changes its finding at every batch, and each change is
+    /// judged again; announcing the same hold each time would bury the decisions that matter.
+    /// Otherwise the hold is remembered as announced.
+    pub(super) fn repeated_hold(&mut self, key: &str, rule: &str, why: &str, at_ms: i64) -> bool {
+        self.held.retain(|_, (_, _, t)| at_ms - *t < REPEAT_HOLD_MS);
+        if self.held.get(key).is_some_and(|(r, w, _)| r == rule && w == why) {
+            self.holds_repeated += 1;
+            return true;
+        }
+        self.held.insert(key.to_owned(), (rule.to_owned(), why.to_owned(), at_ms));
+        false
     }
 
     /// Where decision lines go instead of stdout (tests, the Lambda handler's log).

@@ -227,7 +227,7 @@ pub async fn run(opts: &RespondOptions) -> anyhow::Result<Stats> {
     }
     let s = &consumer.stats;
     say(&format!(
-        "stopped: {} messages ({} deleted, {} not notifications, {} test events), {} objects read, {} repeated, {} ignored, {} unreadable, {} decisions, state stored {} times",
+        "stopped: {} messages ({} deleted, {} not notifications, {} test events), {} objects read, {} repeated, {} ignored, {} unreadable, {} decisions ({} repeated holds not announced), state stored {} times",
         s.messages,
         s.deleted,
         s.garbage,
@@ -237,6 +237,7 @@ pub async fn run(opts: &RespondOptions) -> anyhow::Result<Stats> {
         s.objects_ignored,
         s.objects_failed,
         s.decisions,
+        s.holds_repeated,
         s.stores
     ));
     Ok(consumer.stats)
