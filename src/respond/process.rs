@@ -256,7 +256,18 @@ impl Consumer {
                 }
             }
             if pending.objects.is_empty() {
-                return Ok(());
+                // Another consumer stored every object first; the decisions this one made on them
+                // (announced, in the audit log) still go into the stored ledger.
+                if made.is_empty() {
+                    return Ok(());
+                }
+                match self.store.save(&mut self.state).await? {
+                    Saved::Stored => {
+                        self.stats.stores += 1;
+                        return Ok(());
+                    }
+                    Saved::Conflict => continue,
+                }
             }
             let at = chrono::Utc::now();
             let now = at.timestamp_millis();

@@ -135,3 +135,41 @@ async fn batches_are_stored_in_chunks_and_an_unstored_chunk_is_read_again() {
     }
     assert!(d.state.processed.is_empty(), "{:?}", d.state.processed);
 }
+
+/// Two consumers on one DynamoDB state, the same objects: the one that stores second finds every object
+/// already processed on its reload, and still stores the decisions it made (and announced) on them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_consumer_that_loses_the_race_still_stores_its_decisions() {
+    use trailhound::respond::batch::{Fate, Message};
+    use trailhound::respond::store::StateLocation;
+    let env = Env::new("th-race").await;
+    let role = uniq("th-race-role");
+    make_role(&aws_sdk_iam::Client::new(&env.cfg), &role).await;
+    let mut keys = Vec::new();
+    for (key, body) in chain_objects(&role) {
+        env.put(&key, body).await;
+        keys.push(key);
+    }
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let body = s3_message(&env.bucket, &refs);
+    let batch = [Message { id: "m", body: body.as_str(), receives: 1 }];
+    let table = make_table(&env.cfg).await;
+    // Each consumer holds its own audit log (locked while it runs).
+    let opts = |n: &str| trailhound::respond::RespondOptions {
+        audit_log: Some(env.dir.path().join(format!("audit-{n}.jsonl"))),
+        ..library_opts(&env, StateLocation::Dynamo(table.clone()))
+    };
+    let mut first = trailhound::respond::consumer(&env.cfg, &opts("first"), 0).await.unwrap();
+    // Loaded before `first` stores: its save conflicts, and its reload finds every object processed.
+    let mut second = trailhound::respond::consumer(&env.cfg, &opts("second"), 0).await.unwrap();
+    assert_eq!(first.drain(&batch, std::time::Instant::now(), || false).await, [Fate::Delete]);
+    assert_eq!(second.drain(&batch, std::time::Instant::now(), || false).await, [Fate::Delete]);
+    let ids = |c: &trailhound::respond::process::Consumer| -> Vec<String> {
+        c.state.ledger.entries.iter().map(|a| a.decision_id.clone()).collect()
+    };
+    let (a, b) = (ids(&first), ids(&second));
+    assert_eq!((a.len(), b.len()), (1, 2), "each decided on the theft in a dry run: {a:?} {b:?}");
+    assert_eq!(second.stats.stores, 1, "{:?}", second.stats);
+    let stored = trailhound::respond::consumer(&env.cfg, &opts("stored"), 0).await.unwrap();
+    assert_eq!(ids(&stored), b, "the second consumer's decision is in the stored ledger");
+}
