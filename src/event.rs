@@ -134,12 +134,31 @@ pub struct CompactEvent {
     pub read_only: Option<bool>,
     /// The key under which duplicates are recognized (from `eventID`); `None` when the record has none.
     pub dedup_key: Option<u128>,
+    /// `dedup_key` is the bits of a lower-case UUID (the form the detector keeps as bytes).
+    pub lower_uuid: bool,
     /// Hash of where and how the key was used (source address, VPC endpoint, user agent, region),
     /// computed by the decode workers so the single-threaded detector compares one number.
     pub use_hash: u64,
     spans: [Span; NFIELDS],
     resources_start: u32,
     resources_len: u32,
+}
+
+impl CompactEvent {
+    /// An event with no field set, whose resources (none yet) start at `resources_start`.
+    fn blank(resources_start: u32) -> CompactEvent {
+        CompactEvent {
+            time_ms: None,
+            issued_ms: None,
+            read_only: None,
+            dedup_key: None,
+            lower_uuid: false,
+            use_hash: 0,
+            spans: [Span::default(); NFIELDS],
+            resources_start,
+            resources_len: 0,
+        }
+    }
 }
 
 /// A resource named by an event (`resources[]`).
@@ -203,6 +222,11 @@ impl EventBuilder<'_> {
         self.ev.dedup_key = key;
     }
 
+    /// Marks the de-duplication key as the bits of a lower-case UUID ([`CompactEvent::lower_uuid`]).
+    pub fn lower_uuid(&mut self, lower: bool) {
+        self.ev.lower_uuid = lower;
+    }
+
     /// Sets the use hash (see [`CompactEvent::use_hash`]).
     pub fn use_hash(&mut self, h: u64) {
         self.ev.use_hash = h;
@@ -226,19 +250,7 @@ impl EventBuilder<'_> {
 
     /// Commits the event to the batch.
     pub fn finish(mut self) {
-        let ev = std::mem::replace(
-            &mut self.ev,
-            CompactEvent {
-                time_ms: None,
-                issued_ms: None,
-                read_only: None,
-                dedup_key: None,
-                use_hash: 0,
-                spans: [Span::default(); NFIELDS],
-                resources_start: 0,
-                resources_len: 0,
-            },
-        );
+        let ev = std::mem::replace(&mut self.ev, CompactEvent::blank(0));
         self.batch.events.push(ev);
         // Mark as committed so Drop keeps the strings.
         self.arena_mark = usize::MAX;
@@ -264,21 +276,7 @@ impl Batch {
         let arena_mark = self.arena.len();
         let res_mark = self.resources.len();
         let resources_start = res_mark as u32;
-        EventBuilder {
-            batch: self,
-            arena_mark,
-            res_mark,
-            ev: CompactEvent {
-                time_ms: None,
-                issued_ms: None,
-                read_only: None,
-                dedup_key: None,
-                use_hash: 0,
-                spans: [Span::default(); NFIELDS],
-                resources_start,
-                resources_len: 0,
-            },
-        }
+        EventBuilder { batch: self, arena_mark, res_mark, ev: CompactEvent::blank(resources_start) }
     }
 
     /// Makes room for at least `arena` bytes of strings and `events` events.
@@ -356,6 +354,13 @@ impl<'a> Event<'a> {
     /// The de-duplication key derived from `eventID`; `None` when the record has none.
     pub fn dedup_key(&self) -> Option<u128> {
         self.ev.dedup_key
+    }
+
+    /// `eventID`'s bits when it is a lower-case UUID, parsed once by the decoder: the detector keeps
+    /// event ids of that form as bytes.
+    #[inline]
+    pub fn lower_uuid(&self) -> Option<u128> {
+        self.ev.dedup_key.filter(|_| self.ev.lower_uuid)
     }
 
     /// Hash of source address, VPC endpoint, user agent and region; 0 unless the key is a session key.

@@ -97,8 +97,11 @@ pub enum Normalized {
     Filtered,
 }
 
-/// Hex digit values by byte, upper-case digits too when `upper`; 0x80 marks anything else.
-const fn hex_table(upper: bool) -> [u8; 256] {
+/// Marks an upper-case hex digit in [`HEX`].
+const UPPER: u8 = 0x40;
+
+/// Hex digit values by byte, upper-case digits with [`UPPER`] set; 0x80 marks anything else.
+static HEX: [u8; 256] = {
     let mut t = [0x80u8; 256];
     let mut i = 0;
     while i < 10 {
@@ -108,21 +111,21 @@ const fn hex_table(upper: bool) -> [u8; 256] {
     let mut i = 0;
     while i < 6 {
         t[b'a' as usize + i] = 10 + i as u8;
-        if upper {
-            t[b'A' as usize + i] = 10 + i as u8;
-        }
+        t[b'A' as usize + i] = UPPER | (10 + i as u8);
         i += 1;
     }
     t
-}
-
-static HEX: [u8; 256] = hex_table(true);
-static LOWER_HEX: [u8; 256] = hex_table(false);
+};
 
 /// The 128 bits of a UUID written `8-4-4-4-12` in hex digits; with `any_case` false, lower-case
-/// digits only (the form that reads back as written). Runs for every event, so the digits go
-/// through a table, with no branch per digit.
+/// digits only (the form that reads back as written).
 pub fn uuid_bits(id: &str, any_case: bool) -> Option<u128> {
+    uuid_bits_case(id).filter(|&(_, upper)| any_case || !upper).map(|(bits, _)| bits)
+}
+
+/// [`uuid_bits`] of any case, and whether an upper-case digit was seen. Runs for every event, so the
+/// digits go through one table, with no branch per digit.
+fn uuid_bits_case(id: &str) -> Option<(u128, bool)> {
     // Every record's id goes through here: a fixed-size array and fixed digit positions leave no
     // bounds check or branch per digit, and the two 64-bit halves are independent chains.
     const DIGITS: [usize; 32] = [
@@ -133,24 +136,28 @@ pub fn uuid_bits(id: &str, any_case: bool) -> Option<u128> {
     if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return None;
     }
-    let table = if any_case { &HEX } else { &LOWER_HEX };
-    let (mut hi, mut lo, mut bad) = (0u64, 0u64, 0u8);
+    let (mut hi, mut lo, mut seen) = (0u64, 0u64, 0u8);
     for k in 0..16 {
-        let (h, l) = (table[b[DIGITS[k]] as usize], table[b[DIGITS[k + 16]] as usize]);
-        bad |= h | l;
+        let (h, l) = (HEX[b[DIGITS[k]] as usize], HEX[b[DIGITS[k + 16]] as usize]);
+        seen |= h | l;
         hi = (hi << 4) | u64::from(h & 0x0f);
         lo = (lo << 4) | u64::from(l & 0x0f);
     }
-    (bad & 0x80 == 0).then_some((u128::from(hi) << 64) | u128::from(lo))
+    (seen & 0x80 == 0).then_some(((u128::from(hi) << 64) | u128::from(lo), seen & UPPER != 0))
 }
 
-/// The dedup key of an `eventID`: the UUID's 128 bits when it is one, a 128-bit hash otherwise.
-pub fn dedup_key(event_id: &str) -> Option<u128> {
+/// The dedup key of an `eventID`: the UUID's 128 bits when it is one, a 128-bit hash otherwise; and
+/// whether it is a lower-case UUID ([`crate::event::Event::lower_uuid`]).
+pub fn dedup_key(event_id: &str) -> (Option<u128>, bool) {
     if event_id.is_empty() {
-        return None;
+        return (None, false);
     }
-    // Non-UUID ids (sanitized corpora, hand-written tests) get a 128-bit hash: collisions are negligible.
-    uuid_bits(event_id, true).or_else(|| Some(xxhash_rust::xxh3::xxh3_128(event_id.as_bytes()) | (1u128 << 127)))
+    match uuid_bits_case(event_id) {
+        Some((bits, upper)) => (Some(bits), !upper),
+        // Non-UUID ids (sanitized corpora, hand-written tests) get a 128-bit hash: collisions are
+        // negligible.
+        None => (Some(xxhash_rust::xxh3::xxh3_128(event_id.as_bytes()) | (1u128 << 127)), false),
+    }
 }
 
 /// Hash of the parts, each followed by 0xff (never in UTF-8, so the parts cannot run together).
@@ -220,7 +227,9 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
     }
 
     let mut b = batch.begin();
-    b.dedup_key(dedup_key(&rec.event_id));
+    let (key, lower_uuid) = dedup_key(&rec.event_id);
+    b.dedup_key(key);
+    b.lower_uuid(lower_uuid);
     b.set(Field::EventId, &rec.event_id);
     b.set(Field::AccountId, account);
     b.set(Field::Region, &rec.aws_region);
@@ -353,11 +362,13 @@ mod tests {
 
     #[test]
     fn dedup_keys() {
-        let a = dedup_key("2a5178c8-b4c7-44ba-b066-1ecc79b7087c").unwrap();
-        assert_eq!(a, 0x2a5178c8_b4c7_44ba_b066_1ecc79b7087c);
-        assert_eq!(dedup_key("2A5178C8-B4C7-44BA-B066-1ECC79B7087C"), Some(a));
-        assert!(dedup_key("sanitized").unwrap() >> 127 == 1);
-        assert_eq!(dedup_key(""), None);
+        let (a, lower) = dedup_key("2a5178c8-b4c7-44ba-b066-1ecc79b7087c");
+        assert_eq!((a, lower), (Some(0x2a5178c8_b4c7_44ba_b066_1ecc79b7087c), true));
+        assert_eq!(dedup_key("2A5178C8-B4C7-44BA-B066-1ECC79B7087C"), (a, false));
+        assert_eq!(dedup_key("2a5178c8-b4c7-44ba-b066-1ecc79b7087C"), (a, false));
+        assert!(dedup_key("sanitized").0.unwrap() >> 127 == 1);
+        assert!(!dedup_key("sanitized").1);
+        assert_eq!(dedup_key(""), (None, false));
     }
 
     #[test]
@@ -372,6 +383,16 @@ mod tests {
             let mut bad = id.as_bytes().to_vec();
             bad[at] = if bad[at] == b'-' { b'0' } else { b'g' };
             assert_eq!(uuid_bits(std::str::from_utf8(&bad).unwrap(), true), None, "byte {at}");
+        }
+        // The detector's shortcut: a dedup key marked lower-case is exactly the lower-case parse.
+        for c in (0u8..=255).filter(u8::is_ascii) {
+            for at in [0, 7, 8, 9, 20, 35] {
+                let mut v = id.as_bytes().to_vec();
+                v[at] = c;
+                let text = std::str::from_utf8(&v).unwrap();
+                let (key, lower) = dedup_key(text);
+                assert_eq!(lower.then_some(key).flatten(), uuid_bits(text, false), "{text}");
+            }
         }
         assert_eq!(uuid_bits(&id[1..], true), None);
         assert_eq!(uuid_bits(&format!("{id}0"), true), None);

@@ -17,6 +17,16 @@ impl EvId {
         parse_uuid(id).map_or_else(|| EvId::Text(syms.intern(id)), EvId::Uuid)
     }
 
+    /// Packs an event id whose lower-case UUID bits the decoder may have parsed already (`uuid`,
+    /// from [`crate::event::Event::lower_uuid`]): the same as [`EvId::new`] without parsing again.
+    #[inline]
+    pub fn of(id: &str, uuid: Option<u128>, syms: &mut Interner) -> EvId {
+        match uuid {
+            Some(bits) => EvId::Uuid(bits.to_be_bytes()),
+            None => EvId::new(id, syms),
+        }
+    }
+
     /// The order of the two ids' texts, without writing them out (this runs for every kept event).
     /// A UUID is held only in its lower-case form, whose text order is its bytes' order.
     pub fn cmp_text(&self, other: &EvId, syms: &Interner) -> std::cmp::Ordering {
@@ -70,5 +80,15 @@ mod tests {
             }
         }
         assert!(matches!(EvId::new("2a5178c8-b4c7-44ba-b066-1ecc79b7087c", &mut syms), EvId::Uuid(_)));
+    }
+
+    #[test]
+    fn the_decoder_s_bits_give_the_same_id() {
+        let mut syms = Interner::default();
+        for id in ["2a5178c8-b4c7-44ba-b066-1ecc79b7087c", "2A5178C8-b4c7-44ba-b066-1ecc79b7087c", "sanitized", ""] {
+            let (key, lower) = crate::decode::normalize::dedup_key(id);
+            let uuid = key.filter(|_| lower);
+            assert_eq!(EvId::of(id, uuid, &mut syms), EvId::new(id, &mut syms), "{id}");
+        }
     }
 }

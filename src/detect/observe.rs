@@ -26,6 +26,8 @@ pub(super) struct DeliveryView<'a> {
     pub account_id: &'a str,
     pub region: &'a str,
     pub event_id: &'a str,
+    /// `event_id`'s bits when the decoder found it a lower-case UUID ([`Event::lower_uuid`]).
+    pub event_uuid: Option<u128>,
     pub failed: bool,
     pub time_ms: Option<i64>,
 }
@@ -45,6 +47,7 @@ impl<'a> DeliveryView<'a> {
             account_id: ev.account_id(),
             region: ev.region(),
             event_id: ev.event_id(),
+            event_uuid: ev.lower_uuid(),
             failed: !ev.error_code().is_empty(),
             time_ms: ev.time_ms(),
         }
@@ -167,7 +170,7 @@ impl Detector {
         let role_arn = self.syms.intern(d.role_arn);
         let role_id = self.syms.intern(d.role_id);
         let account = self.syms.intern(d.account_id);
-        let event_id = EvId::new(d.event_id, &mut self.syms);
+        let event_id = EvId::of(d.event_id, d.event_uuid, &mut self.syms);
         let region = match workload {
             Workload::EksWebIdentity => d.eks_oidc_region().unwrap_or(d.region),
             _ => d.region,
@@ -263,7 +266,7 @@ impl Detector {
         &mut self,
         u: &UseView<'_>,
         known: Option<u32>,
-        ids: impl Iterator<Item = (Option<i64>, &'e str)>,
+        ids: impl Iterator<Item = (Option<i64>, &'e str, Option<u128>)>,
     ) {
         let service = is_service_call(u.source_ip, u.invoked_by);
         // One lookup of the key for the whole call: the state is reached again by its slot.
@@ -386,9 +389,9 @@ impl Detector {
             o.flags |= flag::SSM_HEARTBEAT;
         }
         o.flags |= if lambda_env || ecs_env { flag::EXEC_ENV } else { flag::NO_EXEC_ENV };
-        for (t, ev_id) in ids {
+        for (t, ev_id, uuid) in ids {
             if !ev_id.is_empty() && o.wants_event_id(t) {
-                o.add_event_id(t, EvId::new(ev_id, syms), syms);
+                o.add_event_id(t, EvId::of(ev_id, uuid, syms), syms);
             }
         }
     }
@@ -464,7 +467,7 @@ impl Detector {
             last_ms: ev.time_ms(),
             hash: ev.use_hash(),
         };
-        self.observe_use(&view, known, std::iter::once((ev.time_ms(), ev.event_id())));
+        self.observe_use(&view, known, std::iter::once((ev.time_ms(), ev.event_id(), ev.lower_uuid())));
         if !ev.minted_key().is_empty() && !failed {
             let m = MintedSession {
                 access_key_id: ev.minted_key().to_owned(),
@@ -499,6 +502,7 @@ impl Detector {
                 account_id: &d.account_id,
                 region: &d.region,
                 event_id: &d.event_id,
+                event_uuid: None,
                 failed: false,
                 time_ms: d.time_ms,
             };
@@ -543,7 +547,7 @@ impl Detector {
                 last_ms: u.last_ms,
                 hash: 0,
             };
-            self.observe_use(&view, None, u.event_ids.iter().map(|r| (r.time_ms, r.event_id.as_str())));
+            self.observe_use(&view, None, u.event_ids.iter().map(|r| (r.time_ms, r.event_id.as_str(), None)));
         }
         for m in &facts.minted {
             if !m.access_key_id.starts_with("ASIA") {
