@@ -14,6 +14,24 @@ pub fn is_unsafe(c: char) -> bool {
     c.is_control() || is_bidi(c) || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
+/// Serialized JSON made inert for terminals and log viewers: every [`is_unsafe`] character is written
+/// `\uXXXX`. Outside strings JSON holds only ASCII punctuation, digits and letters, so each such
+/// character is inside a string, where the escape means the same character (all are in the BMP).
+pub fn json_inert(json: String) -> String {
+    if !json.chars().any(is_unsafe) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if is_unsafe(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// For terminals: control characters (ANSI escapes, carriage returns, bidi overrides) are shown as
 /// `\u{..}` instead of acting on the terminal.
 pub fn term(s: &str) -> Cow<'_, str> {

@@ -30,20 +30,7 @@ pub struct Announcer {
 pub fn line(d: &Decision) -> String {
     let json = serde_json::to_string(d)
         .unwrap_or_else(|e| format!(r#"{{"id":"{}","error":"the decision cannot be written: {e}"}}"#, d.id));
-    if !json.chars().any(crate::report::escape::is_unsafe) {
-        return json;
-    }
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        // Outside strings JSON holds only ASCII punctuation, digits and letters: every unsafe character
-        // is inside a string, where `\uXXXX` means the same character (all of them are in the BMP).
-        if crate::report::escape::is_unsafe(c) {
-            out.push_str(&format!("\\u{:04x}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::report::escape::json_inert(json)
 }
 
 /// The webhook as shown in messages: scheme and host only (paths and queries often hold a secret).

@@ -103,8 +103,8 @@ pub struct Acted {
     pub outcome: Option<Outcome>,
     /// Role ARNs touched.
     pub roles: Vec<String>,
-    /// Keys of the chained sessions the revocation named ([`chained`]); `None` in ledgers written
-    /// before it was kept (those compare by role).
+    /// The chained sessions the revocation named ([`chained`], as [`session_id`]s); `None` in ledgers
+    /// written before they were kept (those compare by role).
     #[serde(default)]
     pub chained: Option<Vec<String>>,
 }
@@ -124,14 +124,14 @@ impl Decision {
             dry_run,
             outcome: self.outcome,
             roles: self.roles.clone(),
-            chained: Some(chained(&self.finding).map(|m| m.access_key_id.clone()).collect()),
+            chained: Some(chained(&self.finding).map(session_id).collect()),
         })
     }
 }
 
 /// Decisions already taken, persisted by the consumer's state store with the detector state.
 ///
-/// `record` is called for every decision; an `act` decision is recorded twice under one id, before its
+/// `record` is called for every decision announced; an `act` decision is recorded twice under one id, before its
 /// change is made (outcome `pending`) and with its outcome: the second replaces the first. Keep
 /// entries at least as long as a session lives (12 hours) for idempotence, and an hour for the limits.
 pub trait Ledger: Send {
@@ -200,11 +200,13 @@ pub struct Responder {
     pub(super) dry_runs: Vec<(i64, Vec<String>)>,
     /// Per key, the last hold announced (rule, why, when): see [`Responder::repeated_hold`].
     pub(super) held: std::collections::HashMap<String, (String, String, i64)>,
-    /// Holds not announced again (the same rule and reason within [`REPEAT_HOLD_MS`]).
+    /// Key-already-acted-on holds not announced again (the same rule and reason within
+    /// [`REPEAT_HOLD_MS`]).
     pub(super) holds_repeated: u64,
 }
 
-/// A hold identical to one announced for the same key less than this long ago is not announced again.
+/// A key-already-acted-on hold identical to one announced for the same key less than this long ago is
+/// not announced again ([`Responder::repeated_hold`]).
 pub const REPEAT_HOLD_MS: i64 = 3_600_000;
 
 impl Responder {
@@ -235,11 +237,17 @@ impl Responder {
         self.holds_repeated
     }
 
-    /// True when this hold repeats the last one announced for the key within [`REPEAT_HOLD_MS`]: a
-    /// revoked key the thief keeps trying changes its finding at every batch, and each change is
-    /// judged again; announcing the same hold each time would bury the decisions that matter.
-    /// Otherwise the hold is remembered as announced.
+    /// True when this hold says a key was already acted on, as the last one announced for the key said
+    /// within [`REPEAT_HOLD_MS`]: a revoked key the thief keeps trying changes its finding at every
+    /// batch, and each change is judged again; announcing the same hold each time would bury the
+    /// decisions that matter. Only `already_acted` and `chain_not_covered` repeat quietly: any other
+    /// hold is on a finding not acted on, whose every change a person may need to see (a severity
+    /// that rises, a role chained into behind a role the policy holds). Otherwise the hold is
+    /// remembered as announced.
     pub(super) fn repeated_hold(&mut self, key: &str, rule: &str, why: &str, at_ms: i64) -> bool {
+        if !matches!(rule, "already_acted" | "chain_not_covered") {
+            return false;
+        }
         self.held.retain(|_, (_, _, t)| at_ms - *t < REPEAT_HOLD_MS);
         if self.held.get(key).is_some_and(|(r, w, _)| r == rule && w == why) {
             self.holds_repeated += 1;
@@ -332,24 +340,34 @@ pub fn already(prior: Option<&Acted>, f: &Finding, apply: bool) -> Option<Hold> 
             not_covered(a, f)
                 .unwrap_or_else(|| hold("already_acted", format!("revoked by decision {}", a.decision_id))),
         ),
-        Some(Outcome::Unverified) => Some(hold(
-            "already_acted",
-            format!(
-                "decision {} made a change that was not verified: check it by hand (see its audit ids)",
-                a.decision_id
-            ),
-        )),
+        Some(Outcome::Unverified) => Some(not_covered(a, f).unwrap_or_else(|| {
+            hold(
+                "already_acted",
+                format!(
+                    "decision {} made a change that was not verified: check it by hand (see its audit ids)",
+                    a.decision_id
+                ),
+            )
+        })),
         Some(Outcome::Pending | Outcome::Failed) | None => None,
     }
 }
 
+/// A chained session as a decision's revocation names it: the deny is on the role and the session
+/// name (issued before the cutoff), whatever key the session holds.
+pub fn session_id(m: &MintedSession) -> String {
+    format!("{}\n{}", m.role_arn, m.session_name)
+}
+
 /// `chain_not_covered` when the finding names chained sessions that `a`'s revocation did not: each
-/// with the command that plans its revocation.
+/// with the command that plans its revocation, every value from the trail quoted for the shell.
 fn not_covered(a: &Acted, f: &Finding) -> Option<Hold> {
     let missed: Vec<&MintedSession> = chained(f)
         .filter(|m| match &a.chained {
-            Some(keys) => !keys.contains(&m.access_key_id),
-            None => !a.roles.contains(&m.role_arn),
+            Some(named) => !named.contains(&session_id(m)),
+            // A ledger entry from before the sessions were kept: only the roles it chained into (its
+            // first role is the key's own, where a new session name is not covered) count.
+            None => !a.roles.iter().skip(1).any(|r| *r == m.role_arn),
         })
         .collect();
     if missed.is_empty() {
@@ -360,24 +378,28 @@ fn not_covered(a: &Acted, f: &Finding) -> Option<Hold> {
         .iter()
         .map(|m| {
             format!(
-                "{} as session {} (key {}): trailhound revoke --role {} --session {}",
-                m.role_arn,
+                "key {} as session {} of {}: trailhound revoke --role {} --session {}",
+                shell(&m.access_key_id),
                 shell(&m.session_name),
-                m.access_key_id,
+                shell(&m.role_arn),
                 shell(&m.role_arn),
                 shell(&m.session_name)
             )
         })
         .collect();
+    let (what, todo) = if a.dry_run {
+        ("decided on this key in a dry run", "a run with --apply revokes them with the key")
+    } else {
+        ("revoked this key", "not revoked automatically (that decision may have been rolled back); revoke by hand")
+    };
     Some(hold(
         "chain_not_covered",
         format!(
-            "decision {} {} before the trail showed it chained into {} session(s) that decision does not name; not \
-             revoked automatically (that decision may have been rolled back), revoke by hand: {}",
+            "decision {} {what} before the trail showed it chained into {} session(s) that decision does not name; \
+             {todo}: {}",
             a.decision_id,
-            if a.dry_run { "decided on this key in a dry run" } else { "revoked this key" },
             missed.len(),
-            each.join("; ")
+            each.join(", and ")
         ),
     ))
 }

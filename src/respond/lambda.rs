@@ -47,7 +47,13 @@ pub async fn handle_batch(c: &mut Consumer, event: SqsEvent, deadline: Option<Sy
         })
         .collect();
     let late = || deadline.is_some_and(|d| d.duration_since(SystemTime::now()).unwrap_or_default() < MARGIN);
+    let quiet = c.responder.holds_repeated();
     let fates = c.drain(&msgs, Instant::now(), late).await;
+    // A function has no closing line: the holds not announced again are counted per invocation.
+    let repeated = c.responder.holds_repeated() - quiet;
+    if repeated > 0 {
+        say(&format!("{repeated} repeated holds not announced (the same key, rule and reason within the hour)"));
+    }
     for (m, fate) in msgs.iter().zip(fates) {
         let id = m.id;
         match fate {

@@ -3,7 +3,7 @@
 //!
 //! [`policy`] reads the guardrails, [`decide`] turns a finding into a decision, [`act`] applies it
 //! through `revoke`'s plan/apply/verify/audit, [`announce`] writes each decision out (stdout, audit
-//! log, SNS, webhook).
+//! log, SNS, webhook), but for a key-already-acted-on hold repeated within the hour.
 //!
 //! The consumer: [`run`] long-polls an SQS queue of S3 notifications ([`notify_parse`]), reads each
 //! object through the scan pipeline and keeps the detector's state across objects in a [`store`]

@@ -257,8 +257,9 @@ impl Consumer {
             }
             if pending.objects.is_empty() {
                 // Another consumer stored every object first; the decisions this one made on them
-                // (announced, in the audit log) still go into the stored ledger.
-                if made.is_empty() {
+                // (announced, in the audit log) still go into the stored ledger. Holds are not in the
+                // ledger: they alone need no store.
+                if made.iter().all(|d| d.summary().is_none()) {
                     return Ok(());
                 }
                 match self.store.save(&mut self.state).await? {
@@ -312,7 +313,7 @@ impl Consumer {
         anyhow::bail!(
             "{}: kept changing under this consumer (8 attempts) for {}",
             self.store.describe(),
-            pending.objects.first().map_or("", |o| o.url.as_str())
+            pending.objects.first().map_or("the decisions made on objects another consumer stored", |o| o.url.as_str())
         )
     }
 }

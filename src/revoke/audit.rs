@@ -361,7 +361,9 @@ impl Writer {
     /// Chains, writes and syncs one record; returns only once it is on disk.
     pub fn append(&mut self, rec: &mut AuditRecord) -> anyhow::Result<()> {
         rec.prev = Some(self.prev.clone());
-        let line = serde_json::to_string(rec)?;
+        // Records carry log text (a decision's finding): written inert, so neither the file nor its
+        // echo can act on a terminal; the chain hashes the bytes as written.
+        let line = crate::report::escape::json_inert(serde_json::to_string(rec)?);
         let mut buf = Vec::with_capacity(line.len() + 2);
         if self.torn {
             buf.push(b'\n');

@@ -3,7 +3,7 @@
 
 use super::*;
 use trailhound::detect::MintedSession;
-use trailhound::respond::decide::{Acted, already};
+use trailhound::respond::decide::{Acted, already, session_id};
 
 /// A session `key` minted into `role_arn` under `session` (the thief's choice of name).
 fn chained(key: &str, role_arn: &str, session: &str) -> MintedSession {
@@ -27,7 +27,9 @@ async fn the_echoed_audit_lines_rebuild_a_log_that_rolls_back() {
     let echo = Out::default();
     s.responder.echo_audit_to(Box::new(echo.clone()));
     let mut ledger = MemoryLedger::default();
-    let f = stolen(role, &role_id, "i-0echo", "ASIARGECHO0000000001");
+    let mut f = stolen(role, &role_id, "i-0echo", "ASIARGECHO0000000001");
+    // Log text that would act on a terminal reading the function's log.
+    f.reasons.push("client aws-cli\u{202e}\u{9b}31m".into());
     let d = s.responder.handle(std::slice::from_ref(&f), &mut ledger, Utc::now()).await.remove(0);
     assert_eq!(d.outcome, Some(Outcome::Applied), "{d:?}");
     let echoed = String::from_utf8(echo.0.lock().unwrap().clone()).unwrap();
@@ -37,6 +39,7 @@ async fn the_echoed_audit_lines_rebuild_a_log_that_rolls_back() {
         .map(|l| format!("{l}\n"))
         .collect();
     assert_eq!(rebuilt, std::fs::read_to_string(&s.audit).unwrap(), "the same lines, in order");
+    assert!(!echoed.contains(['\u{202e}', '\u{9b}']) && echoed.contains("\\u202e\\u009b"), "{echoed}");
     assert!(rebuilt.lines().count() >= 3, "decided, intent, applied: {rebuilt}");
     let Setup { responder, _dir, .. } = s;
     drop(responder);
@@ -115,6 +118,15 @@ fn a_ledger_entry_from_before_chained_sessions_were_kept_compares_by_role() {
     assert_eq!(rule(already(Some(&entry(&["web"], true)), &f, false)), Some("chain_not_covered".into()));
     // A dry run's decision does not stop `--apply` from acting on the whole finding.
     assert_eq!(rule(already(Some(&entry(&["web"], true)), &f, true)), None);
+    // The key's own role under a new session name is not covered by the role's presence.
+    let web = "arn:aws:iam::123456789012:role/web";
+    let mut own = stolen("web", "AROAWEB", "i-0old", "ASIARGOLD00000000001");
+    own.minted_sessions.push(chained("ASIARGOLDCHAINED0002", web, "another"));
+    assert_eq!(rule(already(Some(&entry(&["web"], false)), &own, true)), Some("chain_not_covered".into()));
+    // Since sessions are kept, one is named by its role and session name, whatever key it holds.
+    let mut named = entry(&["web"], false);
+    named.chained = Some(vec![session_id(&chained("ASIARGOTHERKEY000001", web, "another"))]);
+    assert_eq!(rule(already(Some(&named), &own, true)), Some("already_acted".into()));
 }
 
 /// A revoked key the thief keeps trying changes its finding at every batch: the same hold is announced
@@ -138,9 +150,17 @@ async fn a_hold_repeated_within_the_hour_is_counted_not_announced_again() {
         seen.push(ds.iter().map(|d| held_by(d).to_owned()).collect::<Vec<_>>().join(","));
     }
     assert_eq!(seen, ["already_acted", "", "", "", "already_acted", ""], "announced at 1 and 62 minutes only");
+    // A hold by the policy is on a finding not acted on: each change of it is announced.
+    let mut low = stolen(role, &role_id, "i-0low", "ASIARGREPEATLOW00001");
+    low.confidence = "low".into();
+    for n in 0..2 {
+        low.event_count += 1;
+        let ds = s.responder.handle(std::slice::from_ref(&low), &mut ledger, t0 + Duration::minutes(2 + n)).await;
+        assert_eq!(held_by(&ds[0]), "min_confidence");
+    }
     assert_eq!(s.responder.holds_repeated(), 4);
-    assert_eq!(s.out.lines().len(), 3, "the act and two holds: {:?}", s.out.lines());
-    assert_eq!(decided(&s), 4, "the act's two records and the two holds'");
+    assert_eq!(s.out.lines().len(), 5, "the act, two repeated holds and two policy holds: {:?}", s.out.lines());
+    assert_eq!(decided(&s), 6, "the act's two records and the four holds'");
     // A new reason is news: the trail now shows a session the key chained into.
     f.minted_sessions.push(chained("ASIARGREPEATCHAINED1", "arn:aws:iam::123456789012:role/elsewhere", "s"));
     let ds = s.responder.handle(std::slice::from_ref(&f), &mut ledger, t0 + Duration::minutes(64)).await;
