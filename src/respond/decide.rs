@@ -205,6 +205,12 @@ pub struct Responder {
     pub(super) holds_repeated: u64,
 }
 
+/// The rule of a hold on a key already acted on ([`already`]).
+pub const ALREADY_ACTED: &str = "already_acted";
+/// The rule of a hold on a key already acted on whose finding now names chained sessions that
+/// decision did not ([`already`]).
+pub const CHAIN_NOT_COVERED: &str = "chain_not_covered";
+
 /// A key-already-acted-on hold identical to one announced for the same key less than this long ago is
 /// not announced again ([`Responder::repeated_hold`]).
 pub const REPEAT_HOLD_MS: i64 = 3_600_000;
@@ -245,7 +251,7 @@ impl Responder {
     /// that rises, a role chained into behind a role the policy holds). Otherwise the hold is
     /// remembered as announced.
     pub(super) fn repeated_hold(&mut self, key: &str, rule: &str, why: &str, at_ms: i64) -> bool {
-        if !matches!(rule, "already_acted" | "chain_not_covered") {
+        if rule != ALREADY_ACTED && rule != CHAIN_NOT_COVERED {
             return false;
         }
         self.held.retain(|_, (_, _, t)| at_ms - *t < REPEAT_HOLD_MS);
@@ -326,31 +332,17 @@ pub fn roles_of(f: &Finding) -> Vec<String> {
 /// been rolled back as a false positive, and a second one must not move its cutoff).
 pub fn already(prior: Option<&Acted>, f: &Finding, apply: bool) -> Option<Hold> {
     let a = prior?;
-    if a.dry_run {
-        if apply {
-            return None;
-        }
-        return Some(
-            not_covered(a, f)
-                .unwrap_or_else(|| hold("already_acted", format!("decided in a dry run by {}", a.decision_id))),
-        );
-    }
-    match a.outcome {
-        Some(Outcome::Applied | Outcome::Unchanged) => Some(
-            not_covered(a, f)
-                .unwrap_or_else(|| hold("already_acted", format!("revoked by decision {}", a.decision_id))),
+    let why = match a.outcome {
+        _ if a.dry_run && apply => return None,
+        _ if a.dry_run => format!("decided in a dry run by {}", a.decision_id),
+        Some(Outcome::Applied | Outcome::Unchanged) => format!("revoked by decision {}", a.decision_id),
+        Some(Outcome::Unverified) => format!(
+            "decision {} made a change that was not verified: check it by hand (see its audit ids)",
+            a.decision_id
         ),
-        Some(Outcome::Unverified) => Some(not_covered(a, f).unwrap_or_else(|| {
-            hold(
-                "already_acted",
-                format!(
-                    "decision {} made a change that was not verified: check it by hand (see its audit ids)",
-                    a.decision_id
-                ),
-            )
-        })),
-        Some(Outcome::Pending | Outcome::Failed) | None => None,
-    }
+        Some(Outcome::Pending | Outcome::Failed) | None => return None,
+    };
+    Some(not_covered(a, f).unwrap_or_else(|| hold(ALREADY_ACTED, why)))
 }
 
 /// A chained session as a decision's revocation names it: the deny is on the role and the session
@@ -393,7 +385,7 @@ fn not_covered(a: &Acted, f: &Finding) -> Option<Hold> {
         ("revoked this key", "not revoked automatically (that decision may have been rolled back); revoke by hand")
     };
     Some(hold(
-        "chain_not_covered",
+        CHAIN_NOT_COVERED,
         format!(
             "decision {} {what} before the trail showed it chained into {} session(s) that decision does not name; \
              {todo}: {}",

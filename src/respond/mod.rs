@@ -237,7 +237,7 @@ pub async fn run(opts: &RespondOptions) -> anyhow::Result<Stats> {
         s.objects_ignored,
         s.objects_failed,
         s.decisions,
-        s.holds_repeated,
+        consumer.responder.holds_repeated(),
         s.stores
     ));
     Ok(consumer.stats)

@@ -36,8 +36,6 @@ pub struct Stats {
     pub objects_failed: u64,
     /// Decisions the guard made.
     pub decisions: u64,
-    /// Holds not announced again: the same key, rule and reason as one announced within the hour.
-    pub holds_repeated: u64,
     /// Times the state was judged and stored (once per batch of messages that read an object).
     pub stores: u64,
     /// Per decision to act: time from the receipt of the first message of its batch to the state
@@ -291,7 +289,6 @@ impl Consumer {
             if !new.is_empty() {
                 let decisions = self.responder.handle(&new, &mut self.state.ledger, at).await;
                 self.stats.decisions += decisions.len() as u64;
-                self.stats.holds_repeated = self.responder.holds_repeated();
                 made.extend(decisions);
             }
             for o in &pending.objects {
