@@ -331,11 +331,23 @@ pub struct KeyState {
 /// keys costs more than the states themselves.
 #[derive(Default)]
 pub struct KeyTable {
-    index: KeyedMap<KeyId, u32>,
+    // Buckets of 8 bytes: a slot and 32 bits of its key's hash. Buckets holding the 16-byte key
+    // (24 bytes with the slot) made the index of a Lambda-heavy trail's 75,000 keys three times the
+    // size of a core's cache, so every new key's insert waited on memory; now the index stays in
+    // cache, the key is compared where its state is (read next anyway), and growing the index
+    // rehashes from the buckets alone.
+    index: hashbrown::HashTable<(u32, u32)>,
+    hasher: foldhash::fast::RandomState,
     // Each state beside its id, so judging walks the table in memory order instead of the index's
     // hash order, which jumps to a random state at every step.
     chunks: Vec<Vec<(KeyId, KeyState)>>,
     len: u32,
+}
+
+/// The index's hash from its 32 bits: the same bits give the bucket (low) and hashbrown's tag (top),
+/// so a bucket's stored bits are enough to place it again.
+fn spread(h: u32) -> u64 {
+    (h as u64) << 32 | h as u64
 }
 
 const CHUNK_BITS: u32 = 12;
@@ -355,23 +367,35 @@ impl KeyTable {
 
     /// Where the state of `id` is held (created empty when new), to reach it again without hashing.
     pub fn slot(&mut self, id: KeyId) -> u32 {
-        let next = self.len;
-        let i = *self.index.entry(id).or_insert(next);
-        if i == next {
-            if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-                self.chunks.push(Vec::with_capacity(CHUNK));
-            }
-            if let Some(c) = self.chunks.last_mut() {
-                c.push((id, KeyState::default()));
-            }
-            self.len += 1;
+        let h = self.hash(&id);
+        if let Some(i) = self.lookup(h, &id) {
+            return i;
         }
+        let i = self.len;
+        self.index.insert_unique(spread(h), (i, h), |&(_, h)| spread(h));
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        if let Some(c) = self.chunks.last_mut() {
+            c.push((id, KeyState::default()));
+        }
+        self.len += 1;
         i
+    }
+
+    fn hash(&self, id: &KeyId) -> u32 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(id) as u32
+    }
+
+    fn lookup(&self, h: u32, id: &KeyId) -> Option<u32> {
+        self.index.find(spread(h), |&(i, bits)| bits == h && self.key_at(i) == *id).map(|&(i, _)| i)
     }
 
     /// The slot of a plain 20-character key id already seen; nothing is added.
     pub fn find(&self, key: &str) -> Option<u32> {
-        self.index.get(&KeyId::packed(key)?).copied()
+        let id = KeyId::packed(key)?;
+        self.lookup(self.hash(&id), &id)
     }
 
     /// Asks for the state in slot `i` to be brought into the cache, without waiting for it.
@@ -402,7 +426,7 @@ impl KeyTable {
 
     /// The state of `id`, when seen.
     pub fn get(&self, id: &KeyId) -> Option<&KeyState> {
-        self.index.get(id).map(|&i| self.at(i))
+        self.lookup(self.hash(id), id).map(|i| self.at(i))
     }
 
     /// Every key and its state, in the order keys were first seen (which depends on the input's
@@ -571,6 +595,34 @@ mod tests {
         for k in ["ASIA000000000000000a", "ASIA00000000000000:0", "ASIA0000\u{e9}00000000", "ASIA0000000000000000\0"] {
             assert_eq!(KeyId::new(k, &mut syms).text(&syms), k);
         }
+    }
+
+    #[test]
+    fn the_key_index_finds_every_key_as_it_grows() {
+        // The index keeps 32 bits of each hash and rehashes from them alone: every key must still be
+        // found after each growth, packed or interned, and a key never seen must not be.
+        let mut syms = Interner::default();
+        syms.intern("");
+        let mut t = KeyTable::default();
+        let keys: Vec<String> =
+            (0..20_000u32).map(|n| if n % 7 == 0 { format!("ASIA-odd-{n}") } else { format!("ASIA{n:016}") }).collect();
+        for (n, k) in keys.iter().enumerate() {
+            let id = KeyId::new(k, &mut syms);
+            assert_eq!(t.slot(id), n as u32);
+            t.at_mut(n as u32).events = n as u32;
+        }
+        assert_eq!(t.len(), keys.len());
+        for (n, k) in keys.iter().enumerate() {
+            let id = KeyId::lookup(k, &syms).unwrap();
+            assert_eq!(t.slot(id), n as u32, "{k}");
+            assert_eq!(t.get(&id).map(|st| st.events), Some(n as u32), "{k}");
+            assert_eq!(t.key_at(n as u32), id);
+            let packed = !k.contains('-');
+            assert_eq!(t.find(k), packed.then_some(n as u32), "{k}");
+        }
+        assert_eq!(t.len(), keys.len());
+        assert_eq!(t.find("ASIA9999999999999999"), None);
+        assert!(t.get(&KeyId::new("ASIA9999999999999999", &mut syms)).is_none());
     }
 
     #[test]
