@@ -304,7 +304,10 @@ async fn the_role_wide_form_is_refused_unless_the_policy_allows_it() {
     let d = &s.responder.handle(std::slice::from_ref(&f), &mut MemoryLedger::default(), Utc::now()).await[0];
     assert_eq!((d.outcome, d.form.as_str()), (Some(Outcome::Applied), "role-wide"), "{d:?}");
     let doc: Value = serde_json::from_str(&policy(&iam, role, "AWSRevokeOlderSessions").await.unwrap()).unwrap();
-    assert!(doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"].is_string(), "{doc}");
+    let cutoff = doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"].as_str().unwrap();
+    // The ledger keeps the deny's cutoff: a session of the role seen later is covered by it.
+    assert_eq!(d.summary().unwrap().role_wide_before_ms, trailhound::time::parse_ms(cutoff), "{cutoff}");
+    assert!(d.summary().unwrap().role_wide_before_ms.is_some());
 }
 
 #[tokio::test]

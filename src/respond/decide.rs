@@ -107,6 +107,10 @@ pub struct Acted {
     /// written before they were kept (those compare by role).
     #[serde(default)]
     pub chained: Option<Vec<String>>,
+    /// A role-wide revocation's cutoff (ms): it denies every session of the key's own role (`roles[0]`)
+    /// issued before then, whatever its name. `None` for a surgical one, and in older ledgers.
+    #[serde(default)]
+    pub role_wide_before_ms: Option<i64>,
 }
 
 impl Decision {
@@ -125,6 +129,11 @@ impl Decision {
             outcome: self.outcome,
             roles: self.roles.clone(),
             chained: Some(chained(&self.finding).map(session_id).collect()),
+            role_wide_before_ms: if self.form == Form::RoleWide.as_str() {
+                self.cutoff.as_deref().and_then(crate::time::parse_ms)
+            } else {
+                None
+            },
         })
     }
 }
@@ -354,7 +363,15 @@ pub fn session_id(m: &MintedSession) -> String {
 /// `chain_not_covered` when the finding names chained sessions that `a`'s revocation did not: each
 /// with the command that plans its revocation, every value from the trail quoted for the shell.
 fn not_covered(a: &Acted, f: &Finding) -> Option<Hold> {
+    // A session whose mint time is unknown is not counted as issued before the cutoff.
+    let role_wide = |m: &MintedSession| {
+        a.role_wide_before_ms.is_some_and(|cutoff| {
+            a.roles.first() == Some(&m.role_arn)
+                && m.event_time.as_deref().and_then(crate::time::parse_ms).is_some_and(|t| t < cutoff)
+        })
+    };
     let missed: Vec<&MintedSession> = chained(f)
+        .filter(|m| !role_wide(m))
         .filter(|m| match &a.chained {
             Some(named) => !named.contains(&session_id(m)),
             // A ledger entry from before the sessions were kept: only the roles it chained into (its

@@ -63,6 +63,7 @@ async fn a_chained_session_seen_after_the_revocation_is_named_for_a_person_not_r
     let f = stolen(role, &role_id, "i-0chain", "ASIARGCHAIN000000001");
     let first = s.responder.handle(std::slice::from_ref(&f), &mut ledger, Utc::now()).await;
     assert_eq!(first[0].outcome, Some(Outcome::Applied), "{:?}", first[0]);
+    assert_eq!(first[0].summary().unwrap().role_wide_before_ms, None, "a surgical deny covers only what it names");
     let doc = policy(&iam, role, "TrailhoundRevokeSessions").await.unwrap();
     // The AssumeRole the stolen key made comes in a later file: the finding now names the session it
     // chained into, under a name the thief chose.
@@ -127,6 +128,20 @@ fn a_ledger_entry_from_before_chained_sessions_were_kept_compares_by_role() {
     let mut named = entry(&["web"], false);
     named.chained = Some(vec![session_id(&chained("ASIARGOTHERKEY000001", web, "another"))]);
     assert_eq!(rule(already(Some(&named), &own, true)), Some("already_acted".into()));
+    // A role-wide deny covers every session of the key's own role issued before its cutoff, whatever
+    // its name (the session above was minted at 10:00)...
+    let mut wide = entry(&["web"], false);
+    wide.chained = Some(Vec::new());
+    wide.role_wide_before_ms = trailhound::time::parse_ms("2026-12-06T10:05:00Z");
+    assert_eq!(rule(already(Some(&wide), &own, true)), Some("already_acted".into()));
+    // ...not one issued after it, nor one whose mint time the trail does not give...
+    wide.role_wide_before_ms = trailhound::time::parse_ms("2026-12-06T10:00:00Z");
+    assert_eq!(rule(already(Some(&wide), &own, true)), Some("chain_not_covered".into()));
+    wide.role_wide_before_ms = trailhound::time::parse_ms("2026-12-06T10:05:00Z");
+    own.minted_sessions[0].event_time = None;
+    assert_eq!(rule(already(Some(&wide), &own, true)), Some("chain_not_covered".into()));
+    // ...nor a session of a role it chained into: those stay surgical.
+    assert_eq!(rule(already(Some(&wide), &f, true)), Some("chain_not_covered".into()));
 }
 
 /// A revoked key the thief keeps trying changes its finding at every batch: the same hold is announced
