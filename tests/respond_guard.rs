@@ -310,6 +310,34 @@ async fn the_role_wide_form_is_refused_unless_the_policy_allows_it() {
     assert!(d.summary().unwrap().role_wide_before_ms.is_some());
 }
 
+/// A role-wide deny already on the role that covers the key is kept with its earlier cutoff, and the
+/// ledger keeps that cutoff, not the plan's: a session minted between the two is not counted as covered.
+#[tokio::test]
+async fn a_role_wide_deny_already_in_place_gives_the_ledger_its_cutoff() {
+    let iam = iam().await;
+    let role = &uniq("th-rg-widekept");
+    let role_id = make_role(&iam, role).await;
+    let now = Utc::now();
+    let at = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let mut f = stolen(role, &role_id, "i-0widekept", "ASIARGWIDEKEPT000001");
+    f.session_issued_at = Some(at(now - Duration::minutes(10)));
+    let kept = at(now - Duration::minutes(5));
+    let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": ["*"],
+        "Resource": ["*"], "Condition": {"DateLessThan": {"aws:TokenIssueTime": kept}}}]});
+    iam.put_role_policy()
+        .role_name(role)
+        .policy_name("AWSRevokeOlderSessions")
+        .policy_document(doc.to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut s = responder(Policy::parse("role_wide = \"always\"").unwrap(), true).await;
+    let d = &s.responder.handle(std::slice::from_ref(&f), &mut MemoryLedger::default(), now).await[0];
+    assert_eq!((d.outcome, d.form.as_str()), (Some(Outcome::Unchanged), "role-wide"), "{d:?}");
+    assert!(d.cutoff.as_deref().is_some_and(|c| c > kept.as_str()), "the plan's own cutoff is later: {d:?}");
+    assert_eq!(d.summary().unwrap().role_wide_before_ms, trailhound::time::parse_ms(&kept), "{kept}");
+}
+
 #[tokio::test]
 async fn roles_chained_into_are_guarded_and_revoked_too() {
     let iam = iam().await;

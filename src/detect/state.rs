@@ -342,6 +342,9 @@ pub struct KeyTable {
     // hash order, which jumps to a random state at every step.
     chunks: Vec<Vec<(KeyId, KeyState)>>,
     len: u32,
+    /// Tests keep 4 bits of each hash, so that different keys share them.
+    #[cfg(test)]
+    narrow: bool,
 }
 
 /// The index's hash from its 32 bits: the same bits give the bucket (low) and hashbrown's tag (top),
@@ -385,7 +388,12 @@ impl KeyTable {
 
     fn hash(&self, id: &KeyId) -> u32 {
         use std::hash::BuildHasher;
-        self.hasher.hash_one(id) as u32
+        let h = self.hasher.hash_one(id) as u32;
+        #[cfg(test)]
+        if self.narrow {
+            return h & 0xF;
+        }
+        h
     }
 
     fn lookup(&self, h: u32, id: &KeyId) -> Option<u32> {
@@ -623,6 +631,22 @@ mod tests {
         assert_eq!(t.len(), keys.len());
         assert_eq!(t.find("ASIA9999999999999999"), None);
         assert!(t.get(&KeyId::new("ASIA9999999999999999", &mut syms)).is_none());
+    }
+
+    #[test]
+    fn keys_that_share_their_hash_bits_stay_apart() {
+        // The stored bits only narrow the search: the key beside its state decides.
+        let mut syms = Interner::default();
+        let mut t = KeyTable { narrow: true, ..KeyTable::default() };
+        let ids: Vec<KeyId> = (0..2_000u32).map(|n| KeyId::new(&format!("ASIA{n:016}"), &mut syms)).collect();
+        for (n, id) in ids.iter().enumerate() {
+            assert_eq!(t.slot(*id), n as u32);
+        }
+        for (n, id) in ids.iter().enumerate() {
+            assert_eq!(t.slot(*id), n as u32);
+            assert_eq!(t.find(&id.text(&syms)), Some(n as u32));
+        }
+        assert_eq!((t.len(), t.find("ASIA9999999999999999")), (ids.len(), None));
     }
 
     #[test]

@@ -129,12 +129,22 @@ impl Decision {
             outcome: self.outcome,
             roles: self.roles.clone(),
             chained: Some(chained(&self.finding).map(session_id).collect()),
-            role_wide_before_ms: if self.form == Form::RoleWide.as_str() {
-                self.cutoff.as_deref().and_then(crate::time::parse_ms)
-            } else {
-                None
-            },
+            role_wide_before_ms: self.role_wide_cutoff_ms(),
         })
+    }
+
+    /// The cutoff of the role-wide deny on the key's own role once this decision's plan is in place:
+    /// read from the planned document, as an earlier deny already there is kept when it covers the
+    /// key, and its cutoff, not this plan's, is then the one IAM holds. `None` for a surgical one.
+    fn role_wide_cutoff_ms(&self) -> Option<i64> {
+        if self.form != Form::RoleWide.as_str() {
+            return None;
+        }
+        let own = crate::revoke::iam::role_name(self.roles.first()?);
+        let wide = crate::revoke::policy::ROLE_WIDE_POLICY;
+        let p = self.plan.as_ref()?.iter().find(|p| p.role == own && p.policy_name == wide)?;
+        let doc = p.after.as_deref().or(p.before.as_deref())?;
+        crate::revoke::policy::all_sessions_cutoff(doc).map(|t| t.timestamp_millis())
     }
 }
 
@@ -363,12 +373,15 @@ pub fn session_id(m: &MintedSession) -> String {
 /// `chain_not_covered` when the finding names chained sessions that `a`'s revocation did not: each
 /// with the command that plans its revocation, every value from the trail quoted for the shell.
 fn not_covered(a: &Acted, f: &Finding) -> Option<Hold> {
-    // A session whose mint time is unknown is not counted as issued before the cutoff.
+    // A session whose mint time is unknown is not counted as issued before the cutoff, nor one minted
+    // in the second before it (a token may be issued in the second after its record's time), nor any
+    // under a change that was not verified to be in place.
     let role_wide = |m: &MintedSession| {
-        a.role_wide_before_ms.is_some_and(|cutoff| {
-            a.roles.first() == Some(&m.role_arn)
-                && m.event_time.as_deref().and_then(crate::time::parse_ms).is_some_and(|t| t < cutoff)
-        })
+        a.outcome != Some(Outcome::Unverified)
+            && a.role_wide_before_ms.is_some_and(|cutoff| {
+                a.roles.first() == Some(&m.role_arn)
+                    && m.event_time.as_deref().and_then(crate::time::parse_ms).is_some_and(|t| t + 1000 <= cutoff)
+            })
     };
     let missed: Vec<&MintedSession> = chained(f)
         .filter(|m| !role_wide(m))

@@ -118,6 +118,17 @@ fn parse_revocation(st: &Value) -> Option<Revocation> {
     Some(Revocation { scope, cutoff })
 }
 
+/// The cutoff of the role-wide revocation an inline policy document holds (the latest, should it hold
+/// several: each denies the sessions issued before it); `None` when it holds none or is not a policy.
+pub fn all_sessions_cutoff(doc: &str) -> Option<DateTime<Utc>> {
+    let v: Value = serde_json::from_str(doc).ok()?;
+    let all = match v.get("Statement")? {
+        Value::Array(a) => a.iter().collect(),
+        o => vec![o],
+    };
+    all.into_iter().filter_map(parse_revocation).filter(|r| r.scope == Scope::AllSessions).map(|r| r.cutoff).max()
+}
+
 /// The result of merging revocations into one inline policy document.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Merged {

@@ -134,14 +134,25 @@ fn a_ledger_entry_from_before_chained_sessions_were_kept_compares_by_role() {
     wide.chained = Some(Vec::new());
     wide.role_wide_before_ms = trailhound::time::parse_ms("2026-12-06T10:05:00Z");
     assert_eq!(rule(already(Some(&wide), &own, true)), Some("already_acted".into()));
-    // ...not one issued after it, nor one whose mint time the trail does not give...
-    wide.role_wide_before_ms = trailhound::time::parse_ms("2026-12-06T10:00:00Z");
+    // ...not one issued after it or in its last second, nor one whose mint time the trail does not
+    // give, nor under a change not verified to be in place...
+    for late in ["2026-12-06T10:00:00Z", "2026-12-06T10:00:00.999Z"] {
+        wide.role_wide_before_ms = trailhound::time::parse_ms(late);
+        assert_eq!(rule(already(Some(&wide), &own, true)), Some("chain_not_covered".into()), "{late}");
+    }
+    wide.role_wide_before_ms = trailhound::time::parse_ms("2026-12-06T10:00:01Z");
+    assert_eq!(rule(already(Some(&wide), &own, true)), Some("already_acted".into()));
+    wide.outcome = Some(Outcome::Unverified);
     assert_eq!(rule(already(Some(&wide), &own, true)), Some("chain_not_covered".into()));
-    wide.role_wide_before_ms = trailhound::time::parse_ms("2026-12-06T10:05:00Z");
-    own.minted_sessions[0].event_time = None;
-    assert_eq!(rule(already(Some(&wide), &own, true)), Some("chain_not_covered".into()));
-    // ...nor a session of a role it chained into: those stay surgical.
-    assert_eq!(rule(already(Some(&wide), &f, true)), Some("chain_not_covered".into()));
+    wide.outcome = Some(Outcome::Applied);
+    let mut unknown = own.clone();
+    unknown.minted_sessions[0].event_time = None;
+    assert_eq!(rule(already(Some(&wide), &unknown, true)), Some("chain_not_covered".into()));
+    // ...nor a session of a role it chained into, even one the decision touched: those stay surgical.
+    let mut both = entry(&["web", "adm"], false);
+    both.chained = Some(Vec::new());
+    both.role_wide_before_ms = wide.role_wide_before_ms;
+    assert_eq!(rule(already(Some(&both), &f, true)), Some("chain_not_covered".into()));
 }
 
 /// A revoked key the thief keeps trying changes its finding at every batch: the same hold is announced
