@@ -143,7 +143,8 @@ impl Decision {
         let own = crate::revoke::iam::role_name(self.roles.first()?);
         let wide = crate::revoke::policy::ROLE_WIDE_POLICY;
         let p = self.plan.as_ref()?.iter().find(|p| p.role == own && p.policy_name == wide)?;
-        let doc = p.after.as_deref().or(p.before.as_deref())?;
+        // No document after the plan means no deny (every statement in it had expired).
+        let doc = p.after.as_deref()?;
         crate::revoke::policy::all_sessions_cutoff(doc).map(|t| t.timestamp_millis())
     }
 }
