@@ -122,11 +122,18 @@ fn parse_revocation(st: &Value) -> Option<Revocation> {
 /// several: each denies the sessions issued before it); `None` when it holds none or is not a policy.
 pub fn all_sessions_cutoff(doc: &str) -> Option<DateTime<Utc>> {
     let v: Value = serde_json::from_str(doc).ok()?;
-    let all = match v.get("Statement")? {
-        Value::Array(a) => a.iter().collect(),
-        o => vec![o],
-    };
+    let all = statements(&v).ok()?;
     all.into_iter().filter_map(parse_revocation).filter(|r| r.scope == Scope::AllSessions).map(|r| r.cutoff).max()
+}
+
+/// A policy document's statements: IAM takes a list or a single statement.
+fn statements(doc: &Value) -> Result<Vec<&Value>, String> {
+    match doc.get("Statement") {
+        Some(Value::Array(a)) => Ok(a.iter().collect()),
+        Some(o @ Value::Object(_)) => Ok(vec![o]),
+        None => Ok(Vec::new()),
+        Some(_) => Err("its Statement is neither a list nor an object".into()),
+    }
 }
 
 /// The result of merging revocations into one inline policy document.
@@ -243,13 +250,7 @@ pub fn foreign_statements(before: Option<&str>, after: Option<&str>) -> Result<(
     let others = |doc: Option<&str>| -> Result<Vec<Value>, String> {
         let Some(doc) = doc else { return Ok(Vec::new()) };
         let v: Value = serde_json::from_str(doc).map_err(|e| format!("not JSON: {e}"))?;
-        let all = match v.get("Statement") {
-            Some(Value::Array(a)) => a.clone(),
-            Some(o @ Value::Object(_)) => vec![o.clone()],
-            None => Vec::new(),
-            Some(_) => return Err("its Statement is neither a list nor an object".into()),
-        };
-        Ok(all.into_iter().filter(|st| parse_revocation(st).is_none()).collect())
+        Ok(statements(&v)?.into_iter().filter(|st| parse_revocation(st).is_none()).cloned().collect())
     };
     let mut dropped = others(after)?;
     let mut back = Vec::new();

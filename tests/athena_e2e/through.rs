@@ -54,6 +54,13 @@ fn with_s3(ep: &Endpoint, moto_url: &str, args: &[&str]) -> std::process::Output
     c.output().unwrap()
 }
 
+/// The Athena run succeeded and printed, byte for byte, what the local run printed (not nothing).
+fn assert_same(local: &std::process::Output, athena: &std::process::Output, what: &str) {
+    assert!(athena.status.success(), "{what}: {}", String::from_utf8_lossy(&athena.stderr));
+    assert!(!local.stdout.is_empty(), "{what}");
+    assert_eq!(String::from_utf8_lossy(&athena.stdout), String::from_utf8_lossy(&local.stdout), "{what}");
+}
+
 const ENGINE: [&str; 6] = ["--engine", "athena", "--athena-database", "trails", "--athena-table", "cloudtrail_logs"];
 
 #[test]
@@ -72,13 +79,7 @@ fn report_through_athena_is_the_local_report() {
         let sp = path_str(&summary);
         args.extend(["--summary", &sp]);
         let athena = with_s3(&ep, &moto_url, &args);
-        assert!(athena.status.success(), "{}", String::from_utf8_lossy(&athena.stderr));
-        assert!(!local.stdout.is_empty());
-        assert_eq!(
-            String::from_utf8_lossy(&athena.stdout),
-            String::from_utf8_lossy(&local.stdout),
-            "report --format {format}"
-        );
+        assert_same(&local, &athena, &format!("report --format {format}"));
     }
     // The first round names the chain's object, whose minting edges add two keys; the second round
     // asks for the three, finds no new key and stops.
@@ -119,13 +120,7 @@ fn timeline_through_athena_is_the_local_timeline() {
             args.extend(sel);
             args.extend(ENGINE);
             let athena = with_s3(&ep, &moto_url, &args);
-            assert!(athena.status.success(), "{}", String::from_utf8_lossy(&athena.stderr));
-            assert!(!local.stdout.is_empty());
-            assert_eq!(
-                String::from_utf8_lossy(&athena.stdout),
-                String::from_utf8_lossy(&local.stdout),
-                "timeline {sel:?} --format {format}"
-            );
+            assert_same(&local, &athena, &format!("timeline {sel:?} --format {format}"));
         }
     }
     for r in ep.stats().iter().filter(|s| s["name"] == "objects") {
@@ -180,8 +175,7 @@ fn report_through_athena_follows_the_chain_across_objects() {
     let mut args = vec!["report", "--key", key, "--format", "json"];
     args.extend(ENGINE);
     let athena = with_s3(&ep, &moto_url, &args);
-    assert!(athena.status.success(), "{}", String::from_utf8_lossy(&athena.stderr));
-    assert_eq!(String::from_utf8_lossy(&athena.stdout), String::from_utf8_lossy(&local.stdout));
+    assert_same(&local, &athena, "report of the chained key");
     let report: Value = serde_json::from_slice(&athena.stdout).unwrap();
     let upstream = report["upstream"].as_array().unwrap();
     assert_eq!(upstream[0]["access_key_id"], "ASIAVICTIMKEY0000001", "{report}");
