@@ -8,7 +8,8 @@
 //! - For an EC2 instance: an address that recurs across its keys. A thief with a standing foothold
 //!   also recurs, but an instance egresses through one address at a time: two recurring origins in
 //!   use at the same time are rivals, and the workload's is the one not shared with people, present
-//!   from the earliest key, on more keys, fetched through IMDSv2, busier ([`admit`]); the other is a
+//!   from the earliest key (keys issued in the same second count as one), fetched through IMDSv2, on
+//!   more keys, busier ([`admit`]); the other is a
 //!   returning thief. An address shared with people (a bastion) needs three keys and half of the
 //!   instance's keys.
 //! - When nothing recurs (a young instance, one key each): an address in the instance's region that
@@ -66,6 +67,9 @@ pub(super) struct Baseline {
     pub own: OriginMap<Origin, Evidence>,
     /// Origins recurring across the workload's keys at the same time as its own: keys used from them.
     pub rivals: OriginMap<Origin, u32>,
+    /// IPv6 origins used beside the instance's own IPv4 origin on its keys from the first
+    /// ([`beside`]): keys used from both.
+    pub beside_v4: OriginMap<Origin, u32>,
 }
 
 /// What is known about one origin across an instance's keys.
@@ -165,8 +169,15 @@ impl Detector {
     pub(super) fn instance_baseline(&self, g: &Group<'_>, shared: &mut Vec<Sym>) -> Baseline {
         let mut own: OriginMap<Origin, Evidence> = OriginMap::default();
         let mut facts: OriginMap<Origin, Facts> = OriginMap::default();
-        for (rank, (_, st)) in g.keys.iter().enumerate() {
+        // Keys issued in the same second share a rank: EC2 delivers a key for each IMDS version in the
+        // same second, and an order between them would be their key ids', which says nothing (a thief
+        // taking every IMDSv1 key would win or lose by the ids AWS drew).
+        let (mut rank, mut rank_time) = (0, None);
+        for (i, (_, st)) in g.keys.iter().enumerate() {
             let issued = super::judge::issue_time(st);
+            if rank_time != Some(issued / 1000) {
+                (rank, rank_time) = (i, Some(issued / 1000));
+            }
             for o in &st.origins {
                 let f = facts.entry(o.origin).or_insert_with(|| Facts {
                     first_rank: rank as u32,
@@ -232,13 +243,19 @@ impl Detector {
         }
         let mut rivals = OriginMap::default();
         let mut admitted_v4: Vec<Origin> = Vec::new();
+        let mut beside_v4 = OriginMap::default();
         for (family, list) in candidates.iter().enumerate() {
             // The second address family of a dual-stack instance carries the same programs: a v6
-            // origin sharing no client with the instance's v4 addresses is someone else's.
+            // origin sharing no client with the instance's v4 addresses is someone else's. Unless it
+            // is used on the very keys of the instance's v4 origin from its earliest key on (see
+            // [`beside`]): then it is judged apart.
             let list: Vec<Origin> = if family == 1 && !admitted_v4.is_empty() {
                 let v4_clients: FxHashSet<Sym> =
                     admitted_v4.iter().flat_map(|o| facts[o].clients.iter().copied()).collect();
-                list.iter().copied().filter(|o| facts[o].clients.iter().any(|c| v4_clients.contains(c))).collect()
+                let (shared, apart): (Vec<Origin>, Vec<Origin>) =
+                    list.iter().partition(|o| facts[*o].clients.iter().any(|c| v4_clients.contains(c)));
+                beside_v4 = beside(g, &facts, &admitted_v4, &apart);
+                shared
             } else {
                 list.clone()
             };
@@ -250,8 +267,11 @@ impl Detector {
                     f.keys >= 2,
                     !human,
                     std::cmp::Reverse(f.first_rank),
+                    // AWS writes the IMDS version; how many keys were used from an address is the
+                    // holder's choice (an SSRF polling IMDSv1 uses every key, an SDK only some).
+                    f.v2,
                     f.keys,
-                    f.v2 || in_region,
+                    in_region,
                     f.heartbeat_keys,
                     std::cmp::Reverse(f.first_ms),
                     f.events,
@@ -287,8 +307,36 @@ impl Detector {
             }
             _ => true,
         });
-        Baseline { own, rivals }
+        Baseline { own, rivals, beside_v4 }
     }
+}
+
+/// Of the v6 origins `apart` (no client in common with the instance's v4 ones), those used on the
+/// same keys as an admitted v4 origin, from the instance's earliest key on and on half its keys or
+/// more, with how many. Dual stack is chosen per program (an SDK's `use_dualstack_endpoint`, the
+/// SSM agent's `UseDualStackEndpoint`), so such an origin may be one of the instance's programs, or a
+/// second holder of every key since before the window: nothing AWS writes tells them apart, so they
+/// are reported at low confidence, for a person, never as the instance's own.
+fn beside(g: &Group<'_>, facts: &OriginMap<Origin, Facts>, v4: &[Origin], apart: &[Origin]) -> OriginMap<Origin, u32> {
+    // Maps, not lists: a forged trail can name thousands of addresses on one key.
+    let mut out: OriginMap<Origin, u32> = apart.iter().filter(|o| facts[*o].first_rank == 0).map(|o| (*o, 0)).collect();
+    if out.is_empty() {
+        return out;
+    }
+    let v4: OriginMap<Origin, ()> = v4.iter().map(|o| (*o, ())).collect();
+    for (_, st) in &g.keys {
+        if !st.origins.iter().any(|o| v4.contains_key(&o.origin)) {
+            continue;
+        }
+        for o in &st.origins {
+            if let Some(keys) = out.get_mut(&o.origin) {
+                *keys += 1;
+            }
+        }
+    }
+    let nkeys = g.keys.len() as u32;
+    out.retain(|_, keys| *keys >= 2 && *keys * 2 >= nkeys);
+    out
 }
 
 /// How a candidate was admitted.

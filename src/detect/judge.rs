@@ -167,7 +167,7 @@ fn judge_one<'d>(
 fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared: &mut Vec<Sym>) {
     let fleet = g.kind.is_fleet();
     let baseline = if fleet {
-        Baseline { own: OriginMap::default(), rivals: OriginMap::default() }
+        Baseline { own: OriginMap::default(), rivals: OriginMap::default(), beside_v4: OriginMap::default() }
     } else {
         d.instance_baseline(g, shared)
     };
@@ -181,13 +181,23 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
     };
     // Fleets: foreign endpoints on most keys from the first are shared services (as for instances),
     // and a Lambda or ECS workload whose keys show their execution environment runs nowhere without
-    // it (the user agent can only take trust away here, never give it).
+    // it (the user agent can only take trust away here, never give it). Asked per function (a Lambda
+    // key's session name; an ECS task's is its id) as well as per role: one role often serves several
+    // functions, and those on an OS-only runtime (`provided.al2023`, where Go and Rust run) have no
+    // `AWS_EXECUTION_ENV` for their SDK to name. A function that never names it is let off the
+    // role's expectation only on two keys or more: a quiet function's one key, used by a thief
+    // alone, proves no runtime.
     let mut fleet_endpoints: OriginMap<Origin, (u32, usize)> = OriginMap::default();
-    let mut exec_keys = 0u32;
+    let mut exec_sessions: FxHashSet<Sym> = FxHashSet::default();
+    let mut bare_keys: FxHashMap<Sym, u32> = FxHashMap::default();
     if fleet {
         for (rank, (_, st)) in g.keys.iter().enumerate() {
             ask_ahead(&g.keys, rank);
-            exec_keys += st.origins.iter().any(|o| o.has(flag::EXEC_ENV)) as u32;
+            if st.origins.iter().any(|o| o.has(flag::EXEC_ENV)) {
+                exec_sessions.insert(st.session);
+            } else {
+                *bare_keys.entry(st.session).or_default() += 1;
+            }
             for o in st.origins.iter().filter(|o| matches!(o.origin, Origin::Endpoint { .. })) {
                 fleet_endpoints.entry(o.origin).or_insert((0, rank)).0 += 1;
             }
@@ -195,13 +205,17 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
     }
     let nkeys = g.keys.len() as u32;
     let needs_exec = matches!(g.kind, Workload::Lambda | Workload::Ecs);
+    let function_exec = |session: Sym| {
+        exec_sessions.contains(&session)
+            || (!exec_sessions.is_empty() && bare_keys.get(&session).copied().unwrap_or(0) < 2)
+    };
     // `key_exec`: some origin of the key named the execution environment (asked once per key, not
     // per origin, which made a key used from thousands of addresses quadratic).
     let own_evidence = |st: &KeyState, key_exec: bool, o: &OriginUse| -> Option<Evidence> {
         if !fleet {
             return baseline.own.get(&o.origin).cloned();
         }
-        if needs_exec && !o.has(flag::EXEC_ENV) && (key_exec || exec_keys > 0) {
+        if needs_exec && !o.has(flag::EXEC_ENV) && (key_exec || function_exec(st.session)) {
             return None;
         }
         match d.fleet_own(&o.origin, st.account, key_region(st)) {
@@ -258,6 +272,12 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
                 continue;
             }
             used_from_own |= own;
+            if !own && !d.humans.contains_key(&o.origin) {
+                if let Some(&keys) = baseline.beside_v4.get(&o.origin) {
+                    judged.push(beside_v4(d, o, &path, keys));
+                    continue;
+                }
+            }
             let new_client = others.any_clients() && o.clients().all(|c| !others.has_client(c));
             // The thief behind the workload's own NAT: only the client and the IMDS version differ.
             let behind_own_nat = g.kind == Workload::Ec2
@@ -286,8 +306,8 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
             };
             let clients = || o.clients().map(|c| d.syms.name(c)).collect::<Vec<_>>().join(", ");
             if !own {
-                let key = wide.get_or_init(|| KeyWide::of(st, d));
-                signals_off_workload(d, g, key, o, &class, &path, region, &others, &baseline, &expected, &mut j);
+                let key = wide.get_or_init(|| KeyWide::of(st, d, function_exec(st.session)));
+                signals_off_workload(d, g, key, o, &class, &path, region, &baseline, &expected, &mut j);
                 if new_client {
                     j.signals.push(Signal {
                         code: "client_differs",
@@ -351,6 +371,28 @@ fn ask_ahead(keys: &[(KeyId, &KeyState)], i: usize) {
     }
 }
 
+/// An IPv6 origin used beside the instance's own IPv4 origin on its keys from the first
+/// ([`Baseline::beside_v4`]): one of its programs on dual stack, or a holder of every key since
+/// before the window. Reported alone at low confidence, as its own kind of evidence (a finding of
+/// the same origin), so a person decides: `respond` acts on nothing below its confidence floor.
+fn beside_v4<'o>(d: &Detector, o: &'o OriginUse, path: &Path, keys: u32) -> Judged<'o> {
+    let label = o.origin.label(&d.syms);
+    let reason = format!(
+        "{label} (IPv6) is used on {keys} of the instance's keys beside its own IPv4 origin, from its first key, with \
+         clients the IPv4 origin never shows: one of the instance's programs on dual stack, or a holder of its keys \
+         since before the window"
+    );
+    Judged {
+        origin: o,
+        class: class_label(d, &d.cfg.classifier.classify(&o.origin), path),
+        label,
+        outside: false,
+        human: false,
+        own: true,
+        signals: vec![Signal { code: "ipv6_beside_own", reason, weight: 0.3, decisive: true }],
+    }
+}
+
 fn class_label(d: &Detector, class: &OriginClass<'_>, path: &Path) -> String {
     match path {
         Path::OwnEndpoint(a) | Path::ForeignEndpoint(a) => format!("VPC endpoint of account {}", d.syms.name(*a)),
@@ -364,6 +406,8 @@ fn class_label(d: &Detector, class: &OriginClass<'_>, path: &Path) -> String {
 struct KeyWide<'d> {
     /// Some origin named the execution environment.
     exec: bool,
+    /// The key's function (a fleet's session name) is expected to name it (see `judge_group`).
+    function_exec: bool,
     /// The regions the key called, each once, in the order its origins name them (the trail writes
     /// them, so a hostile one can name thousands).
     call_regions: Vec<&'d str>,
@@ -375,7 +419,7 @@ struct KeyWide<'d> {
 const REGIONS_NAMED: usize = 8;
 
 impl<'d> KeyWide<'d> {
-    fn of(st: &KeyState, d: &'d Detector) -> Self {
+    fn of(st: &KeyState, d: &'d Detector, function_exec: bool) -> Self {
         let mut call_regions: Vec<&str> = Vec::new();
         let mut called = FxHashSet::default();
         for &r in st.origins.iter().flat_map(|x| x.call_regions.iter()).filter(|&&r| r != 0) {
@@ -383,7 +427,7 @@ impl<'d> KeyWide<'d> {
                 call_regions.push(d.syms.name(r));
             }
         }
-        KeyWide { exec: st.origins.iter().any(|x| x.has(flag::EXEC_ENV)), call_regions, called }
+        KeyWide { exec: st.origins.iter().any(|x| x.has(flag::EXEC_ENV)), function_exec, call_regions, called }
     }
 
     /// The regions called, for a reason: at most [`REGIONS_NAMED`], then how many more.
@@ -405,7 +449,6 @@ fn signals_off_workload(
     class: &OriginClass<'_>,
     path: &Path,
     region: Sym,
-    others: &Others<'_>,
     baseline: &Baseline,
     expected: &[String],
     j: &mut Judged<'_>,
@@ -484,7 +527,8 @@ fn signals_off_workload(
             true,
         );
     }
-    if matches!(g.kind, Workload::Lambda | Workload::Ecs) && o.has(flag::NO_EXEC_ENV) && (others.exec() || key.exec) {
+    if matches!(g.kind, Workload::Lambda | Workload::Ecs) && o.has(flag::NO_EXEC_ENV) && (key.function_exec || key.exec)
+    {
         push(
             "no_execution_environment",
             format!("no {} execution environment in the user agent from {name}", g.kind.as_str()),

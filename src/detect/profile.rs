@@ -1,4 +1,4 @@
-//! A workload's profile over its keys' own origins (clients, IMDS versions, execution environment),
+//! A workload's profile over its keys' own origins (clients, IMDS versions, EKS nodes),
 //! and one key's share of it: a key is compared with all the others by subtracting its share,
 //! instead of walking every other key.
 
@@ -14,7 +14,6 @@ pub(super) struct Profile {
     client_pairs: u32,
     v1: u32,
     v2: u32,
-    exec: u32,
     eks: u32,
     /// The clients in name order, once all keys are added ([`Profile::sort_names`]).
     by_name: Vec<Sym>,
@@ -51,7 +50,6 @@ pub(super) struct Share {
     clients: ClientSet,
     v1: bool,
     v2: bool,
-    exec: bool,
     eks: bool,
 }
 
@@ -68,7 +66,6 @@ impl Share {
             }
             s.v1 |= o.has(flag::IMDS_V1);
             s.v2 |= o.has(flag::IMDS_V2);
-            s.exec |= o.has(flag::EXEC_ENV);
         }
         s
     }
@@ -82,7 +79,6 @@ impl Profile {
         self.client_pairs += s.clients.len() as u32;
         self.v1 += s.v1 as u32;
         self.v2 += s.v2 as u32;
-        self.exec += s.exec as u32;
         self.eks += s.eks as u32;
     }
 
@@ -113,9 +109,6 @@ impl Others<'_> {
     }
     pub(super) fn v2(&self) -> bool {
         self.p.v2 > self.s.v2 as u32
-    }
-    pub(super) fn exec(&self) -> bool {
-        self.p.exec > self.s.exec as u32
     }
     pub(super) fn eks(&self) -> bool {
         self.p.eks > self.s.eks as u32

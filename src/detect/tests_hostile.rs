@@ -310,3 +310,186 @@ fn an_instance_with_more_than_sixteen_elastic_addresses_owns_them_all() {
     }
     assert_eq!(list, (0..MAX_ASSOCIATED as u32).collect::<Vec<_>>());
 }
+
+/// From a second hostile review (trails written from AWS's behaviour, not the generator's).
+const EC2_USE1_V6: &str = "2600:1f19:8000:4c00:1a2b:3c4d:5e6f:7081";
+
+#[test]
+fn an_imdsv1_thief_delivered_in_the_same_second_as_the_instance_loses_whatever_the_key_ids() {
+    // EC2 delivers a key for each IMDS version in the same second; an SSRF takes every IMDSv1 key
+    // and uses it from a host of its own in the same region. Which of the two keys sorts first is
+    // the ids AWS drew: it must not decide which address is the instance's.
+    // The instance's SDK may also keep a key past the next delivery, and so use only some of them,
+    // while the SSRF uses every one: how many keys an address used is the holder's choice, the IMDS
+    // version is AWS's record.
+    for (thief_first, heartbeat, sparse) in [
+        (true, true, false),
+        (true, false, false),
+        (false, true, false),
+        (false, false, false),
+        (true, false, true),
+        (false, false, true),
+    ] {
+        {
+            let mut tr = Trail::default();
+            let inst = "i-0a9000000000000a1";
+            let mut thief_keys = Vec::new();
+            for h in 0..6 {
+                let m = h as i64 * 60;
+                let (a, b) = (key(4100 + 2 * h), key(4101 + 2 * h));
+                let (own, stolen) = if thief_first { (b, a) } else { (a, b) };
+                tr.deliver("ec2.amazonaws.com", "app-role", inst, &stolen, "us-east-1", m);
+                tr.deliver("ec2.amazonaws.com", "app-role", inst, &own, "us-east-1", m);
+                if !sparse || h % 2 == 0 {
+                    tr.call(&own, "app-role", inst, EC2_USE1, BOTO, "s3.amazonaws.com", "GetObject", m + 2);
+                }
+                if heartbeat {
+                    tr.call(
+                        &own,
+                        "app-role",
+                        inst,
+                        EC2_USE1,
+                        SSM_AGENT,
+                        "ssm.amazonaws.com",
+                        "UpdateInstanceInformation",
+                        m + 3,
+                    );
+                }
+                tr.call(
+                    &stolen,
+                    "app-role",
+                    inst,
+                    EC2_USE1_B,
+                    THIEF_CLI,
+                    "secretsmanager.amazonaws.com",
+                    "GetSecretValue",
+                    m + 5,
+                );
+                tr.last()["userIdentity"]["sessionContext"]["ec2RoleDelivery"] = json!("1.0");
+                thief_keys.push(stolen);
+            }
+            let d = tr.run(DetectOptions::default());
+            let mut got = flagged(&d);
+            got.sort();
+            assert_eq!(
+                got, thief_keys,
+                "thief first {thief_first}, heartbeat {heartbeat}, sparse {sparse}: {:#?}",
+                d.findings
+            );
+            for f in &d.findings {
+                assert_eq!(f.source_ips, [EC2_USE1_B]);
+                assert_eq!(f.expected_origins, [EC2_USE1]);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_dual_stack_agent_over_ipv6_beside_the_instance_is_left_to_a_person() {
+    // The SSM agent set to dual stack (`UseDualStackEndpoint`) calls over the instance's IPv6
+    // address, its application over IPv4: no client in common, on the same keys from the first.
+    // A thief holding every key since before the window, over IPv6, looks the same: both are
+    // reported at low confidence as one signal, never as session hijacking, and never trusted.
+    for thief in [false, true] {
+        let mut tr = Trail::default();
+        let inst = "i-0a9100000000000a1";
+        for h in 0..6 {
+            let (k, m) = (key(4200 + h), h as i64 * 60);
+            tr.deliver("ec2.amazonaws.com", "app-role", inst, &k, "us-east-1", m);
+            tr.call(&k, "app-role", inst, EC2_USE1, BOTO, "s3.amazonaws.com", "GetObject", m + 2);
+            let ua = if thief { THIEF_CLI } else { SSM_AGENT };
+            tr.call(&k, "app-role", inst, EC2_USE1_V6, ua, "ssm.amazonaws.com", "UpdateInstanceInformation", m + 3);
+            tr.call(&k, "app-role", inst, EC2_USE1_V6, ua, "ssmmessages.amazonaws.com", "CreateControlChannel", m + 4);
+        }
+        let d = tr.run(DetectOptions::default());
+        assert_eq!(d.findings.len(), 6, "{:#?}", d.findings);
+        for f in &d.findings {
+            assert_eq!(f.signals, ["ipv6_beside_own"], "{f:#?}");
+            assert_eq!((f.confidence.as_str(), f.severity.as_str()), ("low", "low"));
+            assert_eq!(f.kind, "exfiltration.same_origin");
+            assert_eq!(f.expected_origins, [EC2_USE1]);
+        }
+    }
+}
+
+#[test]
+fn an_imdsv1_thief_over_ipv6_from_the_first_key_is_not_beside_the_instance() {
+    // The SSRF takes every IMDSv1 key (delivered in the same second as the instance's IMDSv2 key)
+    // and uses it over IPv6 from a host of the same region: half the keys, from the first, but
+    // never the keys the instance itself uses.
+    let mut tr = Trail::default();
+    let inst = "i-0a9400000000000a1";
+    let mut thief_keys = Vec::new();
+    for h in 0..6 {
+        let m = h as i64 * 60;
+        let (own, stolen) = (key(4600 + 2 * h), key(4601 + 2 * h));
+        tr.deliver("ec2.amazonaws.com", "app-role", inst, &own, "us-east-1", m);
+        tr.deliver("ec2.amazonaws.com", "app-role", inst, &stolen, "us-east-1", m);
+        tr.call(&own, "app-role", inst, EC2_USE1, BOTO, "s3.amazonaws.com", "GetObject", m + 2);
+        tr.call(&stolen, "app-role", inst, EC2_USE1_V6, THIEF_CLI, "s3.amazonaws.com", "ListBuckets", m + 5);
+        tr.last()["userIdentity"]["sessionContext"]["ec2RoleDelivery"] = json!("1.0");
+        thief_keys.push(stolen);
+    }
+    let d = tr.run(DetectOptions::default());
+    let mut got = flagged(&d);
+    got.sort();
+    assert_eq!(got, thief_keys, "{:#?}", d.findings);
+    assert!(d.findings.iter().all(|f| f.signals.iter().any(|s| s == "not_workload_origin")), "{:#?}", d.findings);
+}
+
+#[test]
+fn an_ipv6_origin_that_starts_later_with_another_client_is_still_judged() {
+    // The same instance over IPv4 only; from the fourth key a host of the same region uses each new
+    // key over IPv6 with a client of its own: not there from the start, so no second egress.
+    let mut tr = Trail::default();
+    let inst = "i-0a9200000000000a1";
+    let keys = instance(&mut tr, inst, 4300, 6, EC2_USE1);
+    for (h, k) in keys.iter().enumerate().skip(3) {
+        tr.call(k, "app-role", inst, EC2_USE1_V6, THIEF_CLI, "s3.amazonaws.com", "ListBuckets", h as i64 * 60 + 10);
+    }
+    let d = tr.run(DetectOptions::default());
+    assert_eq!(flagged(&d), &keys[3..], "{:#?}", d.findings);
+}
+
+/// One role serving a Node function (its SDK names `exec-env/AWS_Lambda_nodejs20.x`) and a Go function
+/// on `provided.al2023`, where Lambda sets no AWS_EXECUTION_ENV for the SDK to name: four cold starts each.
+fn orders_functions() -> Trail {
+    let mut tr = Trail::default();
+    for i in 0..4 {
+        for (n, fun, ua) in [
+            (0, "orders-api", "aws-sdk-js/3.600.0 ua/2.0 os/linux lang/js md/nodejs#20 exec-env/AWS_Lambda_nodejs20.x"),
+            (1, "orders-worker", "aws-sdk-go-v2/1.30.0 ua/2.0 os/linux lang/go#1.22 md/GOOS#linux"),
+        ] {
+            let k = key(4400 + 2 * i + n);
+            tr.deliver("lambda.amazonaws.com", "orders-role", fun, &k, "us-east-1", i as i64 * 30);
+            let ip = format!("3.225.16.{}", 40 + 2 * i + n);
+            tr.call(&k, "orders-role", fun, &ip, ua, "dynamodb.amazonaws.com", "PutItem", i as i64 * 30 + 1);
+        }
+    }
+    tr
+}
+
+#[test]
+fn functions_of_one_role_on_an_os_only_runtime_need_no_execution_environment() {
+    assert!(orders_functions().run(DetectOptions::default()).findings.is_empty());
+    // The Node function's key used without its execution environment is still judged.
+    let mut tr = orders_functions();
+    let stolen = key(4404);
+    tr.call(&stolen, "orders-role", "orders-api", EC2_USE1_B, THIEF_CLI, "dynamodb.amazonaws.com", "Scan", 70);
+    let d = tr.run(DetectOptions::default());
+    assert_eq!(flagged(&d), [stolen.as_str()], "{:#?}", d.findings);
+    assert!(d.findings[0].signals.iter().any(|s| s == "no_execution_environment"));
+}
+
+#[test]
+fn a_quiet_function_s_one_key_is_held_to_its_role_s_execution_environment() {
+    // A function of the same role started once and made no call of its own in the window: one key
+    // proves no runtime, so its key, used by a thief alone from the region, is still judged.
+    let mut tr = orders_functions();
+    let quiet = key(4450);
+    tr.deliver("lambda.amazonaws.com", "orders-role", "orders-notify", &quiet, "us-east-1", 80);
+    tr.call(&quiet, "orders-role", "orders-notify", EC2_USE1_B, THIEF_CLI, "dynamodb.amazonaws.com", "Scan", 85);
+    let d = tr.run(DetectOptions::default());
+    assert_eq!(flagged(&d), [quiet.as_str()], "{:#?}", d.findings);
+    assert!(d.findings[0].signals.iter().any(|s| s == "no_execution_environment"));
+}
