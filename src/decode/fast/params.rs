@@ -143,6 +143,42 @@ fn assumed_role_user<'a>(c: &mut Cur<'a>) -> Option<RawAssumedRoleUser<'a>> {
     Some(s)
 }
 
+/// Every field the pipeline reads from a request, in one line, to compare two readings.
+fn show_request(r: &RawRequest<'_>) -> String {
+    format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        r.role_arn, r.role_session_name, r.instance_id, r.public_ip, r.allocation_id, r.role_name, r.policy_name
+    )
+}
+
+/// Every field the pipeline reads from a response, in one line (see [`show_request`]).
+fn show_response(r: &RawResponse<'_>) -> String {
+    let c = r.credentials.as_ref().map(|c| format!("{:?}|{:?}", c.access_key_id, c.expiration));
+    let u = r.assumed_role_user.as_ref().map(|u| format!("{:?}|{:?}", u.assumed_role_id, u.arn));
+    format!("{c:?}|{u:?}|{:?}|{:?}", r.public_ip, r.allocation_id)
+}
+
+/// This reader's contract, checked on one text both as a request and as a response: wherever it
+/// takes the text, it reads what serde_json reads. `Ok(true)` when it took the text both ways,
+/// `Err` with both readings where they differ. The tests and the `params` fuzz target call it.
+pub(in crate::decode) fn agrees_with_serde(raw: &str) -> Result<bool, String> {
+    let fast_req = request(raw).map(|r| show_request(&r));
+    let fast_resp = response(raw).map(|r| show_response(&r));
+    if let Some(f) = &fast_req {
+        let slow = serde_json::from_str::<RawRequest<'_>>(raw).ok().map(|r| show_request(&r));
+        if slow.as_ref() != Some(f) {
+            return Err(format!("request {raw:?}: this reader {f}, serde_json {slow:?}"));
+        }
+    }
+    if let Some(f) = &fast_resp {
+        let slow = serde_json::from_str::<RawResponse<'_>>(raw).ok().map(|r| show_response(&r));
+        if slow.as_ref() != Some(f) {
+            return Err(format!("response {raw:?}: this reader {f}, serde_json {slow:?}"));
+        }
+    }
+    Ok(fast_req.is_some() && fast_resp.is_some())
+}
+
 #[cfg(test)]
 #[path = "params_tests.rs"]
 mod tests;

@@ -1,35 +1,11 @@
 //! The parameters reader must give serde_json's result whenever it takes a text.
 
-use super::super::super::raw::{RawRequest, RawResponse};
-use super::{request, response};
+use super::{agrees_with_serde, response};
 use std::path::Path;
-
-fn show_request(r: &RawRequest<'_>) -> String {
-    format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
-        r.role_arn, r.role_session_name, r.instance_id, r.public_ip, r.allocation_id, r.role_name, r.policy_name
-    )
-}
-
-fn show_response(r: &RawResponse<'_>) -> String {
-    let c = r.credentials.as_ref().map(|c| format!("{:?}|{:?}", c.access_key_id, c.expiration));
-    let u = r.assumed_role_user.as_ref().map(|u| format!("{:?}|{:?}", u.assumed_role_id, u.arn));
-    format!("{c:?}|{u:?}|{:?}|{:?}", r.public_ip, r.allocation_id)
-}
 
 /// Checks one text both ways; `true` when the fast reader took it.
 fn same(raw: &str) -> bool {
-    let slow_req = serde_json::from_str::<RawRequest<'_>>(raw).ok().map(|r| show_request(&r));
-    let slow_resp = serde_json::from_str::<RawResponse<'_>>(raw).ok().map(|r| show_response(&r));
-    let fast_req = request(raw).map(|r| show_request(&r));
-    let fast_resp = response(raw).map(|r| show_response(&r));
-    if let Some(f) = &fast_req {
-        assert_eq!(Some(f), slow_req.as_ref(), "request {raw:?}");
-    }
-    if let Some(f) = &fast_resp {
-        assert_eq!(Some(f), slow_resp.as_ref(), "response {raw:?}");
-    }
-    fast_req.is_some() && fast_resp.is_some()
+    agrees_with_serde(raw).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Every `requestParameters` and `responseElements` of the committed and shared corpora.

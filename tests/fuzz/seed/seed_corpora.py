@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""Seeds tests/fuzz/corpus/<target>/ from fixtures/ (run from the repository root).
+"""Seeds tests/fuzz/corpus/<target>/ from fixtures/ (run from the repository root; name targets to
+seed only those: `python3 tests/fuzz/seed/seed_corpora.py params`).
 
 The fuzzer grows and minimizes the corpus afterwards (cargo fuzz cmin); this only gives it real
 shapes to start from: every container and JSON layout the decoder knows, real records, real policies.
 """
-import glob, gzip, hashlib, io, json, os, zipfile
+import glob, gzip, hashlib, io, json, os, sys, zipfile
 
 ROOT = os.getcwd()
 OUT = os.path.join(ROOT, "tests", "fuzz", "corpus")
 MAX = 64 * 1024
 
 
+ONLY = set(sys.argv[1:])
+
+
 def put(target, data):
+    if ONLY and target not in ONLY:
+        return
     d = os.path.join(OUT, target)
     os.makedirs(d, exist_ok=True)
     if isinstance(data, str):
@@ -89,6 +95,22 @@ for i in range(0, min(len(recs), 120), 3):
     put("lookup_events", "\x01".join(recs[i : i + 3]))
 put("lookup_events", json.dumps({"Records": [json.loads(recs[0])]}) + "\x01{broken\x01null\x01\x01[1]")
 
+# params: requestParameters and responseElements texts, compact as CloudTrail writes them, one of each
+# (event name, field, set of keys), capped.
+seen_params = {}
+for p in fixture_files:
+    for r in records_of(p):
+        for field in ("requestParameters", "responseElements"):
+            v = r.get(field)
+            if not isinstance(v, dict):
+                continue
+            key = (r.get("eventName"), field, tuple(sorted(v)))
+            text = json.dumps(v, separators=(",", ":"))
+            if key not in seen_params and len(text) <= 8 * 1024:
+                seen_params[key] = text
+for t in list(seen_params.values())[:300]:
+    put("params", t)
+
 # policy_merge: 16 control bytes, then an existing inline policy (empty text means "no policy" when
 # the first control byte has its top bit set).
 docs = [
@@ -115,4 +137,5 @@ for c in controls:
     for d in docs:
         put("policy_merge", c + d.encode())
 for t in sorted(os.listdir(OUT)):
-    print(t, len(os.listdir(os.path.join(OUT, t))))
+    if not ONLY or t in ONLY:
+        print(t, len(os.listdir(os.path.join(OUT, t))))

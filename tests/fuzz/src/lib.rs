@@ -18,6 +18,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("record_model", record_model),
     ("lookup_events", lookup_events),
     ("policy_merge", policy_merge),
+    ("params", params),
 ];
 
 /// Longest outcome reason for one non-zip input: errors are capped at a handful, so a file with a
@@ -131,6 +132,18 @@ pub fn decode_container(data: &[u8]) {
     assert_eq!((first.records, first.report.rejected), (slow.records, slow.report.rejected));
     assert_eq!(first.report.warnings, slow.report.warnings);
     assert!(first.json == slow.json, "fast path and serde_json: different events");
+}
+
+/// Target `params`: one `requestParameters` or `responseElements` text -> the parameters reader.
+/// Normalization reads every credential-minting, address and role-policy call's parameters with it
+/// first, whether or not the record itself went through the fast path, so `decode_container`'s
+/// comparison of the fast path with serde_json never sees it differ: here it is compared with
+/// serde_json directly, wherever it takes the text.
+pub fn params(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Err(e) = trailhound::decode::check_params_reader(text) {
+        panic!("{e}");
+    }
 }
 
 /// Target `record_model`: the JSON text of one record -> the lenient raw model -> normalization.
