@@ -7,8 +7,8 @@
 //!   `--trusted-account`, or any account the trail itself is about); the operator's trusted CIDRs.
 //! - For an EC2 instance: an address that recurs across its keys. A thief with a standing foothold
 //!   also recurs, but an instance egresses through one address at a time: two recurring origins in
-//!   use at the same time are rivals, and the workload's is the one not shared with people, present
-//!   from the earliest key (keys issued in the same second count as one), fetched through IMDSv2, on
+//!   use at the same time are rivals, and the workload's is the one not shared with people, fetched
+//!   through IMDSv2, present from the earliest key (keys issued in the same second count as one), on
 //!   more keys, busier ([`admit`]); the other is a
 //!   returning thief. An address shared with people (a bastion) needs three keys and half of the
 //!   instance's keys.
@@ -266,10 +266,11 @@ impl Detector {
                 (
                     f.keys >= 2,
                     !human,
-                    std::cmp::Reverse(f.first_rank),
-                    // AWS writes the IMDS version; how many keys were used from an address is the
-                    // holder's choice (an SSRF polling IMDSv1 uses every key, an SDK only some).
+                    // AWS writes the IMDS version, and an SSRF cannot fetch through IMDSv2; how
+                    // early and on how many keys an address used them is the holder's choice (an
+                    // SSRF may use each IMDSv1 key hours late, or every key where an SDK uses some).
                     f.v2,
+                    std::cmp::Reverse(f.first_rank),
                     f.keys,
                     in_region,
                     f.heartbeat_keys,
@@ -336,6 +337,11 @@ fn beside(g: &Group<'_>, facts: &OriginMap<Origin, Facts>, v4: &[Origin], apart:
     }
     let nkeys = g.keys.len() as u32;
     out.retain(|_, keys| *keys >= 2 && *keys * 2 >= nkeys);
+    // An instance egresses through one address of a version at a time: two such origins are not
+    // both its programs.
+    if out.len() > 1 {
+        out.clear();
+    }
     out
 }
 

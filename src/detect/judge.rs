@@ -184,9 +184,10 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
     // it (the user agent can only take trust away here, never give it). Asked per function (a Lambda
     // key's session name; an ECS task's is its id) as well as per role: one role often serves several
     // functions, and those on an OS-only runtime (`provided.al2023`, where Go and Rust run) have no
-    // `AWS_EXECUTION_ENV` for their SDK to name. A function that never names it is let off the
-    // role's expectation only on two keys or more: a quiet function's one key, used by a thief
-    // alone, proves no runtime.
+    // `AWS_EXECUTION_ENV` for their SDK to name. Such a function's keys are still judged against the
+    // role's expectation, but weakly (a person decides): its keys may also be a thief's alone, for a
+    // function whose own calls (S3, DynamoDB or SQS data) are not in the trail. A function with one
+    // key without it is held to the role's full expectation.
     let mut fleet_endpoints: OriginMap<Origin, (u32, usize)> = OriginMap::default();
     let mut exec_sessions: FxHashSet<Sym> = FxHashSet::default();
     let mut bare_keys: FxHashMap<Sym, u32> = FxHashMap::default();
@@ -215,7 +216,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
         if !fleet {
             return baseline.own.get(&o.origin).cloned();
         }
-        if needs_exec && !o.has(flag::EXEC_ENV) && (key_exec || function_exec(st.session)) {
+        if needs_exec && !o.has(flag::EXEC_ENV) && (key_exec || !exec_sessions.is_empty()) {
             return None;
         }
         match d.fleet_own(&o.origin, st.account, key_region(st)) {
@@ -260,6 +261,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
         let region = key_region(st);
         let mut judged: Vec<Judged<'_>> = Vec::new();
         let mut used_from_own = false;
+        let mut beside_judged = None;
         let wide = std::cell::OnceCell::new();
         let (key_owns, rest) = owns.split_at(st.origins.len());
         owns = rest;
@@ -272,12 +274,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
                 continue;
             }
             used_from_own |= own;
-            if !own && !d.humans.contains_key(&o.origin) {
-                if let Some(&keys) = baseline.beside_v4.get(&o.origin) {
-                    judged.push(beside_v4(d, o, &path, keys));
-                    continue;
-                }
-            }
+            let beside = if own { None } else { beside_on_key(d, st, key_owns, o, &baseline) };
             let new_client = others.any_clients() && o.clients().all(|c| !others.has_client(c));
             // The thief behind the workload's own NAT: only the client and the IMDS version differ.
             let behind_own_nat = g.kind == Workload::Ec2
@@ -306,7 +303,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
             };
             let clients = || o.clients().map(|c| d.syms.name(c)).collect::<Vec<_>>().join(", ");
             if !own {
-                let key = wide.get_or_init(|| KeyWide::of(st, d, function_exec(st.session)));
+                let key = wide.get_or_init(|| KeyWide::of(st, d, function_exec(st.session), !exec_sessions.is_empty()));
                 signals_off_workload(d, g, key, o, &class, &path, region, &baseline, &expected, &mut j);
                 if new_client {
                     j.signals.push(Signal {
@@ -344,8 +341,17 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
                 });
             }
             if j.signals.iter().any(|s| s.decisive) {
+                if let Some(keys) = beside {
+                    beside_judged = Some((judged.len(), keys, path));
+                }
                 judged.push(j);
             }
+        }
+        // The IPv6 origin beside the instance's own IPv4 one, when it is all the key shows: judged
+        // alone, at low confidence. Beside any other evidence it keeps its full signals, so that it
+        // never lowers, nor adds to, what the rest shows.
+        if let (1, Some((0, keys, path))) = (judged.len(), beside_judged.take()) {
+            judged[0] = beside_v4(d, judged[0].origin, &path, keys);
         }
         if judged.is_empty() {
             continue;
@@ -369,6 +375,22 @@ fn ask_ahead(keys: &[(KeyId, &KeyState)], i: usize) {
     if let Some((_, st)) = keys.get(i + 8) {
         st.origins.iter().take(2).for_each(state::prefetch_all);
     }
+}
+
+/// Whether `o`, on this key, is the IPv6 origin used beside the instance's own IPv4 origin
+/// ([`Baseline::beside_v4`]), and on how many keys: only on a key the instance itself used over IPv4,
+/// never where a person works, and not for SSM's agent channels while the agent's heartbeat comes
+/// over IPv4 (the agent calls both from one address: channels elsewhere are a hijacker's).
+fn beside_on_key(d: &Detector, st: &KeyState, owns: &[bool], o: &OriginUse, b: &Baseline) -> Option<u32> {
+    let keys = *b.beside_v4.get(&o.origin)?;
+    if d.humans.contains_key(&o.origin) {
+        return None;
+    }
+    let v4_own = |x: &OriginUse| matches!(x.origin, Origin::Ip(std::net::IpAddr::V4(_)));
+    let mut own_v4 = st.origins.iter().zip(owns).filter(|&(x, &own)| own && v4_own(x)).map(|(x, _)| x).peekable();
+    own_v4.peek()?;
+    let agent_on_v4 = own_v4.any(|x| x.has(flag::SSM_HEARTBEAT));
+    (!(agent_on_v4 && o.has(flag::SSM_CHANNEL))).then_some(keys)
 }
 
 /// An IPv6 origin used beside the instance's own IPv4 origin on its keys from the first
@@ -408,6 +430,8 @@ struct KeyWide<'d> {
     exec: bool,
     /// The key's function (a fleet's session name) is expected to name it (see `judge_group`).
     function_exec: bool,
+    /// Some key of the role named it.
+    role_exec: bool,
     /// The regions the key called, each once, in the order its origins name them (the trail writes
     /// them, so a hostile one can name thousands).
     call_regions: Vec<&'d str>,
@@ -419,7 +443,7 @@ struct KeyWide<'d> {
 const REGIONS_NAMED: usize = 8;
 
 impl<'d> KeyWide<'d> {
-    fn of(st: &KeyState, d: &'d Detector, function_exec: bool) -> Self {
+    fn of(st: &KeyState, d: &'d Detector, function_exec: bool, role_exec: bool) -> Self {
         let mut call_regions: Vec<&str> = Vec::new();
         let mut called = FxHashSet::default();
         for &r in st.origins.iter().flat_map(|x| x.call_regions.iter()).filter(|&&r| r != 0) {
@@ -427,7 +451,13 @@ impl<'d> KeyWide<'d> {
                 call_regions.push(d.syms.name(r));
             }
         }
-        KeyWide { exec: st.origins.iter().any(|x| x.has(flag::EXEC_ENV)), function_exec, call_regions, called }
+        KeyWide {
+            exec: st.origins.iter().any(|x| x.has(flag::EXEC_ENV)),
+            function_exec,
+            role_exec,
+            call_regions,
+            called,
+        }
     }
 
     /// The regions called, for a reason: at most [`REGIONS_NAMED`], then how many more.
@@ -527,14 +557,27 @@ fn signals_off_workload(
             true,
         );
     }
-    if matches!(g.kind, Workload::Lambda | Workload::Ecs) && o.has(flag::NO_EXEC_ENV) && (key.function_exec || key.exec)
-    {
-        push(
-            "no_execution_environment",
-            format!("no {} execution environment in the user agent from {name}", g.kind.as_str()),
-            0.4,
-            true,
-        );
+    if matches!(g.kind, Workload::Lambda | Workload::Ecs) && o.has(flag::NO_EXEC_ENV) && key.role_exec {
+        let kind = g.kind.as_str();
+        if key.function_exec || key.exec {
+            push(
+                "no_execution_environment",
+                format!("no {kind} execution environment in the user agent from {name}"),
+                0.4,
+                true,
+            );
+        } else {
+            // An OS-only runtime names none; nor do keys only a thief used. Weak alone: a person decides.
+            push(
+                "no_execution_environment",
+                format!(
+                    "no {kind} execution environment in the user agent from {name}; its function names none on any of \
+                     its keys (an OS-only runtime, or keys only a thief used), while other functions of the role do"
+                ),
+                0.2,
+                true,
+            );
+        }
     }
     if o.has(flag::SSM_CHANNEL) {
         push(
