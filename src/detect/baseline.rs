@@ -18,8 +18,9 @@
 //!   address of the workload's region, private addresses, and the organization's endpoints.
 
 use super::Detector;
+use super::judge::{Judged, Signal};
 use super::origin::OriginClass;
-use super::state::{KeyId, KeyState, Origin, OriginMap, Sym, Workload, flag};
+use super::state::{KeyId, KeyState, Origin, OriginMap, OriginUse, Sym, Workload, flag};
 use rustc_hash::FxHashSet;
 
 /// Keys issued to one workload: one EC2 instance, or one role's fleet.
@@ -343,6 +344,44 @@ fn beside(g: &Group<'_>, facts: &OriginMap<Origin, Facts>, v4: &[Origin], apart:
         out.clear();
     }
     out
+}
+
+/// Whether `o`, on this key, is the IPv6 origin used beside the instance's own IPv4 origin
+/// ([`Baseline::beside_v4`]), and on how many keys: only on a key the instance itself used over IPv4,
+/// never where a person works, and not for SSM's agent channels while the agent's heartbeat comes
+/// over IPv4 (the agent calls both from one address: channels elsewhere are a hijacker's).
+pub(super) fn beside_on_key(d: &Detector, st: &KeyState, owns: &[bool], o: &OriginUse, b: &Baseline) -> Option<u32> {
+    let keys = *b.beside_v4.get(&o.origin)?;
+    if d.humans.contains_key(&o.origin) {
+        return None;
+    }
+    let v4_own = |x: &OriginUse| matches!(x.origin, Origin::Ip(std::net::IpAddr::V4(_)));
+    let mut own_v4 = st.origins.iter().zip(owns).filter(|&(x, &own)| own && v4_own(x)).map(|(x, _)| x).peekable();
+    own_v4.peek()?;
+    let agent_on_v4 = own_v4.any(|x| x.has(flag::SSM_HEARTBEAT));
+    (!(agent_on_v4 && o.has(flag::SSM_CHANNEL))).then_some(keys)
+}
+
+/// An IPv6 origin used beside the instance's own IPv4 origin on its keys from the first
+/// ([`Baseline::beside_v4`]): one of its programs on dual stack, or a holder of every key since
+/// before the window. Reported alone at low confidence, as its own kind of evidence (a finding of
+/// the same origin), so a person decides: `respond` acts on nothing below its confidence floor.
+pub(super) fn beside_v4<'o>(d: &Detector, o: &'o OriginUse, path: &Path, keys: u32) -> Judged<'o> {
+    let label = o.origin.label(&d.syms);
+    let reason = format!(
+        "{label} (IPv6) is used on {keys} of the instance's keys beside its own IPv4 origin, from its first key, with \
+         clients the IPv4 origin never shows: one of the instance's programs on dual stack, or a holder of its keys \
+         since before the window"
+    );
+    Judged {
+        origin: o,
+        class: super::judge::class_label(d, &d.cfg.classifier.classify(&o.origin), path),
+        label,
+        outside: false,
+        human: false,
+        own: true,
+        signals: vec![Signal { code: "ipv6_beside_own", reason, weight: 0.3, decisive: true }],
+    }
 }
 
 /// How a candidate was admitted.

@@ -274,7 +274,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
                 continue;
             }
             used_from_own |= own;
-            let beside = if own { None } else { beside_on_key(d, st, key_owns, o, &baseline) };
+            let beside = if own { None } else { super::baseline::beside_on_key(d, st, key_owns, o, &baseline) };
             let new_client = others.any_clients() && o.clients().all(|c| !others.has_client(c));
             // The thief behind the workload's own NAT: only the client and the IMDS version differ.
             let behind_own_nat = g.kind == Workload::Ec2
@@ -351,7 +351,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
         // alone, at low confidence. Beside any other evidence it keeps its full signals, so that it
         // never lowers, nor adds to, what the rest shows.
         if let (1, Some((0, keys, path))) = (judged.len(), beside_judged.take()) {
-            judged[0] = beside_v4(d, judged[0].origin, &path, keys);
+            judged[0] = super::baseline::beside_v4(d, judged[0].origin, &path, keys);
         }
         if judged.is_empty() {
             continue;
@@ -377,45 +377,7 @@ fn ask_ahead(keys: &[(KeyId, &KeyState)], i: usize) {
     }
 }
 
-/// Whether `o`, on this key, is the IPv6 origin used beside the instance's own IPv4 origin
-/// ([`Baseline::beside_v4`]), and on how many keys: only on a key the instance itself used over IPv4,
-/// never where a person works, and not for SSM's agent channels while the agent's heartbeat comes
-/// over IPv4 (the agent calls both from one address: channels elsewhere are a hijacker's).
-fn beside_on_key(d: &Detector, st: &KeyState, owns: &[bool], o: &OriginUse, b: &Baseline) -> Option<u32> {
-    let keys = *b.beside_v4.get(&o.origin)?;
-    if d.humans.contains_key(&o.origin) {
-        return None;
-    }
-    let v4_own = |x: &OriginUse| matches!(x.origin, Origin::Ip(std::net::IpAddr::V4(_)));
-    let mut own_v4 = st.origins.iter().zip(owns).filter(|&(x, &own)| own && v4_own(x)).map(|(x, _)| x).peekable();
-    own_v4.peek()?;
-    let agent_on_v4 = own_v4.any(|x| x.has(flag::SSM_HEARTBEAT));
-    (!(agent_on_v4 && o.has(flag::SSM_CHANNEL))).then_some(keys)
-}
-
-/// An IPv6 origin used beside the instance's own IPv4 origin on its keys from the first
-/// ([`Baseline::beside_v4`]): one of its programs on dual stack, or a holder of every key since
-/// before the window. Reported alone at low confidence, as its own kind of evidence (a finding of
-/// the same origin), so a person decides: `respond` acts on nothing below its confidence floor.
-fn beside_v4<'o>(d: &Detector, o: &'o OriginUse, path: &Path, keys: u32) -> Judged<'o> {
-    let label = o.origin.label(&d.syms);
-    let reason = format!(
-        "{label} (IPv6) is used on {keys} of the instance's keys beside its own IPv4 origin, from its first key, with \
-         clients the IPv4 origin never shows: one of the instance's programs on dual stack, or a holder of its keys \
-         since before the window"
-    );
-    Judged {
-        origin: o,
-        class: class_label(d, &d.cfg.classifier.classify(&o.origin), path),
-        label,
-        outside: false,
-        human: false,
-        own: true,
-        signals: vec![Signal { code: "ipv6_beside_own", reason, weight: 0.3, decisive: true }],
-    }
-}
-
-fn class_label(d: &Detector, class: &OriginClass<'_>, path: &Path) -> String {
+pub(super) fn class_label(d: &Detector, class: &OriginClass<'_>, path: &Path) -> String {
     match path {
         Path::OwnEndpoint(a) | Path::ForeignEndpoint(a) => format!("VPC endpoint of account {}", d.syms.name(*a)),
         Path::UnknownEndpoint => "VPC endpoint".into(),
