@@ -241,6 +241,11 @@ async fn minimum_confidence_and_severity_hold() {
     f.confidence = "high".into();
     let d = &s.responder.handle(std::slice::from_ref(&f), &mut MemoryLedger::default(), Utc::now()).await[0];
     assert_eq!(held_by(d), "min_severity");
+    // A key that assumed more sessions than the finding lists: naming only those would leave the rest.
+    let mut s = responder(Policy::default(), true).await;
+    f.minted_sessions_truncated = true;
+    let d = &s.responder.handle(std::slice::from_ref(&f), &mut MemoryLedger::default(), Utc::now()).await[0];
+    assert_eq!(held_by(d), "chain_truncated");
     assert!(policy(&iam, role, "TrailhoundRevokeSessions").await.is_none());
 }
 

@@ -100,6 +100,7 @@ pub(super) fn finding(
         signals: codes.iter().map(|(c, _)| (*c).to_owned()).collect(),
         reasons,
         event_ids,
-        minted_sessions: st.minted.as_deref().cloned().unwrap_or_default(),
+        minted_sessions: st.minted.as_ref().map(|m| m.kept.clone()).unwrap_or_default(),
+        minted_sessions_truncated: st.minted.as_ref().is_some_and(|m| m.more),
     }
 }

@@ -91,6 +91,10 @@ pub struct Finding {
     /// Sessions of other roles assumed with this key (role chaining): revoke them too.
     #[serde(default)]
     pub minted_sessions: Vec<MintedSession>,
+    /// The key assumed more sessions than `minted_sessions` lists ([`state::MAX_MINTED`], the
+    /// earliest): a revocation naming only those would leave the rest working.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub minted_sessions_truncated: bool,
 }
 
 impl Finding {

@@ -249,13 +249,20 @@ impl Detector {
     pub(super) fn observe_minted(&mut self, key: &str, m: MintedSession) {
         let id = KeyId::new(key, &mut self.syms);
         let minted = self.keys.entry(id).minted.get_or_insert_with(Default::default);
-        if !minted.contains(&m) {
+        let kept = &mut minted.kept;
+        if !kept.contains(&m) {
             // The earliest sessions are kept: those are the ones a revocation must reach first.
-            let pos =
-                minted.partition_point(|x| (&x.event_time, &x.access_key_id) <= (&m.event_time, &m.access_key_id));
+            // Whichever arrives first, `more` ends up true exactly when more than MAX_MINTED distinct
+            // sessions were seen.
+            let pos = kept.partition_point(|x| (&x.event_time, &x.access_key_id) <= (&m.event_time, &m.access_key_id));
             if pos < MAX_MINTED {
-                minted.insert(pos, m);
-                minted.truncate(MAX_MINTED);
+                kept.insert(pos, m);
+            } else {
+                minted.more = true;
+            }
+            if minted.kept.len() > MAX_MINTED {
+                minted.kept.truncate(MAX_MINTED);
+                minted.more = true;
             }
         }
     }

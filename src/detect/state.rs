@@ -313,8 +313,8 @@ pub struct KeyState {
     pub service_events: u32,
     /// Use by origin.
     pub origins: Vec<OriginUse>,
-    /// Sessions this key minted (role chaining), at most [`MAX_MINTED`]; boxed, as few keys mint.
-    pub minted: Option<Box<Vec<MintedSession>>>,
+    /// Sessions this key minted (role chaining); boxed, as few keys mint.
+    pub minted: Option<Box<Minted>>,
     /// The previous event's [`crate::event::Event::use_hash`] and what it resolved to: a key's
     /// events mostly repeat them, and one comparison is cheaper than three hash lookups.
     pub last_hash: u64,
@@ -458,6 +458,16 @@ impl KeyTable {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+}
+
+/// The sessions one key minted: the earliest [`MAX_MINTED`], and whether there were more (a thief can
+/// mint hundreds to push the one he uses out of the list, so a cut list must say so).
+#[derive(Clone, Debug, Default)]
+pub struct Minted {
+    /// The earliest, by (time, key).
+    pub kept: Vec<MintedSession>,
+    /// More distinct sessions were minted than are kept.
+    pub more: bool,
 }
 
 /// A session minted by a key (an `AssumeRole` made with it): revoking the key's role is not enough.

@@ -484,3 +484,32 @@ fn bastion_where_people_work_beside_the_instance_is_quiet() {
     }
     assert!(tr.run(DetectOptions::default()).findings.is_empty());
 }
+
+#[test]
+fn a_key_that_mints_more_sessions_than_are_kept_says_so() {
+    // A thief assumes a role again and again under new names, to push the session he uses out of
+    // the finding's list: the list keeps the earliest, and the finding says it was cut.
+    for (n, cut) in [(16, false), (17, true), (40, true)] {
+        let mut tr = Trail::default();
+        let inst = "i-0a9800000000000a1";
+        let keys = instance(&mut tr, inst, 5000, 3, EC2_USE1);
+        // Latest first: which sessions are kept must not depend on the order they arrive in.
+        for i in (0..n).rev() {
+            tr.call(&keys[1], "app-role", inst, OUTSIDE, THIEF_CLI, "sts.amazonaws.com", "AssumeRole", 70 + i as i64);
+            let (minted, name) = (key(5100 + i), format!("s{i:02}"));
+            let r = tr.last();
+            r["requestParameters"] = json!({"roleArn": Trail::role_arn("admin"), "roleSessionName": name});
+            r["responseElements"] = json!({"credentials": {"accessKeyId": minted, "expiration": "x"},
+                "assumedRoleUser": {"assumedRoleId": format!("AROAEXAMPLEADMIN:{name}"),
+                    "arn": format!("arn:aws:sts::{ACCT}:assumed-role/admin/{name}")}});
+        }
+        let d = tr.run(DetectOptions::default());
+        assert_eq!(flagged(&d), [keys[1].as_str()], "{:#?}", d.findings);
+        let f = &d.findings[0];
+        let names: Vec<&str> = f.minted_sessions.iter().map(|m| m.session_name.as_str()).collect();
+        let want: Vec<String> = (0..n.min(state::MAX_MINTED)).map(|i| format!("s{i:02}")).collect();
+        assert_eq!(names, want, "{n} sessions");
+        assert_eq!(f.minted_sessions_truncated, cut, "{n} sessions");
+        assert_eq!(serde_json::to_value(f).unwrap().get("minted_sessions_truncated").is_some(), cut);
+    }
+}

@@ -443,6 +443,16 @@ pub fn screen(policy: &Policy, f: &Finding, roles: &[String]) -> Result<Form, Ho
     if !f.role_arn.starts_with("arn:") || !f.role_arn.contains(":role/") {
         return Err(hold("finding", format!("the finding names no role ARN ({:?}): nothing to revoke", f.role_arn)));
     }
+    if f.minted_sessions_truncated {
+        return Err(hold(
+            "chain_truncated",
+            format!(
+                "the key assumed more sessions of other roles than the finding lists ({}): a revocation naming only \
+                 those would leave the rest working; `trailhound report` lists them all",
+                f.minted_sessions.len()
+            ),
+        ));
+    }
     for r in roles {
         policy.role_allowed(r).map_err(|(rule, why)| hold(rule, why))?;
     }

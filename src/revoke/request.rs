@@ -112,6 +112,15 @@ pub fn request(
                 f.access_key_id
             );
         }
+        if f.minted_sessions_truncated {
+            anyhow::bail!(
+                "finding for {} lists only the first {} of the sessions the key assumed (role chaining): revoking \
+                 those alone would leave the rest working. `trailhound report` lists them all; revoke the key's role \
+                 and each chained role explicitly with --role (and --session)",
+                f.access_key_id,
+                f.minted_sessions.len()
+            );
+        }
         for name in std::iter::once(&f.session_name).chain(f.minted_sessions.iter().map(|m| &m.session_name)) {
             check_session_name(name, &f.access_key_id)?;
         }
@@ -224,5 +233,11 @@ mod tests {
             event_time: None,
         });
         assert!(request(std::slice::from_ref(&f), None, &[], choice, now).is_err(), "chained sessions too");
+        f.minted_sessions[0].session_name = "admin".into();
+        assert!(request(std::slice::from_ref(&f), None, &[], choice, now).is_ok());
+        // A cut list of chained sessions is refused, not revoked in part.
+        f.minted_sessions_truncated = true;
+        let e = request(std::slice::from_ref(&f), None, &[], choice, now).unwrap_err();
+        assert!(e.to_string().contains("lists only the first 1 of the sessions"), "{e}");
     }
 }
