@@ -35,6 +35,12 @@ pub trait EventSink: Send {
             self.observe(ev);
         }
     }
+
+    /// Called once after the last event, with every account the listing's layout names, read or
+    /// pruned (`--account` leaves the others unread, not unknown). Nothing by default.
+    fn trail_accounts(&mut self, accounts: &std::collections::BTreeSet<String>) {
+        let _ = accounts;
+    }
 }
 
 /// Options of one scan.
@@ -278,7 +284,13 @@ pub fn run(feed: &Feed, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) ->
     let merged = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let pending: Mutex<BTreeMap<usize, (Input, Decoded)>> = Mutex::new(BTreeMap::new());
-    let merger = Mutex::new(Merger { dedup: Dedup::default(), want: 0, summary: &mut summary, sinks, failed: false });
+    let merger = Mutex::new(Merger {
+        dedup: Dedup::default(),
+        want: 0,
+        summary: &mut summary,
+        sinks: &mut *sinks,
+        failed: false,
+    });
     let turn =
         MergeTurn { pending: &pending, merger: &merger, merged: &merged, held: &held, stop: &stop, pool: batch_pool };
 
@@ -331,6 +343,9 @@ pub fn run(feed: &Feed, opts: &ScanOptions, sinks: &mut [&mut dyn EventSink]) ->
     drop(m);
     pb.finish_and_clear();
     let listed = feed.totals();
+    for s in sinks.iter_mut() {
+        s.trail_accounts(&listed.accounts);
+    }
     // A worker that died leaves a gap: never report a partial merge as complete.
     if merged_count < listed.listed {
         anyhow::bail!("internal error: {merged_count} of {} inputs were merged", listed.listed);

@@ -370,3 +370,75 @@ fn many_small_inputs_merge_once_in_order_whatever_the_threads() {
         }
     }
 }
+
+/// Short-lived instances of account 111122223333 reaching AWS only through the central interface
+/// endpoints of the organization's network account 444455556666, under an organization trail's layout.
+fn org_trail_with_central_endpoints(root: &std::path::Path, network_folder: bool) {
+    let (app, net) = ("111122223333", "444455556666");
+    let folder = |acct: &str| root.join(format!("AWSLogs/o-exampleorg1/{acct}/CloudTrail/us-east-1/2026/11/20"));
+    let mut records = Vec::new();
+    for i in 0..4 {
+        let (key, inst, t) =
+            (format!("ASIAEXAMPLECENTRAL0{i}"), format!("i-0c{i:015x}"), format!("2026-11-20T1{i}:00:00Z"));
+        records.push(serde_json::json!({
+            "eventVersion": "1.08", "eventTime": t, "eventID": format!("00000000-0000-4000-8000-00000000010{i}"),
+            "eventSource": "sts.amazonaws.com", "eventName": "AssumeRole", "awsRegion": "us-east-1",
+            "sourceIPAddress": "ec2.amazonaws.com", "userAgent": "ec2.amazonaws.com", "recipientAccountId": app,
+            "userIdentity": {"type": "AWSService", "invokedBy": "ec2.amazonaws.com"},
+            "requestParameters": {"roleArn": format!("arn:aws:iam::{app}:role/worker"), "roleSessionName": inst},
+            "responseElements": {"credentials": {"accessKeyId": key, "expiration": "x"},
+                "assumedRoleUser": {"assumedRoleId": format!("AROAEXAMPLEWORKER001:{inst}"),
+                    "arn": format!("arn:aws:sts::{app}:assumed-role/worker/{inst}")}}
+        }));
+        records.push(serde_json::json!({
+            "eventVersion": "1.08", "eventTime": t, "eventID": format!("00000000-0000-4000-8000-00000000020{i}"),
+            "eventSource": "s3.amazonaws.com", "eventName": "GetObject", "awsRegion": "us-east-1",
+            "sourceIPAddress": format!("10.20.1.{}", 10 + i), "userAgent": "Boto3/1.34.0 md/Botocore#1.34.0",
+            "vpcEndpointId": "vpce-0centralnetwork01", "vpcEndpointAccountId": net,
+            "recipientAccountId": app, "readOnly": true,
+            "userIdentity": {"type": "AssumedRole", "principalId": format!("AROAEXAMPLEWORKER001:{inst}"),
+                "arn": format!("arn:aws:sts::{app}:assumed-role/worker/{inst}"), "accountId": app, "accessKeyId": key,
+                "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLEWORKER001",
+                    "arn": format!("arn:aws:iam::{app}:role/worker"), "accountId": app, "userName": "worker"},
+                    "attributes": {"creationDate": t}, "ec2RoleDelivery": "2.0"}}
+        }));
+    }
+    let write = |acct: &str, records: &[serde_json::Value]| {
+        std::fs::create_dir_all(folder(acct)).unwrap();
+        let name = format!("{acct}_CloudTrail_us-east-1_20261120T1400Z_CentralEndpoints.json");
+        std::fs::write(folder(acct).join(name), serde_json::json!({ "Records": records }).to_string()).unwrap();
+    };
+    write(app, &records);
+    if network_folder {
+        write(
+            net,
+            &[serde_json::json!({
+                "eventVersion": "1.08", "eventTime": "2026-11-20T10:00:00Z", "eventID": "00000000-0000-4000-8000-000000000301",
+                "eventSource": "ec2.amazonaws.com", "eventName": "DescribeVpcEndpoints", "awsRegion": "us-east-1",
+                "sourceIPAddress": "AWS Internal", "userAgent": "AWS Internal", "recipientAccountId": net, "readOnly": true,
+                "userIdentity": {"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}
+            })],
+        );
+    }
+}
+
+#[test]
+fn an_organization_account_left_unread_by_account_stays_the_organizations() {
+    // `--account` is how the README says to scan one account of an organization trail: the network
+    // account's folder is pruned, but the layout still names it, so its endpoints are no thief's.
+    let dir = tempfile::tempdir().unwrap();
+    org_trail_with_central_endpoints(dir.path(), true);
+    let root = path_str(dir.path());
+    let r = scan(&[&root, "--format", "json", "-q", "--account", "111122223333"]);
+    assert_eq!(r.summary["inputs_pruned"], 1, "{}", r.stderr);
+    let findings: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(findings, serde_json::json!([]), "{}", r.stdout);
+    // The same trail without the network account's folder: nothing names it, and its endpoint on
+    // one-key instances is a foreign one.
+    let dir = tempfile::tempdir().unwrap();
+    org_trail_with_central_endpoints(dir.path(), false);
+    let r = scan(&[&path_str(dir.path()), "--format", "json", "-q", "--account", "111122223333"]);
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(findings.len(), 4, "{}", r.stdout);
+    assert!(findings.iter().all(|f| f["signals"][0] == "foreign_vpc_endpoint"), "{}", r.stdout);
+}

@@ -283,4 +283,12 @@ impl EventSink for Detector {
     fn observe_block(&mut self, evs: &[Event<'_>]) {
         self.observe_events(evs);
     }
+
+    /// The organization's accounts include those whose logs the scan was told to skip: a VPC
+    /// endpoint of the organization's network account stays the organization's under `--account`.
+    fn trail_accounts(&mut self, accounts: &std::collections::BTreeSet<String>) {
+        for a in accounts {
+            self.note_account(a);
+        }
+    }
 }

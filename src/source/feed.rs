@@ -6,7 +6,7 @@
 //! order the S3 prefetcher fetches them in and the order the scan merges them in.
 
 use super::{Input, Listing, Location};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use tokio::sync::{Semaphore, mpsc};
@@ -32,6 +32,9 @@ pub struct Totals {
     pub failed: Vec<(String, String)>,
     /// True once every argument has been listed.
     pub done: bool,
+    /// Every account the listed layout names (`AWSLogs/[o-.../]<account>/`), its inputs read or
+    /// pruned: the accounts the trail is about, which `--account` leaves unread but not unknown.
+    pub accounts: BTreeSet<String>,
 }
 
 #[derive(Default)]
@@ -66,7 +69,12 @@ impl Feed {
 
     fn account(t: &mut Totals, pruned: Vec<(String, String)>, failed: Vec<(String, String)>) {
         t.pruned += pruned.len() as u64;
-        for (_, why) in pruned {
+        for (name, why) in pruned {
+            if let Some(a) = super::layout::account_of(&name) {
+                if !t.accounts.contains(a) {
+                    t.accounts.insert(a.to_owned());
+                }
+            }
             *t.pruned_by_reason.entry(why).or_default() += 1;
         }
         t.failed.extend(failed);
@@ -91,6 +99,9 @@ impl Feed {
             }
             st.totals.listed += 1;
             st.totals.listed_bytes += input.size;
+            if let Some(k) = input.layout.as_ref().filter(|k| !st.totals.accounts.contains(&k.account)) {
+                st.totals.accounts.insert(k.account.clone());
+            }
             st.queue.push_back(input);
             drop(st);
             self.ready.notify_one();

@@ -67,6 +67,15 @@ pub fn parse_key(key: &str) -> Option<LayoutKey> {
     Some(k)
 }
 
+/// The account a path under the log layout belongs to (`AWSLogs/[o-.../]<account>/...`), file or
+/// folder, whether or not it is read.
+pub fn account_of(path: &str) -> Option<&str> {
+    let mut segs = path.split(['/', '\\']).skip_while(|s| *s != "AWSLogs").skip(1);
+    let first = segs.next()?;
+    let account = if first.starts_with("o-") { segs.next()? } else { first };
+    (account.len() == 12 && account.bytes().all(|c| c.is_ascii_digit())).then_some(account)
+}
+
 /// True for paths under a `CloudTrail-Digest/` folder, which hold digests, not events.
 pub fn is_digest_path(key: &str) -> bool {
     key.split(['/', '\\']).any(|seg| seg == "CloudTrail-Digest")
@@ -100,6 +109,19 @@ pub fn prune_reason(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_account_of_a_file_or_folder_under_the_layout() {
+        assert_eq!(account_of("s3://b/AWSLogs/o-abc123/444455556666/"), Some("444455556666"));
+        assert_eq!(
+            account_of("/t/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20/x.json.gz"),
+            Some("111122223333")
+        );
+        assert_eq!(account_of("C:\\t\\AWSLogs\\111122223333\\CloudTrail"), Some("111122223333"));
+        for no in ["s3://b/AWSLogs/o-abc123/", "s3://b/AWSLogs/12345/", "s3://b/logs/111122223333/", "AWSLogs"] {
+            assert_eq!(account_of(no), None, "{no}");
+        }
+    }
 
     #[test]
     fn parses_keys() {
