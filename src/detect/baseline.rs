@@ -7,9 +7,9 @@
 //!   `--trusted-account`, or any account the trail itself is about); the operator's trusted CIDRs.
 //! - For an EC2 instance: an address that recurs across its keys. A thief with a standing foothold
 //!   also recurs, but an instance egresses through one address at a time: two recurring origins in
-//!   use at the same time are rivals, and the workload's is the one not shared with people, fetched
-//!   through IMDSv2, present from the earliest key (keys issued in the same second count as one), on
-//!   more keys, busier ([`admit`]); the other is a
+//!   use at the same time are rivals, and the workload's is the one not shared with people, present
+//!   from the earliest key (keys issued within a minute of each other count as one), fetched through
+//!   IMDSv2, on more keys, busier ([`admit`]); the other is a
 //!   returning thief. An address shared with people (a bastion) needs three keys and half of the
 //!   instance's keys.
 //! - When nothing recurs (a young instance, one key each): an address in the instance's region that
@@ -77,6 +77,7 @@ pub(super) struct Baseline {
 #[derive(Default)]
 struct Facts {
     keys: u32,
+    /// Rank of the first key used from here, in issue order ([`SAME_ISSUE_MS`]).
     first_rank: u32,
     /// A set: a thief can write a new client on every call.
     clients: FxHashSet<Sym>,
@@ -91,6 +92,9 @@ struct Facts {
     /// Issue times of the keys used from here.
     issued: Vec<i64>,
 }
+
+/// Keys issued this close after the one before are one delivery for ranking ([`Facts::first_rank`]).
+const SAME_ISSUE_MS: i64 = 60_000;
 
 /// Uses of two origins that overlap by less than this are a handover (a NAT replaced, connections
 /// draining), not two holders at once.
@@ -170,15 +174,17 @@ impl Detector {
     pub(super) fn instance_baseline(&self, g: &Group<'_>, shared: &mut Vec<Sym>) -> Baseline {
         let mut own: OriginMap<Origin, Evidence> = OriginMap::default();
         let mut facts: OriginMap<Origin, Facts> = OriginMap::default();
-        // Keys issued in the same second share a rank: EC2 delivers a key for each IMDS version in the
-        // same second, and an order between them would be their key ids', which says nothing (a thief
-        // taking every IMDSv1 key would win or lose by the ids AWS drew).
-        let (mut rank, mut rank_time) = (0, None);
+        // Keys issued within a minute of the one before share a rank: EC2 delivers a key for each IMDS
+        // version, often in the same second, and an order between them would be their key ids' or a
+        // second's, which says nothing (a thief taking every IMDSv1 key would win or lose by them).
+        // Keys are in issue order, so the chain is the same whatever the input's order.
+        let (mut rank, mut last) = (0, None);
         for (i, (_, st)) in g.keys.iter().enumerate() {
             let issued = super::judge::issue_time(st);
-            if rank_time != Some(issued / 1000) {
-                (rank, rank_time) = (i, Some(issued / 1000));
+            if last.is_none_or(|t: i64| issued.saturating_sub(t) > SAME_ISSUE_MS) {
+                rank = i;
             }
+            last = Some(issued);
             for o in &st.origins {
                 let f = facts.entry(o.origin).or_insert_with(|| Facts {
                     first_rank: rank as u32,
@@ -267,11 +273,12 @@ impl Detector {
                 (
                     f.keys >= 2,
                     !human,
-                    // AWS writes the IMDS version, and an SSRF cannot fetch through IMDSv2; how
-                    // early and on how many keys an address used them is the holder's choice (an
-                    // SSRF may use each IMDSv1 key hours late, or every key where an SDK uses some).
-                    f.v2,
+                    // Time order first: `admit` reads the ranking as such (an address used after the
+                    // first one stopped is a move). Between keys of one delivery, AWS's record of the
+                    // IMDS version (an SSRF cannot fetch through IMDSv2), not how many keys an address
+                    // used (an SSRF uses every IMDSv1 key where an SDK uses some).
                     std::cmp::Reverse(f.first_rank),
+                    f.v2,
                     f.keys,
                     in_region,
                     f.heartbeat_keys,
@@ -454,7 +461,7 @@ impl Evidence {
             }
             Evidence::Recurring { keys, of, rival: true } => format!(
                 "{origin}: used on {keys} of the workload's {of} keys, and the better placed of the origins that \
-                 used the same keys at the same time (no person, earliest key, more keys, IMDSv2)"
+                 used the same keys at the same time (no person, earliest key, IMDSv2, more keys)"
             ),
             Evidence::Sole { competing: false } => {
                 format!("{origin}: the instance's one origin so far, in its region or delivered through IMDSv2")

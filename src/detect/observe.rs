@@ -254,7 +254,11 @@ impl Detector {
             // The earliest sessions are kept: those are the ones a revocation must reach first.
             // Whichever arrives first, `more` ends up true exactly when more than MAX_MINTED distinct
             // sessions were seen.
-            let pos = kept.partition_point(|x| (&x.event_time, &x.access_key_id) <= (&m.event_time, &m.access_key_id));
+            // The whole session orders them: on a forged trail two may share a time and a key.
+            fn at(x: &MintedSession) -> (&Option<String>, &str, &str, &str, &str) {
+                (&x.event_time, &x.access_key_id, &x.role_arn, &x.session_name, &x.role_id)
+            }
+            let pos = kept.partition_point(|x| at(x) <= at(&m));
             if pos < MAX_MINTED {
                 kept.insert(pos, m);
             } else {

@@ -513,3 +513,23 @@ fn a_key_that_mints_more_sessions_than_are_kept_says_so() {
         assert_eq!(serde_json::to_value(f).unwrap().get("minted_sessions_truncated").is_some(), cut);
     }
 }
+
+#[test]
+fn an_instance_that_moved_when_it_switched_to_imdsv2_is_one_holder() {
+    // An IMDSv1-only application; the SDK is upgraded to IMDSv2 and the instance stopped and started
+    // (a new public address). IMDSv2 ranks an address only among keys of one delivery: ranked before
+    // time, it made the earlier address a rival "over the same hours" of the later one.
+    let mut tr = Trail::default();
+    let inst = "i-0a9f00000000000a1";
+    for h in 0..12usize {
+        let (k, m) = (key(5200 + h), h as i64 * 60);
+        tr.deliver("ec2.amazonaws.com", "app-role", inst, &k, "us-east-1", m);
+        let (ip, v) = if h < 6 { (EC2_USE1, "1.0") } else { (EC2_USE1_B, "2.0") };
+        for at in [2, 40] {
+            tr.call(&k, "app-role", inst, ip, BOTO, "s3.amazonaws.com", "GetObject", m + at);
+            tr.last()["userIdentity"]["sessionContext"]["ec2RoleDelivery"] = json!(v);
+        }
+    }
+    let d = tr.run(DetectOptions::default());
+    assert!(d.findings.is_empty(), "{:#?}", d.findings);
+}

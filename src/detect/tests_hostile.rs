@@ -330,56 +330,54 @@ fn an_imdsv1_thief_delivered_in_the_same_second_as_the_instance_loses_whatever_t
         (true, false, true),
         (false, false, true),
     ] {
-        {
-            let mut tr = Trail::default();
-            let inst = "i-0a9000000000000a1";
-            let mut thief_keys = Vec::new();
-            for h in 0..6 {
-                let m = h as i64 * 60;
-                let (a, b) = (key(4100 + 2 * h), key(4101 + 2 * h));
-                let (own, stolen) = if thief_first { (b, a) } else { (a, b) };
-                tr.deliver("ec2.amazonaws.com", "app-role", inst, &stolen, "us-east-1", m);
-                tr.deliver("ec2.amazonaws.com", "app-role", inst, &own, "us-east-1", m);
-                if !sparse || h % 2 == 0 {
-                    tr.call(&own, "app-role", inst, EC2_USE1, BOTO, "s3.amazonaws.com", "GetObject", m + 2);
-                }
-                if heartbeat {
-                    tr.call(
-                        &own,
-                        "app-role",
-                        inst,
-                        EC2_USE1,
-                        SSM_AGENT,
-                        "ssm.amazonaws.com",
-                        "UpdateInstanceInformation",
-                        m + 3,
-                    );
-                }
+        let mut tr = Trail::default();
+        let inst = "i-0a9000000000000a1";
+        let mut thief_keys = Vec::new();
+        for h in 0..6 {
+            let m = h as i64 * 60;
+            let (a, b) = (key(4100 + 2 * h), key(4101 + 2 * h));
+            let (own, stolen) = if thief_first { (b, a) } else { (a, b) };
+            tr.deliver("ec2.amazonaws.com", "app-role", inst, &stolen, "us-east-1", m);
+            tr.deliver("ec2.amazonaws.com", "app-role", inst, &own, "us-east-1", m);
+            if !sparse || h % 2 == 0 {
+                tr.call(&own, "app-role", inst, EC2_USE1, BOTO, "s3.amazonaws.com", "GetObject", m + 2);
+            }
+            if heartbeat {
                 tr.call(
-                    &stolen,
+                    &own,
                     "app-role",
                     inst,
-                    EC2_USE1_B,
-                    THIEF_CLI,
-                    "secretsmanager.amazonaws.com",
-                    "GetSecretValue",
-                    m + 5,
+                    EC2_USE1,
+                    SSM_AGENT,
+                    "ssm.amazonaws.com",
+                    "UpdateInstanceInformation",
+                    m + 3,
                 );
-                tr.last()["userIdentity"]["sessionContext"]["ec2RoleDelivery"] = json!("1.0");
-                thief_keys.push(stolen);
             }
-            let d = tr.run(DetectOptions::default());
-            let mut got = flagged(&d);
-            got.sort();
-            assert_eq!(
-                got, thief_keys,
-                "thief first {thief_first}, heartbeat {heartbeat}, sparse {sparse}: {:#?}",
-                d.findings
+            tr.call(
+                &stolen,
+                "app-role",
+                inst,
+                EC2_USE1_B,
+                THIEF_CLI,
+                "secretsmanager.amazonaws.com",
+                "GetSecretValue",
+                m + 5,
             );
-            for f in &d.findings {
-                assert_eq!(f.source_ips, [EC2_USE1_B]);
-                assert_eq!(f.expected_origins, [EC2_USE1]);
-            }
+            tr.last()["userIdentity"]["sessionContext"]["ec2RoleDelivery"] = json!("1.0");
+            thief_keys.push(stolen);
+        }
+        let d = tr.run(DetectOptions::default());
+        let mut got = flagged(&d);
+        got.sort();
+        assert_eq!(
+            got, thief_keys,
+            "thief first {thief_first}, heartbeat {heartbeat}, sparse {sparse}: {:#?}",
+            d.findings
+        );
+        for f in &d.findings {
+            assert_eq!(f.source_ips, [EC2_USE1_B]);
+            assert_eq!(f.expected_origins, [EC2_USE1]);
         }
     }
 }

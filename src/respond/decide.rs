@@ -362,7 +362,23 @@ pub fn already(prior: Option<&Acted>, f: &Finding, apply: bool) -> Option<Hold> 
         ),
         Some(Outcome::Pending | Outcome::Failed) | None => return None,
     };
+    // A list of chained sessions cut short cannot show that the earlier revocation covered them all.
+    if f.minted_sessions_truncated {
+        return Some(truncated(f));
+    }
     Some(not_covered(a, f).unwrap_or_else(|| hold(ALREADY_ACTED, why)))
+}
+
+/// `chain_truncated`: the key assumed more sessions of other roles than the finding lists.
+fn truncated(f: &Finding) -> Hold {
+    hold(
+        "chain_truncated",
+        format!(
+            "the key assumed more sessions of other roles than the finding lists ({}): a revocation naming only \
+             those would leave the rest working; `trailhound report` lists them all",
+            f.minted_sessions.len()
+        ),
+    )
 }
 
 /// A chained session as a decision's revocation names it: the deny is on the role and the session
@@ -444,14 +460,7 @@ pub fn screen(policy: &Policy, f: &Finding, roles: &[String]) -> Result<Form, Ho
         return Err(hold("finding", format!("the finding names no role ARN ({:?}): nothing to revoke", f.role_arn)));
     }
     if f.minted_sessions_truncated {
-        return Err(hold(
-            "chain_truncated",
-            format!(
-                "the key assumed more sessions of other roles than the finding lists ({}): a revocation naming only \
-                 those would leave the rest working; `trailhound report` lists them all",
-                f.minted_sessions.len()
-            ),
-        ));
+        return Err(truncated(f));
     }
     for r in roles {
         policy.role_allowed(r).map_err(|(rule, why)| hold(rule, why))?;

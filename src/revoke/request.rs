@@ -112,15 +112,6 @@ pub fn request(
                 f.access_key_id
             );
         }
-        if f.minted_sessions_truncated {
-            anyhow::bail!(
-                "finding for {} lists only the first {} of the sessions the key assumed (role chaining): revoking \
-                 those alone would leave the rest working. `trailhound report` lists them all; revoke the key's role \
-                 and each chained role explicitly with --role (and --session)",
-                f.access_key_id,
-                f.minted_sessions.len()
-            );
-        }
         for name in std::iter::once(&f.session_name).chain(f.minted_sessions.iter().map(|m| &m.session_name)) {
             check_session_name(name, &f.access_key_id)?;
         }
@@ -133,6 +124,17 @@ pub fn request(
             f.source_ips.join(", ")
         );
         roles.add(&f.role_arn, &f.role_id, &f.session_name, why);
+        if f.minted_sessions_truncated {
+            // Planned, shown and recorded with the change: a person confirms the plan knowing it is
+            // not the whole chain. (`respond` holds such a finding instead: nobody reads its plan.)
+            let why = format!(
+                "WARNING: {} assumed more sessions of other roles than its finding lists ({}): this plan does not \
+                 reach the rest; `trailhound report` lists them all, and --role/--session revoke them",
+                f.access_key_id,
+                f.minted_sessions.len()
+            );
+            roles.add(&f.role_arn, &f.role_id, &f.session_name, why);
+        }
         // Role chaining: sessions the stolen key assumed keep working after its own role is revoked.
         for m in f.minted_sessions.iter().filter(|m| !m.role_arn.is_empty() && !m.session_name.is_empty()) {
             let why = format!(
@@ -235,9 +237,12 @@ mod tests {
         assert!(request(std::slice::from_ref(&f), None, &[], choice, now).is_err(), "chained sessions too");
         f.minted_sessions[0].session_name = "admin".into();
         assert!(request(std::slice::from_ref(&f), None, &[], choice, now).is_ok());
-        // A cut list of chained sessions is refused, not revoked in part.
+        // A cut list of chained sessions is planned with a warning a person reads before applying,
+        // without holding back the other findings of the same run.
         f.minted_sessions_truncated = true;
-        let e = request(std::slice::from_ref(&f), None, &[], choice, now).unwrap_err();
-        assert!(e.to_string().contains("lists only the first 1 of the sessions"), "{e}");
+        let req = request(std::slice::from_ref(&f), None, &[], choice, now).unwrap();
+        let reasons: Vec<&String> = req.roles.iter().flat_map(|r| &r.reasons).collect();
+        assert!(reasons.iter().any(|r| r.starts_with("WARNING: ") && r.contains("more sessions")), "{reasons:?}");
+        assert_eq!(req.roles.len(), 2, "the key's role and the chained one are still planned");
     }
 }

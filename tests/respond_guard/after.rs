@@ -115,6 +115,10 @@ fn a_ledger_entry_from_before_chained_sessions_were_kept_compares_by_role() {
     };
     let rule = |h: Option<(String, String)>| h.map(|(rule, _)| rule);
     assert_eq!(rule(already(Some(&entry(&["web", "adm"], false)), &f, true)), Some("already_acted".into()));
+    // Its list of chained sessions now cut short: the earlier revocation cannot be shown to cover them.
+    let cut = Finding { minted_sessions_truncated: true, ..f.clone() };
+    assert_eq!(rule(already(Some(&entry(&["web", "adm"], false)), &cut, true)), Some("chain_truncated".into()));
+    assert_eq!(rule(already(Some(&entry(&["web", "adm"], true)), &cut, false)), Some("chain_truncated".into()));
     assert_eq!(rule(already(Some(&entry(&["web"], false)), &f, true)), Some("chain_not_covered".into()));
     assert_eq!(rule(already(Some(&entry(&["web"], true)), &f, false)), Some("chain_not_covered".into()));
     // A dry run's decision does not stop `--apply` from acting on the whole finding.
