@@ -410,24 +410,30 @@ fn a_dual_stack_agent_over_ipv6_beside_the_instance_is_left_to_a_person() {
     }
 }
 
-#[test]
-fn an_imdsv1_thief_over_ipv6_from_the_first_key_is_not_beside_the_instance() {
-    // The SSRF takes every IMDSv1 key (delivered in the same second as the instance's IMDSv2 key)
-    // and uses it over IPv6 from a host of the same region: half the keys, from the first, but
-    // never the keys the instance itself uses.
-    let mut tr = Trail::default();
-    let inst = "i-0a9400000000000a1";
+/// An instance using each hourly IMDSv2 key from its address, and an SSRF using each IMDSv1 key,
+/// delivered `own_after_ms` before the instance's, from `thief_ip`: the thief's keys.
+fn ssrf_on_imdsv1_keys(tr: &mut Trail, inst: &str, base: usize, thief_ip: &str, own_after_ms: i64) -> Vec<String> {
     let mut thief_keys = Vec::new();
     for h in 0..6 {
         let m = h as i64 * 60;
-        let (own, stolen) = (key(4600 + 2 * h), key(4601 + 2 * h));
-        tr.deliver("ec2.amazonaws.com", "app-role", inst, &own, "us-east-1", m);
+        let (own, stolen) = (key(base + 2 * h), key(base + 1 + 2 * h));
         tr.deliver("ec2.amazonaws.com", "app-role", inst, &stolen, "us-east-1", m);
+        tr.deliver("ec2.amazonaws.com", "app-role", inst, &own, "us-east-1", m);
+        tr.last()["eventTime"] = json!(crate::time::format_ms(1_764_000_000_000 + m * 60_000 + own_after_ms));
         tr.call(&own, "app-role", inst, EC2_USE1, BOTO, "s3.amazonaws.com", "GetObject", m + 2);
-        tr.call(&stolen, "app-role", inst, EC2_USE1_V6, THIEF_CLI, "s3.amazonaws.com", "ListBuckets", m + 5);
+        tr.call(&stolen, "app-role", inst, thief_ip, THIEF_CLI, "s3.amazonaws.com", "ListBuckets", m + 5);
         tr.last()["userIdentity"]["sessionContext"]["ec2RoleDelivery"] = json!("1.0");
         thief_keys.push(stolen);
     }
+    thief_keys
+}
+
+#[test]
+fn an_imdsv1_thief_over_ipv6_from_the_first_key_is_not_beside_the_instance() {
+    // The SSRF uses every IMDSv1 key over IPv6 from a host of the same region: half the keys, from
+    // the first, but never the keys the instance itself uses.
+    let mut tr = Trail::default();
+    let thief_keys = ssrf_on_imdsv1_keys(&mut tr, "i-0a9400000000000a1", 4600, EC2_USE1_V6, 0);
     let d = tr.run(DetectOptions::default());
     let mut got = flagged(&d);
     got.sort();
@@ -573,22 +579,10 @@ fn an_ipv6_origin_beside_the_instance_keeps_its_signals_beside_other_evidence() 
 #[test]
 fn an_imdsv1_thief_delivered_a_second_earlier_still_loses() {
     // The SSRF's IMDSv1 key is delivered a second before the instance's IMDSv2 key, so the thief's
-    // address is on the earliest key: how early an address used the keys is the holder's choice,
-    // the IMDS version is AWS's record.
+    // address is on the earliest key: one delivery for ranking, where the IMDS version (AWS's
+    // record) decides.
     let mut tr = Trail::default();
-    let inst = "i-0a9700000000000a1";
-    let mut thief_keys = Vec::new();
-    for h in 0..6 {
-        let m = h as i64 * 60;
-        let (own, stolen) = (key(4900 + 2 * h), key(4901 + 2 * h));
-        tr.deliver("ec2.amazonaws.com", "app-role", inst, &stolen, "us-east-1", m);
-        tr.deliver("ec2.amazonaws.com", "app-role", inst, &own, "us-east-1", m);
-        tr.last()["eventTime"] = json!(crate::time::format_ms(1_764_000_000_000 + m * 60_000 + 1_000));
-        tr.call(&own, "app-role", inst, EC2_USE1, BOTO, "s3.amazonaws.com", "GetObject", m + 2);
-        tr.call(&stolen, "app-role", inst, EC2_USE1_B, THIEF_CLI, "s3.amazonaws.com", "ListBuckets", m + 5);
-        tr.last()["userIdentity"]["sessionContext"]["ec2RoleDelivery"] = json!("1.0");
-        thief_keys.push(stolen);
-    }
+    let thief_keys = ssrf_on_imdsv1_keys(&mut tr, "i-0a9700000000000a1", 4900, EC2_USE1_B, 1_000);
     let d = tr.run(DetectOptions::default());
     let mut got = flagged(&d);
     got.sort();
