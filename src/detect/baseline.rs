@@ -373,7 +373,7 @@ pub(super) fn beside_on_key(d: &Detector, st: &KeyState, owns: &[bool], o: &Orig
 /// ([`Baseline::beside_v4`]): one of its programs on dual stack, or a holder of every key since
 /// before the window. Reported alone at low confidence, as its own kind of evidence (a finding of
 /// the same origin), so a person decides: `respond` acts on nothing below its confidence floor.
-pub(super) fn beside_v4<'o>(d: &Detector, o: &'o OriginUse, path: &Path, keys: u32) -> Judged<'o> {
+pub(super) fn judged_beside_v4<'o>(d: &Detector, o: &'o OriginUse, path: &Path, keys: u32) -> Judged<'o> {
     let label = o.origin.label(&d.syms);
     let reason = format!(
         "{label} (IPv6) is used on {keys} of the instance's keys beside its own IPv4 origin, from its first key, with \

@@ -351,7 +351,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
         // alone, at low confidence. Beside any other evidence it keeps its full signals, so that it
         // never lowers, nor adds to, what the rest shows.
         if let (1, Some((0, keys, path))) = (judged.len(), beside_judged.take()) {
-            judged[0] = super::baseline::beside_v4(d, judged[0].origin, &path, keys);
+            judged[0] = super::baseline::judged_beside_v4(d, judged[0].origin, &path, keys);
         }
         if judged.is_empty() {
             continue;

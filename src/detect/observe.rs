@@ -249,25 +249,19 @@ impl Detector {
     pub(super) fn observe_minted(&mut self, key: &str, m: MintedSession) {
         let id = KeyId::new(key, &mut self.syms);
         let minted = self.keys.entry(id).minted.get_or_insert_with(Default::default);
-        let kept = &mut minted.kept;
-        if !kept.contains(&m) {
-            // The earliest sessions are kept: those are the ones a revocation must reach first.
-            // Whichever arrives first, `more` ends up true exactly when more than MAX_MINTED distinct
-            // sessions were seen.
-            // The whole session orders them: on a forged trail two may share a time and a key.
+        if !minted.kept.contains(&m) {
+            // The earliest sessions are kept, ordered by the whole session (on a forged trail two may
+            // share a time and a key): those are the ones a revocation must reach first. Whatever the
+            // arrival order, `more` ends up true exactly when more than MAX_MINTED were seen.
             fn at(x: &MintedSession) -> (&Option<String>, &str, &str, &str, &str) {
                 (&x.event_time, &x.access_key_id, &x.role_arn, &x.session_name, &x.role_id)
             }
-            let pos = kept.partition_point(|x| at(x) <= at(&m));
+            let pos = minted.kept.partition_point(|x| at(x) <= at(&m));
             if pos < MAX_MINTED {
-                kept.insert(pos, m);
-            } else {
-                minted.more = true;
+                minted.kept.insert(pos, m);
             }
-            if minted.kept.len() > MAX_MINTED {
-                minted.kept.truncate(MAX_MINTED);
-                minted.more = true;
-            }
+            minted.more |= pos >= MAX_MINTED || minted.kept.len() > MAX_MINTED;
+            minted.kept.truncate(MAX_MINTED);
         }
     }
 

@@ -464,7 +464,7 @@ impl KeyTable {
 /// mint hundreds to push the one he uses out of the list, so a cut list must say so).
 #[derive(Clone, Debug, Default)]
 pub struct Minted {
-    /// The earliest, by (time, key).
+    /// The earliest, by time, then the rest of the session.
     pub kept: Vec<MintedSession>,
     /// More distinct sessions were minted than are kept.
     pub more: bool,

@@ -71,9 +71,7 @@ impl Feed {
         t.pruned += pruned.len() as u64;
         for (name, why) in pruned {
             if let Some(a) = super::layout::account_of(&name) {
-                if !t.accounts.contains(a) {
-                    t.accounts.insert(a.to_owned());
-                }
+                t.accounts.insert(a.to_owned());
             }
             *t.pruned_by_reason.entry(why).or_default() += 1;
         }
@@ -99,7 +97,7 @@ impl Feed {
             }
             st.totals.listed += 1;
             st.totals.listed_bytes += input.size;
-            if let Some(k) = input.layout.as_ref().filter(|k| !st.totals.accounts.contains(&k.account)) {
+            if let Some(k) = &input.layout {
                 st.totals.accounts.insert(k.account.clone());
             }
             st.queue.push_back(input);

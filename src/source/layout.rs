@@ -73,7 +73,7 @@ pub fn account_of(path: &str) -> Option<&str> {
     let mut segs = path.split(['/', '\\']).skip_while(|s| *s != "AWSLogs").skip(1);
     let first = segs.next()?;
     let account = if first.starts_with("o-") { segs.next()? } else { first };
-    (account.len() == 12 && account.bytes().all(|c| c.is_ascii_digit())).then_some(account)
+    (account.len() == 12 && num(account).is_some()).then_some(account)
 }
 
 /// True for paths under a `CloudTrail-Digest/` folder, which hold digests, not events.
