@@ -373,9 +373,14 @@ fn many_small_inputs_merge_once_in_order_whatever_the_threads() {
 
 /// Short-lived instances of account 111122223333 reaching AWS only through the central interface
 /// endpoints of the organization's network account 444455556666, under an organization trail's layout.
-fn org_trail_with_central_endpoints(root: &std::path::Path, network_folder: bool) {
+/// `flat`: every file in `root` itself, named in CloudTrail's way but outside the `AWSLogs/` layout
+/// (how logs copied out of S3 by hand often sit).
+fn org_trail_with_central_endpoints(root: &std::path::Path, network_folder: bool, flat: bool) {
     let (app, net) = ("111122223333", "444455556666");
-    let folder = |acct: &str| root.join(format!("AWSLogs/o-exampleorg1/{acct}/CloudTrail/us-east-1/2026/11/20"));
+    let folder = |acct: &str| match flat {
+        true => root.to_path_buf(),
+        false => root.join(format!("AWSLogs/o-exampleorg1/{acct}/CloudTrail/us-east-1/2026/11/20")),
+    };
     let mut records = Vec::new();
     for i in 0..4 {
         let (key, inst, t) =
@@ -426,19 +431,22 @@ fn org_trail_with_central_endpoints(root: &std::path::Path, network_folder: bool
 fn an_organization_account_left_unread_by_account_stays_the_organizations() {
     // `--account` is how the README says to scan one account of an organization trail: the network
     // account's folder is pruned, but the layout still names it, so its endpoints are no thief's.
-    let dir = tempfile::tempdir().unwrap();
-    org_trail_with_central_endpoints(dir.path(), true);
-    let root = path_str(dir.path());
-    let r = scan(&[&root, "--format", "json", "-q", "--account", "111122223333"]);
-    assert_eq!(r.summary["inputs_pruned"], 1, "{}", r.stderr);
-    let findings: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(findings, serde_json::json!([]), "{}", r.stdout);
-    // The same trail without the network account's folder: nothing names it, and its endpoint on
-    // one-key instances is a foreign one.
-    let dir = tempfile::tempdir().unwrap();
-    org_trail_with_central_endpoints(dir.path(), false);
-    let r = scan(&[&path_str(dir.path()), "--format", "json", "-q", "--account", "111122223333"]);
-    let findings: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(findings.len(), 4, "{}", r.stdout);
-    assert!(findings.iter().all(|f| f["signals"][0] == "foreign_vpc_endpoint"), "{}", r.stdout);
+    // The same for files named in CloudTrail's way in one flat folder: the name holds the account.
+    for flat in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        org_trail_with_central_endpoints(dir.path(), true, flat);
+        let root = path_str(dir.path());
+        let r = scan(&[&root, "--format", "json", "-q", "--account", "111122223333"]);
+        assert_eq!(r.summary["inputs_pruned"], 1, "flat {flat}: {}", r.stderr);
+        let findings: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(findings, serde_json::json!([]), "flat {flat}: {}", r.stdout);
+        // The same trail without the network account's file: nothing names it, and its endpoint on
+        // one-key instances is a foreign one.
+        let dir = tempfile::tempdir().unwrap();
+        org_trail_with_central_endpoints(dir.path(), false, flat);
+        let r = scan(&[&path_str(dir.path()), "--format", "json", "-q", "--account", "111122223333"]);
+        let findings: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(findings.len(), 4, "flat {flat}: {}", r.stdout);
+        assert!(findings.iter().all(|f| f["signals"][0] == "foreign_vpc_endpoint"), "flat {flat}: {}", r.stdout);
+    }
 }

@@ -70,8 +70,13 @@ impl Feed {
     fn account(t: &mut Totals, pruned: Vec<(String, String)>, failed: Vec<(String, String)>) {
         t.pruned += pruned.len() as u64;
         for (name, why) in pruned {
-            if let Some(a) = super::layout::account_of(&name) {
-                t.accounts.insert(a.to_owned());
+            // A folder under the layout names its account; so does a file named in CloudTrail's
+            // way, wherever it sits (logs copied out of S3 into one flat folder).
+            let account = super::layout::account_of(&name)
+                .map(str::to_owned)
+                .or_else(|| super::layout::parse_key(&name).map(|k| k.account));
+            if let Some(a) = account {
+                t.accounts.insert(a);
             }
             *t.pruned_by_reason.entry(why).or_default() += 1;
         }
