@@ -31,6 +31,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS trailhound_events (
   vpc_endpoint_account_id string,
   identity_provider string,
   invoked_by string,
+  auth_method string,
   minted_access_key_id string,
   minted_role_arn string,
   minted_role_id string,

@@ -82,6 +82,9 @@ fields! {
     IdentityProvider => "identity_provider", identity_provider;
     /// `userIdentity.invokedBy`: the AWS service that made the call for the principal.
     InvokedBy => "invoked_by", invoked_by;
+    /// `additionalEventData.AuthenticationMethod` of S3 calls: `AuthHeader`, or `QueryString` for a
+    /// presigned URL, whose calls come from whoever was handed the URL.
+    AuthMethod => "auth_method", auth_method;
     /// `responseElements.credentials.accessKeyId` of a minting call (`AssumeRole*`,
     /// `GetSessionToken`, `GetFederationToken`, `AssumeRoot`): the session key it made.
     MintedKey => "minted_access_key_id", minted_key;

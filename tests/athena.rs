@@ -116,6 +116,9 @@ fn sql_gives_the_local_findings_on_stratus() {
 #[test]
 fn sql_gives_the_local_findings_on_the_scenario_fixtures() {
     assert_same_findings(&[&fixture("scenarios/chain"), &fixture("scenarios/userkey")]);
+    // Presigned links and identity checks: the `auth_method` and `replayed` columns.
+    let n = assert_same_findings(&[&fixture("scenarios/redeemed")]);
+    assert_eq!(n, 4, "the thief's key and three keys whose signatures were redeemed");
 }
 
 #[test]

@@ -450,3 +450,33 @@ fn an_organization_account_left_unread_by_account_stays_the_organizations() {
         assert!(findings.iter().all(|f| f["signals"][0] == "foreign_vpc_endpoint"), "flat {flat}: {}", r.stdout);
     }
 }
+
+#[test]
+fn presigned_links_and_identity_checks_are_not_the_keys_theft() {
+    // Customers opening the instance's presigned links and verifiers checking its identity were
+    // reported on every key at high confidence (critical for the uploads): `respond` would have
+    // revoked the role. Only the thief's key stays high.
+    let r = scan(&[&path_str(&fixture("scenarios/redeemed")), "--format", "json", "-q"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    let seen: Vec<(&str, &str, &str)> = findings
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or("");
+            (s("access_key_id"), s("confidence"), f["signals"][0].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("ASIAPORTALKEY0000000", "low", "redeemed_signature"),
+            ("ASIAPORTALKEY0000001", "low", "redeemed_signature"),
+            ("ASIAPORTALKEY0000002", "high", "outside_aws"),
+            ("ASIAPORTALKEY0000003", "low", "redeemed_signature"),
+        ],
+        "{}",
+        r.stdout
+    );
+    // EKS's checks, from AWS addresses of the region, are not reported at all.
+    assert!(!r.stdout.contains("3.225.16.200"), "{}", r.stdout);
+}

@@ -102,7 +102,11 @@ fn canonical(mut v: Vec<serde_json::Value>) -> Vec<String> {
 /// The inputs every acceptance check runs on: the committed corpora, the scenarios, and the shared
 /// corpora when present (required under CI=true).
 fn corpora() -> Vec<String> {
-    let mut v = vec![path_str(&fixture("corpora")), path_str(&fixture("scenarios/chain"))];
+    let mut v = vec![
+        path_str(&fixture("corpora")),
+        path_str(&fixture("scenarios/chain")),
+        path_str(&fixture("scenarios/redeemed")),
+    ];
     for name in
         ["invictus-ir-aws-dataset", "otrf-security-datasets", "stratus-red-team-detonation-logs", "traildiscover"]
     {

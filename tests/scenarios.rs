@@ -367,6 +367,7 @@ fn facts_give_the_same_findings_on_committed_corpora() {
         "corpora/panther",
         "scenarios/chain",
         "scenarios/userkey",
+        "scenarios/redeemed",
     ] {
         assert_facts_equivalent(&fixture(d));
     }

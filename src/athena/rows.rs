@@ -71,6 +71,7 @@ fn use_fact(r: &Row<'_>) -> anyhow::Result<UseFact> {
         errors: r.count("errors")?,
         writes: r.count("writes")?,
         heartbeats: r.count("heartbeats")?,
+        replayed: r.count("replayed")?,
         first_ms: r.int("first_ms")?,
         last_ms: r.int("last_ms")?,
         event_ids,

@@ -12,7 +12,7 @@
 //! CloudTrail writes a record's fields in a fixed order, so each key is first compared with the key
 //! that followed the previous one last time: most keys are then known without scanning for their end.
 //!
-//! Values the pipeline never reads (`tlsDetails`, `additionalEventData`, `requestParameters`...) are
+//! Values the pipeline never reads (`tlsDetails`, most of `requestParameters`...) are
 //! skipped, but checked as strictly as serde_json checks them (strings without control characters
 //! and with valid escapes, the number grammar, literals), so that what it takes is valid JSON.
 
@@ -168,6 +168,10 @@ fn record<'a>(c: &mut Cur<'a>, r: &mut RawRecord<'a>) -> Option<()> {
             "responseElements" => {
                 first(&mut seen, 17)?;
                 r.response_elements = if c.null()? { None } else { Some(c.skip()?) };
+            }
+            "additionalEventData" => {
+                first(&mut seen, 18)?;
+                r.additional_event_data = if c.null()? { None } else { Some(c.skip()?) };
             }
             // Wrappers and digests are the general reader's.
             "Records" | "Events" | "CloudTrailEvent" | "detail" | "log" | "digestStartTime" => return None,

@@ -1,6 +1,6 @@
 //! Raw record -> normalized event.
 
-use super::raw::{RawRecord, RawRequest, RawResponse};
+use super::raw::{RawAdditional, RawRecord, RawRequest, RawResponse};
 use crate::event::{Batch, Field};
 use crate::time::parse_ms;
 
@@ -284,6 +284,11 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
         }
     }
 
+    if rec.event_source == "s3.amazonaws.com" {
+        if let Some(a) = rec.additional_event_data.and_then(read_additional) {
+            b.set(Field::AuthMethod, &a.auth_method);
+        }
+    }
     let name: &str = &rec.event_name;
     if reads_request(name) {
         if let Some(req) = rec.request_parameters.and_then(read_request) {
@@ -329,6 +334,11 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
 /// aside ([`super::fast::params`]).
 fn read_request(raw: &str) -> Option<RawRequest<'_>> {
     super::fast::params::request(raw).or_else(|| serde_json::from_str(raw).ok())
+}
+
+/// S3's `additionalEventData` as serde_json reads it; the fast reader first (see [`read_request`]).
+fn read_additional(raw: &str) -> Option<RawAdditional<'_>> {
+    super::fast::params::additional(raw).or_else(|| serde_json::from_str(raw).ok())
 }
 
 /// `responseElements` as serde_json reads it; the fast reader first (see [`read_request`]).

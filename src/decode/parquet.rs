@@ -49,6 +49,7 @@ const TEXT: &[&str] = &[
     "vpc_endpoint_account_id",
     "identity_provider",
     "invoked_by",
+    "auth_method",
     "request_parameters",
     "response_elements",
     "minted_role_arn",
@@ -270,7 +271,7 @@ fn rows(batch: &RecordBatch, left: &mut u64, sink: &mut dyn FnMut(&RawRecord<'_>
         t("identity_provider"),
         t("invoked_by"),
     );
-    let (req, resp) = (t("request_parameters"), t("response_elements"));
+    let (req, resp, auth) = (t("request_parameters"), t("response_elements"), t("auth_method"));
     let (time, issued) = (c.time(EVENT_TIME), c.time(SESSION_ISSUED_AT));
     let read_only = batch.column_by_name(READ_ONLY).and_then(|a| a.as_any().downcast_ref::<BooleanArray>());
     let resources = batch.column_by_name(RESOURCES).and_then(|a| a.as_any().downcast_ref::<ListArray>());
@@ -309,6 +310,11 @@ fn rows(batch: &RecordBatch, left: &mut u64, sink: &mut dyn FnMut(&RawRecord<'_>
         });
         let request = json_or(g(req), || request_from_columns(&c, i));
         let response = json_or(g(resp), || response_from_columns(&c, i));
+        let additional = json_or("", || {
+            let mut m = serde_json::Map::new();
+            put(&mut m, "AuthenticationMethod", g(auth));
+            m.into()
+        });
         let rec = RawRecord {
             event_time: ts(time, i).map_or(Cow::Borrowed(""), |ms| crate::time::format_ms(ms).into()),
             event_id: g(event_id).into(),
@@ -327,6 +333,7 @@ fn rows(batch: &RecordBatch, left: &mut u64, sink: &mut dyn FnMut(&RawRecord<'_>
             resources: resource_list(resources, i),
             request_parameters: request.as_deref().map(RawValue::get),
             response_elements: response.as_deref().map(RawValue::get),
+            additional_event_data: additional.as_deref().map(RawValue::get),
             ..RawRecord::default()
         };
         sink(&rec);

@@ -1,8 +1,8 @@
 //! The borrowed record model: only the fields the pipeline reads, borrowed from the decompressed buffer.
 //!
-//! Everything else in a record (`tlsDetails`, `additionalEventData`, most of `requestParameters`) is
-//! skipped by the parser without allocation. `requestParameters` and `responseElements` are kept as raw
-//! JSON text and re-read only for the few event names that need them.
+//! Everything else in a record (`tlsDetails`, most of `requestParameters`) is skipped by the parser
+//! without allocation. `requestParameters`, `responseElements` and `additionalEventData` are kept as
+//! raw JSON text and re-read only for the few events that need them.
 
 use super::lenient;
 use serde::Deserialize;
@@ -70,6 +70,10 @@ pub struct RawRecord<'a> {
     /// `responseElements`, kept as raw JSON text so that only calls that need it pay to parse it.
     #[serde(rename = "responseElements", borrow, deserialize_with = "lenient::raw")]
     pub response_elements: Option<&'a str>,
+    /// `additionalEventData`, kept as raw JSON text: only S3's calls are read from it
+    /// (`AuthenticationMethod`, see [`RawAdditional`]).
+    #[serde(rename = "additionalEventData", borrow, deserialize_with = "lenient::raw")]
+    pub additional_event_data: Option<&'a str>,
 
     // Wrappers around events, unpacked by the decoder.
     /// `Records`: the array of events in a CloudTrail log file.
@@ -185,6 +189,16 @@ pub struct RawResource<'a> {
     /// `resources[].accountId`: the account owning the resource.
     #[serde(rename = "accountId", borrow, deserialize_with = "lenient::text")]
     pub account_id: Text<'a>,
+}
+
+/// The part of S3's `additionalEventData` the pipeline reads.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RawAdditional<'a> {
+    /// `AuthenticationMethod`: `AuthHeader`, or `QueryString` for a presigned URL, whose calls come
+    /// from whoever was handed the URL, not from the key's holder.
+    #[serde(rename = "AuthenticationMethod", borrow, deserialize_with = "lenient::text")]
+    pub auth_method: Text<'a>,
 }
 
 /// The parts of `requestParameters` the pipeline reads, for the few events that need them.

@@ -20,6 +20,7 @@
 use super::Detector;
 use super::judge::{Judged, Signal};
 use super::origin::OriginClass;
+use super::profile::Verifiers;
 use super::state::{KeyId, KeyState, Origin, OriginMap, OriginUse, Sym, Workload, flag};
 use rustc_hash::FxHashSet;
 
@@ -171,7 +172,7 @@ impl Detector {
 
     /// An EC2 instance's baseline, from all its keys. `shared` collects foreign endpoint owners taken
     /// as shared services, for the run summary.
-    pub(super) fn instance_baseline(&self, g: &Group<'_>, shared: &mut Vec<Sym>) -> Baseline {
+    pub(super) fn instance_baseline(&self, g: &Group<'_>, verifiers: &Verifiers, shared: &mut Vec<Sym>) -> Baseline {
         let mut own: OriginMap<Origin, Evidence> = OriginMap::default();
         let mut facts: OriginMap<Origin, Facts> = OriginMap::default();
         // Keys issued within a minute of the one before share a rank: EC2 delivers a key for each IMDS
@@ -185,7 +186,16 @@ impl Detector {
                 rank = i;
             }
             last = Some(issued);
-            for o in &st.origins {
+            // An address where only the key's signatures were redeemed (presigned links opened, a
+            // verifier's identity checks) says nothing of where the instance runs, and is no rival of
+            // it. The instance's own occasional `GetCallerIdentity` (a health check) still counts, as
+            // do its endpoints and trusted networks, whatever was called through them.
+            let redeemed = |o: &OriginUse| {
+                !o.has(flag::SIGNED_HERE)
+                    && (o.has(flag::LINK_OPENED) || verifiers.is(&o.origin))
+                    && matches!(self.path_of(&o.origin, g.account), Path::Address)
+            };
+            for o in st.origins.iter().filter(|o| !redeemed(o)) {
                 let f = facts.entry(o.origin).or_insert_with(|| Facts {
                     first_rank: rank as u32,
                     first_ms: i64::MAX,

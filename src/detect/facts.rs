@@ -8,6 +8,7 @@
 //! [`super::Detector::absorb`] decides, so absorbing the facts of some events gives the same findings as
 //! observing the events, in any order and in any split.
 
+use super::origin::is_replayable;
 use super::state::MAX_EVENT_IDS;
 use crate::event::Event;
 use crate::hashing::KeyedMap;
@@ -104,6 +105,9 @@ pub struct UseFact {
     pub writes: u64,
     /// `UpdateInstanceInformation` calls.
     pub heartbeats: u64,
+    /// Calls whose signature others redeem (presigned S3 URLs, `GetCallerIdentity`).
+    #[serde(default)]
+    pub replayed: u64,
     /// First call (epoch ms).
     pub first_ms: Option<i64>,
     /// Last call (epoch ms).
@@ -205,6 +209,7 @@ impl UseFact {
         self.errors = self.errors.saturating_add(o.errors);
         self.writes = self.writes.saturating_add(o.writes);
         self.heartbeats = self.heartbeats.saturating_add(o.heartbeats);
+        self.replayed = self.replayed.saturating_add(o.replayed);
         self.first_ms = super::state::earlier(self.first_ms, o.first_ms);
         self.last_ms = super::state::later(self.last_ms, o.last_ms);
         for r in &o.event_ids {
@@ -451,6 +456,7 @@ impl FactSink {
             errors: !ev.error_code().is_empty() as u64,
             writes: (ev.read_only() == Some(false) && ev.error_code().is_empty()) as u64,
             heartbeats: (ev.event_name() == "UpdateInstanceInformation") as u64,
+            replayed: is_replayable(ev.event_source(), ev.event_name(), ev.auth_method()) as u64,
             first_ms: ev.time_ms(),
             last_ms: ev.time_ms(),
             event_ids: vec![EventRef { time_ms: ev.time_ms(), event_id: ev.event_id().to_owned() }],
@@ -499,7 +505,9 @@ impl EventSink for FactSink {
                 last_ms: ev.time_ms(),
             });
         }
-        if super::observe::is_human(ev.principal_type(), ev.role_arn(), ev.principal_arn()) {
+        if super::observe::is_human(ev.principal_type(), ev.role_arn(), ev.principal_arn())
+            && !is_replayable(ev.event_source(), ev.event_name(), ev.auth_method())
+        {
             self.facts.humans.push(HumanFact {
                 principal_type: ev.principal_type().into(),
                 principal_arn: ev.principal_arn().into(),

@@ -166,10 +166,11 @@ fn judge_one<'d>(
 
 fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared: &mut Vec<Sym>) {
     let fleet = g.kind.is_fleet();
+    let verifiers = super::profile::Verifiers::of(g);
     let baseline = if fleet {
         Baseline { own: OriginMap::default(), rivals: OriginMap::default(), beside_v4: OriginMap::default() }
     } else {
-        d.instance_baseline(g, shared)
+        d.instance_baseline(g, &verifiers, shared)
     };
     // A fleet key's region is its own delivery's (one role may run in several regions, and a warm
     // environment's delivery may predate the window: then the region is unknown); an instance's is
@@ -196,7 +197,9 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
             ask_ahead(&g.keys, rank);
             if st.origins.iter().any(|o| o.has(flag::EXEC_ENV)) {
                 exec_sessions.insert(st.session);
-            } else {
+            } else if st.origins.iter().any(|o| o.has(flag::SIGNED_HERE)) {
+                // A key whose signatures were only redeemed elsewhere (a presigned link) shows
+                // nothing of its function's runtime.
                 *bare_keys.entry(st.session).or_default() += 1;
             }
             for o in st.origins.iter().filter(|o| matches!(o.origin, Origin::Endpoint { .. })) {
@@ -262,6 +265,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
         let mut judged: Vec<Judged<'_>> = Vec::new();
         let mut used_from_own = false;
         let mut beside_judged = None;
+        let mut redeemed: Vec<Judged<'_>> = Vec::new();
         let wide = std::cell::OnceCell::new();
         let (key_owns, rest) = owns.split_at(st.origins.len());
         owns = rest;
@@ -302,6 +306,18 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
                 signals: Vec::new(),
             };
             let clients = || o.clients().map(|c| d.syms.name(c)).collect::<Vec<_>>().join(", ");
+            let links = o.has(flag::LINK_OPENED);
+            if !own && !o.has(flag::SIGNED_HERE) && (links || verifiers.is(&o.origin)) {
+                // A verifier's identity checks from AWS addresses of the workload's region are how
+                // EKS authenticates every node and kubectl token (about every 14 minutes), and how a
+                // service hosted beside the workload checks it: nothing was done with the key there.
+                let in_region =
+                    matches!(&class, OriginClass::Aws(_)) && region != 0 && !d.out_of_region(&class, region);
+                if links || !in_region {
+                    redeemed.push(super::judge_finding::judged_redeemed(j, &clients()));
+                }
+                continue;
+            }
             if !own {
                 let key = wide.get_or_init(|| KeyWide::of(st, d, function_exec(st.session), !exec_sessions.is_empty()));
                 signals_off_workload(d, g, key, o, &class, &path, region, &baseline, &expected, &mut j);
@@ -353,10 +369,16 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
         if let (1, Some((0, keys, path))) = (judged.len(), beside_judged.take()) {
             judged[0] = super::baseline::judged_beside_v4(d, judged[0].origin, &path, keys);
         }
+        // Origins where the key's signatures were only redeemed are reported alone, at low
+        // confidence; beside any other evidence they add nothing to it.
+        let only_redeemed = judged.is_empty();
+        if only_redeemed {
+            judged = redeemed;
+        }
         if judged.is_empty() {
             continue;
         }
-        if !used_from_own && !fleet && !baseline.own.is_empty() {
+        if !used_from_own && !fleet && !baseline.own.is_empty() && !only_redeemed {
             let reason = "the key was never used from the workload's own origins".to_owned();
             judged[0].signals.push(Signal { code: "never_used_by_workload", reason, weight: 0.1, decisive: false });
         }

@@ -1,8 +1,8 @@
 //! A finding from a judged key: score, kind, severity and the evidence in words.
 
 use super::baseline::Group;
-use super::judge::Judged;
-use super::state::{KeyId, KeyState, Sym};
+use super::judge::{Judged, Signal};
+use super::state::{KeyId, KeyState, Sym, flag};
 use super::{Detector, Finding};
 use crate::time::format_ms;
 use rustc_hash::FxHashSet;
@@ -48,7 +48,12 @@ pub(super) fn finding(
     } else {
         "exfiltration.inside_aws"
     };
-    let severity = if (outside || human) && writes > 0 {
+    // Only redeemed signatures (presigned links, identity proofs): most likely the workload's own
+    // links opened by their recipients; the kind still says where they were opened.
+    let redeemed = judged.iter().all(|j| j.signals.iter().all(|s| s.code == "redeemed_signature"));
+    let severity = if redeemed {
+        "low"
+    } else if (outside || human) && writes > 0 {
         "critical"
     } else if outside || human {
         "high"
@@ -103,4 +108,25 @@ pub(super) fn finding(
         minted_sessions: st.minted.as_ref().map(|m| m.kept.clone()).unwrap_or_default(),
         minted_sessions_truncated: st.minted.as_ref().is_some_and(|m| m.more),
     }
+}
+
+/// An origin where the key's signatures were only redeemed (every call a presigned URL opened or a
+/// `GetCallerIdentity` sent on): a browser or a customer's server opening a link the workload
+/// signed, or a third party checking its identity (EKS's authenticator, Vault's or MongoDB Atlas's
+/// AWS IAM auth). A thief with the key can presign too, so it is reported, at low confidence, for a
+/// person: `respond` acts on nothing below its confidence floor.
+pub(super) fn judged_redeemed<'o>(mut j: Judged<'o>, clients: &str) -> Judged<'o> {
+    let o = j.origin;
+    let what = match (o.has(flag::LINK_OPENED), o.writes) {
+        (false, _) => "identity proofs (GetCallerIdentity) sent on",
+        (true, 0) => "presigned URLs opened, or identity proofs sent on,",
+        (true, _) => "presigned URLs opened (some to write), or identity proofs sent on,",
+    };
+    let reason = format!(
+        "{} ({}): only {what} here, by client {clients}; whoever holds a link or a signed request can send it, so \
+         this shows where the key's signatures went, not where the key is",
+        j.label, j.class
+    );
+    j.signals = vec![Signal { code: "redeemed_signature", reason, weight: 0.25, decisive: true }];
+    j
 }

@@ -23,6 +23,8 @@ pub mod state;
 mod tests;
 #[cfg(test)]
 mod tests_hostile;
+#[cfg(test)]
+mod tests_redeemed;
 
 use crate::event::Event;
 use crate::hashing::KeyedMap;

@@ -4,7 +4,7 @@
 //! never on arrival order: findings are the same whatever the order or split of the input.
 
 use super::facts::Facts;
-use super::origin::{self, client_family, is_service_call, is_ssm_channel, parse_addr};
+use super::origin::{self, client_family, is_replayable, is_service_call, is_ssm_channel, parse_addr};
 use super::state::{self, Delivery, EvId, KeyId, MAX_MINTED, Origin, OriginUse, Workload, flag};
 use super::{Detector, MAX_UNPARSABLE_NAMES, MintedSession, ORIGINS_SCANNED, UA_CACHE_BYTES, UA_CACHE_ENTRIES};
 use crate::event::Event;
@@ -118,6 +118,8 @@ pub(super) struct UseView<'a> {
     pub errors: u64,
     pub writes: u64,
     pub heartbeats: u64,
+    /// Calls whose signature others redeem ([`is_replayable`]).
+    pub replayed: u64,
     pub first_ms: Option<i64>,
     pub last_ms: Option<i64>,
     /// [`Event::use_hash`] for the one-event shortcut; 0 for groups.
@@ -393,6 +395,14 @@ impl Detector {
         if u.heartbeats > 0 && u.user_agent.contains("amazon-ssm-agent") {
             o.flags |= flag::SSM_HEARTBEAT;
         }
+        if u.count > u.replayed {
+            o.flags |= flag::SIGNED_HERE;
+        }
+        // A group of calls shares its event source: S3's redeemed calls are presigned links, STS's
+        // identity proofs.
+        if u.replayed > 0 && u.event_source == "s3.amazonaws.com" {
+            o.flags |= flag::LINK_OPENED;
+        }
         o.flags |= if lambda_env || ecs_env { flag::EXEC_ENV } else { flag::NO_EXEC_ENV };
         for (t, ev_id, uuid) in ids {
             if !ev_id.is_empty() && o.wants_event_id(t) {
@@ -441,7 +451,10 @@ impl Detector {
         if matches!(ev.event_name(), "AssociateAddress" | "AllocateAddress") && ev.error_code().is_empty() {
             self.observe_address(ev.event_name(), ev.target_instance_id(), ev.target_public_ip(), ev.allocation_id());
         }
-        if is_human(ev.principal_type(), ev.role_arn(), ev.principal_arn()) {
+        let replayed = is_replayable(ev.event_source(), ev.event_name(), ev.auth_method());
+        // Where a person's presigned link was opened, or their signature redeemed (EKS checks every
+        // kubectl token from its own addresses), is not where they work.
+        if !replayed && is_human(ev.principal_type(), ev.role_arn(), ev.principal_arn()) {
             let who = if ev.principal_arn().is_empty() { ev.user_name() } else { ev.principal_arn() };
             self.observe_human(ev.source_ip(), ev.invoked_by(), ev.vpc_endpoint_id(), who);
         }
@@ -468,6 +481,7 @@ impl Detector {
             errors: failed as u64,
             writes: (ev.read_only() == Some(false) && !failed) as u64,
             heartbeats: (ev.event_name() == "UpdateInstanceInformation") as u64,
+            replayed: replayed as u64,
             first_ms: ev.time_ms(),
             last_ms: ev.time_ms(),
             hash: ev.use_hash(),
@@ -548,6 +562,7 @@ impl Detector {
                 errors: u.errors,
                 writes: u.writes,
                 heartbeats: u.heartbeats,
+                replayed: u.replayed,
                 first_ms: u.first_ms,
                 last_ms: u.last_ms,
                 hash: 0,

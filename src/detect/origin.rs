@@ -89,6 +89,19 @@ pub fn is_service_call(source_ip: &str, invoked_by: &str) -> bool {
     !invoked_by.is_empty() || source_ip == "AWS Internal" || source_ip.ends_with(".amazonaws.com")
 }
 
+/// A call whose signature anyone it was handed to can redeem, from wherever they are: a presigned S3
+/// URL (`AuthenticationMethod` `QueryString`) is opened by whoever got the link (a browser, a
+/// customer's server), and a signed `GetCallerIdentity` is how a key's holder proves who it is to a
+/// third party (EKS's authenticator, Vault's and MongoDB Atlas's AWS IAM auth), which sends it to STS
+/// from its own address. Such calls show where the signature went, not where the key is.
+pub fn is_replayable(event_source: &str, event_name: &str, auth_method: &str) -> bool {
+    match event_source {
+        "s3.amazonaws.com" => auth_method == "QueryString",
+        "sts.amazonaws.com" => event_name == "GetCallerIdentity",
+        _ => false,
+    }
+}
+
 /// SSM's agent channels: Run Command and Session Manager traffic of the instance's agent.
 pub fn is_ssm_channel(event_source: &str) -> bool {
     matches!(event_source, "ssmmessages.amazonaws.com" | "ec2messages.amazonaws.com")

@@ -1,10 +1,11 @@
-//! A workload's profile over its keys' own origins (clients, IMDS versions, EKS nodes),
-//! and one key's share of it: a key is compared with all the others by subtracting its share,
-//! instead of walking every other key.
+//! A workload's profile over its keys' own origins (clients, IMDS versions, EKS nodes), and one
+//! key's share of it: a key is compared with all the others by subtracting its share, instead of
+//! walking every other key. Also the origins that only checked the workload's identity (verifiers).
 
 use super::Detector;
+use super::baseline::Group;
 use super::origin::is_eks_node_client;
-use super::state::{KeyState, Sym, flag};
+use super::state::{KeyState, Origin, OriginMap, Sym, flag};
 use rustc_hash::FxHashMap;
 
 /// Counts over a workload's keys' own origins, so one key can be compared with all the others.
@@ -119,5 +120,31 @@ impl Others<'_> {
         let v: Vec<&str> =
             self.p.by_name.iter().filter(|c| self.has_client(**c)).take(8).map(|c| d.syms.name(*c)).collect();
         v.join(", ")
+    }
+}
+
+/// Origins that only checked the workload's identity (signed `GetCallerIdentity` requests sent on),
+/// with the keys they checked.
+pub(super) struct Verifiers(OriginMap<Origin, u32>);
+
+/// Keys an origin must check, and do nothing else with, to be a verifier (EKS, Vault, MongoDB
+/// Atlas): a thief trying one stolen key is judged like any use of it, as trying it is how he starts.
+const VERIFIER_KEYS: u32 = 3;
+
+impl Verifiers {
+    pub(super) fn of(g: &Group<'_>) -> Self {
+        let mut m: OriginMap<Origin, u32> = OriginMap::default();
+        for (_, st) in &g.keys {
+            for o in st.origins.iter().filter(|o| !o.has(flag::SIGNED_HERE) && !o.has(flag::LINK_OPENED)) {
+                *m.entry(o.origin).or_default() += 1;
+            }
+        }
+        let nkeys = g.keys.len() as u32;
+        m.retain(|_, keys| *keys >= VERIFIER_KEYS || (*keys >= 2 && *keys == nkeys));
+        Verifiers(m)
+    }
+
+    pub(super) fn is(&self, o: &Origin) -> bool {
+        self.0.contains_key(o)
     }
 }

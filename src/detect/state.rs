@@ -241,20 +241,25 @@ pub const MAX_MINTED: usize = 16;
 /// Flags on an origin's use.
 pub mod flag {
     /// Credentials delivered through IMDSv1 (`ec2RoleDelivery` 1.0).
-    pub const IMDS_V1: u8 = 1;
+    pub const IMDS_V1: u16 = 1;
     /// Credentials delivered through IMDSv2 (`ec2RoleDelivery` 2.0).
-    pub const IMDS_V2: u8 = 2;
+    pub const IMDS_V2: u16 = 2;
     /// SSM's control channels (`ec2messages`, `ssmmessages`) were called from here.
-    pub const SSM_CHANNEL: u8 = 4;
+    pub const SSM_CHANNEL: u16 = 4;
     /// The Lambda or ECS execution environment was named in a user agent from here.
-    pub const EXEC_ENV: u8 = 8;
+    pub const EXEC_ENV: u16 = 8;
     /// Some calls from here carried no execution environment in the user agent.
-    pub const NO_EXEC_ENV: u8 = 16;
+    pub const NO_EXEC_ENV: u16 = 16;
     /// More client families were seen than are kept.
-    pub const MORE_CLIENTS: u8 = 32;
+    pub const MORE_CLIENTS: u16 = 32;
     /// The SSM agent's heartbeat (`UpdateInstanceInformation` with its user agent) came from here.
     /// Anyone can send it: it only breaks ties between rivals, where the keys are reported anyway.
-    pub const SSM_HEARTBEAT: u8 = 64;
+    pub const SSM_HEARTBEAT: u16 = 64;
+    /// Some call from here was signed by whoever made it: not only signatures others redeem
+    /// ([`super::super::origin::is_replayable`]: presigned URLs, `GetCallerIdentity`).
+    pub const SIGNED_HERE: u16 = 128;
+    /// Some call from here opened a presigned S3 URL.
+    pub const LINK_OPENED: u16 = 256;
 }
 
 /// Use of one key from one origin.
@@ -275,7 +280,7 @@ pub struct OriginUse {
     /// Client families (interned); 0 marks an empty slot.
     pub clients: [Sym; MAX_CLIENTS],
     /// [`flag`] bits.
-    pub flags: u8,
+    pub flags: u16,
     /// Regions of regional calls from here (interned, 0 = empty slot): the workload's region stands
     /// in for them only when no delivery record names it.
     pub call_regions: [Sym; 2],
@@ -584,7 +589,7 @@ impl OriginUse {
     }
 
     /// True when this [`flag`] is set.
-    pub fn has(&self, f: u8) -> bool {
+    pub fn has(&self, f: u16) -> bool {
         self.flags & f != 0
     }
 }

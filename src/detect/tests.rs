@@ -97,12 +97,7 @@ impl Trail {
     }
 
     pub(super) fn run(&self, opts: DetectOptions) -> Detection {
-        let text = serde_json::to_vec(&json!({ "Records": self.records })).unwrap();
-        let mut batch = Batch::default();
-        let filter = Filter::default();
-        Decoder::new().decode(&text, &mut |rec| {
-            normalize(rec, &filter, &mut batch);
-        });
+        let batch = batch_of(&self.records);
         let mut d = Detector::new(DetectConfig::load(&opts).unwrap());
         for ev in batch.iter() {
             d.observe(&ev);
@@ -125,6 +120,17 @@ impl Trail {
         }
         one_by_one
     }
+}
+
+/// The records decoded and normalized, as the scan does.
+pub(super) fn batch_of(records: &[Value]) -> Batch {
+    let text = serde_json::to_vec(&json!({ "Records": records })).unwrap();
+    let mut batch = Batch::default();
+    let filter = Filter::default();
+    Decoder::new().decode(&text, &mut |rec| {
+        normalize(rec, &filter, &mut batch);
+    });
+    batch
 }
 
 pub(super) fn key(n: usize) -> String {

@@ -1,5 +1,6 @@
 //! `requestParameters` and `responseElements` of the calls whose parameters the pipeline reads
-//! (credential minting, address and role-policy calls), read with the fast cursor.
+//! (credential minting, address and role-policy calls), and S3's `additionalEventData`, read with the
+//! fast cursor.
 //!
 //! Every `AssumeRole` that delivers a workload's credentials is read this way, and its response
 //! carries a session token of a kilobyte or more that serde_json skips a few bytes at a time: on a
@@ -7,7 +8,7 @@
 //! strictly less than serde_json: `None` means "not taken", and the caller then reads the text with
 //! serde_json, whose result (a value, or nothing when it fails) is the one that counts.
 
-use super::super::raw::{RawAssumedRoleUser, RawCredentials, RawRequest, RawResponse};
+use super::super::raw::{RawAdditional, RawAssumedRoleUser, RawCredentials, RawRequest, RawResponse};
 use super::cursor::{Cur, KINDS, NO_GUESS};
 use super::first;
 
@@ -98,6 +99,28 @@ pub(in crate::decode) fn response(raw: &str) -> Option<RawResponse<'_>> {
     })
 }
 
+/// [`RawAdditional`] as serde_json reads it from `raw`, when this reader takes the text: every S3
+/// call carries one.
+pub(in crate::decode) fn additional(raw: &str) -> Option<RawAdditional<'_>> {
+    whole(raw, |c| {
+        let mut r = RawAdditional::default();
+        let mut seen = 0u32;
+        c.members(|c, key| {
+            match key {
+                "AuthenticationMethod" => {
+                    first(&mut seen, 0)?;
+                    r.auth_method = c.text()?;
+                }
+                _ => {
+                    c.skip()?;
+                }
+            }
+            Some(())
+        })?;
+        Some(r)
+    })
+}
+
 fn credentials<'a>(c: &mut Cur<'a>) -> Option<RawCredentials<'a>> {
     let mut s = RawCredentials::default();
     let mut seen = 0u32;
@@ -158,8 +181,9 @@ fn show_response(r: &RawResponse<'_>) -> String {
     format!("{c:?}|{u:?}|{:?}|{:?}", r.public_ip, r.allocation_id)
 }
 
-/// This reader's contract, checked on one text both as a request and as a response: wherever it
-/// takes the text, it reads what serde_json reads. `Ok(true)` when it took the text both ways,
+/// This reader's contract, checked on one text as a request, as a response and as S3's additional
+/// data: wherever it takes the text, it reads what serde_json reads. `Ok(true)` when it took the text
+/// all three ways,
 /// `Err` with both readings where they differ. The tests and the `params` fuzz target call it.
 pub(in crate::decode) fn agrees_with_serde(raw: &str) -> Result<bool, String> {
     let fast_req = request(raw).map(|r| show_request(&r));
@@ -176,7 +200,14 @@ pub(in crate::decode) fn agrees_with_serde(raw: &str) -> Result<bool, String> {
             return Err(format!("response {raw:?}: this reader {f}, serde_json {slow:?}"));
         }
     }
-    Ok(fast_req.is_some() && fast_resp.is_some())
+    let fast_more = additional(raw).map(|a| format!("{:?}", a.auth_method));
+    if let Some(f) = &fast_more {
+        let slow = serde_json::from_str::<RawAdditional<'_>>(raw).ok().map(|a| format!("{:?}", a.auth_method));
+        if slow.as_ref() != Some(f) {
+            return Err(format!("additional data {raw:?}: this reader {f}, serde_json {slow:?}"));
+        }
+    }
+    Ok(fast_req.is_some() && fast_resp.is_some() && fast_more.is_some())
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ fn same(raw: &str) -> bool {
     agrees_with_serde(raw).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Every `requestParameters` and `responseElements` of the committed and shared corpora.
+/// Every `requestParameters`, `responseElements` and `additionalEventData` of the committed and shared
+/// corpora.
 fn corpus_params() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
@@ -27,6 +28,7 @@ fn corpus_params() -> Vec<String> {
         crate::decode::Decoder::new().decode(&bytes, &mut |rec| {
             out.extend(rec.request_parameters.map(str::to_owned));
             out.extend(rec.response_elements.map(str::to_owned));
+            out.extend(rec.additional_event_data.map(str::to_owned));
         });
     }
     out
@@ -54,6 +56,10 @@ fn odd_parameters_are_left_to_serde_or_read_the_same() {
         r#"{"credentials":{"accessKeyId":"A","accessKeyId":"B"}}"#,
         r#"{"credentials":null,"credentials":{"accessKeyId":"B"}}"#,
         r#"{"roleArn":"a","roleArn":"b"}"#,
+        r#"{"AuthenticationMethod":"QueryString","AuthenticationMethod":"AuthHeader"}"#,
+        r#"{"AuthenticationMethod":1,"bytesTransferredOut":2.5e3,"x-amz-id-2":"a/b="}"#,
+        r#"{"AuthenticationMethod":null}"#,
+        r#"{"Authentication\u004dethod":"QueryString"}"#,
         r#"{"roleArn":true,"roleSessionName":null,"instanceId":false}"#,
         r#"{"role\u0041rn":"a"}"#,
         r#"{"roleArn":"a\u00e9\"b"}"#,

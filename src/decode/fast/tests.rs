@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 fn dump(r: &RawRecord<'_>, out: &mut String) {
     let _ = write!(
         out,
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|",
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|",
         r.event_time,
         r.at_timestamp,
         r.event_id,
@@ -26,6 +26,7 @@ fn dump(r: &RawRecord<'_>, out: &mut String) {
         r.vpc_endpoint_account_id,
         r.request_parameters,
         r.response_elements,
+        r.additional_event_data,
         r.digest_start_time,
     );
     if let Some(u) = &r.user_identity {

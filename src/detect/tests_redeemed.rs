@@ -1,0 +1,191 @@
+//! Signatures redeemed elsewhere: a presigned S3 URL is opened by whoever was handed it, and a signed
+//! `GetCallerIdentity` is sent on by whoever checks the key's identity (EKS's authenticator, Vault's
+//! and MongoDB Atlas's AWS IAM auth). CloudTrail writes those calls under the signer's key, from the
+//! redeemer's address: where the signature went, not where the key is.
+
+use super::facts::FactSink;
+use super::tests::*;
+use super::*;
+use serde_json::json;
+
+const BROWSER: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Version/18.1";
+const VERIFIER: &str = "Go-http-client/1.1";
+/// Outside AWS: a customer's browser, another customer's, an on-premises Vault server.
+const CUSTOMER: &str = "73.162.91.44";
+const CUSTOMER_B: &str = "86.154.23.201";
+
+/// Marks the last call as S3's record of a presigned URL (`AuthenticationMethod` `QueryString`), as
+/// S3 writes it, with the query's signing parameters among the request's.
+fn presigned(tr: &mut Trail, write: bool) {
+    let r = tr.last();
+    r["additionalEventData"] = json!({"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256",
+        "bytesTransferredIn": 0, "AuthenticationMethod": "QueryString", "x-amz-id-2": "a/b=", "bytesTransferredOut": 1});
+    r["requestParameters"] = json!({"bucketName": "invoices", "key": "2026/11/INV-1.pdf", "X-Amz-Expires": "3600",
+        "X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-SignedHeaders": "host"});
+    r["readOnly"] = json!(!write);
+    r["eventCategory"] = json!("Data");
+}
+
+/// `run`, also through grouped facts (what Athena's queries return), split in two and absorbed in
+/// either order: the same findings every way.
+fn run_both_ways(tr: &Trail) -> Detection {
+    let direct = tr.run(DetectOptions::default());
+    let json = |d: &Detection| serde_json::to_string(&(&d.findings, &d.warnings)).unwrap();
+    let mid = tr.records.len() / 2;
+    let halves = [&tr.records[..mid], &tr.records[mid..]];
+    let facts: Vec<_> = halves
+        .iter()
+        .map(|records| {
+            let batch = batch_of(records);
+            let mut sink = FactSink::new();
+            for ev in batch.iter() {
+                sink.observe(&ev);
+            }
+            sink.into_facts()
+        })
+        .collect();
+    for order in [[0, 1], [1, 0]] {
+        let mut d = Detector::new(DetectConfig::load(&DetectOptions::default()).unwrap());
+        for i in order {
+            d.absorb(&facts[i]);
+        }
+        assert_eq!(json(&d.finish()), json(&direct), "facts absorbed in order {order:?}");
+    }
+    direct
+}
+
+fn only_redeemed_at_low(d: &Detection) {
+    for f in &d.findings {
+        assert_eq!((f.confidence.as_str(), f.severity.as_str()), ("low", "low"), "{f:#?}");
+        assert_eq!(f.signals, ["redeemed_signature"], "{f:#?}");
+    }
+}
+
+#[test]
+fn presigned_links_opened_by_customers_are_reported_low_never_as_theft() {
+    // A web application on an instance hands out download links; customers open them from home.
+    let mut tr = Trail::default();
+    let inst = "i-0b1000000000000b1";
+    let keys = instance(&mut tr, inst, 4000, 4, EC2_USE1);
+    for (h, k) in keys.iter().enumerate() {
+        let who = if h % 2 == 0 { CUSTOMER } else { CUSTOMER_B };
+        tr.call(k, "app-role", inst, who, BROWSER, "s3.amazonaws.com", "GetObject", h as i64 * 60 + 20);
+        presigned(&mut tr, false);
+    }
+    // A function hands out upload links: the browser's PutObject is a write, under the function's key.
+    let k = key(4010);
+    tr.deliver("lambda.amazonaws.com", "upload-fn-role", "upload-fn", &k, "us-east-1", 5);
+    let lambda_ua = "Boto3/1.34.0 md/Botocore#1.34.0 exec-env/AWS_Lambda_python3.12";
+    tr.call(&k, "upload-fn-role", "upload-fn", EC2_USE1_B, lambda_ua, "s3.amazonaws.com", "ListObjectsV2", 6);
+    tr.call(&k, "upload-fn-role", "upload-fn", CUSTOMER, BROWSER, "s3.amazonaws.com", "PutObject", 7);
+    presigned(&mut tr, true);
+    let d = run_both_ways(&tr);
+    assert_eq!(d.findings.len(), 5, "{:#?}", d.findings);
+    only_redeemed_at_low(&d);
+    assert!(d.findings.iter().all(|f| f.kind == "exfiltration.outside_aws"), "{:#?}", d.findings);
+}
+
+#[test]
+fn a_thief_who_signs_anything_himself_is_judged_in_full() {
+    // Presigning from the stolen key changes nothing once the thief also calls with it.
+    let mut tr = Trail::default();
+    let inst = "i-0b2000000000000b1";
+    let keys = instance(&mut tr, inst, 4100, 3, EC2_USE1);
+    tr.call(&keys[1], "app-role", inst, OUTSIDE, THIEF_CLI, "s3.amazonaws.com", "GetObject", 80);
+    presigned(&mut tr, false);
+    tr.call(&keys[1], "app-role", inst, OUTSIDE, THIEF_CLI, "s3.amazonaws.com", "ListBuckets", 81);
+    let d = run_both_ways(&tr);
+    assert_eq!(flagged(&d), [keys[1].as_str()], "{:#?}", d.findings);
+    assert_eq!(d.findings[0].confidence, "high", "{:#?}", d.findings);
+    assert!(d.findings[0].signals.iter().any(|s| s == "outside_aws"), "{:#?}", d.findings);
+}
+
+#[test]
+fn a_key_tried_once_with_get_caller_identity_is_judged_like_any_use() {
+    // How a thief (or TruffleHog) first tries a key: one identity check, from his own machine.
+    let mut tr = Trail::default();
+    let inst = "i-0b3000000000000b1";
+    let keys = instance(&mut tr, inst, 4200, 4, EC2_USE1);
+    tr.call(&keys[2], "app-role", inst, OUTSIDE, THIEF_CLI, "sts.amazonaws.com", "GetCallerIdentity", 150);
+    let d = run_both_ways(&tr);
+    assert_eq!(flagged(&d), [keys[2].as_str()], "{:#?}", d.findings);
+    assert_eq!(d.findings[0].confidence, "high", "{:#?}", d.findings);
+}
+
+/// An EKS node's hourly keys, each checked by the cluster's authenticator from `verifier` (the
+/// kubelet's token is a presigned `GetCallerIdentity`, about every 14 minutes).
+fn checked_node(tr: &mut Trail, inst: &str, first_key: usize, verifier: &str) -> Vec<String> {
+    let keys = instance(tr, inst, first_key, 6, EC2_USE1);
+    for (h, k) in keys.iter().enumerate() {
+        for m in [10, 24, 38] {
+            tr.call(
+                k,
+                "app-role",
+                inst,
+                verifier,
+                VERIFIER,
+                "sts.amazonaws.com",
+                "GetCallerIdentity",
+                h as i64 * 60 + m,
+            );
+        }
+    }
+    keys
+}
+
+#[test]
+fn a_verifier_checking_every_key_is_no_rival_and_nobody_works_there() {
+    // EKS's control plane in the node's region, where engineers' kubectl tokens (Identity Center
+    // sessions) are checked too: neither the node's rival nor a place people work.
+    let mut tr = Trail::default();
+    checked_node(&mut tr, "i-0b4000000000000b1", 4300, EC2_USE1_B);
+    for m in [15, 75, 135] {
+        let id = tr.id();
+        tr.records.push(json!({
+            "eventVersion": "1.08", "eventTime": t(m), "eventID": id, "eventSource": "sts.amazonaws.com",
+            "eventName": "GetCallerIdentity", "awsRegion": "us-east-1", "sourceIPAddress": EC2_USE1_B,
+            "userAgent": VERIFIER, "recipientAccountId": ACCT, "readOnly": true,
+            "userIdentity": {"type": "AssumedRole", "principalId": "AROAEXAMPLESSOADMIN01:alice@example.com",
+                "arn": format!("arn:aws:sts::{ACCT}:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/alice@example.com"),
+                "accountId": ACCT, "accessKeyId": "ASIAEXAMPLEALICE0001",
+                "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLESSOADMIN01",
+                    "arn": format!("arn:aws:iam::{ACCT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123456789abcdef"),
+                    "accountId": ACCT, "userName": "AWSReservedSSO_Admin_0123456789abcdef"}}}
+        }));
+    }
+    let d = run_both_ways(&tr);
+    assert!(d.findings.is_empty(), "{:#?}", d.findings);
+    // A Vault server on premises checking every key: reported, but low.
+    let mut tr = Trail::default();
+    checked_node(&mut tr, "i-0b5000000000000b1", 4400, CUSTOMER);
+    let d = run_both_ways(&tr);
+    assert_eq!(d.findings.len(), 6, "{:#?}", d.findings);
+    only_redeemed_at_low(&d);
+}
+
+#[test]
+fn the_instances_own_health_check_still_places_it() {
+    // A monitoring script on the instance checks its identity over the public address on two keys,
+    // while everything else goes through the account's endpoints: that address is still its own.
+    let mut tr = Trail::default();
+    let inst = "i-0b6000000000000b1";
+    let keys = instance(&mut tr, inst, 4500, 6, "10.0.1.15");
+    for r in tr.records.iter_mut().filter(|r| r["sourceIPAddress"] == "10.0.1.15") {
+        r["vpcEndpointId"] = json!("vpce-0aa11bb22cc33dd44");
+        r["vpcEndpointAccountId"] = json!(ACCT);
+    }
+    for h in [1, 4] {
+        tr.call(
+            &keys[h],
+            "app-role",
+            inst,
+            EC2_USE1,
+            BOTO,
+            "sts.amazonaws.com",
+            "GetCallerIdentity",
+            h as i64 * 60 + 9,
+        );
+    }
+    let d = run_both_ways(&tr);
+    assert!(d.findings.is_empty(), "{:#?}", d.findings);
+}
