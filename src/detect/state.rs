@@ -165,6 +165,15 @@ pub enum Workload {
     EksPodIdentity,
     /// A pod's `AssumeRoleWithWebIdentity` with an EKS OIDC issuer (IRSA).
     EksWebIdentity,
+    /// An Amazon MWAA (managed Airflow) environment's execution role: DAGs are the customer's code
+    /// (`airflow-env.amazonaws.com`, `airflow.amazonaws.com`).
+    Mwaa,
+    /// A Managed Service for Apache Flink application (`kinesisanalytics.amazonaws.com`).
+    Flink,
+    /// An Amplify Hosting build, which runs the customer's build commands (`amplify.amazonaws.com`).
+    Amplify,
+    /// A Bedrock AgentCore runtime, which runs the customer's agent (`bedrock-agentcore.amazonaws.com`).
+    AgentCore,
     /// Not a workload trailhound recognizes: not judged.
     Other,
 }
@@ -185,6 +194,10 @@ impl Workload {
             Workload::StepFunctions => "stepfunctions",
             Workload::EksPodIdentity => "eks-pod-identity",
             Workload::EksWebIdentity => "eks-web-identity",
+            Workload::Mwaa => "mwaa",
+            Workload::Flink => "flink",
+            Workload::Amplify => "amplify",
+            Workload::AgentCore => "bedrock-agentcore",
             Workload::Other => "other",
         }
     }
@@ -206,6 +219,14 @@ impl Workload {
             "tasks.apprunner.amazonaws.com" | "build.apprunner.amazonaws.com" => Workload::AppRunner,
             "states.amazonaws.com" => Workload::StepFunctions,
             "pods.eks.amazonaws.com" => Workload::EksPodIdentity,
+            // Services that run the customer's code on their own hosts in the region. Not those
+            // whose credentials are meant for hosts outside AWS (SSM's hybrid nodes, IAM Roles
+            // Anywhere, IoT's credential provider, GameLift Anywhere), nor services that use a role
+            // only for their own calls.
+            "airflow-env.amazonaws.com" | "airflow.amazonaws.com" => Workload::Mwaa,
+            "kinesisanalytics.amazonaws.com" => Workload::Flink,
+            "amplify.amazonaws.com" => Workload::Amplify,
+            "bedrock-agentcore.amazonaws.com" => Workload::AgentCore,
             _ => return None,
         })
     }

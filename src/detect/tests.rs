@@ -381,6 +381,10 @@ fn service_delivered_workloads_are_judged() {
         ("sagemaker.amazonaws.com", "SageMaker"),
         ("states.amazonaws.com", "run-1"),
         ("pods.eks.amazonaws.com", "eks-prod-api-5d8f7-0000"),
+        ("airflow-env.amazonaws.com", "AmazonMWAA-airflow"),
+        ("kinesisanalytics.amazonaws.com", "flink-app-session"),
+        ("amplify.amazonaws.com", "amplify-build-1"),
+        ("bedrock-agentcore.amazonaws.com", "agent-runtime-1"),
     ];
     for (i, (by, session)) in cases.iter().enumerate() {
         let (own, stolen) = (key(1200 + 2 * i), key(1201 + 2 * i));
@@ -393,7 +397,17 @@ fn service_delivered_workloads_are_judged() {
     let d = tr.run(DetectOptions::default());
     let kinds: Vec<&str> = d.findings.iter().map(|f| f.workload.as_str()).collect();
     assert_eq!(d.findings.len(), cases.len(), "{:#?}", d.findings);
-    for k in ["codebuild", "glue", "sagemaker", "stepfunctions", "eks-pod-identity"] {
+    for k in [
+        "codebuild",
+        "glue",
+        "sagemaker",
+        "stepfunctions",
+        "eks-pod-identity",
+        "mwaa",
+        "flink",
+        "amplify",
+        "bedrock-agentcore",
+    ] {
         assert!(kinds.contains(&k), "{kinds:?}");
     }
 }
