@@ -32,7 +32,7 @@ WITH scoped AS (
         coalesce(useridentity.invokedby, '') AS invoked_by,
         coalesce(useridentity.sessioncontext.ec2roledelivery, '') AS ec2_role_delivery,
         -- How an S3 call was signed: `QueryString` for a presigned URL.
-        CASE WHEN eventsource = 's3.amazonaws.com'
+        CASE WHEN eventsource IN ('s3.amazonaws.com', 's3express.amazonaws.com', 's3-object-lambda.amazonaws.com')
              THEN coalesce(try(json_extract_scalar(additionaleventdata, '$.AuthenticationMethod')), '')
              ELSE '' END AS auth_method,
         -- The issuer is a role only when it says so (or its ARN is a role's).
@@ -89,8 +89,9 @@ events AS (
         principal_type, principal_id, principal_arn, user_name, access_key_id, invoked_by,
         ec2_role_delivery, role_arn, role_id, session_name, issued_ms,
         -- A signature anyone it was handed to can redeem (src/detect/origin.rs, is_replayable): a
-        -- presigned S3 URL, a signed GetCallerIdentity (EKS's authenticator, Vault's IAM auth).
-        (event_source = 's3.amazonaws.com' AND auth_method = 'QueryString')
+        -- presigned S3 link for an object, a signed GetCallerIdentity (EKS's authenticator, Vault).
+        (auth_method = 'QueryString' AND event_name IN ('GetObject', 'HeadObject', 'PutObject', 'UploadPart',
+                                                        'CreateMultipartUpload', 'CompleteMultipartUpload'))
             OR (event_source = 'sts.amazonaws.com' AND event_name = 'GetCallerIdentity') AS replayed,
         CASE WHEN minting THEN coalesce(resp_key, '') ELSE '' END AS minted_key,
         CASE WHEN minting THEN coalesce(req_role_arn, '') ELSE '' END AS minted_role_arn,

@@ -35,7 +35,7 @@ WITH scoped AS (
         coalesce(useridentity.invokedby, '') AS invoked_by,
         coalesce(useridentity.sessioncontext.ec2roledelivery, '') AS ec2_role_delivery,
         -- How an S3 call was signed: `QueryString` for a presigned URL.
-        CASE WHEN eventsource = 's3.amazonaws.com'
+        CASE WHEN eventsource IN ('s3.amazonaws.com', 's3express.amazonaws.com', 's3-object-lambda.amazonaws.com')
              THEN coalesce(try(json_extract_scalar(additionaleventdata, '$.AuthenticationMethod')), '')
              ELSE '' END AS auth_method,
         -- The issuer is a role only when it says so (or its ARN is a role's).
@@ -92,8 +92,9 @@ events AS (
         principal_type, principal_id, principal_arn, user_name, access_key_id, invoked_by,
         ec2_role_delivery, role_arn, role_id, session_name, issued_ms,
         -- A signature anyone it was handed to can redeem (src/detect/origin.rs, is_replayable): a
-        -- presigned S3 URL, a signed GetCallerIdentity (EKS's authenticator, Vault's IAM auth).
-        (event_source = 's3.amazonaws.com' AND auth_method = 'QueryString')
+        -- presigned S3 link for an object, a signed GetCallerIdentity (EKS's authenticator, Vault).
+        (auth_method = 'QueryString' AND event_name IN ('GetObject', 'HeadObject', 'PutObject', 'UploadPart',
+                                                        'CreateMultipartUpload', 'CompleteMultipartUpload'))
             OR (event_source = 'sts.amazonaws.com' AND event_name = 'GetCallerIdentity') AS replayed,
         CASE WHEN minting THEN coalesce(resp_key, '') ELSE '' END AS minted_key,
         CASE WHEN minting THEN coalesce(req_role_arn, '') ELSE '' END AS minted_role_arn,
@@ -112,11 +113,14 @@ events AS (
     WHERE event_id = '' OR copy = 1
 )
 SELECT
-    principal_type, principal_arn, user_name, role_arn, source_ip, invoked_by, vpc_endpoint_id,
+    principal_type, principal_arn, user_name, role_arn, source_ip, invoked_by, vpc_endpoint_id, checks_only,
     max(time_ms) AS last_ms
-FROM events
-WHERE NOT replayed
+FROM (
+    SELECT *, event_source = 'sts.amazonaws.com' AND event_name = 'GetCallerIdentity' AS checks_only FROM events
+) AS calls
+-- Where a person's presigned link was opened is not where they work.
+WHERE NOT (replayed AND NOT checks_only)
   AND (principal_type IN ('IAMUser', 'Root', 'IdentityCenterUser', 'FederatedUser')
        OR (principal_type = 'AssumedRole'
            AND (strpos(role_arn, '/AWSReservedSSO_') > 0 OR strpos(principal_arn, '/AWSReservedSSO_') > 0)))
-GROUP BY principal_type, principal_arn, user_name, role_arn, source_ip, invoked_by, vpc_endpoint_id
+GROUP BY principal_type, principal_arn, user_name, role_arn, source_ip, invoked_by, vpc_endpoint_id, checks_only

@@ -37,6 +37,18 @@ impl<'a> Row<'a> {
         }
     }
 
+    /// A boolean column (Athena writes `true`/`false`); NULL is false.
+    fn flag(&self, col: &str) -> anyhow::Result<bool> {
+        match self.value(col)? {
+            None | Some("") => Ok(false),
+            Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
+            Some(v) => {
+                anyhow::bail!("Athena query {}, row {}: {col} {v:?} is not a boolean", self.query, self.index + 1)
+            }
+        }
+    }
+
     fn count(&self, col: &str) -> anyhow::Result<u64> {
         let v = self.int(col)?.unwrap_or(0);
         u64::try_from(v)
@@ -108,6 +120,7 @@ pub fn add(name: &str, table: &ResultTable, facts: &mut Facts) -> anyhow::Result
                 source_ip: r.text("source_ip")?,
                 invoked_by: r.text("invoked_by")?,
                 vpc_endpoint_id: r.text("vpc_endpoint_id")?,
+                checks_only: r.flag("checks_only")?,
                 last_ms: r.int("last_ms")?,
             }),
             "addresses" => facts.addresses.push(AddressFact {

@@ -284,7 +284,7 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
         }
     }
 
-    if rec.event_source == "s3.amazonaws.com" {
+    if crate::detect::origin::is_s3_source(&rec.event_source) {
         if let Some(a) = rec.additional_event_data.and_then(read_additional) {
             b.set(Field::AuthMethod, &a.auth_method);
         }

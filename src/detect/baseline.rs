@@ -190,11 +190,8 @@ impl Detector {
             // verifier's identity checks) says nothing of where the instance runs, and is no rival of
             // it. The instance's own occasional `GetCallerIdentity` (a health check) still counts, as
             // do its endpoints and trusted networks, whatever was called through them.
-            let redeemed = |o: &OriginUse| {
-                !o.has(flag::SIGNED_HERE)
-                    && (o.has(flag::LINK_OPENED) || verifiers.is(&o.origin))
-                    && matches!(self.path_of(&o.origin, g.account), Path::Address)
-            };
+            let redeemed =
+                |o: &OriginUse| verifiers.redeemed(o) && matches!(self.path_of(&o.origin, g.account), Path::Address);
             for o in st.origins.iter().filter(|o| !redeemed(o)) {
                 let f = facts.entry(o.origin).or_insert_with(|| Facts {
                     first_rank: rank as u32,

@@ -142,6 +142,9 @@ pub struct HumanFact {
     pub invoked_by: String,
     /// `vpcEndpointId`.
     pub vpc_endpoint_id: String,
+    /// The calls were `GetCallerIdentity` (apart from the person's other calls from here).
+    #[serde(default)]
+    pub checks_only: bool,
     /// Last call (epoch ms), for expiry.
     #[serde(default)]
     pub last_ms: Option<i64>,
@@ -346,7 +349,12 @@ impl Facts {
 
         out.humans = fold_timed(self.humans, |x| &mut x.last_ms);
         out.humans.sort_by(|a, b| {
-            (&a.source_ip, &a.principal_arn, &a.user_name).cmp(&(&b.source_ip, &b.principal_arn, &b.user_name))
+            (&a.source_ip, &a.principal_arn, &a.user_name, a.checks_only).cmp(&(
+                &b.source_ip,
+                &b.principal_arn,
+                &b.user_name,
+                b.checks_only,
+            ))
         });
 
         out.addresses = fold_timed(self.addresses, |x| &mut x.last_ms);
@@ -505,9 +513,9 @@ impl EventSink for FactSink {
                 last_ms: ev.time_ms(),
             });
         }
-        if super::observe::is_human(ev.principal_type(), ev.role_arn(), ev.principal_arn())
-            && !is_replayable(ev.event_source(), ev.event_name(), ev.auth_method())
-        {
+        let check = super::origin::is_identity_check(ev.event_source(), ev.event_name());
+        let link = is_replayable(ev.event_source(), ev.event_name(), ev.auth_method()) && !check;
+        if !link && super::observe::is_human(ev.principal_type(), ev.role_arn(), ev.principal_arn()) {
             self.facts.humans.push(HumanFact {
                 principal_type: ev.principal_type().into(),
                 principal_arn: ev.principal_arn().into(),
@@ -516,6 +524,7 @@ impl EventSink for FactSink {
                 source_ip: ev.source_ip().into(),
                 invoked_by: ev.invoked_by().into(),
                 vpc_endpoint_id: ev.vpc_endpoint_id().into(),
+                checks_only: check,
                 last_ms: ev.time_ms(),
             });
             // Humans repeat their address on every call: fold as they come.

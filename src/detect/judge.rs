@@ -6,7 +6,7 @@
 
 use super::baseline::{Baseline, Evidence, Group, Path, SHARED_ENDPOINT_KEYS};
 use super::origin::OriginClass;
-use super::profile::{Others, Profile, Share};
+use super::profile::{Others, Profile, Share, Verifiers};
 use super::state::{self, KeyId, KeyState, Origin, OriginMap, OriginUse, Sym, Workload, flag};
 use super::{Detector, Finding};
 use rayon::prelude::*;
@@ -112,12 +112,16 @@ pub(super) fn judge(d: &Detector) -> (Vec<Finding>, Vec<String>) {
     );
     // Groups are judged apart from each other, so on every core; the results are put back in
     // group order, and sorted below, so the output does not depend on the thread count.
+    let verifiers = Verifiers::by_role(keyed.iter().map(|&(g, _, _, st)| (g.account, g.role, st)));
+    let none = Verifiers::default();
     let judged: Vec<(Vec<Finding>, Vec<Sym>)> = ordered
         .into_par_iter()
         .map(|run| {
             let (mut findings, mut shared) = (Vec::new(), Vec::new());
             let keys = run.iter().map(|&(_, _, k, st)| (k, st)).collect();
-            judge_one(d, run[0].0, keys, &mut findings, &mut shared);
+            let gid = run[0].0;
+            let v = verifiers.get(&(gid.account, gid.role)).unwrap_or(&none);
+            judge_one(d, gid, keys, v, &mut findings, &mut shared);
             (findings, shared)
         })
         .collect();
@@ -149,6 +153,7 @@ fn judge_one<'d>(
     d: &'d Detector,
     gid: GroupId,
     keys: Vec<(KeyId, &'d KeyState)>,
+    verifiers: &Verifiers,
     findings: &mut Vec<Finding>,
     shared: &mut Vec<Sym>,
 ) {
@@ -161,12 +166,11 @@ fn judge_one<'d>(
     }
     let region = regions.iter().max_by_key(|(r, n)| (**n, std::cmp::Reverse(**r))).map_or(0, |(r, _)| *r);
     let g = Group { kind: gid.kind, account: gid.account, role: gid.role, session: gid.session, region, keys };
-    judge_group(d, &g, findings, shared);
+    judge_group(d, &g, verifiers, findings, shared);
 }
 
-fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared: &mut Vec<Sym>) {
+fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mut Vec<Finding>, shared: &mut Vec<Sym>) {
     let fleet = g.kind.is_fleet();
-    let verifiers = super::profile::Verifiers::of(g);
     let baseline = if fleet {
         Baseline { own: OriginMap::default(), rivals: OriginMap::default(), beside_v4: OriginMap::default() }
     } else {
@@ -307,12 +311,20 @@ fn judge_group(d: &Detector, g: &Group<'_>, findings: &mut Vec<Finding>, shared:
             };
             let clients = || o.clients().map(|c| d.syms.name(c)).collect::<Vec<_>>().join(", ");
             let links = o.has(flag::LINK_OPENED);
-            if !own && !o.has(flag::SIGNED_HERE) && (links || verifiers.is(&o.origin)) {
+            if !own && verifiers.redeemed(o) {
                 // A verifier's identity checks from AWS addresses of the workload's region are how
                 // EKS authenticates every node and kubectl token (about every 14 minutes), and how a
                 // service hosted beside the workload checks it: nothing was done with the key there.
-                let in_region =
-                    matches!(&class, OriginClass::Aws(_)) && region != 0 && !d.out_of_region(&class, region);
+                // Without a delivery record, the regions the key called stand in for the workload's.
+                let in_region = match &class {
+                    OriginClass::Aws(r) if region != 0 => !d.out_of_region(&class, region),
+                    OriginClass::Aws(r) => {
+                        let key = wide
+                            .get_or_init(|| KeyWide::of(st, d, function_exec(st.session), !exec_sessions.is_empty()));
+                        r.region == "GLOBAL" || key.called.contains(r.region.as_str())
+                    }
+                    _ => false,
+                };
                 if links || !in_region {
                     redeemed.push(super::judge_finding::judged_redeemed(j, &clients()));
                 }

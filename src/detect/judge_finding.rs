@@ -49,9 +49,12 @@ pub(super) fn finding(
         "exfiltration.inside_aws"
     };
     // Only redeemed signatures (presigned links, identity proofs): most likely the workload's own
-    // links opened by their recipients; the kind still says where they were opened.
+    // links opened by their recipients; the kind still says where they were opened, and uploads
+    // through links keep some weight.
     let redeemed = judged.iter().all(|j| j.signals.iter().all(|s| s.code == "redeemed_signature"));
-    let severity = if redeemed {
+    let severity = if redeemed && writes > 0 {
+        "medium"
+    } else if redeemed {
         "low"
     } else if (outside || human) && writes > 0 {
         "critical"

@@ -25,6 +25,7 @@ mod tests;
 mod tests_hostile;
 #[cfg(test)]
 mod tests_redeemed;
+mod workload;
 
 use crate::event::Event;
 use crate::hashing::KeyedMap;

@@ -227,7 +227,9 @@ impl Detector {
         }
     }
 
-    pub(super) fn observe_human(&mut self, source_ip: &str, invoked_by: &str, vpce: &str, who: &str) {
+    /// `check`: the call was a `GetCallerIdentity`, which a person's tools send from where they work,
+    /// but which EKS also sends on from its own AWS addresses for every `kubectl` token it checks.
+    pub(super) fn observe_human(&mut self, source_ip: &str, invoked_by: &str, vpce: &str, who: &str, check: bool) {
         if is_service_call(source_ip, invoked_by) || source_ip.is_empty() {
             return;
         }
@@ -240,6 +242,9 @@ impl Detector {
         let Some(a) = parse_addr(source_ip).or_else(|| origin::repair_addr(source_ip)) else {
             return;
         };
+        if check && matches!(self.cfg.classifier.classify(&Origin::Ip(a)), origin::OriginClass::Aws(_)) {
+            return;
+        }
         let who = self.syms.intern(who);
         let h = self.humans.entry(Origin::Ip(a)).or_default();
         if !h.principals.contains(&who) {
@@ -400,8 +405,8 @@ impl Detector {
         }
         // A group of calls shares its event source: S3's redeemed calls are presigned links, STS's
         // identity proofs.
-        if u.replayed > 0 && u.event_source == "s3.amazonaws.com" {
-            o.flags |= flag::LINK_OPENED;
+        if u.replayed > 0 {
+            o.flags |= if origin::is_s3_source(u.event_source) { flag::LINK_OPENED } else { flag::IDENTITY_CHECKED };
         }
         o.flags |= if lambda_env || ecs_env { flag::EXEC_ENV } else { flag::NO_EXEC_ENV };
         for (t, ev_id, uuid) in ids {
@@ -452,11 +457,11 @@ impl Detector {
             self.observe_address(ev.event_name(), ev.target_instance_id(), ev.target_public_ip(), ev.allocation_id());
         }
         let replayed = is_replayable(ev.event_source(), ev.event_name(), ev.auth_method());
-        // Where a person's presigned link was opened, or their signature redeemed (EKS checks every
-        // kubectl token from its own addresses), is not where they work.
-        if !replayed && is_human(ev.principal_type(), ev.role_arn(), ev.principal_arn()) {
+        let check = origin::is_identity_check(ev.event_source(), ev.event_name());
+        // Where a person's presigned link was opened is not where they work.
+        if !(replayed && !check) && is_human(ev.principal_type(), ev.role_arn(), ev.principal_arn()) {
             let who = if ev.principal_arn().is_empty() { ev.user_name() } else { ev.principal_arn() };
-            self.observe_human(ev.source_ip(), ev.invoked_by(), ev.vpc_endpoint_id(), who);
+            self.observe_human(ev.source_ip(), ev.invoked_by(), ev.vpc_endpoint_id(), who, check);
         }
         if !ev.is_temporary_key() {
             return;
@@ -535,7 +540,7 @@ impl Detector {
         for h in &facts.humans {
             if is_human(&h.principal_type, &h.role_arn, &h.principal_arn) {
                 let who = if h.principal_arn.is_empty() { &h.user_name } else { &h.principal_arn };
-                self.observe_human(&h.source_ip, &h.invoked_by, &h.vpc_endpoint_id, who);
+                self.observe_human(&h.source_ip, &h.invoked_by, &h.vpc_endpoint_id, who, h.checks_only);
             }
         }
         for u in &facts.uses {

@@ -94,12 +94,32 @@ pub fn is_service_call(source_ip: &str, invoked_by: &str) -> bool {
 /// customer's server), and a signed `GetCallerIdentity` is how a key's holder proves who it is to a
 /// third party (EKS's authenticator, Vault's and MongoDB Atlas's AWS IAM auth), which sends it to STS
 /// from its own address. Such calls show where the signature went, not where the key is.
+/// Only the object calls links are handed out for count: S3 takes any request signed in its URL
+/// (a delete, a bucket policy), and a thief who signs those himself must stay judged in full.
 pub fn is_replayable(event_source: &str, event_name: &str, auth_method: &str) -> bool {
-    match event_source {
-        "s3.amazonaws.com" => auth_method == "QueryString",
-        "sts.amazonaws.com" => event_name == "GetCallerIdentity",
-        _ => false,
+    if is_s3_source(event_source) {
+        return auth_method == "QueryString" && is_link_call(event_name);
     }
+    is_identity_check(event_source, event_name)
+}
+
+/// The object calls presigned links are made for: downloads, uploads (multipart too).
+pub fn is_link_call(event_name: &str) -> bool {
+    matches!(
+        event_name,
+        "GetObject" | "HeadObject" | "PutObject" | "UploadPart" | "CreateMultipartUpload" | "CompleteMultipartUpload"
+    )
+}
+
+/// S3's event sources that record `AuthenticationMethod` (general purpose and directory buckets,
+/// Object Lambda access points).
+pub fn is_s3_source(event_source: &str) -> bool {
+    matches!(event_source, "s3.amazonaws.com" | "s3express.amazonaws.com" | "s3-object-lambda.amazonaws.com")
+}
+
+/// A signed `GetCallerIdentity`: the key's holder proving who it is, to STS or through a third party.
+pub fn is_identity_check(event_source: &str, event_name: &str) -> bool {
+    event_source == "sts.amazonaws.com" && event_name == "GetCallerIdentity"
 }
 
 /// SSM's agent channels: Run Command and Session Manager traffic of the instance's agent.

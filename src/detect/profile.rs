@@ -3,9 +3,8 @@
 //! walking every other key. Also the origins that only checked the workload's identity (verifiers).
 
 use super::Detector;
-use super::baseline::Group;
 use super::origin::is_eks_node_client;
-use super::state::{KeyState, Origin, OriginMap, Sym, flag};
+use super::state::{KeyState, Origin, OriginMap, OriginUse, Sym, flag};
 use rustc_hash::FxHashMap;
 
 /// Counts over a workload's keys' own origins, so one key can be compared with all the others.
@@ -123,28 +122,51 @@ impl Others<'_> {
     }
 }
 
-/// Origins that only checked the workload's identity (signed `GetCallerIdentity` requests sent on),
-/// with the keys they checked.
+/// Origins that only checked a role's identity (signed `GetCallerIdentity` requests sent on, by EKS,
+/// Vault, MongoDB Atlas), over all the role's keys: Vault checks each instance of an autoscaling group
+/// once, at boot, and EKS each short-lived node's key or two.
+#[derive(Default)]
 pub(super) struct Verifiers(OriginMap<Origin, u32>);
 
-/// Keys an origin must check, and do nothing else with, to be a verifier (EKS, Vault, MongoDB
-/// Atlas): a thief trying one stolen key is judged like any use of it, as trying it is how he starts.
+/// Keys an origin must check, and do nothing else with, to be a verifier: a thief trying one stolen
+/// key is judged like any use of it, as trying it is how he starts.
 const VERIFIER_KEYS: u32 = 3;
 
 impl Verifiers {
-    pub(super) fn of(g: &Group<'_>) -> Self {
-        let mut m: OriginMap<Origin, u32> = OriginMap::default();
-        for (_, st) in &g.keys {
-            for o in st.origins.iter().filter(|o| !o.has(flag::SIGNED_HERE) && !o.has(flag::LINK_OPENED)) {
-                *m.entry(o.origin).or_default() += 1;
+    /// Every role's verifiers, from its keys as `(account, role, state)`.
+    pub(super) fn by_role<'a>(keys: impl Iterator<Item = (Sym, Sym, &'a KeyState)>) -> FxHashMap<(Sym, Sym), Self> {
+        let mut roles: FxHashMap<(Sym, Sym), (u32, OriginMap<Origin, u32>)> = FxHashMap::default();
+        for (account, role, st) in keys {
+            let (nkeys, checks) = roles.entry((account, role)).or_default();
+            *nkeys += 1;
+            let only_checks = |o: &&OriginUse| {
+                o.has(flag::IDENTITY_CHECKED) && !o.has(flag::SIGNED_HERE) && !o.has(flag::LINK_OPENED)
+            };
+            for o in st.origins.iter().filter(only_checks) {
+                *checks.entry(o.origin).or_default() += 1;
             }
         }
-        let nkeys = g.keys.len() as u32;
-        m.retain(|_, keys| *keys >= VERIFIER_KEYS || (*keys >= 2 && *keys == nkeys));
-        Verifiers(m)
+        roles
+            .into_iter()
+            .filter(|(_, (_, checks))| !checks.is_empty())
+            .map(|(role, (nkeys, mut checks))| {
+                checks.retain(|_, keys| *keys >= VERIFIER_KEYS || (*keys >= 2 && *keys == nkeys));
+                (role, Verifiers(checks))
+            })
+            .collect()
     }
 
-    pub(super) fn is(&self, o: &Origin) -> bool {
-        self.0.contains_key(o)
+    /// Whether every call from `o` with its key redeemed a signature: presigned links opened, or a
+    /// verifier's identity checks. Links and identity checks from one origin are a verifier's only if
+    /// it is one (a thief trying his key, then opening links he signed, is judged in full).
+    pub(super) fn redeemed(&self, o: &OriginUse) -> bool {
+        if o.has(flag::SIGNED_HERE) {
+            return false;
+        }
+        match (o.has(flag::LINK_OPENED), o.has(flag::IDENTITY_CHECKED)) {
+            (true, false) => true,
+            (_, true) => self.0.contains_key(&o.origin),
+            (false, false) => false,
+        }
     }
 }
