@@ -112,7 +112,7 @@ pub(super) fn judge(d: &Detector) -> (Vec<Finding>, Vec<String>) {
     );
     // Groups are judged apart from each other, so on every core; the results are put back in
     // group order, and sorted below, so the output does not depend on the thread count.
-    let verifiers = Verifiers::by_role(keyed.iter().map(|&(g, _, _, st)| (g.account, g.role, st)));
+    let verifiers = Verifiers::by_role(|| keyed.iter().map(|&(g, _, _, st)| (g.account, g.role, st)));
     let none = Verifiers::default();
     let judged: Vec<(Vec<Finding>, Vec<Sym>)> = ordered
         .into_par_iter()

@@ -133,10 +133,15 @@ pub(super) struct Verifiers(OriginMap<Origin, u32>);
 const VERIFIER_KEYS: u32 = 3;
 
 impl Verifiers {
-    /// Every role's verifiers, from its keys as `(account, role, state)`.
-    pub(super) fn by_role<'a>(keys: impl Iterator<Item = (Sym, Sym, &'a KeyState)>) -> FxHashMap<(Sym, Sym), Self> {
+    /// Every role's verifiers, from its keys as `(account, role, state)` (asked for twice). An origin
+    /// that also signed a call with any of the role's keys is no verifier: a thief checking the keys
+    /// he uses, or the workload's own address.
+    pub(super) fn by_role<'a, I>(keys: impl Fn() -> I) -> FxHashMap<(Sym, Sym), Self>
+    where
+        I: Iterator<Item = (Sym, Sym, &'a KeyState)>,
+    {
         let mut roles: FxHashMap<(Sym, Sym), (u32, OriginMap<Origin, u32>)> = FxHashMap::default();
-        for (account, role, st) in keys {
+        for (account, role, st) in keys() {
             let (nkeys, checks) = roles.entry((account, role)).or_default();
             *nkeys += 1;
             let only_checks = |o: &&OriginUse| {
@@ -146,9 +151,18 @@ impl Verifiers {
                 *checks.entry(o.origin).or_default() += 1;
             }
         }
+        roles.retain(|_, (_, checks)| !checks.is_empty());
+        if roles.is_empty() {
+            return FxHashMap::default();
+        }
+        for (account, role, st) in keys() {
+            let Some((_, checks)) = roles.get_mut(&(account, role)) else { continue };
+            for o in st.origins.iter().filter(|o| o.has(flag::SIGNED_HERE)) {
+                checks.remove(&o.origin);
+            }
+        }
         roles
             .into_iter()
-            .filter(|(_, (_, checks))| !checks.is_empty())
             .map(|(role, (nkeys, mut checks))| {
                 checks.retain(|_, keys| *keys >= VERIFIER_KEYS || (*keys >= 2 && *keys == nkeys));
                 (role, Verifiers(checks))

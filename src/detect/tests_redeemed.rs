@@ -256,3 +256,18 @@ fn a_persons_identity_check_places_them_except_at_aws_addresses() {
     assert!(d.findings.iter().all(|f| f.signals.iter().all(|s| s != "human_origin")), "{:#?}", d.findings);
     assert!(d.findings.iter().all(|f| f.confidence != "high"), "{:#?}", d.findings);
 }
+
+#[test]
+fn an_address_that_signs_with_any_key_of_the_role_is_no_verifier() {
+    // A thief who checks every key he holds, and uses one of them: every key he checked is his.
+    let mut tr = Trail::default();
+    let inst = "i-0bb000000000000b1";
+    let keys = instance(&mut tr, inst, 5000, 4, EC2_USE1);
+    for (h, k) in keys.iter().enumerate().take(3) {
+        tr.call(k, "app-role", inst, OUTSIDE, THIEF_CLI, "sts.amazonaws.com", "GetCallerIdentity", h as i64 * 60 + 30);
+    }
+    tr.call(&keys[3], "app-role", inst, OUTSIDE, THIEF_CLI, "secretsmanager.amazonaws.com", "GetSecretValue", 200);
+    let d = run_both_ways(&tr);
+    assert_eq!(d.findings.len(), 4, "{:#?}", d.findings);
+    assert!(d.findings.iter().all(|f| f.confidence == "high"), "{:#?}", d.findings);
+}
