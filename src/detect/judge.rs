@@ -6,7 +6,7 @@
 
 use super::baseline::{Baseline, Evidence, Group, Path, SHARED_ENDPOINT_KEYS};
 use super::origin::OriginClass;
-use super::profile::{Others, Profile, Share, Verifiers};
+use super::profile::{KeyWide, Others, Profile, Share, Verifiers};
 use super::state::{self, KeyId, KeyState, Origin, OriginMap, OriginUse, Sym, Workload, flag};
 use super::{Detector, Finding};
 use rayon::prelude::*;
@@ -416,53 +416,6 @@ pub(super) fn class_label(d: &Detector, class: &OriginClass<'_>, path: &Path) ->
         Path::OwnEndpoint(a) | Path::ForeignEndpoint(a) => format!("VPC endpoint of account {}", d.syms.name(*a)),
         Path::UnknownEndpoint => "VPC endpoint".into(),
         _ => class.label(),
-    }
-}
-
-/// What all of a key's origins show together, asked once per key: asked per origin, it made judging
-/// a key used from thousands of addresses quadratic in them.
-struct KeyWide<'d> {
-    /// Some origin named the execution environment.
-    exec: bool,
-    /// The key's function (a fleet's session name) is expected to name it (see `judge_group`).
-    function_exec: bool,
-    /// Some key of the role named it.
-    role_exec: bool,
-    /// The regions the key called, each once, in the order its origins name them (the trail writes
-    /// them, so a hostile one can name thousands).
-    call_regions: Vec<&'d str>,
-    /// The same, to ask about one.
-    called: FxHashSet<&'d str>,
-}
-
-/// Regions a reason names; the rest are counted.
-const REGIONS_NAMED: usize = 8;
-
-impl<'d> KeyWide<'d> {
-    fn of(st: &KeyState, d: &'d Detector, function_exec: bool, role_exec: bool) -> Self {
-        let mut call_regions: Vec<&str> = Vec::new();
-        let mut called = FxHashSet::default();
-        for &r in st.origins.iter().flat_map(|x| x.call_regions.iter()).filter(|&&r| r != 0) {
-            if called.insert(d.syms.name(r)) {
-                call_regions.push(d.syms.name(r));
-            }
-        }
-        KeyWide {
-            exec: st.origins.iter().any(|x| x.has(flag::EXEC_ENV)),
-            function_exec,
-            role_exec,
-            call_regions,
-            called,
-        }
-    }
-
-    /// The regions called, for a reason: at most [`REGIONS_NAMED`], then how many more.
-    fn regions_named(&self) -> String {
-        let mut s = self.call_regions.iter().take(REGIONS_NAMED).copied().collect::<Vec<_>>().join(", ");
-        if self.call_regions.len() > REGIONS_NAMED {
-            s.push_str(&format!(" and {} more", self.call_regions.len() - REGIONS_NAMED));
-        }
-        s
     }
 }
 

@@ -1,11 +1,12 @@
 //! A workload's profile over its keys' own origins (clients, IMDS versions, EKS nodes), and one
 //! key's share of it: a key is compared with all the others by subtracting its share, instead of
-//! walking every other key. Also the origins that only checked the workload's identity (verifiers).
+//! walking every other key. Also the origins that only checked the workload's identity (verifiers),
+//! and what all of one key's origins show together ([`KeyWide`]).
 
 use super::Detector;
 use super::origin::is_eks_node_client;
 use super::state::{KeyState, Origin, OriginMap, OriginUse, Sym, flag};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Counts over a workload's keys' own origins, so one key can be compared with all the others.
 #[derive(Default)]
@@ -182,5 +183,52 @@ impl Verifiers {
             (_, true) => self.0.contains_key(&o.origin),
             (false, false) => false,
         }
+    }
+}
+
+/// What all of a key's origins show together, asked once per key: asked per origin, it made judging
+/// a key used from thousands of addresses quadratic in them.
+pub(super) struct KeyWide<'d> {
+    /// Some origin named the execution environment.
+    pub(super) exec: bool,
+    /// The key's function (a fleet's session name) is expected to name it (see `judge_group`).
+    pub(super) function_exec: bool,
+    /// Some key of the role named it.
+    pub(super) role_exec: bool,
+    /// The regions the key called, each once, in the order its origins name them (the trail writes
+    /// them, so a hostile one can name thousands).
+    pub(super) call_regions: Vec<&'d str>,
+    /// The same, to ask about one.
+    pub(super) called: FxHashSet<&'d str>,
+}
+
+/// Regions a reason names; the rest are counted.
+const REGIONS_NAMED: usize = 8;
+
+impl<'d> KeyWide<'d> {
+    pub(super) fn of(st: &KeyState, d: &'d Detector, function_exec: bool, role_exec: bool) -> Self {
+        let mut call_regions: Vec<&str> = Vec::new();
+        let mut called = FxHashSet::default();
+        for &r in st.origins.iter().flat_map(|x| x.call_regions.iter()).filter(|&&r| r != 0) {
+            if called.insert(d.syms.name(r)) {
+                call_regions.push(d.syms.name(r));
+            }
+        }
+        KeyWide {
+            exec: st.origins.iter().any(|x| x.has(flag::EXEC_ENV)),
+            function_exec,
+            role_exec,
+            call_regions,
+            called,
+        }
+    }
+
+    /// The regions called, for a reason: at most [`REGIONS_NAMED`], then how many more.
+    pub(super) fn regions_named(&self) -> String {
+        let mut s = self.call_regions.iter().take(REGIONS_NAMED).copied().collect::<Vec<_>>().join(", ");
+        if self.call_regions.len() > REGIONS_NAMED {
+            s.push_str(&format!(" and {} more", self.call_regions.len() - REGIONS_NAMED));
+        }
+        s
     }
 }
