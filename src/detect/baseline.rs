@@ -72,6 +72,9 @@ pub(super) struct Baseline {
     /// IPv6 origins used beside the instance's own IPv4 origin on its keys from the first
     /// ([`beside`]): keys used from both.
     pub beside_v4: OriginMap<Origin, u32>,
+    /// AWS addresses of another region used from the instance's first key on, on half its keys or
+    /// more, when nothing places an address of its own ([`far_egress`]): keys used from them.
+    pub far_egress: OriginMap<Origin, u32>,
 }
 
 /// What is known about one origin across an instance's keys.
@@ -323,7 +326,42 @@ impl Detector {
             }
             _ => true,
         });
-        Baseline { own, rivals, beside_v4 }
+        let far_egress = self.far_egress(g, &facts, &own);
+        Baseline { own, rivals, beside_v4, far_egress }
+    }
+
+    /// An instance's egress may leave through another region: a central egress VPC reached over a
+    /// Transit Gateway peering, Cloud WAN's inspection in another region. When nothing places an
+    /// address of the instance's own of that IP version (its endpoints or trusted networks may), an AWS address of
+    /// another region used from its first key on, on half its keys or more (its only key, fetched
+    /// through IMDSv2, for a one-key instance), is that egress or a holder of every key: it is not
+    /// reported as off the workload's origins as well as out of its region, which together alone
+    /// reach high confidence.
+    fn far_egress(
+        &self,
+        g: &Group<'_>,
+        facts: &OriginMap<Origin, Facts>,
+        own: &OriginMap<Origin, Evidence>,
+    ) -> OriginMap<Origin, u32> {
+        let mut out = OriginMap::default();
+        if g.region == 0 {
+            return out;
+        }
+        // Per IP version: a dual-stack instance's IPv6 may leave in its region, its IPv4 elsewhere.
+        let placed = |v6: bool| own.keys().any(|x| matches!(x, Origin::Ip(a) if a.is_ipv6() == v6));
+        let nkeys = g.keys.len() as u32;
+        for (o, f) in facts {
+            let Origin::Ip(a) = o else { continue };
+            if placed(a.is_ipv6()) {
+                continue;
+            }
+            let class = self.cfg.classifier.classify(o);
+            let recurs = f.keys * 2 >= nkeys && (f.keys >= 2 || (nkeys == 1 && f.v2));
+            if f.first_rank == 0 && recurs && !self.humans.contains_key(o) && self.out_of_region(&class, g.region) {
+                out.insert(*o, f.keys);
+            }
+        }
+        out
     }
 }
 

@@ -172,7 +172,12 @@ fn judge_one<'d>(
 fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mut Vec<Finding>, shared: &mut Vec<Sym>) {
     let fleet = g.kind.is_fleet();
     let baseline = if fleet {
-        Baseline { own: OriginMap::default(), rivals: OriginMap::default(), beside_v4: OriginMap::default() }
+        Baseline {
+            own: OriginMap::default(),
+            rivals: OriginMap::default(),
+            beside_v4: OriginMap::default(),
+            far_egress: OriginMap::default(),
+        }
     } else {
         d.instance_baseline(g, &verifiers, shared)
     };
@@ -463,7 +468,11 @@ fn signals_off_workload(
             0.45,
             true,
         );
-    } else if *class != OriginClass::Outside && !matches!(path, Path::ForeignEndpoint(_)) && !baseline.own.is_empty() {
+    } else if *class != OriginClass::Outside
+        && !matches!(path, Path::ForeignEndpoint(_))
+        && !baseline.own.is_empty()
+        && !baseline.far_egress.contains_key(&o.origin)
+    {
         let expected: Vec<&str> = expected.iter().take(5).map(String::as_str).collect();
         push(
             "not_workload_origin",

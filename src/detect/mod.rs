@@ -24,6 +24,8 @@ mod tests;
 #[cfg(test)]
 mod tests_hostile;
 #[cfg(test)]
+mod tests_paths;
+#[cfg(test)]
 mod tests_redeemed;
 mod workload;
 
