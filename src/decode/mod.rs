@@ -474,10 +474,10 @@ fn decode_container(
     report
 }
 
-/// The contract of the reader of `requestParameters` and `responseElements` (normalization reads
-/// them with it first, whatever [`Decoder::fast_path`] says), checked on one text: wherever it takes
-/// the text, it reads the fields serde_json reads. `Ok(true)` when it took the text as a request and
-/// as a response, `Err` with both readings where they differ. For the `params` fuzz target
+/// The contract of the reader of `requestParameters`, `responseElements` and S3's
+/// `additionalEventData` (normalization reads them with it first, whatever [`Decoder::fast_path`]
+/// says), checked on one text: wherever it takes the text, it reads the fields serde_json reads.
+/// `Ok(true)` when it took the text all three ways, `Err` with both readings where they differ. For the `params` fuzz target
 /// (tests/fuzz) and its replay under `cargo test`; nothing else calls it.
 #[doc(hidden)]
 pub fn check_params_reader(raw: &str) -> Result<bool, String> {

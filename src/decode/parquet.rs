@@ -310,11 +310,9 @@ fn rows(batch: &RecordBatch, left: &mut u64, sink: &mut dyn FnMut(&RawRecord<'_>
         });
         let request = json_or(g(req), || request_from_columns(&c, i));
         let response = json_or(g(resp), || response_from_columns(&c, i));
-        let additional = json_or("", || {
-            let mut m = serde_json::Map::new();
-            put(&mut m, "AuthenticationMethod", g(auth));
-            m.into()
-        });
+        let additional = Some(g(auth))
+            .filter(|a| !a.is_empty())
+            .and_then(|a| serde_json::value::to_raw_value(&serde_json::json!({ "AuthenticationMethod": a })).ok());
         let rec = RawRecord {
             event_time: ts(time, i).map_or(Cow::Borrowed(""), |ms| crate::time::format_ms(ms).into()),
             event_id: g(event_id).into(),

@@ -8,7 +8,7 @@
 //! [`super::Detector::absorb`] decides, so absorbing the facts of some events gives the same findings as
 //! observing the events, in any order and in any split.
 
-use super::origin::is_replayable;
+use super::origin::{Redemption, redemption};
 use super::state::MAX_EVENT_IDS;
 use crate::event::Event;
 use crate::hashing::KeyedMap;
@@ -417,7 +417,7 @@ impl FactSink {
         self.facts.normalized()
     }
 
-    fn add_use(&mut self, ev: &Event<'_>) {
+    fn add_use(&mut self, ev: &Event<'_>, redeemed: bool) {
         let parts = [
             ev.access_key_id(),
             ev.account_id(),
@@ -464,7 +464,7 @@ impl FactSink {
             errors: !ev.error_code().is_empty() as u64,
             writes: (ev.read_only() == Some(false) && ev.error_code().is_empty()) as u64,
             heartbeats: (ev.event_name() == "UpdateInstanceInformation") as u64,
-            replayed: is_replayable(ev.event_source(), ev.event_name(), ev.auth_method()) as u64,
+            replayed: redeemed as u64,
             first_ms: ev.time_ms(),
             last_ms: ev.time_ms(),
             event_ids: vec![EventRef { time_ms: ev.time_ms(), event_id: ev.event_id().to_owned() }],
@@ -513,9 +513,10 @@ impl EventSink for FactSink {
                 last_ms: ev.time_ms(),
             });
         }
-        let check = super::origin::is_identity_check(ev.event_source(), ev.event_name());
-        let link = is_replayable(ev.event_source(), ev.event_name(), ev.auth_method()) && !check;
-        if !link && super::observe::is_human(ev.principal_type(), ev.role_arn(), ev.principal_arn()) {
+        let redeemed = redemption(ev.event_source(), ev.event_name(), ev.auth_method());
+        if redeemed != Some(Redemption::Link)
+            && super::observe::is_human(ev.principal_type(), ev.role_arn(), ev.principal_arn())
+        {
             self.facts.humans.push(HumanFact {
                 principal_type: ev.principal_type().into(),
                 principal_arn: ev.principal_arn().into(),
@@ -524,7 +525,7 @@ impl EventSink for FactSink {
                 source_ip: ev.source_ip().into(),
                 invoked_by: ev.invoked_by().into(),
                 vpc_endpoint_id: ev.vpc_endpoint_id().into(),
-                checks_only: check,
+                checks_only: redeemed == Some(Redemption::IdentityCheck),
                 last_ms: ev.time_ms(),
             });
             // Humans repeat their address on every call: fold as they come.
@@ -534,7 +535,7 @@ impl EventSink for FactSink {
             }
         }
         if ev.is_temporary_key() {
-            self.add_use(ev);
+            self.add_use(ev, redeemed.is_some());
             if minting {
                 self.facts.minted.push(MintFact {
                     access_key_id: ev.access_key_id().into(),

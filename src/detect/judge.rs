@@ -315,14 +315,13 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
                 signals: Vec::new(),
             };
             let clients = || o.clients().map(|c| d.syms.name(c)).collect::<Vec<_>>().join(", ");
-            let links = o.has(flag::LINK_OPENED);
             if !own && verifiers.redeemed(o) {
                 // A verifier's identity checks from AWS addresses of the workload's region are how
                 // EKS authenticates every node and kubectl token (about every 14 minutes), and how a
                 // service hosted beside the workload checks it: nothing was done with the key there.
                 // Without a delivery record, the regions the key called stand in for the workload's.
                 let in_region = match &class {
-                    OriginClass::Aws(r) if region != 0 => !d.out_of_region(&class, region),
+                    OriginClass::Aws(_) if region != 0 => !d.out_of_region(&class, region),
                     OriginClass::Aws(r) => {
                         let key = wide
                             .get_or_init(|| KeyWide::of(st, d, function_exec(st.session), !exec_sessions.is_empty()));
@@ -330,7 +329,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
                     }
                     _ => false,
                 };
-                if links || !in_region {
+                if o.has(flag::LINK_OPENED) || !in_region {
                     redeemed.push(super::judge_finding::judged_redeemed(j, &clients()));
                 }
                 continue;

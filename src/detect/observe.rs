@@ -4,7 +4,7 @@
 //! never on arrival order: findings are the same whatever the order or split of the input.
 
 use super::facts::Facts;
-use super::origin::{self, client_family, is_replayable, is_service_call, is_ssm_channel, parse_addr};
+use super::origin::{self, Redemption, client_family, is_service_call, is_ssm_channel, parse_addr};
 use super::state::{self, Delivery, EvId, KeyId, MAX_MINTED, Origin, OriginUse, Workload, flag};
 use super::{Detector, MAX_UNPARSABLE_NAMES, MintedSession, ORIGINS_SCANNED, UA_CACHE_BYTES, UA_CACHE_ENTRIES};
 use crate::event::Event;
@@ -118,7 +118,7 @@ pub(super) struct UseView<'a> {
     pub errors: u64,
     pub writes: u64,
     pub heartbeats: u64,
-    /// Calls whose signature others redeem ([`is_replayable`]).
+    /// Calls whose signature others may redeem ([`origin::redemption`]).
     pub replayed: u64,
     pub first_ms: Option<i64>,
     pub last_ms: Option<i64>,
@@ -456,11 +456,11 @@ impl Detector {
         if matches!(ev.event_name(), "AssociateAddress" | "AllocateAddress") && ev.error_code().is_empty() {
             self.observe_address(ev.event_name(), ev.target_instance_id(), ev.target_public_ip(), ev.allocation_id());
         }
-        let replayed = is_replayable(ev.event_source(), ev.event_name(), ev.auth_method());
-        let check = origin::is_identity_check(ev.event_source(), ev.event_name());
+        let redeemed = origin::redemption(ev.event_source(), ev.event_name(), ev.auth_method());
         // Where a person's presigned link was opened is not where they work.
-        if !(replayed && !check) && is_human(ev.principal_type(), ev.role_arn(), ev.principal_arn()) {
+        if redeemed != Some(Redemption::Link) && is_human(ev.principal_type(), ev.role_arn(), ev.principal_arn()) {
             let who = if ev.principal_arn().is_empty() { ev.user_name() } else { ev.principal_arn() };
+            let check = redeemed == Some(Redemption::IdentityCheck);
             self.observe_human(ev.source_ip(), ev.invoked_by(), ev.vpc_endpoint_id(), who, check);
         }
         if !ev.is_temporary_key() {
@@ -486,7 +486,7 @@ impl Detector {
             errors: failed as u64,
             writes: (ev.read_only() == Some(false) && !failed) as u64,
             heartbeats: (ev.event_name() == "UpdateInstanceInformation") as u64,
-            replayed: replayed as u64,
+            replayed: redeemed.is_some() as u64,
             first_ms: ev.time_ms(),
             last_ms: ev.time_ms(),
             hash: ev.use_hash(),

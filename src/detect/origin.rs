@@ -89,22 +89,30 @@ pub fn is_service_call(source_ip: &str, invoked_by: &str) -> bool {
     !invoked_by.is_empty() || source_ip == "AWS Internal" || source_ip.ends_with(".amazonaws.com")
 }
 
-/// A call whose signature anyone it was handed to can redeem, from wherever they are: a presigned S3
-/// URL (`AuthenticationMethod` `QueryString`) is opened by whoever got the link (a browser, a
-/// customer's server), and a signed `GetCallerIdentity` is how a key's holder proves who it is to a
-/// third party (EKS's authenticator, Vault's and MongoDB Atlas's AWS IAM auth), which sends it to STS
-/// from its own address. Such calls show where the signature went, not where the key is.
-/// Only the object calls links are handed out for count: S3 takes any request signed in its URL
-/// (a delete, a bucket policy), and a thief who signs those himself must stay judged in full.
-pub fn is_replayable(event_source: &str, event_name: &str, auth_method: &str) -> bool {
+/// How a call's signature may have been redeemed by someone other than the key's holder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Redemption {
+    /// A presigned S3 link for an object, opened by whoever got it (a browser, a customer's server).
+    Link,
+    /// A signed `GetCallerIdentity`: how a key's holder proves who it is, to STS or through a third
+    /// party (EKS's authenticator, Vault's and MongoDB Atlas's AWS IAM auth) that sends it on to STS
+    /// from its own address.
+    IdentityCheck,
+}
+
+/// Whether a call's signature may have been redeemed elsewhere: such calls show where the
+/// signature went, not where the key is. Only the object calls links are handed out for count: S3
+/// takes any request signed in its URL (a delete, a bucket policy), and a thief who signs those
+/// himself must stay judged in full.
+pub fn redemption(event_source: &str, event_name: &str, auth_method: &str) -> Option<Redemption> {
     if is_s3_source(event_source) {
-        return auth_method == "QueryString" && is_link_call(event_name);
+        return (auth_method == "QueryString" && is_link_call(event_name)).then_some(Redemption::Link);
     }
-    is_identity_check(event_source, event_name)
+    is_identity_check(event_source, event_name).then_some(Redemption::IdentityCheck)
 }
 
 /// The object calls presigned links are made for: downloads, uploads (multipart too).
-pub fn is_link_call(event_name: &str) -> bool {
+fn is_link_call(event_name: &str) -> bool {
     matches!(
         event_name,
         "GetObject" | "HeadObject" | "PutObject" | "UploadPart" | "CreateMultipartUpload" | "CompleteMultipartUpload"
@@ -118,7 +126,7 @@ pub fn is_s3_source(event_source: &str) -> bool {
 }
 
 /// A signed `GetCallerIdentity`: the key's holder proving who it is, to STS or through a third party.
-pub fn is_identity_check(event_source: &str, event_name: &str) -> bool {
+fn is_identity_check(event_source: &str, event_name: &str) -> bool {
     event_source == "sts.amazonaws.com" && event_name == "GetCallerIdentity"
 }
 

@@ -177,7 +177,7 @@ pub mod flag {
     /// Anyone can send it: it only breaks ties between rivals, where the keys are reported anyway.
     pub const SSM_HEARTBEAT: u16 = 64;
     /// Some call from here was signed by whoever made it: not only signatures others redeem
-    /// ([`super::super::origin::is_replayable`]: presigned URLs, `GetCallerIdentity`).
+    /// ([`super::super::origin::redemption`]: presigned links, `GetCallerIdentity`).
     pub const SIGNED_HERE: u16 = 128;
     /// Some call from here opened a presigned S3 URL.
     pub const LINK_OPENED: u16 = 256;

@@ -134,9 +134,9 @@ pub fn decode_container(data: &[u8]) {
     assert!(first.json == slow.json, "fast path and serde_json: different events");
 }
 
-/// Target `params`: one `requestParameters` or `responseElements` text -> the parameters reader.
-/// Normalization reads every credential-minting, address and role-policy call's parameters with it
-/// first, whether or not the record itself went through the fast path, so `decode_container`'s
+/// Target `params`: one `requestParameters`, `responseElements` or `additionalEventData` text -> the
+/// parameters reader. Normalization reads every credential-minting, address and role-policy call's
+/// parameters, and every S3 call's additional data, with it first, whether or not the record itself went through the fast path, so `decode_container`'s
 /// comparison of the fast path with serde_json never sees it differ: here it is compared with
 /// serde_json directly, wherever it takes the text.
 pub fn params(data: &[u8]) {
