@@ -89,7 +89,7 @@ events AS (
         source_ip, user_agent, vpc_endpoint_id, vpc_endpoint_account_id, read_only_false,
         principal_type, principal_id, principal_arn, user_name, access_key_id, invoked_by,
         ec2_role_delivery, role_arn, role_id, session_name, issued_ms,
-        -- A signature anyone it was handed to can redeem (src/detect/origin.rs, is_replayable): a
+        -- A signature anyone it was handed to can redeem (src/detect/origin.rs, redemption): a
         -- presigned S3 link for an object, a signed GetCallerIdentity (EKS's authenticator, Vault).
         (auth_method = 'QueryString' AND event_name IN ('GetObject', 'HeadObject', 'PutObject', 'UploadPart',
                                                         'CreateMultipartUpload', 'CompleteMultipartUpload'))

@@ -130,6 +130,35 @@ mod tests {
         }
     }
 
+    /// The quoted names of the `IN (...)` list that follows `after` in the shared head.
+    fn sql_list(after: &str) -> Vec<String> {
+        let at = EVENTS_HEAD.find(after).unwrap_or_else(|| panic!("queries/_events.sql lacks {after:?}"));
+        let rest = &EVENTS_HEAD[at + after.len()..];
+        let list = &rest[..rest.find(')').expect("an IN list ends")];
+        let mut names: Vec<String> = list.split(',').map(|n| n.trim().trim_matches('\'').to_owned()).collect();
+        names.sort();
+        names
+    }
+
+    fn sorted(names: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        v.sort();
+        v
+    }
+
+    // The scan and Athena must call the same calls redeemed links, or the two engines' findings part.
+    #[test]
+    fn the_sql_head_reads_links_as_the_detector_does() {
+        use crate::detect::origin::{LINK_CALLS, S3_SOURCES};
+        assert_eq!(sql_list("auth_method = 'QueryString' AND event_name IN ("), sorted(&LINK_CALLS));
+        assert_eq!(sql_list("CASE WHEN eventsource IN ("), sorted(&S3_SOURCES));
+        assert!(
+            EVENTS_HEAD
+                .contains("(event_source = 'sts.amazonaws.com' AND event_name = 'GetCallerIdentity') AS replayed"),
+            "queries/_events.sql: identity checks"
+        );
+    }
+
     #[test]
     fn parameters_are_quoted_literals() {
         let w = Window {

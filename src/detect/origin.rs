@@ -111,18 +111,22 @@ pub fn redemption(event_source: &str, event_name: &str, auth_method: &str) -> Op
     is_identity_check(event_source, event_name).then_some(Redemption::IdentityCheck)
 }
 
-/// The object calls presigned links are made for: downloads, uploads (multipart too).
+/// The object calls presigned links are made for: downloads, uploads (multipart too). The Athena
+/// queries' shared head (`queries/_events.sql`) lists the same; a test holds the two together.
+pub const LINK_CALLS: [&str; 6] =
+    ["GetObject", "HeadObject", "PutObject", "UploadPart", "CreateMultipartUpload", "CompleteMultipartUpload"];
+
 fn is_link_call(event_name: &str) -> bool {
-    matches!(
-        event_name,
-        "GetObject" | "HeadObject" | "PutObject" | "UploadPart" | "CreateMultipartUpload" | "CompleteMultipartUpload"
-    )
+    LINK_CALLS.contains(&event_name)
 }
 
 /// S3's event sources that record `AuthenticationMethod` (general purpose and directory buckets,
-/// Object Lambda access points).
+/// Object Lambda access points); `queries/_events.sql` reads it from the same.
+pub const S3_SOURCES: [&str; 3] = ["s3.amazonaws.com", "s3express.amazonaws.com", "s3-object-lambda.amazonaws.com"];
+
+/// Whether an event source is one of [`S3_SOURCES`].
 pub fn is_s3_source(event_source: &str) -> bool {
-    matches!(event_source, "s3.amazonaws.com" | "s3express.amazonaws.com" | "s3-object-lambda.amazonaws.com")
+    S3_SOURCES.contains(&event_source)
 }
 
 /// A signed `GetCallerIdentity`: the key's holder proving who it is, to STS or through a third party.
