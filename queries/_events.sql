@@ -56,6 +56,11 @@ WITH scoped AS (
         try(json_extract_scalar(requestparameters, '$.roleArn')) AS req_role_arn,
         try(json_extract_scalar(requestparameters, '$.roleSessionName')) AS req_session_name,
         try(json_extract_scalar(requestparameters, '$.instanceId')) AS req_instance_id,
+        -- Every instance a TerminateInstances names (instancesSet.items[].instanceId), space-separated,
+        -- as src/decode/normalize.rs reads them: EC2's own shape of id only.
+        CASE WHEN eventname = 'TerminateInstances'
+             THEN array_join(regexp_extract_all(requestparameters, '"instanceId"\s*:\s*"(i-[0-9a-f]{8,17})"', 1), ' ')
+             END AS req_terminated,
         try(json_extract_scalar(requestparameters, '$.publicIp')) AS req_public_ip,
         try(json_extract_scalar(requestparameters, '$.allocationId')) AS req_allocation_id,
         try(json_extract_scalar(responseelements, '$.credentials.accessKeyId')) AS resp_key,
@@ -101,7 +106,8 @@ events AS (
              WHEN coalesce(req_session_name, '') <> '' THEN req_session_name
              WHEN strpos(resp_role_id, ':') > 0 THEN substr(resp_role_id, strpos(resp_role_id, ':') + 1)
              ELSE '' END AS minted_session_name,
-        CASE WHEN event_name = 'AssociateAddress' THEN coalesce(req_instance_id, '') ELSE '' END AS target_instance_id,
+        CASE WHEN event_name = 'AssociateAddress' THEN coalesce(req_instance_id, '')
+             WHEN event_name = 'TerminateInstances' THEN coalesce(req_terminated, '') ELSE '' END AS target_instance_id,
         CASE WHEN event_name = 'AssociateAddress' THEN coalesce(req_public_ip, '')
              WHEN event_name = 'AllocateAddress' THEN coalesce(resp_public_ip, '') ELSE '' END AS target_public_ip,
         CASE WHEN event_name = 'AssociateAddress' THEN coalesce(req_allocation_id, '')

@@ -97,7 +97,8 @@ fields! {
     MintedSessionName => "minted_session_name", minted_session_name;
     /// `responseElements.accessKey.accessKeyId` of a successful `CreateAccessKey`: a new long-term key.
     CreatedKey => "created_access_key_id", created_key;
-    /// `requestParameters.instanceId` (`AssociateAddress`, `AssociateIamInstanceProfile`...).
+    /// `requestParameters.instanceId` (`AssociateAddress`, `AssociateIamInstanceProfile`...); for
+    /// `TerminateInstances`, every instance of `requestParameters.instancesSet.items`, space-separated.
     TargetInstanceId => "target_instance_id", target_instance_id;
     /// `requestParameters.publicIp`, else `responseElements.publicIp`: an Elastic IP being
     /// allocated or associated.

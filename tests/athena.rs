@@ -119,6 +119,9 @@ fn sql_gives_the_local_findings_on_the_scenario_fixtures() {
     // Presigned links and identity checks: the `auth_method` and `replayed` columns.
     let n = assert_same_findings(&[&fixture("scenarios/redeemed")]);
     assert_eq!(n, 4, "the thief's key and three keys whose signatures were redeemed");
+    // Instances terminated (a TerminateInstances naming two): the head's `target_instance_id` list.
+    let n = assert_same_findings(&[&fixture("scenarios/terminated")]);
+    assert_eq!(n, 2, "the key used after its instance was terminated, and a link opened after");
 }
 
 #[test]

@@ -480,3 +480,22 @@ fn presigned_links_and_identity_checks_are_not_the_keys_theft() {
     // EKS's checks, from AWS addresses of the region, are not reported at all.
     assert!(!r.stdout.contains("3.225.16.200"), "{}", r.stdout);
 }
+
+#[test]
+fn a_key_used_after_its_instance_was_terminated_is_high() {
+    // A scale-in's TerminateInstances names two instances; a thief goes on using one's last key from
+    // an EC2 host of the same region, with the instance's own SDK. It was low: the instance seemed to
+    // have moved there. The other instance's shutdown and a link it handed out stay out of it.
+    let r = scan(&[&path_str(&fixture("scenarios/terminated")), "--format", "json", "-q"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    let seen: Vec<(&str, &str, bool)> = findings
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or("");
+            let late = f["signals"].as_array().is_some_and(|v| v.iter().any(|s| s == "used_after_termination"));
+            (s("access_key_id"), s("confidence"), late)
+        })
+        .collect();
+    assert_eq!(seen, [("ASIAWEBASGKEY000002", "high", true), ("ASIAWEBASGKEY001002", "low", false)], "{}", r.stdout);
+}

@@ -106,6 +106,7 @@ fn corpora() -> Vec<String> {
         path_str(&fixture("corpora")),
         path_str(&fixture("scenarios/chain")),
         path_str(&fixture("scenarios/redeemed")),
+        path_str(&fixture("scenarios/terminated")),
     ];
     for name in
         ["invictus-ir-aws-dataset", "otrf-security-datasets", "stratus-red-team-detonation-logs", "traildiscover"]

@@ -368,6 +368,7 @@ fn facts_give_the_same_findings_on_committed_corpora() {
         "scenarios/chain",
         "scenarios/userkey",
         "scenarios/redeemed",
+        "scenarios/terminated",
     ] {
         assert_facts_equivalent(&fixture(d));
     }

@@ -1,6 +1,6 @@
 //! Raw record -> normalized event.
 
-use super::raw::{RawAdditional, RawRecord, RawRequest, RawResponse};
+use super::raw::{RawAdditional, RawRecord, RawRequest, RawResponse, RawTerminate};
 use crate::event::{Batch, Field};
 use crate::time::parse_ms;
 
@@ -301,6 +301,11 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
             b.set(Field::TargetPolicyName, &req.policy_name);
         }
     }
+    if name == "TerminateInstances" {
+        if let Some(ids) = rec.request_parameters.and_then(terminated_instances) {
+            b.set(Field::TargetInstanceId, &ids);
+        }
+    }
     if is_minting_call(name) || name == "AllocateAddress" {
         if let Some(resp) = rec.response_elements.and_then(read_response) {
             if let Some(c) = &resp.credentials {
@@ -334,6 +339,24 @@ pub fn normalize(rec: &RawRecord<'_>, filter: &Filter, batch: &mut Batch) -> Nor
 /// aside ([`super::fast::params`]).
 fn read_request(raw: &str) -> Option<RawRequest<'_>> {
     super::fast::params::request(raw).or_else(|| serde_json::from_str(raw).ok())
+}
+
+/// Most instances one `TerminateInstances` record is read for: a forged record may list millions.
+const MAX_TERMINATED: usize = 1000;
+
+/// The instances a `TerminateInstances` names, space-separated, in the request's order. Only ids of
+/// EC2's own shape (`i-` and 8 to 17 lower-case hex digits) count: the Athena head reads them with
+/// that pattern (`queries/_events.sql`). Rare calls: serde_json alone reads them.
+fn terminated_instances(raw: &str) -> Option<String> {
+    let req: RawTerminate<'_> = serde_json::from_str(raw).ok()?;
+    let set = req.instances_set?;
+    let ec2_id = |id: &str| {
+        id.strip_prefix("i-")
+            .is_some_and(|h| (8..=17).contains(&h.len()) && h.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')))
+    };
+    let ids: Vec<&str> =
+        set.items.iter().map(|i| i.instance_id.as_ref()).filter(|id| ec2_id(id)).take(MAX_TERMINATED).collect();
+    (!ids.is_empty()).then(|| ids.join(" "))
 }
 
 /// S3's `additionalEventData` as serde_json reads it; the fast reader first (see [`read_request`]).

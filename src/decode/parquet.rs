@@ -376,6 +376,16 @@ fn put(m: &mut serde_json::Map<String, serde_json::Value>, key: &str, v: &str) {
 
 fn request_from_columns(c: &Columns<'_>, i: usize) -> serde_json::Value {
     let mut m = serde_json::Map::new();
+    if get(c.text("event_name"), i) == "TerminateInstances" {
+        // The column holds the instances space-separated; the request lists them as EC2 does.
+        let items: Vec<serde_json::Value> = get(c.text("target_instance_id"), i)
+            .split(' ')
+            .filter(|id| !id.is_empty())
+            .map(|id| serde_json::json!({ "instanceId": id }))
+            .collect();
+        m.insert("instancesSet".into(), serde_json::json!({ "items": items }));
+        return m.into();
+    }
     for (key, col) in [
         ("roleArn", "minted_role_arn"),
         ("roleSessionName", "minted_session_name"),

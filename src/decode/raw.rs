@@ -228,6 +228,33 @@ pub struct RawRequest<'a> {
     pub policy_name: Text<'a>,
 }
 
+/// `requestParameters` of EC2's `TerminateInstances`: `{"instancesSet":{"items":[{"instanceId":..}]}}`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RawTerminate<'a> {
+    /// `instancesSet`.
+    #[serde(rename = "instancesSet", borrow, deserialize_with = "lenient::object")]
+    pub instances_set: Option<RawInstanceSet<'a>>,
+}
+
+/// `instancesSet` of [`RawTerminate`].
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RawInstanceSet<'a> {
+    /// `items`: one per instance.
+    #[serde(borrow, deserialize_with = "lenient::list")]
+    pub items: Vec<RawInstanceItem<'a>>,
+}
+
+/// One of [`RawInstanceSet::items`].
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RawInstanceItem<'a> {
+    /// `instanceId`.
+    #[serde(rename = "instanceId", borrow, deserialize_with = "lenient::text")]
+    pub instance_id: Text<'a>,
+}
+
 /// The parts of `responseElements` the pipeline reads (credential-minting calls).
 #[derive(Deserialize, Default)]
 #[serde(default)]

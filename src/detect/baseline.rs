@@ -183,6 +183,7 @@ impl Detector {
         // second's, which says nothing (a thief taking every IMDSv1 key would win or lose by them).
         // Keys are in issue order, so the chain is the same whatever the input's order.
         let (mut rank, mut last) = (0, None);
+        let ended = self.terminated.get(&g.session).copied();
         for (i, (_, st)) in g.keys.iter().enumerate() {
             let issued = super::judge::issue_time(st);
             if last.is_none_or(|t: i64| issued.saturating_sub(t) > SAME_ISSUE_MS) {
@@ -195,7 +196,15 @@ impl Detector {
             // do its endpoints and trusted networks, whatever was called through them.
             let redeemed =
                 |o: &OriginUse| verifiers.redeemed(o) && matches!(self.path_of(&o.origin, g.account), Path::Address);
-            for o in st.origins.iter().filter(|o| !redeemed(o)) {
+            // Nor does one first used once the instance was terminated and signing on after its
+            // shutdown: that is someone else with its key (see `TERMINATION_GRACE_MS`).
+            let after_end = |o: &OriginUse| {
+                ended.is_some_and(|end| {
+                    o.first_ms.is_some_and(|f| f > end)
+                        && o.last_ms.is_some_and(|l| l > end.saturating_add(super::TERMINATION_GRACE_MS))
+                })
+            };
+            for o in st.origins.iter().filter(|o| !redeemed(o) && !after_end(o)) {
                 let f = facts.entry(o.origin).or_insert_with(|| Facts {
                     first_rank: rank as u32,
                     first_ms: i64::MAX,

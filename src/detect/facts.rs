@@ -29,7 +29,7 @@ pub struct Facts {
     pub uses: Vec<UseFact>,
     /// Calls by people (IAM users, root, Identity Center, federated users, SSO roles), grouped.
     pub humans: Vec<HumanFact>,
-    /// `AssociateAddress` and `AllocateAddress` calls that succeeded.
+    /// `AssociateAddress`, `AllocateAddress` and `TerminateInstances` calls that succeeded.
     pub addresses: Vec<AddressFact>,
     /// Keys minted with a temporary key (role chaining).
     pub minted: Vec<MintFact>,
@@ -150,12 +150,13 @@ pub struct HumanFact {
     pub last_ms: Option<i64>,
 }
 
-/// An `AssociateAddress` or `AllocateAddress` that succeeded.
+/// An `AssociateAddress`, `AllocateAddress` or `TerminateInstances` that succeeded.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct AddressFact {
     /// `eventName`.
     pub event_name: String,
-    /// `requestParameters.instanceId`.
+    /// `requestParameters.instanceId`; for `TerminateInstances`, every instance it names,
+    /// space-separated.
     pub target_instance_id: String,
     /// The Elastic IP.
     pub target_public_ip: String,
@@ -504,7 +505,7 @@ impl EventSink for FactSink {
         if delivery.is_some_and(|w| w != super::state::Workload::EksWebIdentity) {
             return;
         }
-        if matches!(ev.event_name(), "AssociateAddress" | "AllocateAddress") && ev.error_code().is_empty() {
+        if super::observe::is_placing_call(ev.event_name()) && ev.error_code().is_empty() {
             self.facts.addresses.push(AddressFact {
                 event_name: ev.event_name().into(),
                 target_instance_id: ev.target_instance_id().into(),

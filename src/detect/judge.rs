@@ -265,6 +265,8 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
     profile.sort_names(d);
     let eks_role = d.syms.name(g.role).contains("NodeInstanceRole") || d.syms.name(g.role).contains("NodeRole");
     let (expected, evidence) = expected_origins(d, g, &baseline);
+    // The instance's termination, when the trail holds it: what its keys sign later, someone else signs.
+    let ended = if g.kind == Workload::Ec2 { d.terminated.get(&g.session).copied() } else { None };
 
     let mut owns = owns.as_slice();
     for (i, ((key, st), share)) in g.keys.iter().zip(&shares).enumerate() {
@@ -278,6 +280,10 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
         let wide = std::cell::OnceCell::new();
         let (key_owns, rest) = owns.split_at(st.origins.len());
         owns = rest;
+        // Only a key AWS itself says is the instance's (its delivery, `ec2RoleDelivery`): a session
+        // name is the caller's choice.
+        let instance_key = st.ec2_field || st.delivery.as_ref().is_some_and(|del| del.workload == Workload::Ec2);
+        let key_end = ended.filter(|_| instance_key);
         for (o, &own) in st.origins.iter().zip(key_owns) {
             if matches!(o.origin, Origin::Unparsable(_)) {
                 continue;
@@ -287,6 +293,13 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
                 continue;
             }
             used_from_own |= own;
+            // Signed here once the instance was gone (links it handed out are opened for as long as
+            // the key lives, so an origin that opened one is left to the other rules).
+            let late = key_end.and_then(|end| {
+                let last = o.last_ms?;
+                (last > end.saturating_add(super::TERMINATION_GRACE_MS) && !o.has(flag::LINK_OPENED))
+                    .then_some((end, last))
+            });
             let beside = if own { None } else { super::baseline::beside_on_key(d, st, key_owns, o, &baseline) };
             let new_client = others.any_clients() && o.clients().all(|c| !others.has_client(c));
             // The thief behind the workload's own NAT: only the client and the IMDS version differ.
@@ -299,7 +312,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
                 && !others.v1();
             // Nearly every origin is the workload's own and says nothing more: naming and classifying
             // it would be wasted on a fleet of thousands of keys.
-            if own && !behind_own_nat {
+            if own && !behind_own_nat && late.is_none() {
                 continue;
             }
             let class = d.cfg.classifier.classify(&o.origin);
@@ -315,7 +328,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
                 signals: Vec::new(),
             };
             let clients = || o.clients().map(|c| d.syms.name(c)).collect::<Vec<_>>().join(", ");
-            if !own && verifiers.redeemed(o) {
+            if !own && late.is_none() && verifiers.redeemed(o) {
                 // A verifier's identity checks from AWS addresses of the workload's region are how
                 // EKS authenticates every node and kubectl token (about every 14 minutes), and how a
                 // service hosted beside the workload checks it: nothing was done with the key there.
@@ -372,8 +385,11 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
                     decisive: false,
                 });
             }
+            if let Some((end, last)) = late {
+                j.signals.push(super::judge_finding::after_termination(d, g.session, end, last));
+            }
             if j.signals.iter().any(|s| s.decisive) {
-                if let Some(keys) = beside {
+                if let Some(keys) = beside.filter(|_| late.is_none()) {
                     beside_judged = Some((judged.len(), keys, path));
                 }
                 judged.push(j);

@@ -60,7 +60,7 @@ pub(super) fn finding(
         "critical"
     } else if outside || human {
         "high"
-    } else if same {
+    } else if same && !judged.iter().any(|j| j.signals.iter().any(|s| s.code == AFTER_TERMINATION)) {
         "low"
     } else {
         "medium"
@@ -132,4 +132,25 @@ pub(super) fn judged_redeemed<'o>(mut j: Judged<'o>, clients: &str) -> Judged<'o
     );
     j.signals = vec![Signal { code: "redeemed_signature", reason, weight: 0.25, decisive: true }];
     j
+}
+
+/// The signal of a key used after its instance was terminated.
+pub(super) const AFTER_TERMINATION: &str = "used_after_termination";
+
+/// A key signing from here after its instance was terminated: nothing on the instance signs by then,
+/// so whoever signs holds a copy of the key. AWS's own records say both things, so it is enough alone.
+pub(super) fn after_termination(d: &Detector, instance: Sym, ended_ms: i64, last_ms: i64) -> Signal {
+    let minutes = (last_ms - ended_ms) / 60_000;
+    Signal {
+        code: AFTER_TERMINATION,
+        reason: format!(
+            "used until {} from here, {} after its instance {} was terminated ({})",
+            format_ms(last_ms),
+            if minutes >= 120 { format!("{} hours", minutes / 60) } else { format!("{minutes} minutes") },
+            d.syms.name(instance),
+            format_ms(ended_ms)
+        ),
+        weight: 0.75,
+        decisive: true,
+    }
 }

@@ -27,6 +27,8 @@ mod tests_hostile;
 mod tests_paths;
 #[cfg(test)]
 mod tests_redeemed;
+#[cfg(test)]
+mod tests_terminated;
 mod workload;
 
 use crate::event::Event;
@@ -160,6 +162,9 @@ pub struct Detector {
     /// Allocation id -> public address (`AllocateAddress`), to resolve `AssociateAddress` by allocation.
     allocations: KeyedMap<Box<str>, IpAddr>,
     pending_assoc: Vec<(Sym, Box<str>)>,
+    /// Instance id -> the latest successful `TerminateInstances` naming it (epoch ms): the latest,
+    /// as terminating an instance already gone succeeds too, and the later time asks less.
+    pub(crate) terminated: FxHashMap<Sym, i64>,
     /// User agent -> client family and the execution environments it names (Lambda, ECS): user
     /// agents repeat across millions of events.
     ua_families: KeyedMap<Box<str>, (Sym, (bool, bool))>,
@@ -188,6 +193,12 @@ pub(crate) const UA_CACHE_BYTES: usize = 32 << 20;
 /// a large instance holds hundreds (tens of interfaces of up to 50 addresses each), so a real
 /// instance's every elastic address is its own, while a forged trail's thousands stay bounded.
 pub(crate) const MAX_ASSOCIATED: usize = 1024;
+
+/// How long after a `TerminateInstances` its instance's keys may still be seen signing. The OS
+/// shuts down first (EC2 forces it after a few minutes), and a signature made before may be sent on
+/// within its 15 minutes of validity (an identity check); later, nothing on the instance signs.
+/// Presigned links live as long as the key and are never counted.
+pub(crate) const TERMINATION_GRACE_MS: i64 = 30 * 60_000;
 /// Origins of one key searched in turn; past that many they are indexed ([`Detector::many_origins`]).
 pub(crate) const ORIGINS_SCANNED: usize = 16;
 
@@ -211,6 +222,7 @@ impl Detector {
             associated: FxHashMap::default(),
             allocations: KeyedMap::default(),
             pending_assoc: Vec::new(),
+            terminated: FxHashMap::default(),
             ua_families: KeyedMap::default(),
             ua_cached_bytes: 0,
             accounts: FxHashSet::default(),

@@ -80,6 +80,11 @@ impl<'a> DeliveryView<'a> {
     }
 }
 
+/// The calls that say where an instance is (its Elastic IPs) or that it is gone.
+pub(super) fn is_placing_call(event_name: &str) -> bool {
+    matches!(event_name, "AssociateAddress" | "AllocateAddress" | "TerminateInstances")
+}
+
 /// People: a workload key used where a person works is a strong signal.
 pub(super) fn is_human(principal_type: &str, role_arn: &str, principal_arn: &str) -> bool {
     match principal_type {
@@ -206,9 +211,26 @@ impl Detector {
         }
     }
 
-    pub(super) fn observe_address(&mut self, event_name: &str, instance: &str, public_ip: &str, allocation: &str) {
+    /// A successful call that places an instance (`AssociateAddress`, `AllocateAddress`) or ends it
+    /// (`TerminateInstances`, whose `instance` lists every instance it names, space-separated).
+    pub(super) fn observe_address(
+        &mut self,
+        event_name: &str,
+        instance: &str,
+        public_ip: &str,
+        allocation: &str,
+        time_ms: Option<i64>,
+    ) {
         let ip = parse_addr(public_ip);
         match event_name {
+            "TerminateInstances" => {
+                let Some(t) = time_ms else { return };
+                for id in instance.split(' ').filter(|id| !id.is_empty()) {
+                    let id = self.syms.intern(id);
+                    let at = self.terminated.entry(id).or_insert(t);
+                    *at = (*at).max(t);
+                }
+            }
             "AssociateAddress" if !instance.is_empty() => {
                 let inst = self.syms.intern(instance);
                 if let Some(ip) = ip {
@@ -453,8 +475,9 @@ impl Detector {
                 }
             }
         }
-        if matches!(ev.event_name(), "AssociateAddress" | "AllocateAddress") && ev.error_code().is_empty() {
-            self.observe_address(ev.event_name(), ev.target_instance_id(), ev.target_public_ip(), ev.allocation_id());
+        if is_placing_call(ev.event_name()) && ev.error_code().is_empty() {
+            let (name, time) = (ev.event_name(), ev.time_ms());
+            self.observe_address(name, ev.target_instance_id(), ev.target_public_ip(), ev.allocation_id(), time);
         }
         let redeemed = origin::redemption(ev.event_source(), ev.event_name(), ev.auth_method());
         // Where a person's presigned link was opened is not where they work.
@@ -535,7 +558,13 @@ impl Detector {
             }
         }
         for a in &facts.addresses {
-            self.observe_address(&a.event_name, &a.target_instance_id, &a.target_public_ip, &a.allocation_id);
+            self.observe_address(
+                &a.event_name,
+                &a.target_instance_id,
+                &a.target_public_ip,
+                &a.allocation_id,
+                a.last_ms,
+            );
         }
         for h in &facts.humans {
             if is_human(&h.principal_type, &h.role_arn, &h.principal_arn) {

@@ -3,7 +3,6 @@
 //! and MongoDB Atlas's AWS IAM auth). CloudTrail writes those calls under the signer's key, from the
 //! redeemer's address: where the signature went, not where the key is.
 
-use super::facts::FactSink;
 use super::tests::*;
 use super::*;
 use serde_json::json;
@@ -24,34 +23,6 @@ fn presigned(tr: &mut Trail, write: bool) {
         "X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-SignedHeaders": "host"});
     r["readOnly"] = json!(!write);
     r["eventCategory"] = json!("Data");
-}
-
-/// `run`, also through grouped facts (what Athena's queries return), split in two and absorbed in
-/// either order: the same findings every way.
-fn run_both_ways(tr: &Trail) -> Detection {
-    let direct = tr.run(DetectOptions::default());
-    let json = |d: &Detection| serde_json::to_string(&(&d.findings, &d.warnings)).unwrap();
-    let mid = tr.records.len() / 2;
-    let halves = [&tr.records[..mid], &tr.records[mid..]];
-    let facts: Vec<_> = halves
-        .iter()
-        .map(|records| {
-            let batch = batch_of(records);
-            let mut sink = FactSink::new();
-            for ev in batch.iter() {
-                sink.observe(&ev);
-            }
-            sink.into_facts()
-        })
-        .collect();
-    for order in [[0, 1], [1, 0]] {
-        let mut d = Detector::new(DetectConfig::load(&DetectOptions::default()).unwrap());
-        for i in order {
-            d.absorb(&facts[i]);
-        }
-        assert_eq!(json(&d.finish()), json(&direct), "facts absorbed in order {order:?}");
-    }
-    direct
 }
 
 /// Low confidence; severity low, or medium where links were used to upload.
