@@ -203,11 +203,19 @@ impl UseFact {
         ]
     }
 
-    fn same_group(&self, o: &UseFact) -> bool {
-        self.issued_ms == o.issued_ms && self.group_parts() == o.group_parts()
+    /// The group's key: [`Self::group_parts`] with the user agent read as detection reads it
+    /// ([`client_signature`]) instead of whole.
+    fn group_key(&self) -> ([&str; 13], String) {
+        let mut parts = self.group_parts();
+        parts[9] = "";
+        (parts, client_signature(&self.user_agent))
     }
 
-    /// Adds another group's calls to this one (same group).
+    fn same_group(&self, o: &UseFact) -> bool {
+        self.issued_ms == o.issued_ms && self.group_key() == o.group_key()
+    }
+
+    /// Adds another group's calls to this one (same group; their agents are left as they are).
     fn add(&mut self, o: &UseFact) {
         self.count = self.count.saturating_add(o.count);
         self.errors = self.errors.saturating_add(o.errors);
@@ -220,6 +228,17 @@ impl UseFact {
             keep_earliest(&mut self.event_ids, r);
         }
     }
+}
+
+/// What detection reads of a user agent: its client family, the execution environments it names and
+/// whether it is the SSM agent. Agents alike in it are one group: a key calling with a new agent each
+/// time (free to its holder: a few bytes apart) must not grow the facts, nor `respond`'s stored state,
+/// with every call.
+fn client_signature(user_agent: &str) -> String {
+    let named = |s: &str| if user_agent.contains(s) { '1' } else { '0' };
+    let mut sig = super::origin::client_family(user_agent);
+    sig.extend(['\n', named("exec-env/AWS_Lambda"), named("exec-env/AWS_ECS"), named("amazon-ssm-agent")]);
+    sig
 }
 
 /// Keeps the [`MAX_EVENT_IDS`] earliest references by (time, id), sorted; a missing time sorts last.
@@ -244,8 +263,8 @@ struct UseIndex {
 }
 
 impl UseIndex {
-    fn hash(&self, parts: &[&str], issued: Option<i64>) -> u64 {
-        self.seed.hash_one((parts, issued))
+    fn hash(&self, key: &([&str; 13], String), issued: Option<i64>) -> u64 {
+        self.seed.hash_one((key, issued))
     }
 
     fn find(&self, uses: &[UseFact], h: u64, same: impl Fn(&UseFact) -> bool) -> Option<usize> {
@@ -327,9 +346,15 @@ impl Facts {
 
         let mut idx = UseIndex::default();
         for u in self.uses {
-            let h = idx.hash(&u.group_parts(), u.issued_ms);
+            let h = idx.hash(&u.group_key(), u.issued_ms);
             match idx.find(&out.uses, h, |x| x.same_group(&u)) {
-                Some(i) => out.uses[i].add(&u),
+                Some(i) => {
+                    // The group keeps the least of its agents, whatever order they came in.
+                    if u.user_agent < out.uses[i].user_agent {
+                        out.uses[i].user_agent.clone_from(&u.user_agent);
+                    }
+                    out.uses[i].add(&u)
+                }
                 None => {
                     let mut u = u;
                     let ids = std::mem::take(&mut u.event_ids);
@@ -434,10 +459,18 @@ impl FactSink {
             ev.region(),
             ev.event_source(),
         ];
-        let h = self.uses.hash(&parts, ev.issued_ms());
+        let mut key = parts;
+        key[9] = "";
+        let key = (key, client_signature(ev.user_agent()));
+        let h = self.uses.hash(&key, ev.issued_ms());
         let uses = &mut self.facts.uses;
-        let i = match self.uses.find(uses, h, |u| u.issued_ms == ev.issued_ms() && u.group_parts() == parts) {
-            Some(i) => i,
+        let i = match self.uses.find(uses, h, |u| u.issued_ms == ev.issued_ms() && u.group_key() == key) {
+            Some(i) => {
+                if ev.user_agent() < uses[i].user_agent.as_str() {
+                    uses[i].user_agent = ev.user_agent().into();
+                }
+                i
+            }
             None => {
                 self.uses.insert(h, uses.len());
                 uses.push(UseFact {

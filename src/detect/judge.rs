@@ -6,7 +6,7 @@
 
 use super::baseline::{Baseline, Evidence, Group, Path, SHARED_ENDPOINT_KEYS};
 use super::origin::OriginClass;
-use super::profile::{KeyWide, Others, Profile, Share, Verifiers};
+use super::profile::{KeyWide, Others, Profile, Share, Sidecars, Verifiers};
 use super::state::{self, KeyId, KeyState, Origin, OriginMap, OriginUse, Sym, Workload, flag};
 use super::{Detector, Finding};
 use rayon::prelude::*;
@@ -31,12 +31,16 @@ fn role_of(st: &KeyState) -> Sym {
 }
 
 /// The workload a key belongs to: from its delivery record, an earlier delivery to the same
-/// session, or what AWS wrote on its calls (`ec2RoleDelivery`, an instance id as session name).
+/// session, or what AWS wrote on its calls (`ec2RoleDelivery`, an instance id as session name). A key
+/// whose `AssumeRole` by a principal is in the trail is that principal's, whatever it is named.
 /// User agents naming an execution environment come last: a thief can write them, so they only make
 /// a key judged, never trusted.
 fn workload_of(st: &KeyState, d: &Detector) -> Workload {
     if let Some(del) = &st.delivery {
         return del.workload;
+    }
+    if st.minted_by_principal {
+        return Workload::Other;
     }
     if let Some(&w) = d.delivered_sessions.get(&(st.account, role_of(st), st.session)) {
         return w;
@@ -218,6 +222,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
     }
     let nkeys = g.keys.len() as u32;
     let needs_exec = matches!(g.kind, Workload::Lambda | Workload::Ecs);
+    let sidecars = if needs_exec { Sidecars::of(g.keys.iter().map(|&(_, st)| st)) } else { Sidecars::default() };
     let function_exec = |session: Sym| {
         exec_sessions.contains(&session)
             || (!exec_sessions.is_empty() && bare_keys.get(&session).copied().unwrap_or(0) < 2)
@@ -228,7 +233,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
         if !fleet {
             return baseline.own.get(&o.origin).cloned();
         }
-        if needs_exec && !o.has(flag::EXEC_ENV) && (key_exec || !exec_sessions.is_empty()) {
+        if needs_exec && !o.has(flag::EXEC_ENV) && (key_exec || !exec_sessions.is_empty()) && !sidecars.only(o) {
             return None;
         }
         match d.fleet_own(&o.origin, st.account, key_region(st)) {

@@ -22,11 +22,15 @@ pub mod state;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_ecs;
+#[cfg(test)]
 mod tests_hostile;
 #[cfg(test)]
 mod tests_paths;
 #[cfg(test)]
 mod tests_redeemed;
+#[cfg(test)]
+mod tests_spoof;
 #[cfg(test)]
 mod tests_terminated;
 mod workload;

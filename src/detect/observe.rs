@@ -80,6 +80,17 @@ impl<'a> DeliveryView<'a> {
     }
 }
 
+/// The account a key belongs to: its role's, from the role's ARN. The record's own account
+/// (`recipientAccountId`) is where it was delivered, and a cross-account call is delivered to both
+/// accounts (an S3 data event to the bucket's owner too): taking the first copy read made the key's
+/// group, and so its findings, depend on the order of the input.
+fn role_account<'a>(role_arn: &'a str, record_account: &'a str) -> &'a str {
+    match role_arn.split(':').nth(4) {
+        Some(a) if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) => a,
+        _ => record_account,
+    }
+}
+
 /// The calls that say where an instance is (its Elastic IPs) or that it is gone.
 pub(super) fn is_placing_call(event_name: &str) -> bool {
     matches!(event_name, "AssociateAddress" | "AllocateAddress" | "TerminateInstances")
@@ -176,7 +187,7 @@ impl Detector {
         let session = self.syms.intern(d.session);
         let role_arn = self.syms.intern(d.role_arn);
         let role_id = self.syms.intern(d.role_id);
-        let account = self.syms.intern(d.account_id);
+        let account = self.syms.intern(role_account(d.role_arn, d.account_id));
         let event_id = EvId::of(d.event_id, d.event_uuid, &mut self.syms);
         let region = match workload {
             Workload::EksWebIdentity => d.eks_oidc_region().unwrap_or(d.region),
@@ -213,6 +224,17 @@ impl Detector {
 
     /// A successful call that places an instance (`AssociateAddress`, `AllocateAddress`) or ends it
     /// (`TerminateInstances`, whose `instance` lists every instance it names, space-separated).
+    /// A key minted by a principal (a person, a program with its own credentials), not delivered by
+    /// a service: its session name is the caller's choice, and naming it after an instance or a
+    /// function must not make it judged, nor revoked, as that workload's.
+    fn observe_principal_mint(&mut self, d: &DeliveryView<'_>) {
+        if d.failed || d.minted_key.is_empty() || !matches!(d.event_name, "AssumeRole" | "AssumeRoleWithWebIdentity") {
+            return;
+        }
+        let id = KeyId::new(d.minted_key, &mut self.syms);
+        self.keys.entry(id).minted_by_principal = true;
+    }
+
     pub(super) fn observe_address(
         &mut self,
         event_name: &str,
@@ -348,7 +370,7 @@ impl Detector {
         let st = self.keys.at_mut(slot);
         st.events = st.events.saturating_add(sat32(u.count));
         if st.account == 0 {
-            st.account = syms.intern(u.account);
+            st.account = syms.intern(role_account(u.role_arn, u.account));
         }
         if st.role_arn == 0 {
             st.role_arn = syms.intern(u.role_arn);
@@ -473,6 +495,8 @@ impl Detector {
                 if w != Workload::EksWebIdentity {
                     return;
                 }
+            } else {
+                self.observe_principal_mint(&delivery);
             }
         }
         if is_placing_call(ev.event_name()) && ev.error_code().is_empty() {
@@ -553,8 +577,9 @@ impl Detector {
                 failed: false,
                 time_ms: d.time_ms,
             };
-            if let Some(w) = view.workload() {
-                self.observe_delivery(&view, w);
+            match view.workload() {
+                Some(w) => self.observe_delivery(&view, w),
+                None => self.observe_principal_mint(&view),
             }
         }
         for a in &facts.addresses {

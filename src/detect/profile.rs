@@ -232,3 +232,38 @@ impl<'d> KeyWide<'d> {
         s
     }
 }
+
+/// A fleet's sidecars: client families that sign without the execution environment beside its
+/// program on most of a role's keys, from its first. A log router (FireLens' Fluent Bit signs as
+/// `aws-fluent-bit-plugin`), a metrics agent or a service mesh runs in every task with the task's
+/// role, and names no `AWS_EXECUTION_ENV`: where it calls from (a NAT, an endpoint) is the fleet's own
+/// path like the program's, judged by its class. A thief's client on a few keys is none.
+#[derive(Default)]
+pub(super) struct Sidecars(FxHashSet<Sym>);
+
+impl Sidecars {
+    /// Over a group's keys, in issue order.
+    pub fn of<'a>(keys: impl Iterator<Item = &'a KeyState>) -> Sidecars {
+        let (mut seen, mut n): (FxHashMap<Sym, (u32, bool)>, u32) = (FxHashMap::default(), 0);
+        for (rank, st) in keys.enumerate() {
+            n += 1;
+            let mut on_key = ClientSet::default();
+            for o in st.origins.iter().filter(|o| !o.has(flag::EXEC_ENV)) {
+                for c in o.clients() {
+                    if !on_key.contains(&c) {
+                        on_key.push(c);
+                    }
+                }
+            }
+            for &c in on_key.iter() {
+                seen.entry(c).or_insert((0, rank == 0)).0 += 1;
+            }
+        }
+        Sidecars(seen.into_iter().filter(|&(_, (k, first))| first && k >= 2 && k * 2 >= n).map(|(c, _)| c).collect())
+    }
+
+    /// Every client of the origin is a sidecar.
+    pub fn only(&self, o: &OriginUse) -> bool {
+        !self.0.is_empty() && o.clients().next().is_some() && o.clients().all(|c| self.0.contains(&c))
+    }
+}

@@ -230,6 +230,9 @@ pub struct KeyState {
     pub delivery: Option<Delivery>,
     /// `ec2RoleDelivery` was present: AWS says these are instance credentials.
     pub ec2_field: bool,
+    /// The trail holds the `AssumeRole` that minted the key, made by a principal rather than a
+    /// service: the key is that principal's session, whatever name it chose for it.
+    pub minted_by_principal: bool,
     /// The Lambda or ECS execution environment was named in a user agent (caller-controlled: it only
     /// makes a key judged, never trusted).
     pub lambda_env: bool,

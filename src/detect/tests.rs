@@ -161,6 +161,23 @@ pub(super) fn run_both_ways(tr: &Trail) -> Detection {
     direct
 }
 
+/// An Identity Center user's call from `ip`.
+pub(super) fn person(tr: &mut Trail, ip: &str, name: &str, min: i64) {
+    let id = tr.id();
+    let role = "AWSReservedSSO_Admin_0123456789abcdef";
+    tr.records.push(json!({
+        "eventVersion": "1.08", "eventTime": t(min), "eventID": id, "eventSource": "sts.amazonaws.com",
+        "eventName": name, "awsRegion": "us-east-1", "sourceIPAddress": ip,
+        "userAgent": "Go-http-client/1.1", "recipientAccountId": ACCT, "readOnly": true,
+        "userIdentity": {"type": "AssumedRole", "principalId": "AROAEXAMPLESSOADMIN01:alice@example.com",
+            "arn": format!("arn:aws:sts::{ACCT}:assumed-role/{role}/alice@example.com"),
+            "accountId": ACCT, "accessKeyId": "ASIAEXAMPLEALICE0001",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLESSOADMIN01",
+                "arn": format!("arn:aws:iam::{ACCT}:role/aws-reserved/sso.amazonaws.com/{role}"),
+                "accountId": ACCT, "userName": role}}}
+    }));
+}
+
 pub(super) fn key(n: usize) -> String {
     format!("ASIA{n:016}")
 }

@@ -40,3 +40,40 @@ fn egress_through_another_regions_central_vpc_is_not_high() {
     assert!(others.clone().all(|f| f.confidence != "high"), "{:#?}", d.findings);
     assert_eq!(others.count(), 5, "{:#?}", d.findings);
 }
+
+#[test]
+fn a_cross_account_call_delivered_to_both_accounts_is_judged_the_same_in_any_order() {
+    // The instance reads a data lake's bucket in another account; S3 delivers each data event to both
+    // accounts (`recipientAccountId` differs, the event is the same). A thief uses one key from home.
+    let mut tr = Trail::default();
+    let keys = instance(&mut tr, "i-0c10000000000c101", 0, 3, EC2_USE1);
+    let copies: Vec<serde_json::Value> = tr
+        .records
+        .iter()
+        .filter(|r| r["eventSource"] == "s3.amazonaws.com")
+        .map(|r| {
+            let mut c = r.clone();
+            c["recipientAccountId"] = serde_json::json!("333344445555");
+            c
+        })
+        .collect();
+    tr.call(&keys[2], "app-role", "i-0c10000000000c101", OUTSIDE, THIEF_CLI, "s3.amazonaws.com", "GetObject", 150);
+    let mut thief = tr.last().clone();
+    thief["recipientAccountId"] = serde_json::json!("333344445555");
+    let json = |d: &Detection| serde_json::to_string(&d.findings).unwrap();
+    let ours_first = tr.run(DetectOptions::default());
+    let mut theirs_first = Trail::default();
+    // The scan keeps one copy of each event (by eventID): here, the other account's.
+    let rest = tr.records.iter().filter(|r| r["eventSource"] != "s3.amazonaws.com").cloned();
+    theirs_first.records = copies.into_iter().chain([thief]).chain(rest).collect();
+    let other = theirs_first.run(DetectOptions::default());
+    for (a, b) in other.findings.iter().zip(&ours_first.findings) {
+        let (a, b) = (serde_json::to_value(a).unwrap(), serde_json::to_value(b).unwrap());
+        for (k, v) in a.as_object().unwrap() {
+            assert_eq!(v, &b[k], "{k}");
+        }
+    }
+    assert_eq!(json(&other), json(&ours_first));
+    assert_eq!(flagged(&ours_first), [keys[2].as_str()]);
+    assert_eq!(ours_first.findings[0].account_id, ACCT, "the role's account");
+}

@@ -188,23 +188,6 @@ fn a_verifier_is_counted_over_the_roles_instances_and_without_a_delivery_record(
     assert!(run_both_ways(&tr).findings.is_empty());
 }
 
-/// An Identity Center user's call from `ip`.
-fn person(tr: &mut Trail, ip: &str, name: &str, min: i64) {
-    let id = tr.id();
-    let role = "AWSReservedSSO_Admin_0123456789abcdef";
-    tr.records.push(json!({
-        "eventVersion": "1.08", "eventTime": t(min), "eventID": id, "eventSource": "sts.amazonaws.com",
-        "eventName": name, "awsRegion": "us-east-1", "sourceIPAddress": ip,
-        "userAgent": VERIFIER, "recipientAccountId": ACCT, "readOnly": true,
-        "userIdentity": {"type": "AssumedRole", "principalId": "AROAEXAMPLESSOADMIN01:alice@example.com",
-            "arn": format!("arn:aws:sts::{ACCT}:assumed-role/{role}/alice@example.com"),
-            "accountId": ACCT, "accessKeyId": "ASIAEXAMPLEALICE0001",
-            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLESSOADMIN01",
-                "arn": format!("arn:aws:iam::{ACCT}:role/aws-reserved/sso.amazonaws.com/{role}"),
-                "accountId": ACCT, "userName": role}}}
-    }));
-}
-
 #[test]
 fn a_persons_identity_check_places_them_except_at_aws_addresses() {
     // `aws sts get-caller-identity` from the office is where a person works; the same check sent on

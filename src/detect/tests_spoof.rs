@@ -1,0 +1,72 @@
+//! Names chosen by callers. A role that trusts its account (`arn:aws:iam::ACCT:root`) as well as EC2
+//! may be assumed by anyone allowed to, with any session name: named after the role's production
+//! instance, such a session was judged as that instance's key, and `respond` denied the instance's
+//! own sessions (its deny names the role and the session).
+
+use super::tests::*;
+use crate::scan::EventSink;
+use serde_json::json;
+
+const INST: &str = "i-0d5e55104000000d5";
+
+/// An `AssumeRole` of `app-role` by an IAM user, with the session name `session`.
+fn assumed_by_user(tr: &mut Trail, key: &str, session: &str, min: i64) {
+    let id = tr.id();
+    tr.records.push(json!({
+        "eventVersion": "1.08", "eventTime": t(min), "eventID": id, "eventSource": "sts.amazonaws.com",
+        "eventName": "AssumeRole", "awsRegion": "us-east-1", "sourceIPAddress": OUTSIDE, "userAgent": THIEF_CLI,
+        "recipientAccountId": ACCT,
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAMALLORY000000001",
+            "arn": format!("arn:aws:iam::{ACCT}:user/mallory"), "accountId": ACCT,
+            "accessKeyId": "AKIAMALLORY000000001", "userName": "mallory"},
+        "requestParameters": {"roleArn": Trail::role_arn("app-role"), "roleSessionName": session},
+        "responseElements": {"credentials": {"accessKeyId": key, "expiration": "x"},
+            "assumedRoleUser": {"assumedRoleId": format!("{ROLE_ID}:{session}"),
+                "arn": format!("arn:aws:sts::{ACCT}:assumed-role/app-role/{session}")}}
+    }));
+}
+
+#[test]
+fn a_session_a_user_named_after_the_roles_instance_is_the_users_not_the_instances() {
+    let mut tr = Trail::default();
+    let keys = instance(&mut tr, INST, 0, 4, EC2_USE1);
+    // Mallory, allowed to assume the role, names her session after the instance and works from home.
+    let hers = key(70);
+    assumed_by_user(&mut tr, &hers, INST, 90);
+    for m in [91, 95, 120] {
+        tr.call(&hers, "app-role", INST, OUTSIDE, THIEF_CLI, "s3.amazonaws.com", "ListBuckets", m);
+        if let Some(ctx) = tr.last()["userIdentity"]["sessionContext"].as_object_mut() {
+            ctx.remove("ec2RoleDelivery");
+        }
+    }
+    // A thief with the instance's own key, from the same place, is still the instance's theft.
+    tr.call(&keys[3], "app-role", INST, OUTSIDE, THIEF_CLI, "s3.amazonaws.com", "ListBuckets", 200);
+    let d = run_both_ways(&tr);
+    assert_eq!(flagged(&d), [keys[3].as_str()], "{:#?}", d.findings);
+    assert_eq!(d.findings[0].workload, "ec2");
+}
+
+#[test]
+fn a_new_user_agent_on_every_call_does_not_grow_the_facts() {
+    // A thief (his key revoked or not: refused calls land in the trail too) sends a new agent with
+    // every call. `respond` stores the facts, and each one was kept: its state grew with the calls.
+    let mut tr = Trail::default();
+    let keys = instance(&mut tr, INST, 0, 2, EC2_USE1);
+    for j in 0..500 {
+        let ua = format!("aws-cli/2.{j} Python/3.11.6 Darwin/23.1.0 exe/x86_64 {}", "x".repeat(j % 7));
+        tr.call(&keys[1], "app-role", INST, OUTSIDE, &ua, "sts.amazonaws.com", "GetCallerIdentity", 70);
+    }
+    let batch = batch_of(&tr.records);
+    let mut sink = super::facts::FactSink::new();
+    for ev in batch.iter() {
+        sink.observe(&ev);
+    }
+    let facts = sink.into_facts();
+    let thief: Vec<_> = facts.uses.iter().filter(|u| u.source_ip == OUTSIDE).collect();
+    assert_eq!(thief.len(), 1, "one group for one client family");
+    assert_eq!(thief[0].count, 500);
+    assert!(thief[0].user_agent.starts_with("aws-cli/2.0 "), "the least agent: {}", thief[0].user_agent);
+    // And the findings are the ones the events give.
+    let d = run_both_ways(&tr);
+    assert_eq!(flagged(&d), [keys[1].as_str()]);
+}
