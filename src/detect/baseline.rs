@@ -62,6 +62,22 @@ pub(super) enum Evidence {
     SharedEndpoint(Sym),
     /// A fleet's origin: an address of the workload's region, or a private one.
     Fleet,
+    /// The egress of a container instance's ECS tasks that use its keys ([`Baseline`]).
+    EcsTasks,
+}
+
+impl Evidence {
+    /// A key's use of an ECS tasks' egress ([`Evidence::EcsTasks`]) that is theirs: every call names
+    /// the execution environment, none fetched its key through IMDSv1. Anything else there (a CLI on
+    /// the NAT the tasks share with a VPN) is judged.
+    pub fn ecs_task_use(o: &OriginUse) -> bool {
+        o.has(flag::EXEC_ENV) && !o.has(flag::NO_EXEC_ENV) && !o.has(flag::IMDS_V1)
+    }
+
+    /// Whether this evidence makes `o`, one key's use of the origin, the workload's own.
+    pub fn covers(&self, o: &OriginUse) -> bool {
+        !matches!(self, Evidence::EcsTasks) || Self::ecs_task_use(o)
+    }
 }
 
 /// The workload's own origins, and the rivals that recur without its clients.
@@ -95,6 +111,10 @@ struct Facts {
     last_ms: i64,
     /// Issue times of the keys used from here.
     issued: Vec<i64>,
+    /// ECS's control plane was called from here (the ECS agent, on a container instance).
+    ecs_agent: bool,
+    /// Keys on which every call from here named an execution environment (ECS's, in its tasks' SDKs).
+    exec_keys: u32,
 }
 
 /// Keys issued this close after the one before are one delivery for ranking ([`Facts::first_rank`]).
@@ -211,6 +231,8 @@ impl Detector {
                     last_ms: i64::MIN,
                     ..Facts::default()
                 });
+                f.ecs_agent |= o.has(flag::ECS_AGENT);
+                f.exec_keys += Evidence::ecs_task_use(o) as u32;
                 f.keys += 1;
                 f.issued.push(issued);
                 f.first_ms = f.first_ms.min(o.first_ms.unwrap_or(i64::MAX));
@@ -306,6 +328,12 @@ impl Detector {
                 )
             });
             let contested = rejected.iter().any(|o| facts[o].keys >= 2);
+            // A container instance (its ECS agent calls from its own address) whose tasks have no
+            // role of their own use its keys (through IMDSv2, which an SSRF cannot) from their own
+            // egress, a NAT, on every key while they run; their SDKs name ECS's execution
+            // environment. That is the instance's second path, not a second holder.
+            let ecs_host = admitted.iter().any(|(o, _)| facts[o].ecs_agent);
+            let ecs_tasks = |f: &Facts| ecs_host && f.exec_keys >= 2 && f.v2 && !f.v1_only;
             for (o, how) in admitted {
                 let f = &facts[&o];
                 let e = match how {
@@ -321,7 +349,9 @@ impl Detector {
                 own.insert(o, e);
             }
             for o in rejected {
-                if facts[&o].keys >= 2 {
+                if ecs_tasks(&facts[&o]) {
+                    own.insert(o, Evidence::EcsTasks);
+                } else if facts[&o].keys >= 2 {
                     rivals.insert(o, facts[&o].keys);
                 }
             }
@@ -523,6 +553,10 @@ impl Evidence {
             Evidence::Fleet => format!("{origin}: a private address or an AWS address of the workload's region"),
             Evidence::Moved => format!(
                 "{origin}: the instance moved here (its earlier address stopped) and used it on keys delivered after"
+            ),
+            Evidence::EcsTasks => format!(
+                "{origin}: the egress of the instance's ECS tasks (its ECS agent calls from its own address; the \
+                 tasks' SDKs name ECS's execution environment and fetch its keys through IMDSv2)"
             ),
             Evidence::UnnamedEndpoint => {
                 format!("{origin}: a VPC endpoint (the record does not name its owner account)")

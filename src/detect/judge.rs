@@ -231,7 +231,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
     // per origin, which made a key used from thousands of addresses quadratic).
     let own_evidence = |st: &KeyState, key_exec: bool, o: &OriginUse| -> Option<Evidence> {
         if !fleet {
-            return baseline.own.get(&o.origin).cloned();
+            return baseline.own.get(&o.origin).filter(|e| e.covers(o)).cloned();
         }
         if needs_exec && !o.has(flag::EXEC_ENV) && (key_exec || !exec_sessions.is_empty()) && !sidecars.only(o) {
             return None;

@@ -441,6 +441,9 @@ impl Detector {
         if is_ssm_channel(u.event_source) {
             o.flags |= flag::SSM_CHANNEL;
         }
+        if u.event_source == "ecs.amazonaws.com" {
+            o.flags |= flag::ECS_AGENT;
+        }
         if u.heartbeats > 0 && u.user_agent.contains("amazon-ssm-agent") {
             o.flags |= flag::SSM_HEARTBEAT;
         }

@@ -183,6 +183,8 @@ pub mod flag {
     pub const LINK_OPENED: u16 = 256;
     /// Some call from here was a signed `GetCallerIdentity` sent on by someone (a verifier), or not.
     pub const IDENTITY_CHECKED: u16 = 512;
+    /// ECS's control plane (`ecs.amazonaws.com`) was called from here: from an instance, its ECS agent.
+    pub const ECS_AGENT: u16 = 1024;
 }
 
 /// Use of one key from one origin.
