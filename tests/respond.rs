@@ -159,10 +159,36 @@ async fn make_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
     (url, arn)
 }
 
+/// The chain fixture's times (2026-11-20, 09:00 to 10:25) moved to end ten minutes ago, as a live
+/// trail's do: `respond` holds a key issued more than 13 hours before now (it and every session it
+/// chained into have expired), and a cutoff is never before the stolen session's issue.
+fn recent(t: &str) -> String {
+    static SHIFT: std::sync::LazyLock<chrono::Duration> = std::sync::LazyLock::new(|| {
+        let end = chrono::DateTime::parse_from_rfc3339("2026-11-20T10:35:00Z").unwrap().with_timezone(&chrono::Utc);
+        let d = chrono::Utc::now() - end;
+        chrono::Duration::minutes(d.num_minutes())
+    });
+    let at = chrono::DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&chrono::Utc) + *SHIFT;
+    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Every `2026-11-20THH:MM:SSZ` of `text` moved by [`recent`].
+fn recent_text(text: &str) -> String {
+    let (mut out, mut rest) = (String::new(), text);
+    while let Some(i) = rest.find("2026-11-20T") {
+        let t = &rest[i..i + 20];
+        out.push_str(&rest[..i]);
+        out.push_str(&recent(t));
+        rest = &rest[i + 20..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Variant `n` of the chain: its own keys and event ids, so several can share a trail.
 fn chain_n(role: &str, n: u32) -> Vec<Value> {
     let ids = IDS.lock().unwrap().get(role).cloned();
-    let mut text = std::fs::read_to_string(fixture(FIXTURE)).unwrap();
+    let mut text = recent_text(&std::fs::read_to_string(fixture(FIXTURE)).unwrap());
     // The ids moto gave the roles: revoke refuses a role whose id is not the one the logs name.
     if let Some((id, adm)) = ids {
         text = text.replace("AROAWEBAPPROLEID0001", &id).replace("AROAADMINROLEID00001", &adm);
@@ -196,9 +222,12 @@ fn chain_objects_n(role: &str, n: u32) -> Vec<(String, Vec<u8>)> {
             .collect()
     };
     vec![
-        (trail_key("20261120T0915Z", &format!("A{n}")), gz(&cut("", "2026-11-20T09:30"))),
-        (trail_key("20261120T0950Z", &format!("B{n}")), gz(&cut("2026-11-20T09:30", "2026-11-20T09:50"))),
-        (trail_key("20261120T1030Z", &format!("C{n}")), gz(&cut("2026-11-20T09:50", "9"))),
+        (trail_key("20261120T0915Z", &format!("A{n}")), gz(&cut("", &recent("2026-11-20T09:30:00Z")))),
+        (
+            trail_key("20261120T0950Z", &format!("B{n}")),
+            gz(&cut(&recent("2026-11-20T09:30:00Z"), &recent("2026-11-20T09:50:00Z"))),
+        ),
+        (trail_key("20261120T1030Z", &format!("C{n}")), gz(&cut(&recent("2026-11-20T09:50:00Z"), "9"))),
     ]
 }
 

@@ -355,7 +355,7 @@ async fn roles_chained_into_are_guarded_and_revoked_too() {
         role_arn: format!("arn:aws:iam::123456789012:role/{target}"),
         role_id: target_id.clone(),
         session_name: "pivot".into(),
-        event_time: Some("2026-11-23T10:01:00Z".into()),
+        event_time: Some((Utc::now() - Duration::minutes(9)).format("%Y-%m-%dT%H:%M:%SZ").to_string()),
     }];
     let text = format!("deny_roles = [\"arn:aws:iam::*:role/{target}\"]");
     let mut s = responder(Policy::parse(&text).unwrap(), true).await;

@@ -134,6 +134,18 @@ impl Responder {
             return Err(h);
         }
         let form = screen(&self.policy, &d.finding, &d.roles)?;
+        expired(&d.finding, d.at_ms)?;
+        let caller = self.act.caller().await;
+        if let Some(r) = d.roles.iter().find(|r| is_callers_role(&caller, r)) {
+            return Err((
+                "self".into(),
+                format!(
+                    "{} is the role this responder runs as ({caller}): denying it would leave the responder unable \
+                     to read, record or check anything until its credentials rotate; revoke it by hand",
+                    role_name(r)
+                ),
+            ));
+        }
         let ttl = Duration::from_secs(self.policy.tag_cache_seconds);
         for r in &d.roles {
             let name = role_name(r);
@@ -285,3 +297,53 @@ impl Responder {
         self.announce.notify(d);
     }
 }
+
+/// How long after its key was issued nothing it was or made can still work: a role session lives 12
+/// hours at most, and a session it chained into one hour more.
+pub const SESSIONS_LIVE_MS: i64 = 13 * 3_600_000;
+
+/// `expired`: the key was issued (or, without an issue time, first used) more than
+/// [`SESSIONS_LIVE_MS`] before now. An old object delivered late (a dead-letter queue redriven, a
+/// copy, a replayed notification) must not deny the sessions the workload holds today.
+fn expired(f: &Finding, now_ms: i64) -> Result<(), Hold> {
+    let at = |t: &Option<String>| t.as_deref().and_then(crate::time::parse_ms);
+    let Some(issued) = at(&f.session_issued_at).or_else(|| at(&f.first_seen)) else { return Ok(()) };
+    if now_ms - issued <= SESSIONS_LIVE_MS {
+        return Ok(());
+    }
+    Err((
+        "expired".into(),
+        format!(
+            "the key was issued by {}, {} hours ago: it and every session it chained into have expired, so a \
+             deny now would only reach the sessions its workload holds today",
+            crate::time::format_ms(issued),
+            (now_ms - issued) / 3_600_000
+        ),
+    ))
+}
+
+/// Whether `role_arn` is the role of `caller` (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`).
+fn is_callers_role(caller: &str, role_arn: &str) -> bool {
+    let Some(rest) = caller.strip_prefix("arn:") else { return false };
+    let parts: Vec<&str> = rest.splitn(5, ':').collect();
+    let (Some(account), Some(resource)) = (parts.get(3), parts.get(4)) else { return false };
+    let Some(name) = resource.strip_prefix("assumed-role/").and_then(|r| r.split('/').next()) else { return false };
+    role_arn.split(':').nth(4) == Some(account) && role_name(role_arn) == name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_responders_own_role_is_known_by_its_caller_arn() {
+        let caller = "arn:aws:sts::111122223333:assumed-role/responder-role/i-0e5e0e5e0e5e0e5e0";
+        assert!(is_callers_role(caller, "arn:aws:iam::111122223333:role/responder-role"));
+        assert!(is_callers_role(caller, "arn:aws:iam::111122223333:role/ops/responder-role"));
+        assert!(!is_callers_role(caller, "arn:aws:iam::444455556666:role/responder-role"));
+        assert!(!is_callers_role(caller, "arn:aws:iam::111122223333:role/responder-role-2"));
+        assert!(!is_callers_role("arn:aws:iam::111122223333:user/ops", "arn:aws:iam::111122223333:role/ops"));
+        assert!(!is_callers_role("unknown (no credentials)", "arn:aws:iam::111122223333:role/x"));
+    }
+}
+

@@ -202,6 +202,26 @@ pub fn request(
         CutoffChoice::NowPlus { .. } => newest_issue.map(|t| t + chrono::Duration::seconds(1)),
         _ => None,
     };
+    // A cutoff before the compromised session's issue does not deny it: this host's clock is behind
+    // the trail's (AWS's). Up to an hour behind, the cutoff moves to just after the issue; more is
+    // refused, as a trail claiming sessions from the future cannot be taken at its word.
+    let (cutoff, cutoff_reason) = match enough {
+        Some(e) if e > cutoff && e - now <= chrono::Duration::hours(1) => (
+            e,
+            format!(
+                "one second after the newest compromised session was issued ({}), as this host's clock is \
+                 behind the trail's: now plus the margin would not deny it",
+                e - chrono::Duration::seconds(1)
+            ),
+        ),
+        Some(e) if e > cutoff => anyhow::bail!(
+            "the newest compromised session was issued at {}, {} minutes after this host's clock: check the \
+             clock (or the trail) before revoking",
+            e - chrono::Duration::seconds(1),
+            (e - now).num_minutes()
+        ),
+        _ => (cutoff, cutoff_reason),
+    };
     Ok(Request { roles, access_keys: access_keys.to_vec(), cutoff, cutoff_reason, enough })
 }
 
@@ -241,8 +261,33 @@ mod tests {
         // without holding back the other findings of the same run.
         f.minted_sessions_truncated = true;
         let req = request(std::slice::from_ref(&f), None, &[], choice, now).unwrap();
+        assert_eq!(req.cutoff, (now + chrono::Duration::minutes(5)).with_nanosecond(0).unwrap());
         let reasons: Vec<&String> = req.roles.iter().flat_map(|r| &r.reasons).collect();
         assert!(reasons.iter().any(|r| r.starts_with("WARNING: ") && r.contains("more sessions")), "{reasons:?}");
         assert_eq!(req.roles.len(), 2, "the key's role and the chained one are still planned");
+    }
+
+    #[test]
+    fn the_cutoff_always_comes_after_the_stolen_sessions_issue() {
+        // The host's clock 20 minutes behind the trail's: now plus 5 minutes is before the session.
+        let now = Utc::now().with_nanosecond(0).unwrap();
+        let issued = now + chrono::Duration::minutes(20);
+        let f: crate::detect::Finding = serde_json::from_value(serde_json::json!({
+            "kind": "exfiltration.outside_aws", "severity": "high", "confidence": "high", "score": 1.0,
+            "access_key_id": "ASIAEXAMPLEKEY000001", "account_id": "111122223333",
+            "role_arn": "arn:aws:iam::111122223333:role/app", "role_id": "AROAEXAMPLEROLEID0001",
+            "session_name": "i-0a1b2c3d4e5f60718", "workload": "ec2", "source_ips": [], "source_classes": [],
+            "expected_origins": [], "first_seen": null, "last_seen": null, "event_count": 1,
+            "error_count": 0, "session_issued_at": crate::time::format_ms(issued.timestamp_millis()),
+            "delivery_event_id": null, "signals": [], "reasons": [], "event_ids": []
+        }))
+        .unwrap();
+        let choice = CutoffChoice::NowPlus { minutes: 5 };
+        let req = request(std::slice::from_ref(&f), None, &[], choice, now).unwrap();
+        assert_eq!(req.cutoff, issued + chrono::Duration::seconds(1));
+        assert!(req.cutoff_reason.contains("behind the trail's"), "{}", req.cutoff_reason);
+        // Hours ahead is no clock to trust.
+        let e = request(std::slice::from_ref(&f), None, &[], choice, now - chrono::Duration::hours(2)).unwrap_err();
+        assert!(e.to_string().contains("check the clock"), "{e}");
     }
 }

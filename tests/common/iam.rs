@@ -34,14 +34,17 @@ pub async fn policy(iam: &aws_sdk_iam::Client, role: &str, name: &str) -> Option
         .map(|o| percent_encoding::percent_decode_str(o.policy_document()).decode_utf8_lossy().into_owned())
 }
 
+/// A high-confidence theft of `role`'s session, issued 15 minutes ago and used since (`respond` holds
+/// a key issued more than 13 hours before now: it has expired).
 pub fn finding(role: &str, role_id: &str, session: &str) -> Value {
+    let ago = |m: i64| (chrono::Utc::now() - chrono::Duration::minutes(m)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
     json!({
         "kind": "exfiltration.outside_aws", "severity": "high", "confidence": "high", "score": 0.9,
         "access_key_id": "ASIAEXAMPLEKEY000001", "account_id": "123456789012",
         "role_arn": format!("arn:aws:iam::123456789012:role/{role}"), "role_id": role_id,
         "session_name": session, "workload": "ec2", "source_ips": ["45.33.32.156"], "source_classes": ["outside AWS"],
-        "expected_origins": ["3.225.16.109"], "first_seen": "2026-11-23T10:00:00Z", "last_seen": "2026-11-23T10:05:00Z",
-        "event_count": 3, "error_count": 0, "session_issued_at": "2026-11-23T09:55:00Z", "delivery_event_id": null,
+        "expected_origins": ["3.225.16.109"], "first_seen": ago(10), "last_seen": ago(5),
+        "event_count": 3, "error_count": 0, "session_issued_at": ago(15), "delivery_event_id": null,
         "signals": ["outside_aws"], "reasons": ["used from 45.33.32.156, outside AWS"], "event_ids": []
     })
 }

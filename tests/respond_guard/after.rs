@@ -196,3 +196,28 @@ async fn a_hold_repeated_within_the_hour_is_counted_not_announced_again() {
     let ds = s.responder.handle(std::slice::from_ref(&f), &mut ledger, t0 + Duration::minutes(64)).await;
     assert_eq!(held_by(&ds[0]), "chain_not_covered");
 }
+
+#[tokio::test]
+async fn a_theft_whose_key_has_long_expired_is_held_not_revoked_today() {
+    // An object delivered days late (a dead-letter queue redriven, a copy): its key and every session
+    // it chained into are gone; a deny now would only reach the instance's sessions of today.
+    let iam = iam().await;
+    let role = &uniq("th-rg-old");
+    let role_id = make_role(&iam, role).await;
+    let mut s = responder(Policy::default(), true).await;
+    let mut f = stolen(role, &role_id, "i-0old", "ASIARGOLD00000000001");
+    let days_ago = (Utc::now() - Duration::hours(70)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    f.session_issued_at = Some(days_ago.clone());
+    f.first_seen = Some(days_ago);
+    let d = &s.responder.handle(std::slice::from_ref(&f), &mut MemoryLedger::default(), Utc::now()).await[0];
+    match &d.verdict {
+        Verdict::Held { rule, why } => assert!(rule == "expired" && why.contains("70 hours ago"), "{why}"),
+        v => panic!("{v:?}"),
+    }
+    assert!(policy(&iam, role, "TrailhoundRevokeSessions").await.is_none(), "nothing changed");
+    // Twelve hours on, a session it chained into may still live: acted on.
+    let recent = (Utc::now() - Duration::hours(12)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    f.session_issued_at = Some(recent);
+    let d = &s.responder.handle(std::slice::from_ref(&f), &mut MemoryLedger::default(), Utc::now()).await[0];
+    assert_eq!(d.verdict, Verdict::Act, "{d:?}");
+}
