@@ -97,9 +97,12 @@ events AS (
         principal_type, principal_id, principal_arn, user_name, access_key_id, invoked_by,
         ec2_role_delivery, role_arn, role_id, session_name, issued_ms,
         -- A signature anyone it was handed to can redeem (src/detect/origin.rs, redemption): a
-        -- presigned S3 link for an object, a signed GetCallerIdentity (EKS's authenticator, Vault).
+        -- presigned S3 link for an object, an ECR token's pulls and pushes, a signed GetCallerIdentity
+        -- (EKS's authenticator, Vault).
         (auth_method = 'QueryString' AND event_name IN ('GetObject', 'HeadObject', 'PutObject', 'UploadPart',
                                                         'CreateMultipartUpload', 'CompleteMultipartUpload'))
+            OR (event_source = 'ecr.amazonaws.com' AND event_name IN ('BatchGetImage', 'GetDownloadUrlForLayer',
+                'BatchCheckLayerAvailability', 'InitiateLayerUpload', 'UploadLayerPart', 'CompleteLayerUpload', 'PutImage'))
             OR (event_source = 'sts.amazonaws.com' AND event_name = 'GetCallerIdentity') AS replayed,
         CASE WHEN minting THEN coalesce(resp_key, '') ELSE '' END AS minted_key,
         CASE WHEN minting THEN coalesce(req_role_arn, '') ELSE '' END AS minted_role_arn,
@@ -118,7 +121,9 @@ events AS (
     FROM numbered
     WHERE event_id = '' OR copy = 1
 )
-SELECT event_name, target_instance_id, target_public_ip, allocation_id, max(time_ms) AS last_ms
+-- An instance ends at its first termination (a retry, or a call on it once terminated, moves nothing).
+SELECT event_name, target_instance_id, target_public_ip, allocation_id,
+       CASE WHEN event_name = 'TerminateInstances' THEN min(time_ms) ELSE max(time_ms) END AS last_ms
 FROM events
 WHERE event_name IN ('AssociateAddress', 'AllocateAddress', 'TerminateInstances') AND error_code = ''
 GROUP BY event_name, target_instance_id, target_public_ip, allocation_id

@@ -97,9 +97,12 @@ events AS (
         principal_type, principal_id, principal_arn, user_name, access_key_id, invoked_by,
         ec2_role_delivery, role_arn, role_id, session_name, issued_ms,
         -- A signature anyone it was handed to can redeem (src/detect/origin.rs, redemption): a
-        -- presigned S3 link for an object, a signed GetCallerIdentity (EKS's authenticator, Vault).
+        -- presigned S3 link for an object, an ECR token's pulls and pushes, a signed GetCallerIdentity
+        -- (EKS's authenticator, Vault).
         (auth_method = 'QueryString' AND event_name IN ('GetObject', 'HeadObject', 'PutObject', 'UploadPart',
                                                         'CreateMultipartUpload', 'CompleteMultipartUpload'))
+            OR (event_source = 'ecr.amazonaws.com' AND event_name IN ('BatchGetImage', 'GetDownloadUrlForLayer',
+                'BatchCheckLayerAvailability', 'InitiateLayerUpload', 'UploadLayerPart', 'CompleteLayerUpload', 'PutImage'))
             OR (event_source = 'sts.amazonaws.com' AND event_name = 'GetCallerIdentity') AS replayed,
         CASE WHEN minting THEN coalesce(resp_key, '') ELSE '' END AS minted_key,
         CASE WHEN minting THEN coalesce(req_role_arn, '') ELSE '' END AS minted_role_arn,
@@ -138,6 +141,7 @@ SELECT
     count_if(replayed) AS replayed,
     min(time_ms) AS first_ms,
     max(time_ms) AS last_ms,
+    max(CASE WHEN NOT replayed THEN time_ms END) AS last_signed_ms,
     max(CASE WHEN nth = 1 AND event_id <> '' THEN event_id END) AS id1,
     max(CASE WHEN nth = 1 AND event_id <> '' THEN time_ms END) AS id1_ms,
     max(CASE WHEN nth = 2 AND event_id <> '' THEN event_id END) AS id2,

@@ -149,9 +149,11 @@ mod tests {
     // The scan and Athena must call the same calls redeemed links, or the two engines' findings part.
     #[test]
     fn the_sql_head_reads_links_as_the_detector_does() {
-        use crate::detect::origin::{LINK_CALLS, S3_SOURCES};
+        use crate::detect::origin::{ECR_SOURCE, ECR_TOKEN_CALLS, LINK_CALLS, S3_SOURCES};
         assert_eq!(sql_list("auth_method = 'QueryString' AND event_name IN ("), sorted(&LINK_CALLS));
         assert_eq!(sql_list("CASE WHEN eventsource IN ("), sorted(&S3_SOURCES));
+        let ecr = format!("(event_source = '{ECR_SOURCE}' AND event_name IN (");
+        assert_eq!(sql_list(&ecr), sorted(&ECR_TOKEN_CALLS));
         assert!(
             EVENTS_HEAD
                 .contains("(event_source = 'sts.amazonaws.com' AND event_name = 'GetCallerIdentity') AS replayed"),

@@ -86,6 +86,7 @@ fn use_fact(r: &Row<'_>) -> anyhow::Result<UseFact> {
         replayed: r.count("replayed")?,
         first_ms: r.int("first_ms")?,
         last_ms: r.int("last_ms")?,
+        last_signed_ms: r.int("last_signed_ms")?,
         event_ids,
     })
 }

@@ -221,7 +221,7 @@ impl Detector {
             let after_end = |o: &OriginUse| {
                 ended.is_some_and(|end| {
                     o.first_ms.is_some_and(|f| f > end)
-                        && o.last_ms.is_some_and(|l| l > end.saturating_add(super::TERMINATION_GRACE_MS))
+                        && o.last_signed_ms > end.saturating_add(super::TERMINATION_GRACE_MS)
                 })
             };
             for o in st.origins.iter().filter(|o| !redeemed(o) && !after_end(o)) {

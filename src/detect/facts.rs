@@ -9,7 +9,7 @@
 //! observing the events, in any order and in any split.
 
 use super::origin::{Redemption, redemption};
-use super::state::MAX_EVENT_IDS;
+use super::state::{MAX_EVENT_IDS, earlier, later};
 use crate::event::Event;
 use crate::hashing::KeyedMap;
 use crate::scan::EventSink;
@@ -112,6 +112,10 @@ pub struct UseFact {
     pub first_ms: Option<i64>,
     /// Last call (epoch ms).
     pub last_ms: Option<i64>,
+    /// Last call signed by whoever made it (not a redeemed signature), epoch ms. Facts stored before
+    /// it was kept have none: their `last_ms` stands in when any call was signed so.
+    #[serde(default)]
+    pub last_signed_ms: Option<i64>,
     /// The group's earliest events by (time, id), at most [`MAX_EVENT_IDS`].
     pub event_ids: Vec<EventRef>,
 }
@@ -162,7 +166,8 @@ pub struct AddressFact {
     pub target_public_ip: String,
     /// The allocation id.
     pub allocation_id: String,
-    /// Last such call (epoch ms), for expiry.
+    /// Last such call (epoch ms), for expiry; for `TerminateInstances`, the first: the instance
+    /// ended then.
     #[serde(default)]
     pub last_ms: Option<i64>,
 }
@@ -224,6 +229,7 @@ impl UseFact {
         self.replayed = self.replayed.saturating_add(o.replayed);
         self.first_ms = super::state::earlier(self.first_ms, o.first_ms);
         self.last_ms = super::state::later(self.last_ms, o.last_ms);
+        self.last_signed_ms = super::state::later(self.last_signed_ms, o.last_signed_ms);
         for r in &o.event_ids {
             keep_earliest(&mut self.event_ids, r);
         }
@@ -278,15 +284,20 @@ impl UseIndex {
 
 /// One item per value apart from its time, keeping the latest time: people repeat their address on
 /// every call, and Elastic IP calls repeat too.
-fn fold_timed<T: Eq + Hash + Clone>(items: Vec<T>, time: impl Fn(&mut T) -> &mut Option<i64>) -> Vec<T> {
+fn fold_timed<T: Eq + Hash + Clone>(
+    items: Vec<T>,
+    time: impl Fn(&mut T) -> &mut Option<i64>,
+    keep: impl Fn(&T, Option<i64>, Option<i64>) -> Option<i64>,
+) -> Vec<T> {
     let mut at: KeyedMap<T, usize> = KeyedMap::default();
     let mut out: Vec<T> = Vec::new();
     for mut item in items {
         let t = time(&mut item).take();
         match at.get(&item) {
             Some(&i) => {
-                let slot = time(&mut out[i]);
-                *slot = super::state::later(*slot, t);
+                let kept = *time(&mut out[i]);
+                let kept = keep(&out[i], kept, t);
+                *time(&mut out[i]) = kept;
             }
             None => {
                 at.insert(item.clone(), out.len());
@@ -373,7 +384,7 @@ impl Facts {
         d.dedup();
         out.deliveries = d;
 
-        out.humans = fold_timed(self.humans, |x| &mut x.last_ms);
+        out.humans = fold_timed(self.humans, |x| &mut x.last_ms, |_, a, b| later(a, b));
         out.humans.sort_by(|a, b| {
             (&a.source_ip, &a.principal_arn, &a.user_name, a.checks_only).cmp(&(
                 &b.source_ip,
@@ -383,7 +394,13 @@ impl Facts {
             ))
         });
 
-        out.addresses = fold_timed(self.addresses, |x| &mut x.last_ms);
+        // An instance ends at its first termination: a later one (a retry, or a thief's call on the
+        // terminated instance) must not move its end.
+        out.addresses = fold_timed(
+            self.addresses,
+            |x| &mut x.last_ms,
+            |a, x, y| if a.event_name == "TerminateInstances" { earlier(x, y) } else { later(x, y) },
+        );
         out.addresses.sort_by(|a, b| {
             (&a.event_name, &a.target_instance_id, &a.allocation_id, &a.target_public_ip).cmp(&(
                 &b.event_name,
@@ -501,6 +518,7 @@ impl FactSink {
             replayed: redeemed as u64,
             first_ms: ev.time_ms(),
             last_ms: ev.time_ms(),
+            last_signed_ms: if redeemed { None } else { ev.time_ms() },
             event_ids: vec![EventRef { time_ms: ev.time_ms(), event_id: ev.event_id().to_owned() }],
             ..UseFact::default()
         };

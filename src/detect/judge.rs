@@ -36,11 +36,21 @@ fn role_of(st: &KeyState) -> Sym {
 /// User agents naming an execution environment come last: a thief can write them, so they only make
 /// a key judged, never trusted.
 fn workload_of(st: &KeyState, d: &Detector) -> Workload {
+    workload_at(st, d, 0)
+}
+
+/// [`workload_of`], `depth` mints down a chain of roles: a key a workload's key minted (a Lambda
+/// assuming a scoped role, an instance a role of another account) is judged by its name as before,
+/// one a person or a program of their own minted is theirs.
+fn workload_at(st: &KeyState, d: &Detector, depth: u32) -> Workload {
     if let Some(del) = &st.delivery {
         return del.workload;
     }
     if st.minted_by_principal {
-        return Workload::Other;
+        let by = st.minter.checked_sub(1).map(|slot| d.keys.at(slot));
+        if depth >= 4 || by.is_none_or(|m| workload_at(m, d, depth + 1) == Workload::Other) {
+            return Workload::Other;
+        }
     }
     if let Some(&w) = d.delivered_sessions.get(&(st.account, role_of(st), st.session)) {
         return w;
@@ -299,11 +309,10 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
             }
             used_from_own |= own;
             // Signed here once the instance was gone (links it handed out are opened for as long as
-            // the key lives, so an origin that opened one is left to the other rules).
+            // the key lives: only calls signed by whoever made them count).
             let late = key_end.and_then(|end| {
-                let last = o.last_ms?;
-                (last > end.saturating_add(super::TERMINATION_GRACE_MS) && !o.has(flag::LINK_OPENED))
-                    .then_some((end, last))
+                let last = o.last_signed_ms;
+                (last > end.saturating_add(super::TERMINATION_GRACE_MS)).then_some((end, last))
             });
             let beside = if own { None } else { super::baseline::beside_on_key(d, st, key_owns, o, &baseline) };
             let new_client = others.any_clients() && o.clients().all(|c| !others.has_client(c));
@@ -391,7 +400,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
                 });
             }
             if let Some((end, last)) = late {
-                j.signals.push(super::judge_finding::after_termination(d, g.session, end, last));
+                j.signals.push(super::judge_finding::after_termination(d, g.session, end, last, own));
             }
             if j.signals.iter().any(|s| s.decisive) {
                 if let Some(keys) = beside.filter(|_| late.is_none()) {

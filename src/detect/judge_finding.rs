@@ -137,20 +137,27 @@ pub(super) fn judged_redeemed<'o>(mut j: Judged<'o>, clients: &str) -> Judged<'o
 /// The signal of a key used after its instance was terminated.
 pub(super) const AFTER_TERMINATION: &str = "used_after_termination";
 
-/// A key signing from here after its instance was terminated: nothing on the instance signs by then,
-/// so whoever signs holds a copy of the key. AWS's own records say both things, so it is enough alone.
-pub(super) fn after_termination(d: &Detector, instance: Sym, ended_ms: i64, last_ms: i64) -> Signal {
+/// A key signing from here after its instance was terminated. Once its shutdown is over nothing on
+/// the instance signs, so whoever signs holds a copy of the key: enough alone, from any address but
+/// the instance's own. From its own address it may still be the instance, as a shutdown script can
+/// hold it in `shutting-down` for longer (EC2 forces it only after hours): medium, for a person.
+pub(super) fn after_termination(d: &Detector, instance: Sym, ended_ms: i64, last_ms: i64, own: bool) -> Signal {
     let minutes = (last_ms - ended_ms) / 60_000;
     Signal {
         code: AFTER_TERMINATION,
         reason: format!(
-            "used until {} from here, {} after its instance {} was terminated ({})",
+            "used until {} from here, {} after its instance {} was terminated ({}){}",
             format_ms(last_ms),
             if minutes >= 120 { format!("{} hours", minutes / 60) } else { format!("{minutes} minutes") },
             d.syms.name(instance),
-            format_ms(ended_ms)
+            format_ms(ended_ms),
+            if own {
+                ", from the instance's own origin (a long shutdown script, or another host behind it)"
+            } else {
+                ""
+            }
         ),
-        weight: 0.75,
+        weight: if own { 0.6 } else { 0.75 },
         decisive: true,
     }
 }

@@ -199,9 +199,10 @@ pub(crate) const UA_CACHE_BYTES: usize = 32 << 20;
 pub(crate) const MAX_ASSOCIATED: usize = 1024;
 
 /// How long after a `TerminateInstances` its instance's keys may still be seen signing. The OS
-/// shuts down first (EC2 forces it after a few minutes), and a signature made before may be sent on
-/// within its 15 minutes of validity (an identity check); later, nothing on the instance signs.
-/// Presigned links live as long as the key and are never counted.
+/// shuts down first (minutes, unless a shutdown script holds it: then only its own address is
+/// spared a high finding), and a signature made before may be sent on within its 15 minutes of
+/// validity (an identity check); later, nothing on the instance signs. Presigned links and ECR
+/// tokens live as long as the key and are never counted.
 pub(crate) const TERMINATION_GRACE_MS: i64 = 30 * 60_000;
 /// Origins of one key searched in turn; past that many they are indexed ([`Detector::many_origins`]).
 pub(crate) const ORIGINS_SCANNED: usize = 16;

@@ -5,7 +5,7 @@
 
 use super::facts::Facts;
 use super::origin::{self, Redemption, client_family, is_service_call, is_ssm_channel, parse_addr};
-use super::state::{self, Delivery, EvId, KeyId, MAX_MINTED, Origin, OriginUse, Workload, flag};
+use super::state::{self, Delivery, EvId, Interner, KeyId, KeyState, MAX_MINTED, Origin, OriginUse, Workload, flag};
 use super::{Detector, MAX_UNPARSABLE_NAMES, MintedSession, ORIGINS_SCANNED, UA_CACHE_BYTES, UA_CACHE_ENTRIES};
 use crate::event::Event;
 
@@ -85,9 +85,32 @@ impl<'a> DeliveryView<'a> {
 /// accounts (an S3 data event to the bucket's owner too): taking the first copy read made the key's
 /// group, and so its findings, depend on the order of the input.
 fn role_account<'a>(role_arn: &'a str, record_account: &'a str) -> &'a str {
-    match role_arn.split(':').nth(4) {
-        Some(a) if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) => a,
-        _ => record_account,
+    arn_account(role_arn).unwrap_or(record_account)
+}
+
+/// The account of an ARN, when it names one.
+fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Sets what a record says of a key's role where nothing was known. The role's ARN, once known,
+/// names the account even where a copy without it (a record whose session issuer was left out) came
+/// first: otherwise the key's group would depend on the order of the input.
+fn learn_role(st: &mut KeyState, syms: &mut Interner, role_arn: &str, role_id: &str, session: &str, account: &str) {
+    if st.role_arn == 0 && !role_arn.is_empty() {
+        st.role_arn = syms.intern(role_arn);
+        if let Some(a) = arn_account(role_arn) {
+            st.account = syms.intern(a);
+        }
+    }
+    if st.account == 0 {
+        st.account = syms.intern(account);
+    }
+    if st.role_id == 0 {
+        st.role_id = syms.intern(role_id);
+    }
+    if st.session == 0 {
+        st.session = syms.intern(session);
     }
 }
 
@@ -138,6 +161,8 @@ pub(super) struct UseView<'a> {
     pub replayed: u64,
     pub first_ms: Option<i64>,
     pub last_ms: Option<i64>,
+    /// The last call signed by whoever made it (not redeemed).
+    pub last_signed_ms: Option<i64>,
     /// [`Event::use_hash`] for the one-event shortcut; 0 for groups.
     pub hash: u64,
 }
@@ -208,18 +233,7 @@ impl Detector {
         if earlier {
             st.delivery = Some(Delivery { workload, region, time_ms: d.time_ms, event_id });
         }
-        if st.session == 0 {
-            st.session = session;
-        }
-        if st.role_arn == 0 {
-            st.role_arn = role_arn;
-        }
-        if st.role_id == 0 {
-            st.role_id = role_id;
-        }
-        if st.account == 0 {
-            st.account = account;
-        }
+        learn_role(st, &mut self.syms, d.role_arn, d.role_id, d.session, d.account_id);
     }
 
     /// A successful call that places an instance (`AssociateAddress`, `AllocateAddress`) or ends it
@@ -229,6 +243,11 @@ impl Detector {
     /// function must not make it judged, nor revoked, as that workload's.
     fn observe_principal_mint(&mut self, d: &DeliveryView<'_>) {
         if d.failed || d.minted_key.is_empty() || !matches!(d.event_name, "AssumeRole" | "AssumeRoleWithWebIdentity") {
+            return;
+        }
+        // A service assuming a role for a workload trailhound does not judge as such (SSM's Default
+        // Host Management names the session after the instance, as EC2 does).
+        if is_service_call(d.source_ip, d.invoked_by) {
             return;
         }
         let id = KeyId::new(d.minted_key, &mut self.syms);
@@ -249,8 +268,10 @@ impl Detector {
                 let Some(t) = time_ms else { return };
                 for id in instance.split(' ').filter(|id| !id.is_empty()) {
                     let id = self.syms.intern(id);
+                    // The first: the instance ended then, and a later call on it (a retry, or a
+                    // thief's) must not move its end.
                     let at = self.terminated.entry(id).or_insert(t);
-                    *at = (*at).max(t);
+                    *at = (*at).min(t);
                 }
             }
             "AssociateAddress" if !instance.is_empty() => {
@@ -299,7 +320,12 @@ impl Detector {
 
     pub(super) fn observe_minted(&mut self, key: &str, m: MintedSession) {
         let id = KeyId::new(key, &mut self.syms);
-        let minted = self.keys.entry(id).minted.get_or_insert_with(Default::default);
+        let minter = self.keys.slot(id);
+        if !m.access_key_id.is_empty() {
+            let chained = KeyId::new(&m.access_key_id, &mut self.syms);
+            self.keys.entry(chained).minter = minter + 1;
+        }
+        let minted = self.keys.at_mut(minter).minted.get_or_insert_with(Default::default);
         if !minted.kept.contains(&m) {
             // The earliest sessions are kept, ordered by the whole session (on a forged trail two may
             // share a time and a key): those are the ones a revocation must reach first. Whatever the
@@ -369,18 +395,7 @@ impl Detector {
         let syms = &mut self.syms;
         let st = self.keys.at_mut(slot);
         st.events = st.events.saturating_add(sat32(u.count));
-        if st.account == 0 {
-            st.account = syms.intern(role_account(u.role_arn, u.account));
-        }
-        if st.role_arn == 0 {
-            st.role_arn = syms.intern(u.role_arn);
-        }
-        if st.role_id == 0 {
-            st.role_id = syms.intern(u.role_id);
-        }
-        if st.session == 0 {
-            st.session = syms.intern(u.session);
-        }
+        learn_role(st, syms, u.role_arn, u.role_id, u.session, u.account);
         st.issued_ms = state::earlier(st.issued_ms, u.issued_ms);
         st.ec2_field |= !u.ec2_role_delivery.is_empty();
         let Some((mut idx, family, env, origin)) = resolved else {
@@ -450,10 +465,13 @@ impl Detector {
         if u.count > u.replayed {
             o.flags |= flag::SIGNED_HERE;
         }
+        if let Some(t) = u.last_signed_ms {
+            o.last_signed_ms = o.last_signed_ms.max(t);
+        }
         // A group of calls shares its event source: S3's redeemed calls are presigned links, STS's
         // identity proofs.
         if u.replayed > 0 {
-            o.flags |= if origin::is_s3_source(u.event_source) { flag::LINK_OPENED } else { flag::IDENTITY_CHECKED };
+            o.flags |= if origin::is_link_source(u.event_source) { flag::LINK_OPENED } else { flag::IDENTITY_CHECKED };
         }
         o.flags |= if lambda_env || ecs_env { flag::EXEC_ENV } else { flag::NO_EXEC_ENV };
         for (t, ev_id, uuid) in ids {
@@ -539,6 +557,7 @@ impl Detector {
             replayed: redeemed.is_some() as u64,
             first_ms: ev.time_ms(),
             last_ms: ev.time_ms(),
+            last_signed_ms: if redeemed.is_some() { None } else { ev.time_ms() },
             hash: ev.use_hash(),
         };
         self.observe_use(&view, known, std::iter::once((ev.time_ms(), ev.event_id(), ev.lower_uuid())));
@@ -627,6 +646,7 @@ impl Detector {
                 replayed: u.replayed,
                 first_ms: u.first_ms,
                 last_ms: u.last_ms,
+                last_signed_ms: u.last_signed_ms.or(u.last_ms.filter(|_| u.count > u.replayed)),
                 hash: 0,
             };
             self.observe_use(&view, None, u.event_ids.iter().map(|r| (r.time_ms, r.event_id.as_str(), None)));

@@ -108,6 +108,9 @@ pub fn redemption(event_source: &str, event_name: &str, auth_method: &str) -> Op
     if is_s3_source(event_source) {
         return (auth_method == "QueryString" && is_link_call(event_name)).then_some(Redemption::Link);
     }
+    if event_source == ECR_SOURCE {
+        return ECR_TOKEN_CALLS.contains(&event_name).then_some(Redemption::Link);
+    }
     is_identity_check(event_source, event_name).then_some(Redemption::IdentityCheck)
 }
 
@@ -123,6 +126,29 @@ fn is_link_call(event_name: &str) -> bool {
 /// S3's event sources that record `AuthenticationMethod` (general purpose and directory buckets,
 /// Object Lambda access points); `queries/_events.sql` reads it from the same.
 pub const S3_SOURCES: [&str; 3] = ["s3.amazonaws.com", "s3express.amazonaws.com", "s3-object-lambda.amazonaws.com"];
+
+/// ECR's event source.
+pub const ECR_SOURCE: &str = "ecr.amazonaws.com";
+
+/// The registry calls a Docker client makes with an ECR authorization token: the token is the key's
+/// signature for 12 hours, handed to every node that pulls (a cluster's pull secret), and ECR records
+/// each pull under the key that asked for it, from the puller's address. Like a presigned link, it
+/// shows where the token went; the `GetAuthorizationToken` that made it is judged like any call.
+pub const ECR_TOKEN_CALLS: [&str; 7] = [
+    "BatchGetImage",
+    "GetDownloadUrlForLayer",
+    "BatchCheckLayerAvailability",
+    "InitiateLayerUpload",
+    "UploadLayerPart",
+    "CompleteLayerUpload",
+    "PutImage",
+];
+
+/// Calls from `event_source` that are redeemed (see [`redemption`]) are links handed out (S3's
+/// presigned URLs, ECR's tokens), not identity checks.
+pub fn is_link_source(event_source: &str) -> bool {
+    is_s3_source(event_source) || event_source == ECR_SOURCE
+}
 
 /// Whether an event source is one of [`S3_SOURCES`].
 pub fn is_s3_source(event_source: &str) -> bool {

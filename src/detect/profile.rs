@@ -237,15 +237,21 @@ impl<'d> KeyWide<'d> {
 /// program on most of a role's keys, from its first. A log router (FireLens' Fluent Bit signs as
 /// `aws-fluent-bit-plugin`), a metrics agent or a service mesh runs in every task with the task's
 /// role, and names no `AWS_EXECUTION_ENV`: where it calls from (a NAT, an endpoint) is the fleet's own
-/// path like the program's, judged by its class. A thief's client on a few keys is none.
+/// path like the program's, judged by its class, where the sidecar calls from on two keys or more (a
+/// NAT, an endpoint). A thief's client on a few keys is none, nor is a thief's host signing as the
+/// sidecar with one key.
 #[derive(Default)]
-pub(super) struct Sidecars(FxHashSet<Sym>);
+pub(super) struct Sidecars {
+    families: FxHashSet<Sym>,
+    /// Origins where only sidecars called, with the number of keys they did so on.
+    paths: OriginMap<Origin, u32>,
+}
 
 impl Sidecars {
     /// Over a group's keys, in issue order.
-    pub fn of<'a>(keys: impl Iterator<Item = &'a KeyState>) -> Sidecars {
+    pub fn of<'a>(keys: impl Iterator<Item = &'a KeyState> + Clone) -> Sidecars {
         let (mut seen, mut n): (FxHashMap<Sym, (u32, bool)>, u32) = (FxHashMap::default(), 0);
-        for (rank, st) in keys.enumerate() {
+        for (rank, st) in keys.clone().enumerate() {
             n += 1;
             let mut on_key = ClientSet::default();
             for o in st.origins.iter().filter(|o| !o.has(flag::EXEC_ENV)) {
@@ -259,11 +265,26 @@ impl Sidecars {
                 seen.entry(c).or_insert((0, rank == 0)).0 += 1;
             }
         }
-        Sidecars(seen.into_iter().filter(|&(_, (k, first))| first && k >= 2 && k * 2 >= n).map(|(c, _)| c).collect())
+        let families: FxHashSet<Sym> =
+            seen.into_iter().filter(|&(_, (k, first))| first && k >= 2 && k * 2 >= n).map(|(c, _)| c).collect();
+        let mut paths: OriginMap<Origin, u32> = OriginMap::default();
+        if !families.is_empty() {
+            for st in keys {
+                for o in st.origins.iter().filter(|o| !o.has(flag::EXEC_ENV) && only_of(&families, o)) {
+                    *paths.entry(o.origin).or_default() += 1;
+                }
+            }
+        }
+        Sidecars { families, paths }
     }
 
-    /// Every client of the origin is a sidecar.
+    /// Every client of the origin is a sidecar, and sidecars called from there on two keys or more.
     pub fn only(&self, o: &OriginUse) -> bool {
-        !self.0.is_empty() && o.clients().next().is_some() && o.clients().all(|c| self.0.contains(&c))
+        only_of(&self.families, o) && self.paths.get(&o.origin).is_some_and(|&k| k >= 2)
     }
+}
+
+/// Every client of the origin is one of `families`.
+fn only_of(families: &FxHashSet<Sym>, o: &OriginUse) -> bool {
+    o.clients().next().is_some() && o.clients().all(|c| families.contains(&c))
 }

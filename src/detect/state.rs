@@ -206,6 +206,9 @@ pub struct OriginUse {
     pub clients: [Sym; MAX_CLIENTS],
     /// [`flag`] bits.
     pub flags: u16,
+    /// The last call from here signed by whoever made it, not a signature others redeemed (epoch ms;
+    /// `i64::MIN` when none).
+    pub last_signed_ms: i64,
     /// Regions of regional calls from here (interned, 0 = empty slot): the workload's region stands
     /// in for them only when no delivery record names it.
     pub call_regions: [Sym; 2],
@@ -233,8 +236,12 @@ pub struct KeyState {
     /// `ec2RoleDelivery` was present: AWS says these are instance credentials.
     pub ec2_field: bool,
     /// The trail holds the `AssumeRole` that minted the key, made by a principal rather than a
-    /// service: the key is that principal's session, whatever name it chose for it.
+    /// service: the key is that principal's session, whatever name it chose for it, unless that
+    /// principal is itself a workload's key ([`KeyState::minter`]).
     pub minted_by_principal: bool,
+    /// The temporary key that minted this one (role chaining), as its slot in the key table plus one;
+    /// 0 when none is known.
+    pub minter: u32,
     /// The Lambda or ECS execution environment was named in a user agent (caller-controlled: it only
     /// makes a key judged, never trusted).
     pub lambda_env: bool,
@@ -448,6 +455,7 @@ impl OriginUse {
             writes: 0,
             clients: [0; MAX_CLIENTS],
             flags: 0,
+            last_signed_ms: i64::MIN,
             call_regions: [0; 2],
             event_ids: [None; MAX_EVENT_IDS],
             event_times: [i64::MAX; MAX_EVENT_IDS],

@@ -70,5 +70,7 @@ fn keys_that_share_their_hash_bits_stay_apart() {
 fn state_stays_small() {
     // Memory per key is the figure benches/judge reports; these are its parts.
     assert!(std::mem::size_of::<KeyState>() <= 176, "{}", std::mem::size_of::<KeyState>());
-    assert!(std::mem::size_of::<OriginUse>() <= 176, "{}", std::mem::size_of::<OriginUse>());
+    // 184: the last call signed here (not a redeemed signature), which a key used after its instance
+    // was terminated is judged by.
+    assert!(std::mem::size_of::<OriginUse>() <= 184, "{}", std::mem::size_of::<OriginUse>());
 }

@@ -3,7 +3,6 @@
 //! VPN also leaves through, say) is the fleet's own path.
 
 use super::tests::*;
-use super::*;
 
 const NAT: &str = EC2_USE1_B;
 const APP: &str = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.10 lang/python#3.11 exec-env/AWS_ECS_FARGATE";

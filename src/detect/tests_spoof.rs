@@ -70,3 +70,36 @@ fn a_new_user_agent_on_every_call_does_not_grow_the_facts() {
     let d = run_both_ways(&tr);
     assert_eq!(flagged(&d), [keys[1].as_str()]);
 }
+
+#[test]
+fn a_role_a_workloads_key_chains_into_is_still_judged_by_its_name() {
+    // The instance assumes a reporting role every hour under its own id (its key signs the
+    // AssumeRole): a thief with one of those keys is the instance's theft, as before.
+    let mut tr = Trail::default();
+    let keys = instance(&mut tr, INST, 0, 3, EC2_USE1);
+    let mut chained = Vec::new();
+    for (h, k) in keys.iter().enumerate() {
+        let c = key(80 + h);
+        let m = h as i64 * 60 + 5;
+        tr.call(k, "app-role", INST, EC2_USE1, BOTO, "sts.amazonaws.com", "AssumeRole", m);
+        let r = tr.last();
+        r["requestParameters"] = json!({"roleArn": Trail::role_arn("report-role"), "roleSessionName": INST});
+        r["responseElements"] = json!({"credentials": {"accessKeyId": c, "expiration": "x"},
+            "assumedRoleUser": {"assumedRoleId": format!("AROAREPORTROLE000001:{INST}"),
+                "arn": format!("arn:aws:sts::{ACCT}:assumed-role/report-role/{INST}")}});
+        tr.call(&c, "report-role", INST, EC2_USE1, BOTO, "athena.amazonaws.com", "StartQueryExecution", m + 1);
+        chained_call(&mut tr);
+        chained.push(c);
+    }
+    tr.call(&chained[2], "report-role", INST, OUTSIDE, THIEF_CLI, "s3.amazonaws.com", "ListBuckets", 170);
+    chained_call(&mut tr);
+    let d = run_both_ways(&tr);
+    assert_eq!(flagged(&d), [chained[2].as_str()], "{:#?}", d.findings);
+}
+
+/// A chained session's call carries no `ec2RoleDelivery`: only the instance's own credentials do.
+fn chained_call(tr: &mut Trail) {
+    if let Some(ctx) = tr.last()["userIdentity"]["sessionContext"].as_object_mut() {
+        ctx.remove("ec2RoleDelivery");
+    }
+}

@@ -62,6 +62,9 @@ fn a_key_used_from_a_host_of_the_region_after_its_instance_was_scaled_in_is_high
         let source = if i == 0 { "sts.amazonaws.com" } else { "s3.amazonaws.com" };
         tr.call(&last, "app-role", INST, EC2_USE1_B, THIEF_CLI, source, name, 321 + i as i64 * 15);
     }
+    // A link he signs and opens himself does not make his address a link's recipient.
+    tr.call(&last, "app-role", INST, EC2_USE1_B, "curl/8.5.0", "s3.amazonaws.com", "GetObject", 380);
+    tr.last()["additionalEventData"] = json!({"AuthenticationMethod": "QueryString"});
     let d = run_both_ways(&tr);
     assert_eq!(flagged(&d), [last.as_str()], "{:#?}", d.findings);
     let f = &d.findings[0];
@@ -91,9 +94,9 @@ fn the_instance_shutting_down_and_links_it_handed_out_are_not_theft() {
 }
 
 #[test]
-fn a_thief_behind_the_instances_own_nat_after_its_termination_is_high() {
+fn a_thief_behind_the_instances_own_nat_after_its_termination_is_medium() {
     // Lateral movement: another host of the VPC, behind the same NAT, signs with the dead instance's
-    // key with the instance's own SDK. Only the time tells.
+    // key with the instance's own SDK. Only the time tells, and a person decides.
     let mut tr = Trail::default();
     let keys = instance(&mut tr, INST, 0, 4, EC2_USE1);
     terminate(&mut tr, &[INST, "i-0c1600000000000c2", "i-0c1600000000000c3"], 215);
@@ -101,7 +104,8 @@ fn a_thief_behind_the_instances_own_nat_after_its_termination_is_high() {
     let d = run_both_ways(&tr);
     assert_eq!(flagged(&d), [keys[3].as_str()], "{:#?}", d.findings);
     let f = &d.findings[0];
-    assert_eq!((f.confidence.as_str(), f.kind.as_str()), ("high", "exfiltration.same_origin"), "{f:#?}");
+    // Medium: from the instance's own origin it may also be a shutdown script taking long.
+    assert_eq!((f.confidence.as_str(), f.kind.as_str()), ("medium", "exfiltration.same_origin"), "{f:#?}");
     assert_eq!(f.severity, "medium", "{f:#?}");
     assert_eq!(signals(&d, &keys[3]), ["used_after_termination"]);
 }
@@ -132,4 +136,19 @@ fn only_a_successful_termination_of_the_keys_own_instance_by_awss_word_counts() 
         assert!(d.findings.iter().all(|f| !f.signals.iter().any(|s| s == "used_after_termination")), "{:#?}", d);
         assert!(d.findings.is_empty(), "{:#?}", d.findings);
     }
+}
+
+#[test]
+fn the_first_termination_ends_the_instance() {
+    // Terraform retries the destroy three hours on (the terminated instance's call succeeds again):
+    // the thief's hour in between is still after the instance's end.
+    let mut tr = Trail::default();
+    let last = scaled_in(&mut tr);
+    tr.call(&last, "app-role", INST, EC2_USE1_B, THIEF_CLI, "s3.amazonaws.com", "ListBuckets", 340);
+    tr.call(&last, "app-role", INST, EC2_USE1_B, THIEF_CLI, "s3.amazonaws.com", "GetObject", 400);
+    terminate(&mut tr, &[INST], 500);
+    let d = run_both_ways(&tr);
+    assert_eq!(flagged(&d), [last.as_str()], "{:#?}", d.findings);
+    assert_eq!(signals(&d, &last).iter().filter(|s| *s == "used_after_termination").count(), 1, "{d:#?}");
+    assert!(d.findings[0].reasons.iter().any(|r| r.contains(&t(304)[..16])), "{:#?}", d.findings);
 }

@@ -346,4 +346,3 @@ mod tests {
         assert!(!is_callers_role("unknown (no credentials)", "arn:aws:iam::111122223333:role/x"));
     }
 }
-
