@@ -394,8 +394,7 @@ impl Facts {
             ))
         });
 
-        // An instance ends at its first termination: a later one (a retry, or a thief's call on the
-        // terminated instance) must not move its end.
+        // An instance ends at its first termination (a retry, a thief's call on it, moves nothing).
         out.addresses = fold_timed(
             self.addresses,
             |x| &mut x.last_ms,
@@ -535,7 +534,7 @@ impl EventSink for FactSink {
         }
         let minting = !ev.minted_key().is_empty() && ev.error_code().is_empty();
         // As the detector reads it: a service's delivery record is nothing else.
-        let delivery = super::observe::DeliveryView::of(ev).workload();
+        let delivery = super::delivery::DeliveryView::of(ev).workload();
         if minting && matches!(ev.event_name(), "AssumeRole" | "AssumeRoleWithWebIdentity") {
             self.facts.deliveries.push(DeliveryFact {
                 event_name: ev.event_name().into(),

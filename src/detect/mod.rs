@@ -8,6 +8,7 @@
 
 pub mod baseline;
 pub mod config;
+mod delivery;
 mod evid;
 pub mod facts;
 pub mod ipranges;
