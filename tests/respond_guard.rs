@@ -483,6 +483,7 @@ fn bad_values_are_errors_naming_the_key_and_the_line() {
         ("max_per_hour = 2\nmax_per_role_per_hour = 3", "`max_per_role_per_hour` (line 2)"),
         ("margin_minutes = -1", "`margin_minutes` (line 1)"),
         ("protect_tag = \"\"", "`protect_tag` (line 1)"),
+        ("\nretry_seconds = 7200", "`retry_seconds` (line 2)"),
         ("role_wide = \"sometimes\"", "line 1"),
         ("[notify]\nwebhook = \"ftp://example.com/x\"", "`notify.webhook` (line 2)"),
         ("[notify]\nsns_topic = \"arn:aws:sqs:us-east-1:123456789012:q\"", "`notify.sns_topic` (line 2)"),

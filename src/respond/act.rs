@@ -160,7 +160,7 @@ impl Responder {
                 // Unknown protection counts as protected: a guardrail that cannot be checked holds.
                 Err(e) => {
                     return Err((
-                        "protect_tag".into(),
+                        "protect_tag_unread".into(),
                         format!("cannot read the tags of role {name} ({e}): held, as it may be protected"),
                     ));
                 }
@@ -199,6 +199,27 @@ impl Responder {
     }
 
     async fn one(&mut self, f: &Finding, ledger: &mut dyn Ledger, now: DateTime<Utc>) -> Option<Decision> {
+        let key = &f.access_key_id;
+        // An unsettled finding comes back at every batch; it is decided again once its wait is over.
+        if self.retry_at.get(key).is_some_and(|&t| now.timestamp_millis() < t) {
+            self.unsettled.push(key.clone());
+            return None;
+        }
+        let d = self.decide(f, ledger, now).await;
+        match &d {
+            Some(d) if d.unsettled() => {
+                let wait = i64::try_from(self.policy.retry_seconds).unwrap_or(3600).saturating_mul(1000);
+                self.retry_at.insert(key.clone(), d.at_ms.saturating_add(wait));
+                self.unsettled.push(key.clone());
+            }
+            _ => {
+                self.retry_at.remove(key);
+            }
+        }
+        d
+    }
+
+    async fn decide(&mut self, f: &Finding, ledger: &mut dyn Ledger, now: DateTime<Utc>) -> Option<Decision> {
         let mut d = Decision::new(f, now);
         let form = match self.guard(&d, ledger).await {
             Ok(form) => form,

@@ -114,6 +114,17 @@ pub struct Acted {
 }
 
 impl Decision {
+    /// Whether the decision leaves its finding to be decided again later, changed or not: a change
+    /// that failed (nothing was made), or a hold that may lift ([`TRANSIENT_HOLDS`]). Its finding
+    /// would otherwise wait for the thief's next call, while the stolen session stays valid.
+    pub fn unsettled(&self) -> bool {
+        match &self.verdict {
+            Verdict::Act => self.outcome == Some(Outcome::Failed),
+            Verdict::DryRun => false,
+            Verdict::Held { rule, .. } => TRANSIENT_HOLDS.contains(&rule.as_str()),
+        }
+    }
+
     /// The ledger's summary of an `act` or `dry-run` decision; `None` for a held one.
     pub fn summary(&self) -> Option<Acted> {
         let dry_run = match self.verdict {
@@ -223,7 +234,14 @@ pub struct Responder {
     /// Key-already-acted-on holds not announced again (the same rule and reason within
     /// [`REPEAT_HOLD_MS`]).
     pub(super) holds_repeated: u64,
+    /// Per key whose last decision was [`Decision::unsettled`], when it may be decided again (ms).
+    pub(super) retry_at: std::collections::HashMap<String, i64>,
+    /// Keys of the findings handled since [`Responder::take_unsettled`] that are still to settle.
+    pub(super) unsettled: Vec<String>,
 }
+
+/// Hold rules that may lift by themselves: a limit's hour passes, tags unreadable now may be read.
+pub const TRANSIENT_HOLDS: [&str; 3] = ["max_per_hour", "max_per_role_per_hour", "protect_tag_unread"];
 
 /// The rule of a hold on a key already acted on ([`already`]).
 pub const ALREADY_ACTED: &str = "already_acted";
@@ -254,7 +272,16 @@ impl Responder {
             dry_runs: Vec::new(),
             held: Default::default(),
             holds_repeated: 0,
+            retry_at: std::collections::HashMap::new(),
+            unsettled: Vec::new(),
         })
+    }
+
+    /// Keys whose findings were left to be decided again ([`Decision::unsettled`]), or put off until
+    /// their retry time, since the last call: a caller that hands only new or changed findings
+    /// hands these again next time.
+    pub fn take_unsettled(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.unsettled)
     }
 
     /// Holds not announced because the same key was held by the same rule, for the same reason, less

@@ -103,6 +103,10 @@ pub struct Policy {
     /// How long a role's tags are trusted before they are read again.
     #[serde(default = "default_tag_cache_seconds")]
     pub tag_cache_seconds: u64,
+    /// How long after a revocation failed, or was held by a limit or by tags that could not be read,
+    /// its finding is decided again, changed or not.
+    #[serde(default = "default_retry_seconds")]
+    pub retry_seconds: u64,
     /// At most this many revocations in any hour, all roles together.
     #[serde(default = "default_max_per_hour")]
     pub max_per_hour: u32,
@@ -132,6 +136,9 @@ fn default_protect_tag() -> String {
 fn default_tag_cache_seconds() -> u64 {
     60
 }
+fn default_retry_seconds() -> u64 {
+    300
+}
 fn default_max_per_hour() -> u32 {
     5
 }
@@ -154,6 +161,7 @@ impl Default for Policy {
             deny_accounts: Vec::new(),
             protect_tag: default_protect_tag(),
             tag_cache_seconds: default_tag_cache_seconds(),
+            retry_seconds: default_retry_seconds(),
             max_per_hour: default_max_per_hour(),
             max_per_role_per_hour: None,
             role_wide: RoleWide::Never,
@@ -216,6 +224,12 @@ impl Policy {
             return Err(top(
                 "tag_cache_seconds",
                 format!("{} is over 3600: a protection added must count within the hour", self.tag_cache_seconds),
+            ));
+        }
+        if self.retry_seconds > 3600 {
+            return Err(top(
+                "retry_seconds",
+                format!("{} is over 3600: a failed revocation must be tried again within the hour", self.retry_seconds),
             ));
         }
         if self.max_per_hour == 0 {

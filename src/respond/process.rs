@@ -284,13 +284,16 @@ impl Consumer {
                 d.absorb(&st.facts);
                 d.finish().findings
             });
-            let new = changed(&st.findings, &findings);
+            let new = changed(&st.findings, &findings, &st.unsettled);
             st.findings = findings;
             if !new.is_empty() {
                 let decisions = self.responder.handle(&new, &mut self.state.ledger, at).await;
                 self.stats.decisions += decisions.len() as u64;
                 made.extend(decisions);
             }
+            // Findings whose revocation failed, or was held by what may lift, are offered again by
+            // the next batch, changed or not (every such finding still there was in `new`).
+            self.state.unsettled = self.responder.take_unsettled().into_iter().collect();
             for o in &pending.objects {
                 let p = Processed { etag: o.etag.clone(), at_ms: now, outcome: o.outcome.clone() };
                 self.state.processed.insert(o.url.clone(), p);

@@ -18,7 +18,7 @@ use super::decide::MemoryLedger;
 use crate::detect::Finding;
 use crate::detect::facts::Facts;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Facts older than this behind the newest event are dropped.
 pub const FACTS_HORIZON_MS: i64 = 13 * 3600 * 1000;
@@ -52,6 +52,10 @@ pub struct State {
     pub findings: Vec<Finding>,
     /// The guard's record of decisions (idempotence, hourly limits).
     pub ledger: MemoryLedger,
+    /// Keys of findings whose revocation failed or was held by what may lift: decided again at the
+    /// next batch whether or not they changed.
+    #[serde(default)]
+    pub unsettled: BTreeSet<String>,
     /// `s3://bucket/key` -> how it was processed.
     pub processed: BTreeMap<String, Processed>,
 }
@@ -72,8 +76,11 @@ impl State {
     }
 }
 
-/// Findings of `now` that are new or changed since `before` (compared by key).
-pub fn changed(before: &[Finding], now: &[Finding]) -> Vec<Finding> {
+/// Findings of `now` that are new or changed since `before` (compared by key), or `unsettled`.
+pub fn changed(before: &[Finding], now: &[Finding], unsettled: &BTreeSet<String>) -> Vec<Finding> {
     let old: BTreeMap<&str, &Finding> = before.iter().map(|f| (f.access_key_id.as_str(), f)).collect();
-    now.iter().filter(|f| old.get(f.access_key_id.as_str()) != Some(f)).cloned().collect()
+    now.iter()
+        .filter(|f| unsettled.contains(&f.access_key_id) || old.get(f.access_key_id.as_str()) != Some(f))
+        .cloned()
+        .collect()
 }

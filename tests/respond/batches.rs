@@ -173,3 +173,37 @@ async fn a_consumer_that_loses_the_race_still_stores_its_decisions() {
     let stored = trailhound::respond::consumer(&env.cfg, &opts("stored"), 0).await.unwrap();
     assert_eq!(ids(&stored), b, "the second consumer's decision is in the stored ledger");
 }
+
+/// A revocation held by the hourly limit stays owed: the next batch decides it again though its
+/// finding did not change (its thief may make no more calls while the session stays valid), and the
+/// key already revoked is not decided again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revocation_held_by_the_hourly_limit_is_decided_again_at_the_next_batch() {
+    let env = Env::new("th-owed").await;
+    env.notify_queue().await;
+    let iam = aws_sdk_iam::Client::new(&env.cfg);
+    let (a, b) = (uniq("th-owed-a"), uniq("th-owed-b"));
+    make_role(&iam, &a).await;
+    make_role(&iam, &b).await;
+    let guard = env.dir.path().join("guard.toml");
+    std::fs::write(&guard, "max_per_hour = 1\n").unwrap();
+    let guard = path_str(&guard);
+    for (k, body) in chain_objects_n(&a, 1).into_iter().chain(chain_objects_n(&b, 2)) {
+        env.put(&k, body).await;
+    }
+    let keys = ["ASIAVICTIM0010000001", "ASIAVICTIM0020000001"];
+    let r = env.respond(&["--apply", "--policy", &guard]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let acted = |out: &str, verdict: &str| keys.iter().filter(|k| decisions(out, k, verdict) > 0).count();
+    assert_eq!((acted(&r.stdout, "act"), acted(&r.stdout, "held")), (1, 1), "{}", r.stdout);
+    let owed = *keys.iter().find(|k| decisions(&r.stdout, k, "held") > 0).unwrap();
+    let line = r.stdout.lines().find(|l| l.contains(owed) && l.contains("\"held\"")).unwrap();
+    assert!(line.contains("max_per_hour"), "{line}");
+    assert_eq!(env.state().unsettled.iter().collect::<Vec<_>>(), [owed]);
+    // An object that changes no finding: the owed key is decided again (still within the hour: held).
+    env.put(&trail_key("20261120T1100Z", "quiet"), gz(&[])).await;
+    let r = env.respond(&["--apply", "--policy", &guard]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(decisions(&r.stdout, owed, "held"), 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.stdout.lines().filter(|l| !l.trim().is_empty()).count(), 1, "{}", r.stdout);
+}

@@ -221,3 +221,33 @@ async fn a_theft_whose_key_has_long_expired_is_held_not_revoked_today() {
     let d = &s.responder.handle(std::slice::from_ref(&f), &mut MemoryLedger::default(), Utc::now()).await[0];
     assert_eq!(d.verdict, Verdict::Act, "{d:?}");
 }
+
+#[tokio::test]
+async fn a_finding_held_by_the_hourly_limit_is_decided_again_when_it_lifts() {
+    // A stolen session stays valid after the limit held its revocation; its thief may make no call
+    // that changes the finding, so the consumer is told to offer it again, changed or not.
+    let iam = iam().await;
+    let (first, second) = (&uniq("th-rg-limit-a"), &uniq("th-rg-limit-b"));
+    let (first_id, second_id) = (make_role(&iam, first).await, make_role(&iam, second).await);
+    let mut s = responder(Policy { max_per_hour: 1, ..Policy::default() }, true).await;
+    let mut ledger = MemoryLedger::default();
+    let t0 = Utc::now();
+    let a = stolen(first, &first_id, "i-0limita", "ASIARGLIMITA00000001");
+    let b = stolen(second, &second_id, "i-0limitb", "ASIARGLIMITB00000001");
+    let d = &s.responder.handle(std::slice::from_ref(&a), &mut ledger, t0).await[0];
+    assert_eq!(d.outcome, Some(Outcome::Applied), "{d:?}");
+    assert!(s.responder.take_unsettled().is_empty(), "settled");
+    let d = &s.responder.handle(std::slice::from_ref(&b), &mut ledger, t0).await[0];
+    assert_eq!(held_by(d), "max_per_hour");
+    assert_eq!(s.responder.take_unsettled(), [b.access_key_id.clone()]);
+    // Offered again two minutes on: put off to its retry time, still unsettled, nothing announced.
+    let announced = s.out.lines().len();
+    assert!(s.responder.handle(std::slice::from_ref(&b), &mut ledger, t0 + Duration::minutes(2)).await.is_empty());
+    assert_eq!(s.responder.take_unsettled(), [b.access_key_id.clone()]);
+    assert_eq!(s.out.lines().len(), announced);
+    // Once the hour has passed, it is revoked.
+    let d = &s.responder.handle(std::slice::from_ref(&b), &mut ledger, t0 + Duration::minutes(61)).await[0];
+    assert_eq!(d.outcome, Some(Outcome::Applied), "{d:?}");
+    assert!(s.responder.take_unsettled().is_empty());
+    assert!(policy(&iam, second, "TrailhoundRevokeSessions").await.is_some());
+}
