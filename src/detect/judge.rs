@@ -30,27 +30,35 @@ fn role_of(st: &KeyState) -> Sym {
     if st.role_id != 0 { st.role_id } else { st.role_arn }
 }
 
+/// The key that minted this one, when the trail shows it.
+fn minter<'d>(st: &KeyState, d: &'d Detector) -> Option<&'d KeyState> {
+    st.minter.checked_sub(1).map(|slot| d.keys.at(slot))
+}
+
+/// Whether AWS's own records put the key with a workload: its delivery, `ec2RoleDelivery`, or a
+/// mint by such a key (`depth` mints down a chain). Never a user agent or a session name: a person
+/// writing `exec-env/AWS_Lambda_...` once, then naming a session after a production instance, must
+/// not have it judged, nor revoked, as the instance's.
+fn placed_by_aws(st: &KeyState, d: &Detector, depth: u32) -> bool {
+    st.delivery.is_some()
+        || st.ec2_field
+        || (depth < 4 && st.minted_by_principal && minter(st, d).is_some_and(|m| placed_by_aws(m, d, depth + 1)))
+}
+
 /// The workload a key belongs to: from its delivery record, an earlier delivery to the same
 /// session, or what AWS wrote on its calls (`ec2RoleDelivery`, an instance id as session name). A key
 /// whose `AssumeRole` by a principal is in the trail is that principal's, whatever it is named.
 /// User agents naming an execution environment come last: a thief can write them, so they only make
 /// a key judged, never trusted.
+/// A key minted by a principal is theirs unless AWS placed its minter with a workload
+/// ([`placed_by_aws`]): a Lambda assuming a scoped role, an instance a role of another account, are
+/// judged by the session's name as before.
 fn workload_of(st: &KeyState, d: &Detector) -> Workload {
-    workload_at(st, d, 0)
-}
-
-/// [`workload_of`], `depth` mints down a chain of roles: a key a workload's key minted (a Lambda
-/// assuming a scoped role, an instance a role of another account) is judged by its name as before,
-/// one a person or a program of their own minted is theirs.
-fn workload_at(st: &KeyState, d: &Detector, depth: u32) -> Workload {
     if let Some(del) = &st.delivery {
         return del.workload;
     }
-    if st.minted_by_principal {
-        let by = st.minter.checked_sub(1).map(|slot| d.keys.at(slot));
-        if depth >= 4 || by.is_none_or(|m| workload_at(m, d, depth + 1) == Workload::Other) {
-            return Workload::Other;
-        }
+    if st.minted_by_principal && !minter(st, d).is_some_and(|m| placed_by_aws(m, d, 0)) {
+        return Workload::Other;
     }
     if let Some(&w) = d.delivered_sessions.get(&(st.account, role_of(st), st.session)) {
         return w;

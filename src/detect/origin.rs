@@ -130,19 +130,13 @@ pub const S3_SOURCES: [&str; 3] = ["s3.amazonaws.com", "s3express.amazonaws.com"
 /// ECR's event source.
 pub const ECR_SOURCE: &str = "ecr.amazonaws.com";
 
-/// The registry calls a Docker client makes with an ECR authorization token: the token is the key's
-/// signature for 12 hours, handed to every node that pulls (a cluster's pull secret), and ECR records
-/// each pull under the key that asked for it, from the puller's address. Like a presigned link, it
-/// shows where the token went; the `GetAuthorizationToken` that made it is judged like any call.
-pub const ECR_TOKEN_CALLS: [&str; 7] = [
-    "BatchGetImage",
-    "GetDownloadUrlForLayer",
-    "BatchCheckLayerAvailability",
-    "InitiateLayerUpload",
-    "UploadLayerPart",
-    "CompleteLayerUpload",
-    "PutImage",
-];
+/// The registry calls a Docker client pulls with using an ECR authorization token: the token is the
+/// key's signature for 12 hours, handed to every node that pulls (a cluster's pull secret), and ECR
+/// records each pull under the key that asked for it, from the puller's address. Like a presigned
+/// link, a pull shows where the token went; the `GetAuthorizationToken` that made it is judged like
+/// any call, and so is a push (a thief's backdoored image): nothing in the record tells a token's
+/// use from a call the key's holder signed, so only reads are given the benefit.
+pub const ECR_TOKEN_CALLS: [&str; 3] = ["BatchGetImage", "GetDownloadUrlForLayer", "BatchCheckLayerAvailability"];
 
 /// Calls from `event_source` that are redeemed (see [`redemption`]) are links handed out (S3's
 /// presigned URLs, ECR's tokens), not identity checks.

@@ -97,6 +97,31 @@ fn a_role_a_workloads_key_chains_into_is_still_judged_by_its_name() {
     assert_eq!(flagged(&d), [chained[2].as_str()], "{:#?}", d.findings);
 }
 
+#[test]
+fn a_session_minted_by_a_key_only_its_agent_places_is_the_minters() {
+    // Mallory's own session (its mint is not in the trail: SSO) writes a Lambda runtime into its user
+    // agent once, then names a session of the instance's role after the instance and works from home:
+    // only AWS's records place a minter, so her session is never the instance's to revoke.
+    let mut tr = Trail::default();
+    instance(&mut tr, INST, 0, 3, EC2_USE1);
+    let (hers, minted) = (key(71), key(72));
+    let lambda_ua = "aws-cli/2.15.0 md/awscrt#0.19 ua/2.0 os/linux#5.10 exec-env/AWS_Lambda_python3.12";
+    tr.call(&hers, "dev-role", "mallory@example.com", OUTSIDE, lambda_ua, "sts.amazonaws.com", "AssumeRole", 100);
+    let r = tr.last();
+    r["requestParameters"] = json!({"roleArn": Trail::role_arn("app-role"), "roleSessionName": INST});
+    r["responseElements"] = json!({"credentials": {"accessKeyId": minted, "expiration": "x"},
+        "assumedRoleUser": {"assumedRoleId": format!("{ROLE_ID}:{INST}"),
+            "arn": format!("arn:aws:sts::{ACCT}:assumed-role/app-role/{INST}")}});
+    chained_call(&mut tr);
+    for m in [101, 110, 130] {
+        tr.call(&minted, "app-role", INST, OUTSIDE, THIEF_CLI, "s3.amazonaws.com", "ListBuckets", m);
+        chained_call(&mut tr);
+    }
+    let d = run_both_ways(&tr);
+    assert!(!flagged(&d).contains(&minted.as_str()), "{:#?}", d.findings);
+    assert!(d.findings.iter().all(|f| f.workload != "ec2"), "{:#?}", d.findings);
+}
+
 /// A chained session's call carries no `ec2RoleDelivery`: only the instance's own credentials do.
 fn chained_call(tr: &mut Trail) {
     if let Some(ctx) = tr.last()["userIdentity"]["sessionContext"].as_object_mut() {

@@ -119,6 +119,9 @@ impl Responder {
     /// twice on a key.
     pub async fn handle(&mut self, findings: &[Finding], ledger: &mut dyn Ledger, now: DateTime<Utc>) -> Vec<Decision> {
         let mut out = Vec::with_capacity(findings.len());
+        // Waits of keys whose findings went (expired, or no longer reported) are forgotten.
+        let stale = now.timestamp_millis() - super::state::LEDGER_HORIZON_MS;
+        self.retry_at.retain(|_, (t, _)| *t >= stale);
         for f in findings {
             out.extend(self.one(f, ledger, now).await);
         }
@@ -200,8 +203,10 @@ impl Responder {
 
     async fn one(&mut self, f: &Finding, ledger: &mut dyn Ledger, now: DateTime<Utc>) -> Option<Decision> {
         let key = &f.access_key_id;
-        // An unsettled finding comes back at every batch; it is decided again once its wait is over.
-        if self.retry_at.get(key).is_some_and(|&t| now.timestamp_millis() < t) {
+        // An unsettled finding comes back at every batch; unchanged, it is decided again once its
+        // wait is over.
+        let at_ms = now.timestamp_millis();
+        if self.retry_at.get(key).is_some_and(|(t, seen)| at_ms < *t && seen == f) {
             self.unsettled.push(key.clone());
             return None;
         }
@@ -209,7 +214,7 @@ impl Responder {
         match &d {
             Some(d) if d.unsettled() => {
                 let wait = i64::try_from(self.policy.retry_seconds).unwrap_or(3600).saturating_mul(1000);
-                self.retry_at.insert(key.clone(), d.at_ms.saturating_add(wait));
+                self.retry_at.insert(key.clone(), (d.at_ms.saturating_add(wait), f.clone()));
                 self.unsettled.push(key.clone());
             }
             _ => {

@@ -234,8 +234,9 @@ pub struct Responder {
     /// Key-already-acted-on holds not announced again (the same rule and reason within
     /// [`REPEAT_HOLD_MS`]).
     pub(super) holds_repeated: u64,
-    /// Per key whose last decision was [`Decision::unsettled`], when it may be decided again (ms).
-    pub(super) retry_at: std::collections::HashMap<String, i64>,
+    /// Per key whose last decision was [`Decision::unsettled`], when it may be decided again (ms),
+    /// and the finding then decided (a finding that changed is decided at once).
+    pub(super) retry_at: std::collections::HashMap<String, (i64, Finding)>,
     /// Keys of the findings handled since [`Responder::take_unsettled`] that are still to settle.
     pub(super) unsettled: Vec<String>,
 }

@@ -244,9 +244,12 @@ impl Consumer {
     }
 
     async fn try_commit(&mut self, pending: &mut Pending, made: &mut Vec<Decision>) -> anyhow::Result<()> {
+        // Keys left unsettled by an attempt stay owed on the state reloaded after a conflict.
+        let mut owed = std::collections::BTreeSet::new();
         for attempt in 0..8 {
             if attempt > 0 {
                 self.state = self.store.load().await?;
+                self.state.unsettled.append(&mut owed);
                 let st = &self.state;
                 pending.objects.retain(|o| !st.is_processed(&o.url, &o.etag));
                 for d in made.iter() {
@@ -294,6 +297,7 @@ impl Consumer {
             // Findings whose revocation failed, or was held by what may lift, are offered again by
             // the next batch, changed or not (every such finding still there was in `new`).
             self.state.unsettled = self.responder.take_unsettled().into_iter().collect();
+            owed.clone_from(&self.state.unsettled);
             for o in &pending.objects {
                 let p = Processed { etag: o.etag.clone(), at_ms: now, outcome: o.outcome.clone() };
                 self.state.processed.insert(o.url.clone(), p);

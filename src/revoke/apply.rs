@@ -95,15 +95,16 @@ pub(super) async fn execute(
             Ok(()) => format!("recorded as failed in {path} (audit id {id})"),
             Err(le) => format!("the failure could not be recorded ({le}); the intent is in {path} (audit id {id})"),
         };
-        let unknown = if e.code.is_empty() {
-            format!(
-                ". The request did not complete, so IAM may or may not have made the change: check with {}",
+        // No answer: IAM may have made the change. Unverified, so nothing retries it blindly (a
+        // retry after a person rolled it back would apply it again).
+        if e.code.is_empty() {
+            return Err(Unverified(format!(
+                "{e}; {noted}. The request did not complete, so IAM may or may not have made the change: check with {}",
                 step.check_command()
-            )
-        } else {
-            String::new()
-        };
-        anyhow::bail!("{e}; {noted}{unknown}");
+            ))
+            .into());
+        }
+        anyhow::bail!("{e}; {noted}");
     }
     let read = match step {
         Step::Policy { holder, policy_name, doc } => {

@@ -245,8 +245,14 @@ async fn a_finding_held_by_the_hourly_limit_is_decided_again_when_it_lifts() {
     assert!(s.responder.handle(std::slice::from_ref(&b), &mut ledger, t0 + Duration::minutes(2)).await.is_empty());
     assert_eq!(s.responder.take_unsettled(), [b.access_key_id.clone()]);
     assert_eq!(s.out.lines().len(), announced);
+    // Changed (the thief called again): decided at once, and held again within the hour.
+    let mut called = b.clone();
+    called.event_count += 1;
+    let d = &s.responder.handle(std::slice::from_ref(&called), &mut ledger, t0 + Duration::minutes(3)).await[0];
+    assert_eq!(held_by(d), "max_per_hour");
+    assert_eq!(s.responder.take_unsettled(), [b.access_key_id.clone()]);
     // Once the hour has passed, it is revoked.
-    let d = &s.responder.handle(std::slice::from_ref(&b), &mut ledger, t0 + Duration::minutes(61)).await[0];
+    let d = &s.responder.handle(std::slice::from_ref(&called), &mut ledger, t0 + Duration::minutes(61)).await[0];
     assert_eq!(d.outcome, Some(Outcome::Applied), "{d:?}");
     assert!(s.responder.take_unsettled().is_empty());
     assert!(policy(&iam, second, "TrailhoundRevokeSessions").await.is_some());
