@@ -141,7 +141,19 @@ impl Detector {
         if earlier {
             st.delivery = Some(Delivery { workload, region, time_ms: d.time_ms, event_id });
         }
-        learn_role(st, &mut self.syms, d.role_arn, d.role_id, d.session, d.account_id);
+        // As learn_role, with the values interned above: a Lambda-heavy trail delivers a key per few
+        // calls, and interning each twice showed in its profile.
+        if st.role_arn == 0 && role_arn != 0 {
+            st.role_arn = role_arn;
+            if arn_account(d.role_arn).is_some() {
+                st.account = account;
+            }
+        }
+        for (field, v) in [(&mut st.account, account), (&mut st.role_id, role_id), (&mut st.session, session)] {
+            if *field == 0 {
+                *field = v;
+            }
+        }
     }
 
     /// A key minted by a principal (a person, a program with its own credentials), not delivered by
