@@ -357,12 +357,31 @@ async fn roles_chained_into_are_guarded_and_revoked_too() {
         session_name: "pivot".into(),
         event_time: Some((Utc::now() - Duration::minutes(9)).format("%Y-%m-%dT%H:%M:%SZ").to_string()),
     }];
-    let text = format!("deny_roles = [\"arn:aws:iam::*:role/{target}\"]");
+    // The key's own role denied: held, nothing revoked.
+    let text = format!("deny_roles = [\"arn:aws:iam::*:role/{role}\"]");
     let mut s = responder(Policy::parse(&text).unwrap(), true).await;
     let d = &s.responder.handle(std::slice::from_ref(&f), &mut MemoryLedger::default(), Utc::now()).await[0];
     assert_eq!(held_by(d), "deny_roles");
-    assert!(matches!(&d.verdict, Verdict::Held { why, .. } if why.contains(&target)), "{d:?}");
-    assert!(policy(&iam, &role, "TrailhoundRevokeSessions").await.is_none(), "nothing revoked when one role is denied");
+    assert!(matches!(&d.verdict, Verdict::Held { why, .. } if why.contains(&role)), "{d:?}");
+    assert!(policy(&iam, &role, "TrailhoundRevokeSessions").await.is_none(), "nothing revoked");
+    // A role it chained into denied: left out, named for a person; the stolen key is revoked (it
+    // would mint more sessions meanwhile).
+    let text = format!("deny_roles = [\"arn:aws:iam::*:role/{target}\"]");
+    let mut s = responder(Policy::parse(&text).unwrap(), true).await;
+    let mut ledger = MemoryLedger::default();
+    let d = &s.responder.handle(std::slice::from_ref(&f), &mut ledger, Utc::now()).await[0];
+    assert_eq!((d.outcome, d.roles.len()), (Some(Outcome::Applied), 1), "{d:?}");
+    assert_eq!(d.left_out.len(), 1, "{d:?}");
+    assert!(d.left_out[0].contains("\"pivot\"") && d.left_out[0].contains("deny_roles"), "{:?}", d.left_out);
+    assert!(policy(&iam, &role, "TrailhoundRevokeSessions").await.unwrap().contains(&format!("{role_id}:i-0chain")));
+    assert!(policy(&iam, &target, "TrailhoundRevokeSessions").await.is_none(), "the denied role untouched");
+    assert_eq!(s.out.lines()[0]["left_out"][0].as_str(), Some(d.left_out[0].as_str()));
+    // Decided again (the finding changed): the session left out is named for a person, not revoked.
+    let mut more = f.clone();
+    more.event_count += 1;
+    let d = &s.responder.handle(std::slice::from_ref(&more), &mut ledger, Utc::now()).await[0];
+    assert_eq!(held_by(d), "chain_not_covered");
+    assert!(policy(&iam, &target, "TrailhoundRevokeSessions").await.is_none());
     let mut s = responder(Policy::default(), true).await;
     let d = &s.responder.handle(std::slice::from_ref(&f), &mut MemoryLedger::default(), Utc::now()).await[0];
     assert_eq!((d.outcome, d.roles.len()), (Some(Outcome::Applied), 2), "{d:?}");

@@ -2,7 +2,7 @@
 //! apply, read-back and audit records as `trailhound revoke --apply`.
 
 use super::decide::{
-    Decision, Form, Hold, Ledger, Outcome, PlannedPolicy, Responder, Verdict, already, limits, screen,
+    Decision, Form, Hold, Ledger, Outcome, PlannedPolicy, ROLE_RULES, Responder, Verdict, already, limits, screen,
 };
 use crate::aws::AwsError;
 use crate::detect::Finding;
@@ -173,6 +173,30 @@ impl Responder {
         Ok(form)
     }
 
+    /// Of `roles` (roles the key chained into), those a role guardrail keeps out, with why.
+    async fn kept_out(&mut self, roles: &[String]) -> Vec<(String, String)> {
+        let caller = self.act.caller().await;
+        let ttl = Duration::from_secs(self.policy.tag_cache_seconds);
+        let mut out = Vec::new();
+        for r in roles {
+            let why = if let Err((rule, why)) = self.policy.role_allowed(r) {
+                Some(format!("{rule}: {why}"))
+            } else if is_callers_role(&caller, r) {
+                Some("self: the role this responder runs as".to_owned())
+            } else {
+                match self.act.protected(role_name(r), &self.policy.protect_tag, ttl).await {
+                    Ok(false) => None,
+                    Ok(true) => Some(format!("protect_tag: carries the tag {}", self.policy.protect_tag)),
+                    Err(e) => Some(format!("protect_tag_unread: its tags cannot be read ({e})")),
+                }
+            };
+            if let Some(why) = why {
+                out.push((r.clone(), why));
+            }
+        }
+        out
+    }
+
     /// The same request and plan `trailhound revoke` makes for this finding.
     async fn plan(&self, f: &Finding, form: Form, now: DateTime<Utc>) -> anyhow::Result<Plan> {
         let choice = CutoffChoice::NowPlus { minutes: self.policy.margin_minutes };
@@ -226,7 +250,32 @@ impl Responder {
 
     async fn decide(&mut self, f: &Finding, ledger: &mut dyn Ledger, now: DateTime<Utc>) -> Option<Decision> {
         let mut d = Decision::new(f, now);
-        let form = match self.guard(&d, ledger).await {
+        let mut guarded = self.guard(&d, ledger).await;
+        // A role the key chained into that the policy keeps out is left out: holding everything would
+        // leave the stolen key working, free to mint more sessions, until a person acts.
+        if let Err((rule, _)) = &guarded
+            && ROLE_RULES.contains(&rule.as_str())
+        {
+            let out = self.kept_out(&d.roles[1..]).await;
+            if !out.is_empty() {
+                let mut rest = f.clone();
+                let mut left_out = Vec::new();
+                rest.minted_sessions.retain(|m| match out.iter().find(|(r, _)| *r == m.role_arn) {
+                    Some((_, why)) => {
+                        left_out.push(format!(
+                            "session {:?} of {} (key {}): {why}",
+                            m.session_name, m.role_arn, m.access_key_id
+                        ));
+                        false
+                    }
+                    None => true,
+                });
+                d = Decision::new(&rest, now);
+                d.left_out = left_out;
+                guarded = self.guard(&d, ledger).await;
+            }
+        }
+        let form = match guarded {
             Ok(form) => form,
             Err((rule, why)) => {
                 if self.repeated_hold(&d.access_key_id, &rule, &why, d.at_ms) {
@@ -238,7 +287,9 @@ impl Responder {
             }
         };
         self.held.remove(&d.access_key_id);
-        Some(self.act_on(f, d, form, ledger, now).await)
+        // Planned from the decision's finding: without the sessions left out.
+        let decided = d.finding.clone();
+        Some(self.act_on(&decided, d, form, ledger, now).await)
     }
 
     /// Plans, and with `apply` makes, the revocation the guardrails let through.

@@ -84,7 +84,11 @@ pub struct Decision {
     pub audit_ids: Vec<String>,
     /// Why planning or applying failed.
     pub error: Option<String>,
-    /// The finding decided on.
+    /// Sessions the key chained into that the revocation leaves out, each with the guardrail that
+    /// keeps its role out (`deny_roles`, `protect_tag`, ...): a person revokes them, or not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
+    /// The finding decided on (without the sessions left out).
     pub finding: Finding,
 }
 
@@ -240,6 +244,11 @@ pub struct Responder {
     /// Keys of the findings handled since [`Responder::take_unsettled`] that are still to settle.
     pub(super) unsettled: Vec<String>,
 }
+
+/// Hold rules about a role: one of them on a role the key chained into leaves that role out of the
+/// revocation instead of holding it (the stolen key would go on minting sessions meanwhile).
+pub const ROLE_RULES: [&str; 7] =
+    ["deny_accounts", "allow_accounts", "deny_roles", "allow_roles", "self", "protect_tag", "protect_tag_unread"];
 
 /// Hold rules that may lift by themselves: a limit's hour passes, tags unreadable now may be read.
 pub const TRANSIENT_HOLDS: [&str; 3] = ["max_per_hour", "max_per_role_per_hour", "protect_tag_unread"];
@@ -558,6 +567,7 @@ impl Decision {
             outcome: None,
             audit_ids: Vec::new(),
             error: None,
+            left_out: Vec::new(),
             finding: f.clone(),
         }
     }
