@@ -97,12 +97,14 @@ events AS (
         principal_type, principal_id, principal_arn, user_name, access_key_id, invoked_by,
         ec2_role_delivery, role_arn, role_id, session_name, issued_ms,
         -- A signature anyone it was handed to can redeem (src/detect/origin.rs, redemption): a
-        -- presigned S3 link for an object, an ECR token's pulls, a signed GetCallerIdentity
+        -- presigned S3 link for an object, an ECR token's pulls (by a registry client), a signed GetCallerIdentity
         -- (EKS's authenticator, Vault).
         (auth_method = 'QueryString' AND event_name IN ('GetObject', 'HeadObject', 'PutObject', 'UploadPart',
                                                         'CreateMultipartUpload', 'CompleteMultipartUpload'))
             OR (event_source = 'ecr.amazonaws.com' AND event_name IN ('BatchGetImage', 'GetDownloadUrlForLayer',
-                                                                    'BatchCheckLayerAvailability'))
+                                                                    'BatchCheckLayerAvailability')
+                AND regexp_like(lower(user_agent),
+                    '^(docker|containerd|cri-o|containers|go-containerregistry|crane|kaniko|buildkit|podman)/'))
             OR (event_source = 'sts.amazonaws.com' AND event_name = 'GetCallerIdentity') AS replayed,
         CASE WHEN minting THEN coalesce(resp_key, '') ELSE '' END AS minted_key,
         CASE WHEN minting THEN coalesce(req_role_arn, '') ELSE '' END AS minted_role_arn,

@@ -154,6 +154,10 @@ mod tests {
         assert_eq!(sql_list("CASE WHEN eventsource IN ("), sorted(&S3_SOURCES));
         let ecr = format!("(event_source = '{ECR_SOURCE}' AND event_name IN (");
         assert_eq!(sql_list(&ecr), sorted(&ECR_TOKEN_CALLS));
+        let clients: Vec<&str> =
+            crate::detect::origin::REGISTRY_CLIENTS.iter().map(|p| p.trim_end_matches('/')).collect();
+        let want = format!("'^({})/'", clients.join("|"));
+        assert!(EVENTS_HEAD.contains(&want), "queries/_events.sql: registry clients {want}");
         assert!(
             EVENTS_HEAD
                 .contains("(event_source = 'sts.amazonaws.com' AND event_name = 'GetCallerIdentity') AS replayed"),

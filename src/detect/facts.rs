@@ -564,7 +564,7 @@ impl EventSink for FactSink {
                 last_ms: ev.time_ms(),
             });
         }
-        let redeemed = redemption(ev.event_source(), ev.event_name(), ev.auth_method());
+        let redeemed = redemption(ev.event_source(), ev.event_name(), ev.auth_method(), ev.user_agent());
         if redeemed != Some(Redemption::Link)
             && super::observe::is_human(ev.principal_type(), ev.role_arn(), ev.principal_arn())
         {

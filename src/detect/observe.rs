@@ -379,7 +379,7 @@ impl Detector {
             let (name, time) = (ev.event_name(), ev.time_ms());
             self.observe_address(name, ev.target_instance_id(), ev.target_public_ip(), ev.allocation_id(), time);
         }
-        let redeemed = origin::redemption(ev.event_source(), ev.event_name(), ev.auth_method());
+        let redeemed = origin::redemption(ev.event_source(), ev.event_name(), ev.auth_method(), ev.user_agent());
         // Where a person's presigned link was opened is not where they work.
         if redeemed != Some(Redemption::Link) && is_human(ev.principal_type(), ev.role_arn(), ev.principal_arn()) {
             let who = if ev.principal_arn().is_empty() { ev.user_name() } else { ev.principal_arn() };

@@ -104,12 +104,12 @@ pub enum Redemption {
 /// signature went, not where the key is. Only the object calls links are handed out for count: S3
 /// takes any request signed in its URL (a delete, a bucket policy), and a thief who signs those
 /// himself must stay judged in full.
-pub fn redemption(event_source: &str, event_name: &str, auth_method: &str) -> Option<Redemption> {
+pub fn redemption(event_source: &str, event_name: &str, auth_method: &str, user_agent: &str) -> Option<Redemption> {
     if is_s3_source(event_source) {
         return (auth_method == "QueryString" && is_link_call(event_name)).then_some(Redemption::Link);
     }
     if event_source == ECR_SOURCE {
-        return ECR_TOKEN_CALLS.contains(&event_name).then_some(Redemption::Link);
+        return (ECR_TOKEN_CALLS.contains(&event_name) && is_registry_client(user_agent)).then_some(Redemption::Link);
     }
     is_identity_check(event_source, event_name).then_some(Redemption::IdentityCheck)
 }
@@ -137,6 +137,29 @@ pub const ECR_SOURCE: &str = "ecr.amazonaws.com";
 /// any call, and so is a push (a thief's backdoored image): nothing in the record tells a token's
 /// use from a call the key's holder signed, so only reads are given the benefit.
 pub const ECR_TOKEN_CALLS: [&str; 3] = ["BatchGetImage", "GetDownloadUrlForLayer", "BatchCheckLayerAvailability"];
+
+/// The clients that pull with an ECR token (`docker login`, a pull secret, a credential helper), by
+/// the start of their user agent, lower-cased: Docker, containerd (and nerdctl, Finch, kubelet's
+/// runtime), CRI-O, containers/image (Podman, Buildah, Skopeo), go-containerregistry (crane, ko),
+/// Kaniko and BuildKit. They cannot sign SigV4, so their pulls are a token's; the same calls signed
+/// by an SDK or the CLI (`aws ecr batch-get-image`, a thief copying images out) are the key
+/// holder's, judged like any call. `queries/_events.sql` matches the same prefixes.
+pub const REGISTRY_CLIENTS: [&str; 9] = [
+    "docker/",
+    "containerd/",
+    "cri-o/",
+    "containers/",
+    "go-containerregistry/",
+    "crane/",
+    "kaniko/",
+    "buildkit/",
+    "podman/",
+];
+
+/// Whether the user agent is one of [`REGISTRY_CLIENTS`].
+fn is_registry_client(user_agent: &str) -> bool {
+    REGISTRY_CLIENTS.iter().any(|p| user_agent.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p)))
+}
 
 /// Calls from `event_source` that are redeemed (see [`redemption`]) are links handed out (S3's
 /// presigned URLs, ECR's tokens), not identity checks.

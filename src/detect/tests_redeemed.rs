@@ -225,3 +225,48 @@ fn an_address_that_signs_with_any_key_of_the_role_is_no_verifier() {
     assert_eq!(d.findings.len(), 4, "{:#?}", d.findings);
     assert!(d.findings.iter().all(|f| f.confidence == "high"), "{:#?}", d.findings);
 }
+
+#[test]
+fn an_ecr_token_pulled_with_elsewhere_is_low_and_the_same_calls_signed_by_a_thief_are_not() {
+    // A build instance runs `aws ecr get-login-password` and hands the token to two on-premises
+    // Docker hosts, which pull with it: ECR writes the pulls under the instance's key, from the hosts.
+    let mut tr = Trail::default();
+    let inst = "i-0ec2000000000ec21";
+    let keys = instance(&mut tr, inst, 4100, 3, EC2_USE1);
+    tr.call(&keys[1], "app-role", inst, EC2_USE1, BOTO, "ecr.amazonaws.com", "GetAuthorizationToken", 65);
+    let docker = "docker/24.0.7 go/go1.20.10 git-commit/311b9ff kernel/6.1.0 os/linux arch/amd64 \
+                  UpstreamClient(Docker-Client/24.0.7 \\(linux\\))";
+    for (i, (host, ua)) in [(CUSTOMER, docker), (CUSTOMER_B, "containerd/v1.7.13")].into_iter().enumerate() {
+        for (j, name) in ["BatchGetImage", "GetDownloadUrlForLayer", "GetDownloadUrlForLayer"].iter().enumerate() {
+            tr.call(&keys[1], "app-role", inst, host, ua, "ecr.amazonaws.com", name, 90 + i as i64 * 5 + j as i64);
+        }
+    }
+    let d = run_both_ways(&tr);
+    assert_eq!(flagged(&d), [keys[1].as_str()], "{:#?}", d.findings);
+    only_redeemed_at_low(&d);
+    // A thief copies an image out with the CLI (no runtime can sign SigV4: the holder signed these),
+    // and another pushes a backdoored one with a runtime's agent: both judged like any call.
+    let mut copied = Trail::default();
+    let keys = instance(&mut copied, inst, 4100, 3, EC2_USE1);
+    for (j, name) in ["BatchGetImage", "GetDownloadUrlForLayer"].iter().enumerate() {
+        copied.call(&keys[1], "app-role", inst, OUTSIDE, THIEF_CLI, "ecr.amazonaws.com", name, 90 + j as i64);
+    }
+    for (j, name) in ["InitiateLayerUpload", "CompleteLayerUpload", "PutImage"].iter().enumerate() {
+        copied.call(
+            &keys[2],
+            "app-role",
+            inst,
+            OUTSIDE,
+            "containerd/v1.7.13",
+            "ecr.amazonaws.com",
+            name,
+            150 + j as i64,
+        );
+    }
+    let d = run_both_ways(&copied);
+    assert_eq!(flagged(&d), [keys[1].as_str(), keys[2].as_str()], "{:#?}", d.findings);
+    for f in &d.findings {
+        assert_eq!(f.confidence, "high", "{f:#?}");
+        assert!(!f.signals.iter().any(|s| s == "redeemed_signature"), "{f:#?}");
+    }
+}
