@@ -74,17 +74,18 @@ impl<'a> DeliveryView<'a> {
     }
 }
 
-/// The account a key belongs to: its role's, from the role's ARN. The record's own account
-/// (`recipientAccountId`) is where it was delivered, and a cross-account call is delivered to both
-/// accounts (an S3 data event to the bucket's owner too): taking the first copy read made the key's
-/// group, and so its findings, depend on the order of the input.
-fn role_account<'a>(role_arn: &'a str, record_account: &'a str) -> &'a str {
-    arn_account(role_arn).unwrap_or(record_account)
-}
-
-/// The account of an ARN, when it names one.
+/// The account of an ARN (its fifth field), when it names one. A key belongs to its role's account:
+/// the record's own (`recipientAccountId`) is where it was delivered, and a cross-account call is
+/// delivered to both accounts (an S3 data event to the bucket's owner too): taking the first copy
+/// read made the key's group, and so its findings, depend on the order of the input.
 fn arn_account(arn: &str) -> Option<&str> {
-    arn.split(':').nth(4).filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+    // By bytes: `split(':')` compared each byte through memcmp, and every delivery asks (a
+    // Lambda-heavy trail delivers a key every few calls).
+    let mut colons = memchr::memchr_iter(b':', arn.as_bytes());
+    let start = colons.nth(3)? + 1;
+    let end = colons.next().unwrap_or(arn.len());
+    let a = &arn[start..end];
+    (a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())).then_some(a)
 }
 
 /// Sets what a record says of a key's role where nothing was known. The role's ARN, once known,
@@ -120,7 +121,8 @@ impl Detector {
         let session = self.syms.intern(d.session);
         let role_arn = self.syms.intern(d.role_arn);
         let role_id = self.syms.intern(d.role_id);
-        let account = self.syms.intern(role_account(d.role_arn, d.account_id));
+        let named = arn_account(d.role_arn);
+        let account = self.syms.intern(named.unwrap_or(d.account_id));
         let event_id = EvId::of(d.event_id, d.event_uuid, &mut self.syms);
         let region = match workload {
             Workload::EksWebIdentity => d.eks_oidc_region().unwrap_or(d.region),
@@ -145,7 +147,7 @@ impl Detector {
         // calls, and interning each twice showed in its profile.
         if st.role_arn == 0 && role_arn != 0 {
             st.role_arn = role_arn;
-            if arn_account(d.role_arn).is_some() {
+            if named.is_some() {
                 st.account = account;
             }
         }
@@ -170,5 +172,24 @@ impl Detector {
         }
         let id = KeyId::new(d.minted_key, &mut self.syms);
         self.keys.entry(id).minted_by_principal = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_account_is_the_fifth_field_of_twelve_digits() {
+        let cases = [
+            ("arn:aws:iam::111122223333:role/app", Some("111122223333")),
+            ("arn:aws-us-gov:iam::111122223333:role/a:b", Some("111122223333")),
+            ("a:b:c:d:111122223333", Some("111122223333")),
+            ("arn:aws:iam::11112222333:role/app", None),
+            ("arn:aws:iam::1111222233x3:role/app", None),
+            ("arn:aws:iam:111122223333:role/app", None),
+            ("", None),
+        ];
+        for (arn, want) in cases {
+            assert_eq!(super::arn_account(arn), want, "{arn}");
+        }
     }
 }
