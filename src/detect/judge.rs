@@ -51,13 +51,15 @@ fn placed_by_aws(st: &KeyState, d: &Detector, depth: u32) -> bool {
 /// User agents naming an execution environment come last: a thief can write them, so they only make
 /// a key judged, never trusted.
 /// A key minted by a principal is theirs unless AWS placed its minter with a workload
-/// ([`placed_by_aws`]): a Lambda assuming a scoped role, an instance a role of another account, are
-/// judged by the session's name as before.
+/// ([`placed_by_aws`]) and the workload named the session after itself (an instance assuming a
+/// reporting role under its own id): then it is judged by that name as before. A workload naming
+/// sessions after others (a central Lambda patching instances, each session named after the
+/// instance it acts on) does not make them those instances' keys.
 fn workload_of(st: &KeyState, d: &Detector) -> Workload {
     if let Some(del) = &st.delivery {
         return del.workload;
     }
-    if st.minted_by_principal && !minter(st, d).is_some_and(|m| placed_by_aws(m, d, 0)) {
+    if st.minted_by_principal && !minter(st, d).is_some_and(|m| m.session == st.session && placed_by_aws(m, d, 0)) {
         return Workload::Other;
     }
     if let Some(&w) = d.delivered_sessions.get(&(st.account, role_of(st), st.session)) {

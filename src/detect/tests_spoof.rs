@@ -122,6 +122,35 @@ fn a_session_minted_by_a_key_only_its_agent_places_is_the_minters() {
     assert!(d.findings.iter().all(|f| f.workload != "ec2"), "{:#?}", d.findings);
 }
 
+#[test]
+fn sessions_a_central_function_names_after_the_instances_it_patches_are_not_theirs() {
+    // A patch orchestrator (a Lambda in another region) assumes an automation role once per target
+    // instance, each session named after the instance, and calls from its own hosts: were they
+    // judged as the instances' keys, every one would be high (never from the instance, another
+    // region).
+    let mut tr = Trail::default();
+    instance(&mut tr, INST, 0, 3, EC2_USE1);
+    let lambda = key(90);
+    tr.deliver("lambda.amazonaws.com", "orchestrator-role", "patch-orchestrator", &lambda, "us-west-2", 10);
+    let ua = "Boto3/1.34.0 md/Botocore#1.34.0 exec-env/AWS_Lambda_python3.12";
+    for (i, target) in [INST, "i-0d5e55104000000d6", "i-0d5e55104000000d7"].iter().enumerate() {
+        let (chained, m) = (key(91 + i), 20 + i as i64 * 20);
+        tr.call(&lambda, "orchestrator-role", "patch-orchestrator", EC2_USW2, ua, "sts.amazonaws.com", "AssumeRole", m);
+        let r = tr.last();
+        r["requestParameters"] = json!({"roleArn": Trail::role_arn("app-role"), "roleSessionName": target});
+        r["responseElements"] = json!({"credentials": {"accessKeyId": chained, "expiration": "x"},
+            "assumedRoleUser": {"assumedRoleId": format!("{ROLE_ID}:{target}"),
+                "arn": format!("arn:aws:sts::{ACCT}:assumed-role/app-role/{target}")}});
+        chained_call(&mut tr);
+        for name in ["DescribeInstances", "SendCommand"] {
+            tr.call(&chained, "app-role", target, EC2_USW2, ua, "ec2.amazonaws.com", name, m + 1);
+            chained_call(&mut tr);
+        }
+    }
+    let d = run_both_ways(&tr);
+    assert!(d.findings.is_empty(), "{:#?}", d.findings);
+}
+
 /// A chained session's call carries no `ec2RoleDelivery`: only the instance's own credentials do.
 fn chained_call(tr: &mut Trail) {
     if let Some(ctx) = tr.last()["userIdentity"]["sessionContext"].as_object_mut() {
