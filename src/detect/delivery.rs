@@ -175,6 +175,21 @@ impl Detector {
     }
 }
 
+/// The key that minted this one, when the trail shows it.
+pub(super) fn minter<'d>(st: &KeyState, d: &'d Detector) -> Option<&'d KeyState> {
+    st.minter.checked_sub(1).map(|slot| d.keys.at(slot))
+}
+
+/// Whether AWS's own records put the key with a workload: its delivery, `ec2RoleDelivery`, or a
+/// mint by such a key (`depth` mints down a chain). Never a user agent or a session name: a person
+/// writing `exec-env/AWS_Lambda_...` once, then naming a session after a production instance, must
+/// not have it judged, nor revoked, as the instance's.
+pub(super) fn placed_by_aws(st: &KeyState, d: &Detector, depth: u32) -> bool {
+    st.delivery.is_some()
+        || st.ec2_field
+        || (depth < 4 && st.minted_by_principal && minter(st, d).is_some_and(|m| placed_by_aws(m, d, depth + 1)))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

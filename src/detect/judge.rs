@@ -5,6 +5,7 @@
 //! subtracting its own share, instead of walking every other key.
 
 use super::baseline::{Baseline, Evidence, Group, Path, SHARED_ENDPOINT_KEYS};
+use super::delivery::{minter, placed_by_aws};
 use super::origin::OriginClass;
 use super::profile::{KeyWide, Others, Profile, Share, Sidecars, Verifiers};
 use super::state::{self, KeyId, KeyState, Origin, OriginMap, OriginUse, Sym, Workload, flag};
@@ -30,26 +31,12 @@ fn role_of(st: &KeyState) -> Sym {
     if st.role_id != 0 { st.role_id } else { st.role_arn }
 }
 
-/// The key that minted this one, when the trail shows it.
-fn minter<'d>(st: &KeyState, d: &'d Detector) -> Option<&'d KeyState> {
-    st.minter.checked_sub(1).map(|slot| d.keys.at(slot))
-}
-
-/// Whether AWS's own records put the key with a workload: its delivery, `ec2RoleDelivery`, or a
-/// mint by such a key (`depth` mints down a chain). Never a user agent or a session name: a person
-/// writing `exec-env/AWS_Lambda_...` once, then naming a session after a production instance, must
-/// not have it judged, nor revoked, as the instance's.
-fn placed_by_aws(st: &KeyState, d: &Detector, depth: u32) -> bool {
-    st.delivery.is_some()
-        || st.ec2_field
-        || (depth < 4 && st.minted_by_principal && minter(st, d).is_some_and(|m| placed_by_aws(m, d, depth + 1)))
-}
-
 /// The workload a key belongs to: from its delivery record, an earlier delivery to the same
 /// session, or what AWS wrote on its calls (`ec2RoleDelivery`, an instance id as session name). A key
 /// whose `AssumeRole` by a principal is in the trail is that principal's, whatever it is named.
 /// User agents naming an execution environment come last: a thief can write them, so they only make
 /// a key judged, never trusted.
+///
 /// A key minted by a principal is theirs unless AWS placed its minter with a workload
 /// ([`placed_by_aws`]) and the workload named the session after itself (an instance assuming a
 /// reporting role under its own id): then it is judged by that name as before. A workload naming
