@@ -357,12 +357,13 @@ async fn roles_chained_into_are_guarded_and_revoked_too() {
         session_name: "pivot".into(),
         event_time: Some((Utc::now() - Duration::minutes(9)).format("%Y-%m-%dT%H:%M:%SZ").to_string()),
     }];
-    // The key's own role denied: held, nothing revoked.
-    let text = format!("deny_roles = [\"arn:aws:iam::*:role/{role}\"]");
+    // The key's own role denied (the other too): held, every session shown, nothing revoked.
+    let text = format!("deny_roles = [\"arn:aws:iam::*:role/{role}\", \"arn:aws:iam::*:role/{target}\"]");
     let mut s = responder(Policy::parse(&text).unwrap(), true).await;
     let d = &s.responder.handle(std::slice::from_ref(&f), &mut MemoryLedger::default(), Utc::now()).await[0];
     assert_eq!(held_by(d), "deny_roles");
     assert!(matches!(&d.verdict, Verdict::Held { why, .. } if why.contains(&role)), "{d:?}");
+    assert_eq!((d.finding.minted_sessions.len(), d.left_out.len()), (1, 0), "{d:?}");
     assert!(policy(&iam, &role, "TrailhoundRevokeSessions").await.is_none(), "nothing revoked");
     // A role it chained into denied: left out, named for a person; the stolen key is revoked (it
     // would mint more sessions meanwhile).

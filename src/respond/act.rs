@@ -270,9 +270,14 @@ impl Responder {
                     }
                     None => true,
                 });
-                d = Decision::new(&rest, now);
-                d.left_out = left_out;
-                guarded = self.guard(&d, ledger).await;
+                let mut partial = Decision::new(&rest, now);
+                partial.left_out = left_out;
+                let again = self.guard(&partial, ledger).await;
+                // Held by a role rule still (the key's own role): the hold stands on the whole
+                // finding, every session shown.
+                if !matches!(&again, Err((rule, _)) if ROLE_RULES.contains(&rule.as_str())) {
+                    (d, guarded) = (partial, again);
+                }
             }
         }
         let form = match guarded {
