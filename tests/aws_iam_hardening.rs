@@ -174,6 +174,32 @@ async fn read_back_failure_is_reported_as_applied_not_verified() {
     assert_eq!(recs[3]["rollback_of"], id);
 }
 
+#[tokio::test]
+async fn a_change_iam_never_answered_is_read_back_to_tell_whether_it_was_made() {
+    // The connection drops before IAM answers (here it never got the request): what IAM holds says
+    // the change was not made, so it is a failure, tried again later, not a change to check by hand.
+    let iam = iam().await;
+    let role = &uniq("th-noanswer");
+    make_role(&iam, role).await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = path_str(&dir.path().join("audit.jsonl"));
+    let proxy = FaultProxy::start(&moto(MOTO), "Action=PutRolePolicy", 1, Fault::Close);
+    let r = revoke_via(
+        &proxy.url,
+        &["--role", role, "--session", "i-0dddddddddddddddd", "--apply", "--yes", "--audit-log", &audit],
+    );
+    assert!(proxy.failed.load(std::sync::atomic::Ordering::Relaxed) >= 1, "the proxy dropped no PutRolePolicy");
+    drop(proxy);
+    assert_ne!(r.code, 5, "not unverified: {}{}", r.stdout, r.stderr);
+    assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("recorded as failed") && !r.stderr.contains("may or may not"), "{}", r.stderr);
+    assert!(policy(&iam, role, SURGICAL).await.is_none(), "nothing was made");
+    let recs = audit_records(&audit);
+    let phases: Vec<&str> = recs.iter().filter_map(|r| r["phase"].as_str()).collect();
+    assert_eq!(phases, ["intent", "failed"]);
+    assert_chained(&audit);
+}
+
 #[test]
 fn revoke_help_documents_the_exit_status() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_trailhound")).args(["revoke", "--help"]).output().unwrap();

@@ -383,9 +383,19 @@ async fn roles_chained_into_are_guarded_and_revoked_too() {
     let d = &s.responder.handle(std::slice::from_ref(&more), &mut ledger, Utc::now()).await[0];
     assert_eq!(held_by(d), "chain_not_covered");
     assert!(policy(&iam, &target, "TrailhoundRevokeSessions").await.is_none());
+    // A role of another account it chained into: this responder cannot change it, so it is left out
+    // from the start (planning it failed, and held the key's own revocation at every retry).
+    f.minted_sessions.push(trailhound::detect::MintedSession {
+        access_key_id: "ASIARGCHAIN000000003".into(),
+        role_arn: "arn:aws:iam::999988887777:role/OrganizationAccountAccessRole".into(),
+        role_id: "AROAFOREIGNROLE00001".into(),
+        session_name: "pivot2".into(),
+        event_time: Some((Utc::now() - Duration::minutes(8)).format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+    });
     let mut s = responder(Policy::default(), true).await;
     let d = &s.responder.handle(std::slice::from_ref(&f), &mut MemoryLedger::default(), Utc::now()).await[0];
     assert_eq!((d.outcome, d.roles.len()), (Some(Outcome::Applied), 2), "{d:?}");
+    assert!(d.left_out.len() == 1 && d.left_out[0].contains("999988887777"), "{:?}", d.left_out);
     assert!(policy(&iam, &target, "TrailhoundRevokeSessions").await.unwrap().contains(&format!("{target_id}:pivot")));
     assert!(policy(&iam, &role, "TrailhoundRevokeSessions").await.unwrap().contains(&format!("{role_id}:i-0chain")));
 }
@@ -504,6 +514,7 @@ fn bad_values_are_errors_naming_the_key_and_the_line() {
         ("margin_minutes = -1", "`margin_minutes` (line 1)"),
         ("protect_tag = \"\"", "`protect_tag` (line 1)"),
         ("\nretry_seconds = 7200", "`retry_seconds` (line 2)"),
+        ("retry_seconds = 0", "`retry_seconds` (line 1)"),
         ("role_wide = \"sometimes\"", "line 1"),
         ("[notify]\nwebhook = \"ftp://example.com/x\"", "`notify.webhook` (line 2)"),
         ("[notify]\nsns_topic = \"arn:aws:sqs:us-east-1:123456789012:q\"", "`notify.sns_topic` (line 2)"),

@@ -50,7 +50,8 @@ pub const REVOKE_HELP: &str = "Exit status:
   0  the plan was shown, or every change was applied and verified (or not confirmed: nothing changed)
   2  error: nothing was changed by the step that failed (earlier steps are applied and in the audit log)
   5  a change was made but not verified (its read-back failed or did not match, or its outcome could not
-     be recorded): it is in the audit log; check it by hand or roll it back
+     be recorded), or IAM did not answer and what it holds could not be read: it is in the audit log;
+     check it by hand or roll it back
 
 Example:
   trailhound revoke --finding findings.json     # the plan only; add --apply to make the changes";

@@ -59,11 +59,19 @@ impl Actor {
         Ok(found)
     }
 
+    /// Who makes the changes. A failure to ask is not kept: the `self` guardrail and the account of
+    /// the roles this responder may change depend on the answer, so the next decision asks again.
     async fn caller(&mut self) -> String {
-        if self.caller.is_none() {
-            self.caller = Some(self.iam.caller().await.unwrap_or_else(|e| format!("unknown ({e})")));
+        if let Some(c) = &self.caller {
+            return c.clone();
         }
-        self.caller.clone().unwrap_or_default()
+        match self.iam.caller().await {
+            Ok(c) => {
+                self.caller = Some(c.clone());
+                c
+            }
+            Err(e) => format!("unknown ({e})"),
+        }
     }
 
     /// Appends the decision to the audit log as a `decided` record.
@@ -119,9 +127,9 @@ impl Responder {
     /// twice on a key.
     pub async fn handle(&mut self, findings: &[Finding], ledger: &mut dyn Ledger, now: DateTime<Utc>) -> Vec<Decision> {
         let mut out = Vec::with_capacity(findings.len());
-        // Waits of keys whose findings went (expired, or no longer reported) are forgotten.
+        // Waits older than a day are forgotten: the keys behind them have expired.
         let stale = now.timestamp_millis() - super::state::LEDGER_HORIZON_MS;
-        self.retry_at.retain(|_, (t, _)| *t >= stale);
+        self.retry_at.retain(|_, (t, _, _)| *t >= stale);
         for f in findings {
             out.extend(self.one(f, ledger, now).await);
         }
@@ -139,6 +147,13 @@ impl Responder {
         let form = screen(&self.policy, &d.finding, &d.roles)?;
         expired(&d.finding, d.at_ms)?;
         let caller = self.act.caller().await;
+        // A guardrail that cannot be checked holds, as unreadable tags do.
+        if !caller.starts_with("arn:") {
+            return Err((
+                "caller_unknown".into(),
+                format!("cannot tell which role this responder runs as ({caller}): it must never deny its own"),
+            ));
+        }
         if let Some(r) = d.roles.iter().find(|r| is_callers_role(&caller, r)) {
             return Err((
                 "self".into(),
@@ -184,10 +199,10 @@ impl Responder {
             } else if is_callers_role(&caller, r) {
                 Some("self: the role this responder runs as".to_owned())
             } else {
+                // Tags that cannot be read now leave nothing out: the hold is retried whole.
                 match self.act.protected(role_name(r), &self.policy.protect_tag, ttl).await {
-                    Ok(false) => None,
                     Ok(true) => Some(format!("protect_tag: carries the tag {}", self.policy.protect_tag)),
-                    Err(e) => Some(format!("protect_tag_unread: its tags cannot be read ({e})")),
+                    Ok(false) | Err(_) => None,
                 }
             };
             if let Some(why) = why {
@@ -195,6 +210,24 @@ impl Responder {
             }
         }
         out
+    }
+
+    /// Of `roles`, those of another account than the responder's (when it knows its own).
+    async fn foreign(&mut self, roles: &[String]) -> Vec<(String, String)> {
+        let caller = self.act.caller().await;
+        let Some(mine) = caller.strip_prefix("arn:").and_then(|c| c.split(':').nth(3)).filter(|a| !a.is_empty()) else {
+            return Vec::new();
+        };
+        let mine = mine.to_owned();
+        roles
+            .iter()
+            .filter_map(|r| {
+                let theirs = r.split(':').nth(4).unwrap_or("");
+                (theirs != mine).then(|| {
+                    (r.clone(), format!("another account ({theirs}) than this responder's ({mine}): revoke it there"))
+                })
+            })
+            .collect()
     }
 
     /// The same request and plan `trailhound revoke` makes for this finding.
@@ -230,48 +263,62 @@ impl Responder {
         // An unsettled finding comes back at every batch; unchanged, it is decided again once its
         // wait is over.
         let at_ms = now.timestamp_millis();
-        if self.retry_at.get(key).is_some_and(|(t, seen)| at_ms < *t && seen == f) {
+        let last = self.retry_at.get(key).filter(|(_, seen, _)| seen == f).map(|(t, _, rule)| (*t, rule.clone()));
+        if last.as_ref().is_some_and(|(t, _)| at_ms < *t) {
             self.unsettled.push(key.clone());
             return None;
         }
-        let d = self.decide(f, ledger, now).await;
+        let d = self.decide(f, ledger, now, last.map(|(_, rule)| rule)).await;
         match &d {
             Some(d) if d.unsettled() => {
-                let wait = i64::try_from(self.policy.retry_seconds).unwrap_or(3600).saturating_mul(1000);
-                self.retry_at.insert(key.clone(), (d.at_ms.saturating_add(wait), f.clone()));
-                self.unsettled.push(key.clone());
+                let rule = match &d.verdict {
+                    Verdict::Held { rule, .. } => rule.as_str(),
+                    _ => "",
+                };
+                self.owe(f, d.at_ms, rule);
             }
-            _ => {
+            Some(_) => {
                 self.retry_at.remove(key);
             }
+            // Not announced: a repeated hold (`decide` keeps a retried one owed).
+            None => {}
         }
         d
     }
 
-    async fn decide(&mut self, f: &Finding, ledger: &mut dyn Ledger, now: DateTime<Utc>) -> Option<Decision> {
+    /// Decides `f` again `retry_seconds` after `at_ms`; `rule` is the hold's (empty for a failure).
+    fn owe(&mut self, f: &Finding, at_ms: i64, rule: &str) {
+        let wait = i64::try_from(self.policy.retry_seconds).unwrap_or(3600).saturating_mul(1000);
+        self.retry_at.insert(f.access_key_id.clone(), (at_ms.saturating_add(wait), f.clone(), rule.to_owned()));
+        self.unsettled.push(f.access_key_id.clone());
+    }
+
+    /// `again` is the hold rule of the last decision on this same finding, when it is decided again
+    /// only because its wait is over: the same hold then is counted, not announced again.
+    async fn decide(
+        &mut self,
+        f: &Finding,
+        ledger: &mut dyn Ledger,
+        now: DateTime<Utc>,
+        again: Option<String>,
+    ) -> Option<Decision> {
         let mut d = Decision::new(f, now);
+        // This responder changes IAM in its own account only: a role of another account the key
+        // chained into is left out from the start (planning it would fail at every retry).
+        let foreign = self.foreign(&d.roles[1..]).await;
+        if !foreign.is_empty() {
+            d = without(f, &foreign, now);
+        }
         let mut guarded = self.guard(&d, ledger).await;
         // A role the key chained into that the policy keeps out is left out: holding everything would
         // leave the stolen key working, free to mint more sessions, until a person acts.
         if let Err((rule, _)) = &guarded
             && ROLE_RULES.contains(&rule.as_str())
         {
-            let out = self.kept_out(&d.roles[1..]).await;
+            let mut out = self.kept_out(&d.roles[1..]).await;
             if !out.is_empty() {
-                let mut rest = f.clone();
-                let mut left_out = Vec::new();
-                rest.minted_sessions.retain(|m| match out.iter().find(|(r, _)| *r == m.role_arn) {
-                    Some((_, why)) => {
-                        left_out.push(format!(
-                            "session {:?} of {} (key {}): {why}",
-                            m.session_name, m.role_arn, m.access_key_id
-                        ));
-                        false
-                    }
-                    None => true,
-                });
-                let mut partial = Decision::new(&rest, now);
-                partial.left_out = left_out;
+                out.extend(foreign);
+                let partial = without(f, &out, now);
                 let again = self.guard(&partial, ledger).await;
                 // Held by a role rule still (the key's own role): the hold stands on the whole
                 // finding, every session shown.
@@ -283,6 +330,12 @@ impl Responder {
         let form = match guarded {
             Ok(form) => form,
             Err((rule, why)) => {
+                // The same hold on the same finding, retried once its wait was over: still owed.
+                if again.as_deref() == Some(rule.as_str()) {
+                    self.holds_repeated += 1;
+                    self.owe(f, d.at_ms, &rule);
+                    return None;
+                }
                 if self.repeated_hold(&d.access_key_id, &rule, &why, d.at_ms) {
                     return None;
                 }
@@ -405,6 +458,23 @@ fn expired(f: &Finding, now_ms: i64) -> Result<(), Hold> {
 }
 
 /// Whether `role_arn` is the role of `caller` (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`).
+/// A decision on `f` without the sessions it chained into of the roles in `out` (role, why), which
+/// its `left_out` names.
+fn without(f: &Finding, out: &[(String, String)], now: DateTime<Utc>) -> Decision {
+    let mut rest = f.clone();
+    let mut left_out = Vec::new();
+    rest.minted_sessions.retain(|m| match out.iter().find(|(r, _)| *r == m.role_arn) {
+        Some((_, why)) => {
+            left_out.push(format!("session {:?} of {} (key {}): {why}", m.session_name, m.role_arn, m.access_key_id));
+            false
+        }
+        None => true,
+    });
+    let mut d = Decision::new(&rest, now);
+    d.left_out = left_out;
+    d
+}
+
 fn is_callers_role(caller: &str, role_arn: &str) -> bool {
     let Some(rest) = caller.strip_prefix("arn:") else { return false };
     let parts: Vec<&str> = rest.splitn(5, ':').collect();

@@ -240,7 +240,7 @@ pub struct Responder {
     pub(super) holds_repeated: u64,
     /// Per key whose last decision was [`Decision::unsettled`], when it may be decided again (ms),
     /// and the finding then decided (a finding that changed is decided at once).
-    pub(super) retry_at: std::collections::HashMap<String, (i64, Finding)>,
+    pub(super) retry_at: std::collections::HashMap<String, (i64, Finding, String)>,
     /// Keys of the findings handled since [`Responder::take_unsettled`] that are still to settle.
     pub(super) unsettled: Vec<String>,
 }
@@ -250,8 +250,10 @@ pub struct Responder {
 pub const ROLE_RULES: [&str; 7] =
     ["deny_accounts", "allow_accounts", "deny_roles", "allow_roles", "self", "protect_tag", "protect_tag_unread"];
 
-/// Hold rules that may lift by themselves: a limit's hour passes, tags unreadable now may be read.
-pub const TRANSIENT_HOLDS: [&str; 3] = ["max_per_hour", "max_per_role_per_hour", "protect_tag_unread"];
+/// Hold rules that may lift by themselves: a limit's hour passes, tags or the caller's identity
+/// unreadable now may be read.
+pub const TRANSIENT_HOLDS: [&str; 4] =
+    ["max_per_hour", "max_per_role_per_hour", "protect_tag_unread", "caller_unknown"];
 
 /// The rule of a hold on a key already acted on ([`already`]).
 pub const ALREADY_ACTED: &str = "already_acted";

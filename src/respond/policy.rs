@@ -226,10 +226,13 @@ impl Policy {
                 format!("{} is over 3600: a protection added must count within the hour", self.tag_cache_seconds),
             ));
         }
-        if self.retry_seconds > 3600 {
+        if !(60..=3600).contains(&self.retry_seconds) {
             return Err(top(
                 "retry_seconds",
-                format!("{} is over 3600: a failed revocation must be tried again within the hour", self.retry_seconds),
+                format!(
+                    "{} is not 60 to 3600: a failed revocation is tried again within the hour, and not at every batch",
+                    self.retry_seconds
+                ),
             ));
         }
         if self.max_per_hour == 0 {

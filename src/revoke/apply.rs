@@ -63,6 +63,22 @@ impl Step<'_> {
     }
 }
 
+/// Whether IAM holds what the step writes.
+async fn read_back(iam: &Iam, step: Step<'_>) -> Result<bool, AwsError> {
+    match step {
+        Step::Policy { holder, policy_name, doc } => {
+            iam.inline_policy(holder, policy_name).await.map(|now| match (now.as_deref(), doc) {
+                (Some(a), Some(b)) => policy::same_document(a, b),
+                (None, None) => true,
+                _ => false,
+            })
+        }
+        Step::KeyStatus { user, key, active } => {
+            iam.key_status(user, key).await.map(|s| s.as_deref() == Some(if active { "Active" } else { "Inactive" }))
+        }
+    }
+}
+
 /// An AWS error without the "nothing was changed by this call" of a refused call: after a change that
 /// succeeded, it would read as if the change had not been made.
 fn read_back_error(e: &AwsError) -> String {
@@ -89,34 +105,38 @@ pub(super) async fn execute(
         Step::Policy { holder, policy_name, doc: None } => iam.delete_inline_policy(holder, policy_name).await,
         Step::KeyStatus { user, key, active } => iam.set_key_status(user, key, active).await,
     };
+    let mut read = None;
     if let Err(e) = made {
-        let mut out = AuditRecord { phase: Some(Phase::Failed), error: Some(e.to_string()), ..rec };
-        let noted = match log.append(&mut out) {
-            Ok(()) => format!("recorded as failed in {path} (audit id {id})"),
-            Err(le) => format!("the failure could not be recorded ({le}); the intent is in {path} (audit id {id})"),
-        };
-        // No answer: IAM may have made the change. Unverified, so nothing retries it blindly (a
-        // retry after a person rolled it back would apply it again).
-        if e.code.is_empty() {
-            return Err(Unverified(format!(
-                "{e}; {noted}. The request did not complete, so IAM may or may not have made the change: check with {}",
-                step.check_command()
-            ))
-            .into());
+        // No answer (a timeout, a dropped connection): IAM may have made the change. What it holds
+        // now tells: made, or not (a failure, tried again later). Unreadable, it is unverified, so
+        // nothing retries it blindly (a retry after a person rolled it back would apply it again).
+        let now = if e.code.is_empty() { Some(read_back(iam, step).await) } else { None };
+        match now {
+            Some(Ok(true)) => read = Some(Ok(true)),
+            unknown => {
+                let mut out = AuditRecord { phase: Some(Phase::Failed), error: Some(e.to_string()), ..rec };
+                let noted = match log.append(&mut out) {
+                    Ok(()) => format!("recorded as failed in {path} (audit id {id})"),
+                    Err(le) => {
+                        format!("the failure could not be recorded ({le}); the intent is in {path} (audit id {id})")
+                    }
+                };
+                if let Some(Err(re)) = unknown {
+                    return Err(Unverified(format!(
+                        "{e}; {noted}. The request did not complete and reading back failed too ({}), so IAM may \
+                         or may not have made the change: check with {}",
+                        read_back_error(&re),
+                        step.check_command()
+                    ))
+                    .into());
+                }
+                anyhow::bail!("{e}; {noted}");
+            }
         }
-        anyhow::bail!("{e}; {noted}");
     }
-    let read = match step {
-        Step::Policy { holder, policy_name, doc } => {
-            iam.inline_policy(holder, policy_name).await.map(|now| match (now.as_deref(), doc) {
-                (Some(a), Some(b)) => policy::same_document(a, b),
-                (None, None) => true,
-                _ => false,
-            })
-        }
-        Step::KeyStatus { user, key, active } => {
-            iam.key_status(user, key).await.map(|s| s.as_deref() == Some(if active { "Active" } else { "Inactive" }))
-        }
+    let read = match read {
+        Some(r) => r,
+        None => read_back(iam, step).await,
     };
     let (verified, error) = match read {
         Ok(true) => (true, None),

@@ -251,6 +251,11 @@ async fn a_finding_held_by_the_hourly_limit_is_decided_again_when_it_lifts() {
     let d = &s.responder.handle(std::slice::from_ref(&called), &mut ledger, t0 + Duration::minutes(3)).await[0];
     assert_eq!(held_by(d), "max_per_hour");
     assert_eq!(s.responder.take_unsettled(), [b.access_key_id.clone()]);
+    // Its wait over, unchanged and held the same way: counted, not announced again, still owed.
+    let (announced, repeated) = (s.out.lines().len(), s.responder.holds_repeated());
+    assert!(s.responder.handle(std::slice::from_ref(&called), &mut ledger, t0 + Duration::minutes(9)).await.is_empty());
+    assert_eq!((s.out.lines().len(), s.responder.holds_repeated()), (announced, repeated + 1));
+    assert_eq!(s.responder.take_unsettled(), [b.access_key_id.clone()]);
     // Once the hour has passed, it is revoked.
     let d = &s.responder.handle(std::slice::from_ref(&called), &mut ledger, t0 + Duration::minutes(61)).await[0];
     assert_eq!(d.outcome, Some(Outcome::Applied), "{d:?}");
