@@ -156,7 +156,8 @@ mod tests {
         assert_eq!(sql_list(&ecr), sorted(&ECR_TOKEN_CALLS));
         let clients: Vec<&str> =
             crate::detect::origin::REGISTRY_CLIENTS.iter().map(|p| p.trim_end_matches('/')).collect();
-        let want = format!("'^({})/'", clients.join("|"));
+        let library = crate::detect::origin::REGISTRY_LIBRARY;
+        let want = format!("'^({})/|{library}'", clients.join("|"));
         assert!(EVENTS_HEAD.contains(&want), "queries/_events.sql: registry clients {want}");
         assert!(
             EVENTS_HEAD

@@ -138,27 +138,43 @@ pub const ECR_SOURCE: &str = "ecr.amazonaws.com";
 /// use from a call the key's holder signed, so only reads are given the benefit.
 pub const ECR_TOKEN_CALLS: [&str; 3] = ["BatchGetImage", "GetDownloadUrlForLayer", "BatchCheckLayerAvailability"];
 
-/// The clients that pull with an ECR token (`docker login`, a pull secret, a credential helper), by
-/// the start of their user agent, lower-cased: Docker, containerd (and nerdctl, Finch, kubelet's
-/// runtime), CRI-O, containers/image (Podman, Buildah, Skopeo), go-containerregistry (crane, ko),
-/// Kaniko and BuildKit. They cannot sign SigV4, so their pulls are a token's; the same calls signed
-/// by an SDK or the CLI (`aws ecr batch-get-image`, a thief copying images out) are the key
-/// holder's, judged like any call. `queries/_events.sql` matches the same prefixes.
-pub const REGISTRY_CLIENTS: [&str; 9] = [
+/// The clients that pull with an ECR token (`docker login`, `helm registry login`, a pull secret, a
+/// credential helper), by the start of their user agent, lower-cased: Docker, containerd (and
+/// nerdctl, Finch, kubelet's runtime), CRI-O, containers/image (Podman, Buildah, Skopeo), Helm, ORAS,
+/// Notation, regclient, Flux, Kaniko, BuildKit, and tools on go-containerregistry (crane, ko,
+/// cosign), which also name it further on ([`REGISTRY_LIBRARY`]). They cannot sign SigV4, so their
+/// pulls are a token's; the same calls signed by an SDK or the CLI (`aws ecr batch-get-image`, a
+/// thief copying images out) are the key holder's, judged like any call. `queries/_events.sql`
+/// matches the same.
+pub const REGISTRY_CLIENTS: [&str; 19] = [
     "docker/",
     "containerd/",
+    "nerdctl/",
     "cri-o/",
     "containers/",
-    "go-containerregistry/",
-    "crane/",
+    "podman/",
+    "buildah/",
+    "skopeo/",
+    "helm/",
+    "oras/",
+    "notation/",
+    "regclient/",
+    "flux/",
     "kaniko/",
     "buildkit/",
-    "podman/",
+    "go-containerregistry/",
+    "crane/",
+    "ko/",
+    "cosign/",
 ];
 
-/// Whether the user agent is one of [`REGISTRY_CLIENTS`].
+/// The registry library whose name a tool's user agent carries after its own.
+pub const REGISTRY_LIBRARY: &str = "go-containerregistry/";
+
+/// Whether the user agent is a registry client's ([`REGISTRY_CLIENTS`], [`REGISTRY_LIBRARY`]).
 fn is_registry_client(user_agent: &str) -> bool {
     REGISTRY_CLIENTS.iter().any(|p| user_agent.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p)))
+        || user_agent.to_ascii_lowercase().contains(REGISTRY_LIBRARY)
 }
 
 /// Calls from `event_source` that are redeemed (see [`redemption`]) are links handed out (S3's

@@ -236,7 +236,14 @@ fn an_ecr_token_pulled_with_elsewhere_is_low_and_the_same_calls_signed_by_a_thie
     tr.call(&keys[1], "app-role", inst, EC2_USE1, BOTO, "ecr.amazonaws.com", "GetAuthorizationToken", 65);
     let docker = "docker/24.0.7 go/go1.20.10 git-commit/311b9ff kernel/6.1.0 os/linux arch/amd64 \
                   UpstreamClient(Docker-Client/24.0.7 \\(linux\\))";
-    for (i, (host, ua)) in [(CUSTOMER, docker), (CUSTOMER_B, "containerd/v1.7.13")].into_iter().enumerate() {
+    let pullers = [
+        (CUSTOMER, docker),
+        (CUSTOMER_B, "containerd/v1.7.13"),
+        // A chart stored in ECR, and a tool that names go-containerregistry after itself.
+        ("24.5.188.17", "Helm/3.14.2"),
+        ("92.40.181.3", "ko/v0.15.2 go-containerregistry/v0.19.1"),
+    ];
+    for (i, (host, ua)) in pullers.into_iter().enumerate() {
         for (j, name) in ["BatchGetImage", "GetDownloadUrlForLayer", "GetDownloadUrlForLayer"].iter().enumerate() {
             tr.call(&keys[1], "app-role", inst, host, ua, "ecr.amazonaws.com", name, 90 + i as i64 * 5 + j as i64);
         }
