@@ -466,15 +466,18 @@ fn not_covered(a: &Acted, f: &Finding) -> Option<Hold> {
         })
         .collect();
     let (what, todo) = if a.dry_run {
-        ("decided on this key in a dry run", "a run with --apply revokes them with the key")
+        (
+            "decided on this key in a dry run",
+            "a run with --apply revokes them with the key, unless a guardrail leaves them out",
+        )
     } else {
         ("revoked this key", "not revoked automatically (that decision may have been rolled back); revoke by hand")
     };
     Some(hold(
         CHAIN_NOT_COVERED,
         format!(
-            "decision {} {what} before the trail showed it chained into {} session(s) that decision does not name; \
-             {todo}: {}",
+            "decision {} {what}, and it chained into {} session(s) that decision does not name (the trail showed \
+             them later, or a guardrail left them out); {todo}: {}",
             a.decision_id,
             missed.len(),
             each.join(", and ")
