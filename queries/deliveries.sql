@@ -105,7 +105,7 @@ events AS (
             OR (event_source = 'ecr.amazonaws.com' AND event_name IN ('BatchGetImage', 'GetDownloadUrlForLayer',
                                                                     'BatchCheckLayerAvailability')
                 AND regexp_like(lower(user_agent),
-                    '^(docker|containerd|nerdctl|cri-o|containers|podman|buildah|skopeo|helm|oras|notation|regclient|flux|kaniko|buildkit|go-containerregistry|crane|ko|cosign)/|go-containerregistry/'))
+                    '^(docker|containerd|nerdctl|cri-o|containers|podman|buildah|skopeo|helm|oras|notation|regclient|flux|kaniko|buildkit|crane|ko|cosign)/|go-containerregistry/'))
             OR (event_source = 'sts.amazonaws.com' AND event_name = 'GetCallerIdentity') AS replayed,
         CASE WHEN minting THEN coalesce(resp_key, '') ELSE '' END AS minted_key,
         CASE WHEN minting THEN coalesce(req_role_arn, '') ELSE '' END AS minted_role_arn,

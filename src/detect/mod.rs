@@ -167,8 +167,8 @@ pub struct Detector {
     /// Allocation id -> public address (`AllocateAddress`), to resolve `AssociateAddress` by allocation.
     allocations: KeyedMap<Box<str>, IpAddr>,
     pending_assoc: Vec<(Sym, Box<str>)>,
-    /// Instance id -> the latest successful `TerminateInstances` naming it (epoch ms): the latest,
-    /// as terminating an instance already gone succeeds too, and the later time asks less.
+    /// Instance id -> the first successful `TerminateInstances` naming it (epoch ms): the instance
+    /// ended then, and a later call on it (a retry, a thief's) succeeds too without moving its end.
     pub(crate) terminated: FxHashMap<Sym, i64>,
     /// User agent -> client family and the execution environments it names (Lambda, ECS): user
     /// agents repeat across millions of events.

@@ -146,7 +146,7 @@ pub const ECR_TOKEN_CALLS: [&str; 3] = ["BatchGetImage", "GetDownloadUrlForLayer
 /// pulls are a token's; the same calls signed by an SDK or the CLI (`aws ecr batch-get-image`, a
 /// thief copying images out) are the key holder's, judged like any call. `queries/_events.sql`
 /// matches the same.
-pub const REGISTRY_CLIENTS: [&str; 19] = [
+pub const REGISTRY_CLIENTS: [&str; 18] = [
     "docker/",
     "containerd/",
     "nerdctl/",
@@ -162,7 +162,6 @@ pub const REGISTRY_CLIENTS: [&str; 19] = [
     "flux/",
     "kaniko/",
     "buildkit/",
-    "go-containerregistry/",
     "crane/",
     "ko/",
     "cosign/",
@@ -174,7 +173,10 @@ pub const REGISTRY_LIBRARY: &str = "go-containerregistry/";
 /// Whether the user agent is a registry client's ([`REGISTRY_CLIENTS`], [`REGISTRY_LIBRARY`]).
 fn is_registry_client(user_agent: &str) -> bool {
     REGISTRY_CLIENTS.iter().any(|p| user_agent.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p)))
-        || user_agent.to_ascii_lowercase().contains(REGISTRY_LIBRARY)
+        || user_agent
+            .as_bytes()
+            .windows(REGISTRY_LIBRARY.len())
+            .any(|w| w.eq_ignore_ascii_case(REGISTRY_LIBRARY.as_bytes()))
 }
 
 /// Calls from `event_source` that are redeemed (see [`redemption`]) are links handed out (S3's

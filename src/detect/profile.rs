@@ -236,10 +236,9 @@ impl<'d> KeyWide<'d> {
 /// A fleet's sidecars: client families that sign without the execution environment beside its
 /// program on most of a role's keys, from its first. A log router (FireLens' Fluent Bit signs as
 /// `aws-fluent-bit-plugin`), a metrics agent or a service mesh runs in every task with the task's
-/// role, and names no `AWS_EXECUTION_ENV`: where it calls from (a NAT, an endpoint) is the fleet's own
-/// path like the program's, judged by its class, where the sidecar calls from on two keys or more (a
-/// NAT, an endpoint). A thief's client on a few keys is none, nor is a thief's host signing as the
-/// sidecar with one key.
+/// role, and names no `AWS_EXECUTION_ENV`: where it calls from on two keys or more (a NAT, an
+/// endpoint) is the fleet's own path like the program's, judged by its class. A thief's client on a
+/// few keys is none, nor is a thief's host signing as the sidecar with one key.
 #[derive(Default)]
 pub(super) struct Sidecars {
     families: FxHashSet<Sym>,

@@ -7,7 +7,7 @@ use super::decide::{
 use crate::aws::AwsError;
 use crate::detect::Finding;
 use crate::revoke::audit::{AuditRecord, Phase, Writer};
-use crate::revoke::iam::{Iam, role_name};
+use crate::revoke::iam::{Iam, account_of, role_name};
 use crate::revoke::{self, Change, CutoffChoice, Plan, RoleRequest};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -215,14 +215,14 @@ impl Responder {
     /// Of `roles`, those of another account than the responder's (when it knows its own).
     async fn foreign(&mut self, roles: &[String]) -> Vec<(String, String)> {
         let caller = self.act.caller().await;
-        let Some(mine) = caller.strip_prefix("arn:").and_then(|c| c.split(':').nth(3)).filter(|a| !a.is_empty()) else {
+        let mine = account_of(&caller);
+        if !caller.starts_with("arn:") || mine.is_empty() {
             return Vec::new();
-        };
-        let mine = mine.to_owned();
+        }
         roles
             .iter()
             .filter_map(|r| {
-                let theirs = r.split(':').nth(4).unwrap_or("");
+                let theirs = account_of(r);
                 (theirs != mine).then(|| {
                     (r.clone(), format!("another account ({theirs}) than this responder's ({mine}): revoke it there"))
                 })
@@ -457,7 +457,6 @@ fn expired(f: &Finding, now_ms: i64) -> Result<(), Hold> {
     ))
 }
 
-/// Whether `role_arn` is the role of `caller` (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`).
 /// A decision on `f` without the sessions it chained into of the roles in `out` (role, why), which
 /// its `left_out` names.
 fn without(f: &Finding, out: &[(String, String)], now: DateTime<Utc>) -> Decision {
@@ -475,12 +474,12 @@ fn without(f: &Finding, out: &[(String, String)], now: DateTime<Utc>) -> Decisio
     d
 }
 
+/// Whether `role_arn` is the role of `caller` (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`).
 fn is_callers_role(caller: &str, role_arn: &str) -> bool {
     let Some(rest) = caller.strip_prefix("arn:") else { return false };
-    let parts: Vec<&str> = rest.splitn(5, ':').collect();
-    let (Some(account), Some(resource)) = (parts.get(3), parts.get(4)) else { return false };
+    let Some(resource) = rest.splitn(5, ':').nth(4) else { return false };
     let Some(name) = resource.strip_prefix("assumed-role/").and_then(|r| r.split('/').next()) else { return false };
-    role_arn.split(':').nth(4) == Some(account) && role_name(role_arn) == name
+    account_of(role_arn) == account_of(caller) && role_name(role_arn) == name
 }
 
 #[cfg(test)]

@@ -277,7 +277,7 @@ impl Policy {
 
     /// Whether the role may be touched: (rule, why) of the first rule that forbids it.
     pub fn role_allowed(&self, role_arn: &str) -> Result<(), (&'static str, String)> {
-        let account = role_arn.split(':').nth(4).unwrap_or("");
+        let account = crate::revoke::iam::account_of(role_arn);
         if let Some(p) = self.deny_accounts.iter().find(|p| glob(p, account)) {
             return Err(("deny_accounts", format!("account {account} of {role_arn} matches {p:?}")));
         }

@@ -42,6 +42,11 @@ pub fn role_name(name_or_arn: &str) -> &str {
     }
 }
 
+/// The account field of an ARN (`arn:aws:iam::ACCOUNT:role/...`); empty when it has none.
+pub fn account_of(arn: &str) -> &str {
+    arn.split(':').nth(4).unwrap_or("")
+}
+
 fn decode_document(doc: &str) -> String {
     // IAM returns policy documents URL-encoded.
     percent_encoding::percent_decode_str(doc).decode_utf8_lossy().into_owned()
