@@ -91,6 +91,17 @@ pub(super) struct Baseline {
     /// AWS addresses of another region used from the instance's first key on, on half its keys or
     /// more, when nothing places an address of its own ([`far_egress`]): keys used from them.
     pub far_egress: OriginMap<Origin, u32>,
+    /// SSM's agent works from an origin of the workload's own (its heartbeat or its channels,
+    /// `ec2messages` and `ssmmessages`, come from there): only then are channel calls from elsewhere
+    /// a second agent (a hijack), not the only one reaching SSM its own way (a proxy, a network
+    /// account's endpoints, a young instance whose own origin is not yet known). Always true for
+    /// fleets, whose own origins are by class.
+    pub agent_at_own: bool,
+    /// Foreign endpoints used on half the instance's keys or more from its first, on fewer than
+    /// [`SHARED_ENDPOINT_KEYS`] (a network account's central endpoints, seen by a young instance):
+    /// reported, but their clients (the SSM agent's, where only it uses them) are not new to the
+    /// instance, so a finding of theirs stays below high until they are taken as shared.
+    pub young_shared: OriginMap<Origin, u32>,
 }
 
 /// What is known about one origin across an instance's keys.
@@ -115,6 +126,8 @@ struct Facts {
     ecs_agent: bool,
     /// Keys on which every call from here named an execution environment (ECS's, in its tasks' SDKs).
     exec_keys: u32,
+    /// SSM's agent channels were called from here.
+    ssm_channel: bool,
 }
 
 /// Keys issued this close after the one before are one delivery for ranking ([`Facts::first_rank`]).
@@ -239,12 +252,14 @@ impl Detector {
                 f.last_ms = f.last_ms.max(o.last_ms.unwrap_or(i64::MIN));
                 f.events += o.count as u64;
                 f.heartbeat_keys += o.has(flag::SSM_HEARTBEAT) as u32;
+                f.ssm_channel |= o.has(flag::SSM_CHANNEL);
                 f.clients.extend(o.clients());
                 f.v2 |= o.has(flag::IMDS_V2);
                 f.v1_only = (f.v1_only || o.has(flag::IMDS_V1)) && !f.v2;
             }
         }
         let associated: &[std::net::IpAddr] = self.associated.get(&g.session).map_or(&[], |v| v.as_slice());
+        let mut young_shared = OriginMap::default();
         let nkeys = g.keys.len() as u32;
         // Candidates per IP version: an instance egresses through one address of each at a time.
         let mut candidates: [Vec<Origin>; 2] = [Vec::new(), Vec::new()];
@@ -269,6 +284,8 @@ impl Detector {
                     if f.keys >= SHARED_ENDPOINT_KEYS && f.keys * 2 >= nkeys && f.first_rank == 0 {
                         own.insert(*o, Evidence::SharedEndpoint(owner));
                         shared.push(owner);
+                    } else if f.keys * 2 >= nkeys && f.first_rank == 0 {
+                        young_shared.insert(*o, f.keys);
                     }
                     continue;
                 }
@@ -366,7 +383,8 @@ impl Detector {
             _ => true,
         });
         let far_egress = self.far_egress(g, &facts, &own);
-        Baseline { own, rivals, beside_v4, far_egress }
+        let agent_at_own = own.keys().any(|o| facts.get(o).is_some_and(|f| f.ssm_channel || f.heartbeat_keys > 0));
+        Baseline { own, rivals, beside_v4, far_egress, agent_at_own, young_shared }
     }
 
     /// An instance's egress may leave through another region: a central egress VPC reached over a

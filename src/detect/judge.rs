@@ -182,12 +182,14 @@ fn judge_one<'d>(
 
 fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mut Vec<Finding>, shared: &mut Vec<Sym>) {
     let fleet = g.kind.is_fleet();
-    let baseline = if fleet {
+    let mut baseline = if fleet {
         Baseline {
             own: OriginMap::default(),
             rivals: OriginMap::default(),
             beside_v4: OriginMap::default(),
             far_egress: OriginMap::default(),
+            agent_at_own: true,
+            young_shared: OriginMap::default(),
         }
     } else {
         d.instance_baseline(g, &verifiers, shared)
@@ -270,6 +272,9 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
             Share::of(st, &owns[from..], d)
         })
         .collect();
+    if fleet {
+        baseline.far_egress = super::judge_signals::fleet_far_egress(d, g, &owns, key_region);
+    }
     let mut profile = Profile::default();
     for s in &shares {
         profile.add(s);
@@ -312,7 +317,9 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
                 (last > end.saturating_add(super::TERMINATION_GRACE_MS)).then_some((end, last))
             });
             let beside = if own { None } else { super::baseline::beside_on_key(d, st, key_owns, o, &baseline) };
-            let new_client = others.any_clients() && o.clients().all(|c| !others.has_client(c));
+            let new_client = others.any_clients()
+                && o.clients().all(|c| !others.has_client(c))
+                && !baseline.young_shared.contains_key(&o.origin);
             // The thief behind the workload's own NAT: only the client and the IMDS version differ.
             let behind_own_nat = g.kind == Workload::Ec2
                 && !eks_role
@@ -360,7 +367,9 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
             }
             if !own {
                 let key = wide.get_or_init(|| KeyWide::of(st, d, function_exec(st.session), !exec_sessions.is_empty()));
-                signals_off_workload(d, g, key, o, &class, &path, region, &baseline, &expected, &mut j);
+                super::judge_signals::signals_off_workload(
+                    d, g, key, o, &class, &path, region, &baseline, &expected, &mut j,
+                );
                 if new_client {
                     j.signals.push(Signal {
                         code: "client_differs",
@@ -447,132 +456,6 @@ pub(super) fn class_label(d: &Detector, class: &OriginClass<'_>, path: &Path) ->
         Path::OwnEndpoint(a) | Path::ForeignEndpoint(a) => format!("VPC endpoint of account {}", d.syms.name(*a)),
         Path::UnknownEndpoint => "VPC endpoint".into(),
         _ => class.label(),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn signals_off_workload(
-    d: &Detector,
-    g: &Group<'_>,
-    key: &KeyWide<'_>,
-    o: &OriginUse,
-    class: &OriginClass<'_>,
-    path: &Path,
-    region: Sym,
-    baseline: &Baseline,
-    expected: &[String],
-    j: &mut Judged<'_>,
-) {
-    let name = j.label.clone();
-    let mut push = |code, reason: String, weight, decisive| j.signals.push(Signal { code, reason, weight, decisive });
-    if *class == OriginClass::Outside {
-        push("outside_aws", format!("used from {name}, outside AWS"), 0.6, true);
-    }
-    if let Path::ForeignEndpoint(owner) = path {
-        push(
-            "foreign_vpc_endpoint",
-            format!(
-                "used through VPC endpoint {name} of account {}, which is neither the workload's nor one the \
-                 organization or the operator trusts: the thief's own endpoint (SneakyEndpoints)",
-                d.syms.name(*owner)
-            ),
-            0.6,
-            true,
-        );
-    }
-    if let Some(people) = d.human_principals(&o.origin) {
-        push("human_origin", format!("{name} is also used by human principal {}", people.join(", ")), 0.5, true);
-    }
-    if let Some(&keys) = baseline.rivals.get(&o.origin) {
-        push(
-            "not_workload_origin",
-            format!(
-                "{name} ({}) recurs on {keys} of the workload's keys while the workload used its own origin over \
-                 the same hours: a second holder of the same keys, back for each new one",
-                j.class
-            ),
-            0.45,
-            true,
-        );
-    } else if *class != OriginClass::Outside
-        && !matches!(path, Path::ForeignEndpoint(_))
-        && !baseline.own.is_empty()
-        && !baseline.far_egress.contains_key(&o.origin)
-    {
-        let expected: Vec<&str> = expected.iter().take(5).map(String::as_str).collect();
-        push(
-            "not_workload_origin",
-            format!("{name} ({}) is not an origin of the workload (expected {})", j.class, expected.join(", ")),
-            0.4,
-            true,
-        );
-    }
-    if region == 0 && g.kind == Workload::Ec2 {
-        // No delivery record names the instance's region: the regions it called stand in, weakly (a
-        // workload calls other regions' APIs, so only an address in none of them counts).
-        if let OriginClass::Aws(r) = class {
-            if !key.called.is_empty() && r.region != "GLOBAL" && !key.called.contains(r.region.as_str()) {
-                push(
-                    "region_mismatch",
-                    format!(
-                        "{name} is an AWS address in {}, but the key only called {} and no delivery record names the \
-                         instance's region",
-                        r.region,
-                        key.regions_named()
-                    ),
-                    0.35,
-                    true,
-                );
-            }
-        }
-    }
-    if d.out_of_region(class, region) {
-        push(
-            "region_mismatch",
-            format!(
-                "{name} is an AWS address in {}, but the workload runs in {} (where its credentials were delivered)",
-                match class {
-                    OriginClass::Aws(r) => r.region.as_str(),
-                    _ => "",
-                },
-                d.syms.name(region)
-            ),
-            0.35,
-            true,
-        );
-    }
-    if matches!(g.kind, Workload::Lambda | Workload::Ecs) && o.has(flag::NO_EXEC_ENV) && key.role_exec {
-        let kind = g.kind.as_str();
-        if key.function_exec || key.exec {
-            push(
-                "no_execution_environment",
-                format!("no {kind} execution environment in the user agent from {name}"),
-                0.4,
-                true,
-            );
-        } else {
-            // An OS-only runtime names none; nor do keys only a thief used. Weak alone: a person decides.
-            push(
-                "no_execution_environment",
-                format!(
-                    "no {kind} execution environment in the user agent from {name}; its function names none on any of \
-                     its keys (an OS-only runtime, or keys only a thief used), while other functions of the role do"
-                ),
-                0.2,
-                true,
-            );
-        }
-    }
-    if o.has(flag::SSM_CHANNEL) {
-        push(
-            "ssm_session_hijack",
-            format!(
-                "SSM's agent channels (ec2messages/ssmmessages) called from {name}, not from the instance: SSM \
-                 session hijacking (the thief receives or answers Run Command and Session Manager traffic)"
-            ),
-            0.3,
-            true,
-        );
     }
 }
 

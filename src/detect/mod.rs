@@ -14,7 +14,9 @@ pub mod facts;
 pub mod ipranges;
 pub mod judge;
 mod judge_finding;
+mod judge_signals;
 mod keep;
+mod label;
 mod observe;
 pub mod origin;
 mod prefetch;
@@ -24,6 +26,8 @@ pub mod state;
 mod tests;
 #[cfg(test)]
 mod tests_ecs;
+#[cfg(test)]
+mod tests_egress;
 #[cfg(test)]
 mod tests_hostile;
 #[cfg(test)]
@@ -258,7 +262,7 @@ impl Detector {
         self.keys.par_states_mut().filter(|st| st.origins.len() > 1).for_each(|st| {
             st.origins.sort_by(|a, b| {
                 let time = |o: &state::OriginUse| o.first_ms.unwrap_or(i64::MAX);
-                time(a).cmp(&time(b)).then_with(|| a.origin.label(syms).cmp(&b.origin.label(syms)))
+                time(a).cmp(&time(b)).then_with(|| a.origin.cmp_label(&b.origin, syms))
             });
             st.last_hash = 0;
         });

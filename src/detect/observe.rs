@@ -22,18 +22,18 @@ pub(super) fn is_placing_call(event_name: &str) -> bool {
 pub(super) fn is_human(principal_type: &str, role_arn: &str, principal_arn: &str) -> bool {
     match principal_type {
         "IAMUser" | "Root" | "IdentityCenterUser" | "FederatedUser" => true,
-        "AssumedRole" => {
-            let sso = &*RESERVED_SSO;
-            sso.find(role_arn.as_bytes()).is_some() || sso.find(principal_arn.as_bytes()).is_some()
-        }
+        "AssumedRole" => names_sso_role(role_arn.as_bytes()) || names_sso_role(principal_arn.as_bytes()),
         _ => false,
     }
 }
 
-// Every call made with an assumed role asks this twice: `str::contains` builds its searcher on every
-// call, which cost more than the search.
-static RESERVED_SSO: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-    std::sync::LazyLock::new(|| memchr::memmem::Finder::new("/AWSReservedSSO_"));
+/// Whether `h` holds `/AWSReservedSSO_` (an IAM Identity Center role). Every call made with an
+/// assumed role asks this twice; most ARNs hold no `_` at all, which one `memchr` finds at once,
+/// where a substring searcher's set-up cost more than the search.
+fn names_sso_role(h: &[u8]) -> bool {
+    const NEEDLE: &[u8] = b"/AWSReservedSSO_";
+    memchr::memchr_iter(b'_', h).any(|i| i + 1 >= NEEDLE.len() && &h[i + 1 - NEEDLE.len()..=i] == NEEDLE)
+}
 
 /// Calls made with one temporary key that share every value detection reads: one event, or a
 /// group of them ([`super::facts::UseFact`]).
@@ -519,5 +519,34 @@ impl Detector {
             };
             self.observe_minted(&m.access_key_id, s);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sso_roles_are_found_anywhere_in_the_arn() {
+        let yes = [
+            "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123456789abcdef",
+            "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/alice@example.com",
+            "/AWSReservedSSO_",
+        ];
+        let no = [
+            "arn:aws:iam::111122223333:role/app_role",
+            "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO/x_y",
+            "AWSReservedSSO_Admin",
+            "arn:aws:iam::111122223333:role/awsreservedsso_admin",
+            "_",
+            "",
+        ];
+        for h in yes {
+            assert!(super::names_sso_role(h.as_bytes()), "{h}");
+        }
+        for h in no {
+            assert!(!super::names_sso_role(h.as_bytes()), "{h}");
+        }
+        assert!(super::is_human("AssumedRole", "", yes[1]));
+        assert!(!super::is_human("AssumedRole", no[0], no[1]));
+        assert!(super::is_human("IAMUser", "", ""));
     }
 }

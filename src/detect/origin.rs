@@ -41,6 +41,11 @@ impl OriginClass<'_> {
 /// it is classed and matched against trusted CIDRs as one.
 pub fn parse_addr(s: &str) -> Option<IpAddr> {
     let s = s.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(s);
+    // Nearly every address of a trail is a dotted quad: read it in one pass (the standard parser
+    // cost a quarter of the detector's time per new key), with the same result as the paths below.
+    if let Some(a) = dotted_quad(s.as_bytes()) {
+        return Some(IpAddr::V4(a));
+    }
     if let Ok(a) = s.parse::<IpAddr>() {
         return Some(a.to_canonical());
     }
@@ -54,6 +59,31 @@ pub fn parse_addr(s: &str) -> Option<IpAddr> {
         n += 1;
     }
     (n == 4).then(|| IpAddr::V4(Ipv4Addr::from(octets)))
+}
+
+/// Four decimal octets of one to three digits each, zero-padded or not, none over 255.
+fn dotted_quad(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let (mut n, mut value, mut digits) = (0, 0u32, 0);
+    for &c in s {
+        if c.is_ascii_digit() {
+            value = value * 10 + u32::from(c - b'0');
+            digits += 1;
+            if digits > 3 {
+                return None;
+            }
+        } else if c == b'.' && digits > 0 && n < 3 && value <= 255 {
+            octets[n] = value as u8;
+            (n, value, digits) = (n + 1, 0, 0);
+        } else {
+            return None;
+        }
+    }
+    if n != 3 || digits == 0 || value > 255 {
+        return None;
+    }
+    octets[3] = value as u8;
+    Some(Ipv4Addr::from(octets))
 }
 
 /// Reads an address written with a port (`1.2.3.4:443`, `[2001:db8::1]:443`) or an IPv6 zone
@@ -324,6 +354,62 @@ mod tests {
         assert_eq!(repair_addr("2600:1f18::1"), None);
         assert_eq!(repair_addr("not-an-ip"), None);
         assert_eq!(repair_addr("1.2.3.4:https"), None);
+    }
+
+    /// The one-pass reading of dotted quads gives what the standard parser, then the lenient split,
+    /// gave before it.
+    #[test]
+    fn dotted_quads_read_as_before() {
+        fn before(s: &str) -> Option<IpAddr> {
+            if let Ok(a) = s.parse::<IpAddr>() {
+                return Some(a.to_canonical());
+            }
+            let mut octets = [0u8; 4];
+            let mut n = 0;
+            for part in s.split('.') {
+                if n == 4 || part.is_empty() || part.len() > 3 || !part.bytes().all(|c| c.is_ascii_digit()) {
+                    return None;
+                }
+                octets[n] = part.parse().ok()?;
+                n += 1;
+            }
+            (n == 4).then(|| IpAddr::V4(Ipv4Addr::from(octets)))
+        }
+        let cases = [
+            "1.2.3.4",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.2.3.256",
+            "01.2.3.4",
+            "001.002.003.004",
+            "0001.2.3.4",
+            "1.2.3",
+            "1.2.3.4.",
+            ".1.2.3.4",
+            "1..2.3",
+            "1.2.3.4.5",
+            "1.2.3.-4",
+            "1.2.3.4 ",
+            " 1.2.3.4",
+            "999.1.1.1",
+            "1.2.3.1000",
+            "",
+            ".",
+            "...",
+            "1.2.3.4a",
+            "a.b.c.d",
+            "1.2.3.04",
+            "::1",
+            "::ffff:1.2.3.4",
+        ];
+        for s in cases {
+            assert_eq!(parse_addr(s), before(s), "{s:?}");
+        }
+        for a in 0..=300u32 {
+            let s = format!("10.{a}.0.{}", 300 - a);
+            assert_eq!(parse_addr(&s), before(&s), "{s:?}");
+        }
     }
 
     #[test]

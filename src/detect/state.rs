@@ -18,6 +18,21 @@ pub use crate::hashing::OriginMap;
 pub struct Interner {
     ids: KeyedMap<Box<str>, u32>,
     names: Vec<Box<str>>,
+    /// Recently interned strings by a fingerprint of their length and ends: a delivery interns its
+    /// role, session, account and region, which the ones before it mostly share, and comparing one
+    /// string costs a third of hashing it and probing the table. A fingerprint is only a guess,
+    /// checked against the whole string.
+    recent: [(u64, Sym); RECENT],
+}
+
+const RECENT: usize = 32;
+
+/// Length and first and last 8 bytes, mixed; for a slot of [`Interner::recent`], not for safety.
+fn fingerprint(b: &[u8]) -> u64 {
+    let word = |x: &[u8]| x.iter().rev().fold(0u64, |w, &c| w << 8 | u64::from(c));
+    let n = b.len();
+    let (head, tail) = if n >= 8 { (word(&b[..8]), word(&b[n - 8..])) } else { (word(b), 0) };
+    (head ^ tail.rotate_left(23) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1
 }
 
 /// An interned string; 0 is the empty string ("not known").
@@ -26,12 +41,22 @@ pub type Sym = u32;
 impl Interner {
     /// The symbol for `s`, adding it when new.
     pub fn intern(&mut self, s: &str) -> Sym {
-        if let Some(&id) = self.ids.get(s) {
+        let fp = fingerprint(s.as_bytes());
+        let slot = (fp >> 59) as usize % RECENT;
+        let (seen, id) = self.recent[slot];
+        if seen == fp && self.names.get(id as usize).is_some_and(|n| **n == *s) {
             return id;
         }
-        let id = self.names.len() as Sym;
-        self.names.push(s.into());
-        self.ids.insert(s.into(), id);
+        let id = match self.ids.get(s) {
+            Some(&id) => id,
+            None => {
+                let id = self.names.len() as Sym;
+                self.names.push(s.into());
+                self.ids.insert(s.into(), id);
+                id
+            }
+        };
+        self.recent[slot] = (fp, id);
         id
     }
 

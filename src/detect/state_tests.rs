@@ -74,3 +74,44 @@ fn state_stays_small() {
     // was terminated is judged by.
     assert!(std::mem::size_of::<OriginUse>() <= 184, "{}", std::mem::size_of::<OriginUse>());
 }
+
+#[test]
+fn origins_order_by_their_labels_without_making_them() {
+    let mut syms = Interner::default();
+    let vpce = Origin::Endpoint { id: syms.intern("vpce-0a1b"), owner: 0 };
+    let bad = Origin::Unparsable(syms.intern("1.2.3.4:443"));
+    let mut origins = vec![vpce, bad];
+    for a in [
+        "10.0.0.9",
+        "10.0.0.10",
+        "9.9.9.9",
+        "2600:1f18::1",
+        "::1",
+        "255.255.255.255",
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    ] {
+        origins.push(Origin::Ip(a.parse().unwrap()));
+    }
+    for a in &origins {
+        for b in &origins {
+            assert_eq!(a.cmp_label(b, &syms), a.label(&syms).cmp(&b.label(&syms)), "{a:?} {b:?}");
+        }
+    }
+}
+
+#[test]
+fn interning_through_the_recent_cache_gives_one_symbol_per_string() {
+    let mut syms = Interner::default();
+    // Strings sharing length and both ends (one fingerprint), and short ones.
+    let words: Vec<String> = (0..200).map(|i| format!("arn:aws:iam::1111:role/{i:03}/x-role-abcdefgh")).collect();
+    let short = ["", "a", "ab", "us-east-1", "us-east-2", "eu-west-1"];
+    let mut first = std::collections::HashMap::new();
+    for round in 0..3 {
+        for w in words.iter().map(String::as_str).chain(short) {
+            let id = syms.intern(w);
+            assert_eq!(syms.name(id), w);
+            assert_eq!(*first.entry(w.to_owned()).or_insert(id), id, "round {round}: {w}");
+            assert_eq!(syms.get(w), Some(id));
+        }
+    }
+}

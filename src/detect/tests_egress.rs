@@ -1,0 +1,167 @@
+//! Second egresses and other regions, from a hostile hunt: a function's key used from another
+//! region's AWS host is a thief's cloud host, as an instance's is; a function that leaves through
+//! another region on every key is not; an instance reaching SSM its own way (a network account's
+//! endpoints, a proxy people share) is no session hijack.
+
+use super::tests::*;
+use crate::detect::DetectOptions;
+
+const LAMBDA_UA: &str = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.10 exec-env/AWS_Lambda_python3.12";
+/// Other us-east-1 EC2 addresses (Lambda's egress is from the region's AWS ranges).
+const USE1: [&str; 6] = ["3.225.16.10", "3.225.16.11", "3.225.16.12", "3.225.16.13", "3.225.16.14", "3.225.16.15"];
+
+/// A function's cold starts in us-east-1, each key used from its own address of the region; or, with
+/// `egress`, every key through that one address.
+fn function(tr: &mut Trail, egress: Option<&str>) -> Vec<String> {
+    let mut keys = Vec::new();
+    for (i, ip) in USE1.iter().enumerate() {
+        let k = key(5100 + i);
+        let m = i as i64 * 30;
+        tr.deliver("lambda.amazonaws.com", "resize-role", "resize", &k, "us-east-1", m);
+        let ip = egress.unwrap_or(ip);
+        tr.call(&k, "resize-role", "resize", ip, LAMBDA_UA, "s3.amazonaws.com", "GetObject", m + 1);
+        tr.call(&k, "resize-role", "resize", ip, LAMBDA_UA, "dynamodb.amazonaws.com", "PutItem", m + 2);
+        keys.push(k);
+    }
+    keys
+}
+
+#[test]
+fn a_functions_key_used_from_another_regions_aws_host_is_high() {
+    let mut tr = Trail::default();
+    let keys = function(&mut tr, None);
+    assert!(run_both_ways(&tr).findings.is_empty());
+    // The thief copied the environment's variables and the function's user agent to his own host
+    // in us-west-2.
+    tr.call(&keys[3], "resize-role", "resize", EC2_USW2, LAMBDA_UA, "s3.amazonaws.com", "ListBuckets", 200);
+    let d = run_both_ways(&tr);
+    assert_eq!(flagged(&d), [keys[3].as_str()], "{:#?}", d.findings);
+    let f = &d.findings[0];
+    assert_eq!(f.confidence, "high", "{f:#?}");
+    for s in ["not_workload_origin", "region_mismatch"] {
+        assert!(f.signals.iter().any(|x| x == s), "{s}: {f:#?}");
+    }
+}
+
+#[test]
+fn a_function_leaving_through_another_region_on_every_key_is_not_high() {
+    // A central egress VPC in us-west-2, reached over a Transit Gateway peering: every key of the
+    // function from its first leaves there. Reported as out of its region, alone at low confidence.
+    let mut tr = Trail::default();
+    function(&mut tr, Some(EC2_USW2));
+    let d = run_both_ways(&tr);
+    assert!(d.findings.iter().all(|f| f.confidence == "low"), "{:#?}", d.findings);
+    assert!(d.findings.iter().all(|f| f.signals == ["region_mismatch"]), "{:#?}", d.findings);
+    // A thief with two of the function's keys among many from his host is no such egress.
+    let mut tr = Trail::default();
+    let keys = function(&mut tr, None);
+    for k in &keys[2..4] {
+        tr.call(k, "resize-role", "resize", EC2_USW2, LAMBDA_UA, "s3.amazonaws.com", "ListBuckets", 200);
+    }
+    let d = run_both_ways(&tr);
+    assert_eq!(flagged(&d), [keys[2].as_str(), keys[3].as_str()], "{:#?}", d.findings);
+    assert!(d.findings.iter().all(|f| f.confidence == "high"), "{:#?}", d.findings);
+}
+
+/// A new instance whose SSM agent goes through interface endpoints a network account owns (hub and
+/// spoke: the spoke's trail names that account as the endpoints' owner); its program too, or,
+/// with `nat`, through the NAT gateway.
+fn spoke_instance(tr: &mut Trail, keys: usize, nat: Option<&str>) -> Vec<String> {
+    let inst = "i-0c0100000000000c1";
+    let mut out = Vec::new();
+    for h in 0..keys {
+        let k = key(5200 + h);
+        let m = h as i64 * 60;
+        tr.deliver("ec2.amazonaws.com", "app-role", inst, &k, "us-east-1", m);
+        for (ua, source, name, at) in [
+            (BOTO, "s3.amazonaws.com", "GetObject", 1),
+            (SSM_AGENT, "ssm.amazonaws.com", "UpdateInstanceInformation", 2),
+            (SSM_AGENT, "ec2messages.amazonaws.com", "GetMessages", 3),
+            (SSM_AGENT, "ssmmessages.amazonaws.com", "CreateControlChannel", 4),
+        ] {
+            match nat.filter(|_| ua == BOTO) {
+                Some(ip) => tr.call(&k, "app-role", inst, ip, ua, source, name, m + at),
+                None => {
+                    tr.call(&k, "app-role", inst, "10.20.1.15", ua, source, name, m + at);
+                    let r = tr.last();
+                    r["vpcEndpointId"] = "vpce-0e1e2e3e4e5e6e7e8".into();
+                    r["vpcEndpointAccountId"] = "999988887777".into();
+                }
+            }
+        }
+        out.push(k);
+    }
+    out
+}
+
+#[test]
+fn the_ssm_agent_through_a_network_accounts_endpoints_is_no_hijack() {
+    // Reported as the foreign endpoint it is until it is taken as shared (three keys), below high:
+    // the agent's channels there are its only ones, and its client is not new to the instance.
+    for nat in [None, Some(EC2_USE1)] {
+        for keys in [1, 2, 3] {
+            let mut tr = Trail::default();
+            spoke_instance(&mut tr, keys, nat);
+            let d = run_both_ways(&tr);
+            assert_eq!(d.findings.len(), if keys < 3 { keys } else { 0 }, "{keys} keys, {nat:?}: {:#?}", d.findings);
+            for f in &d.findings {
+                assert_eq!(f.signals, ["foreign_vpc_endpoint"], "{keys} keys, {nat:?}: {f:#?}");
+                assert_eq!(f.confidence, "medium", "{keys} keys, {nat:?}: {f:#?}");
+            }
+        }
+    }
+    // A thief's own endpoint on one key of an established instance is still high.
+    let mut tr = Trail::default();
+    let keys = instance(&mut tr, "i-0c0100000000000c1", 5250, 6, EC2_USE1);
+    tr.call(&keys[4], "app-role", "i-0c0100000000000c1", "10.9.9.9", THIEF_CLI, "s3.amazonaws.com", "ListBuckets", 250);
+    let r = tr.last();
+    r["vpcEndpointId"] = "vpce-0bad0bad0bad0bad0".into();
+    r["vpcEndpointAccountId"] = "999988887777".into();
+    let d = run_both_ways(&tr);
+    assert_eq!(flagged(&d), [keys[4].as_str()], "{:#?}", d.findings);
+    assert_eq!(d.findings[0].confidence, "high", "{:#?}", d.findings);
+}
+
+#[test]
+fn a_proxy_people_share_on_every_key_beside_the_nat_is_not_high() {
+    // The application leaves through the company's proxy (on EC2 in the region), where engineers
+    // work too; the SSM agent through the NAT gateway.
+    const PROXY: &str = "3.225.16.77";
+    let mut tr = Trail::default();
+    let inst = "i-0c0200000000000c2";
+    let mut keys = Vec::new();
+    for h in 0..6 {
+        let k = key(5300 + h);
+        let m = h as i64 * 60;
+        tr.deliver("ec2.amazonaws.com", "app-role", inst, &k, "us-east-1", m);
+        tr.call(&k, "app-role", inst, EC2_USE1, SSM_AGENT, "ssm.amazonaws.com", "UpdateInstanceInformation", m + 1);
+        tr.call(&k, "app-role", inst, PROXY, BOTO, "s3.amazonaws.com", "GetObject", m + 2);
+        person(&mut tr, PROXY, "GetCallerIdentity", m + 5);
+        person(&mut tr, PROXY, "DescribeInstances", m + 6);
+        keys.push(k);
+    }
+    let d = run_both_ways(&tr);
+    assert!(d.findings.iter().all(|f| f.confidence != "high"), "{:#?}", d.findings);
+    // The same proxy on one key only, with the CLI: a person with the instance's key.
+    let mut tr = Trail::default();
+    let keys = instance(&mut tr, inst, 5400, 6, EC2_USE1);
+    for m in [5, 65, 125] {
+        person(&mut tr, PROXY, "DescribeInstances", m);
+    }
+    tr.call(&keys[4], "app-role", inst, PROXY, THIEF_CLI, "s3.amazonaws.com", "ListBuckets", 250);
+    let d = run_both_ways(&tr);
+    assert_eq!(flagged(&d), [keys[4].as_str()], "{:#?}", d.findings);
+    assert_eq!(d.findings[0].confidence, "high", "{:#?}", d.findings);
+    let _ = DetectOptions::default();
+}
+
+#[test]
+fn a_function_naming_its_runtime_flags_a_host_of_the_region_without_it_at_medium() {
+    let mut tr = Trail::default();
+    let keys = function(&mut tr, None);
+    let boto = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.10";
+    tr.call(&keys[1], "resize-role", "resize", "3.225.16.99", boto, "s3.amazonaws.com", "ListBuckets", 200);
+    let d = run_both_ways(&tr);
+    assert_eq!(flagged(&d), [keys[1].as_str()], "{:#?}", d.findings);
+    assert_eq!(d.findings[0].confidence, "medium", "{:#?}", d.findings);
+}
