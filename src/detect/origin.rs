@@ -41,11 +41,14 @@ impl OriginClass<'_> {
 /// it is classed and matched against trusted CIDRs as one.
 pub fn parse_addr(s: &str) -> Option<IpAddr> {
     let s = s.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(s);
-    // Nearly every address of a trail is a dotted quad: read it in one pass (the standard parser
-    // cost a quarter of the detector's time per new key), with the same result as the paths below.
-    if let Some(a) = dotted_quad(s.as_bytes()) {
-        return Some(IpAddr::V4(a));
-    }
+    // Nearly every address of a trail is a dotted quad: one pass over its bytes, where the standard
+    // parser's generality costs several times that for every new key's address. The same result as
+    // `parse_general` (a test holds the two together).
+    dotted_quad(s.as_bytes()).map(IpAddr::V4).or_else(|| parse_general(s))
+}
+
+/// The standard parser, then zero-padded octets.
+fn parse_general(s: &str) -> Option<IpAddr> {
     if let Ok(a) = s.parse::<IpAddr>() {
         return Some(a.to_canonical());
     }
@@ -357,24 +360,9 @@ mod tests {
     }
 
     /// The one-pass reading of dotted quads gives what the standard parser, then the lenient split,
-    /// gave before it.
+    /// gives.
     #[test]
-    fn dotted_quads_read_as_before() {
-        fn before(s: &str) -> Option<IpAddr> {
-            if let Ok(a) = s.parse::<IpAddr>() {
-                return Some(a.to_canonical());
-            }
-            let mut octets = [0u8; 4];
-            let mut n = 0;
-            for part in s.split('.') {
-                if n == 4 || part.is_empty() || part.len() > 3 || !part.bytes().all(|c| c.is_ascii_digit()) {
-                    return None;
-                }
-                octets[n] = part.parse().ok()?;
-                n += 1;
-            }
-            (n == 4).then(|| IpAddr::V4(Ipv4Addr::from(octets)))
-        }
+    fn dotted_quads_read_as_the_general_parser_reads_them() {
         let cases = [
             "1.2.3.4",
             "0.0.0.0",
@@ -404,11 +392,11 @@ mod tests {
             "::ffff:1.2.3.4",
         ];
         for s in cases {
-            assert_eq!(parse_addr(s), before(s), "{s:?}");
+            assert_eq!(parse_addr(s), parse_general(s), "{s:?}");
         }
         for a in 0..=300u32 {
             let s = format!("10.{a}.0.{}", 300 - a);
-            assert_eq!(parse_addr(&s), before(&s), "{s:?}");
+            assert_eq!(parse_addr(&s), parse_general(&s), "{s:?}");
         }
     }
 

@@ -20,8 +20,9 @@ pub struct Interner {
     names: Vec<Box<str>>,
     /// Recently interned strings by a fingerprint of their length and ends: a delivery interns its
     /// role, session, account and region, which the ones before it mostly share, and comparing one
-    /// string costs a third of hashing it and probing the table. A fingerprint is only a guess,
-    /// checked against the whole string.
+    /// string is cheaper than hashing it and probing the table (the Lambda-heavy week's deliveries
+    /// took a fifth fewer instructions). A fingerprint is only a guess, checked against the whole
+    /// string.
     recent: [(u64, Sym); RECENT],
 }
 
