@@ -99,8 +99,8 @@ pub(super) struct Baseline {
     pub agent_at_own: bool,
     /// Foreign endpoints used on half the instance's keys or more from its first, on fewer than
     /// [`SHARED_ENDPOINT_KEYS`] (a network account's central endpoints, seen by a young instance):
-    /// reported, but their clients (the SSM agent's, where only it uses them) are not new to the
-    /// instance, so a finding of theirs stays below high until they are taken as shared.
+    /// reported, but the SSM agent's client, where only it uses them, is not new to the instance,
+    /// so such a finding stays below high until they are taken as shared.
     pub young_shared: OriginMap<Origin, u32>,
 }
 

@@ -182,7 +182,7 @@ fn judge_one<'d>(
 
 fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mut Vec<Finding>, shared: &mut Vec<Sym>) {
     let fleet = g.kind.is_fleet();
-    let mut baseline = if fleet {
+    let baseline = if fleet {
         Baseline {
             own: OriginMap::default(),
             rivals: OriginMap::default(),
@@ -272,9 +272,11 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
             Share::of(st, &owns[from..], d)
         })
         .collect();
-    if fleet {
-        baseline.far_egress = super::judge_signals::fleet_far_egress(d, g, &owns, key_region);
-    }
+    let fleet_regions = if fleet {
+        super::judge_signals::FleetRegions::of(d, g, &owns, key_region)
+    } else {
+        super::judge_signals::FleetRegions::default()
+    };
     let mut profile = Profile::default();
     for s in &shares {
         profile.add(s);
@@ -285,6 +287,14 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
     // The instance's termination, when the trail holds it: what its keys sign later, someone else signs.
     let ended = if g.kind == Workload::Ec2 { d.terminated.get(&g.session).copied() } else { None };
 
+    let key_wide = |st: &'_ KeyState, key_owns: &[bool]| {
+        let mut w = KeyWide::of(st, d, function_exec(st.session), !exec_sessions.is_empty());
+        if fleet {
+            w.fleet_span = fleet_regions.span(g, st, key_region(st));
+            w.fleet_here = key_region(st) != 0 && super::judge_signals::FleetRegions::left_here(d, st, key_owns);
+        }
+        w
+    };
     let mut owns = owns.as_slice();
     for (i, ((key, st), share)) in g.keys.iter().zip(&shares).enumerate() {
         ask_ahead(&g.keys, i);
@@ -317,9 +327,12 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
                 (last > end.saturating_add(super::TERMINATION_GRACE_MS)).then_some((end, last))
             });
             let beside = if own { None } else { super::baseline::beside_on_key(d, st, key_owns, o, &baseline) };
-            let new_client = others.any_clients()
-                && o.clients().all(|c| !others.has_client(c))
-                && !baseline.young_shared.contains_key(&o.origin);
+            // The SSM agent alone on a network account's endpoints, before they are taken as shared,
+            // is the instance's agent reaching SSM its way: its client is not new (any other is).
+            let agent_on_young_shared = baseline.young_shared.contains_key(&o.origin)
+                && o.clients().all(|c| d.syms.name(c).starts_with("amazon-ssm-agent"));
+            let new_client =
+                others.any_clients() && o.clients().all(|c| !others.has_client(c)) && !agent_on_young_shared;
             // The thief behind the workload's own NAT: only the client and the IMDS version differ.
             let behind_own_nat = g.kind == Workload::Ec2
                 && !eks_role
@@ -354,8 +367,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
                 let in_region = match &class {
                     OriginClass::Aws(_) if region != 0 => !d.out_of_region(&class, region),
                     OriginClass::Aws(r) => {
-                        let key = wide
-                            .get_or_init(|| KeyWide::of(st, d, function_exec(st.session), !exec_sessions.is_empty()));
+                        let key = wide.get_or_init(|| key_wide(st, key_owns));
                         r.region == "GLOBAL" || key.called.contains(r.region.as_str())
                     }
                     _ => false,
@@ -366,7 +378,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
                 continue;
             }
             if !own {
-                let key = wide.get_or_init(|| KeyWide::of(st, d, function_exec(st.session), !exec_sessions.is_empty()));
+                let key = wide.get_or_init(|| key_wide(st, key_owns));
                 super::judge_signals::signals_off_workload(
                     d, g, key, o, &class, &path, region, &baseline, &expected, &mut j,
                 );

@@ -6,7 +6,7 @@ use super::baseline::{Baseline, Group, Path};
 use super::judge::{Judged, Signal};
 use super::origin::OriginClass;
 use super::profile::KeyWide;
-use super::state::{KeyState, Origin, OriginMap, OriginUse, Sym, Workload, flag};
+use super::state::{KeyState, Origin, OriginUse, Sym, Workload, flag};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 #[allow(clippy::too_many_arguments)]
@@ -23,6 +23,12 @@ pub(super) fn signals_off_workload(
     j: &mut Judged<'_>,
 ) {
     let name = j.label.clone();
+    // A key that itself left from its region, or used while its function was seen leaving from
+    // there (see `FleetRegions`).
+    let fleet_local = key.fleet_here
+        || key.fleet_span.is_some_and(|(first, last)| {
+            o.first_ms.is_some_and(|f| f <= last) && o.last_ms.is_some_and(|l| l >= first)
+        });
     let mut push = |code, reason: String, weight, decisive| j.signals.push(Signal { code, reason, weight, decisive });
     if *class == OriginClass::Outside {
         push("outside_aws", format!("used from {name}, outside AWS"), 0.6, true);
@@ -65,13 +71,15 @@ pub(super) fn signals_off_workload(
             0.45,
             true,
         );
-    } else if g.kind.is_fleet() && d.out_of_region(class, region) && !baseline.far_egress.contains_key(&o.origin) {
-        // A fleet runs where its credentials were delivered: another region's AWS address is off its
-        // origins, as it is off an instance's (a thief's own cloud host, holding a function's keys).
+    } else if g.kind.is_fleet() && fleet_local && d.out_of_region(class, region) {
+        // A fleet runs where its credentials were delivered, and this function is seen leaving from
+        // there: another region's AWS address is off its origins, as it is off an instance's (a
+        // thief's own cloud host, holding a function's keys). See `FleetRegions`.
         push(
             "not_workload_origin",
             format!(
-                "{name} ({}) is not an origin of the {} fleet, whose key was delivered in {}",
+                "{name} ({}) is not an origin of the {} fleet, whose key was delivered in {}, where its function was \
+                 seen leaving from over the same hours",
                 j.class,
                 g.kind.as_str(),
                 d.syms.name(region)
@@ -161,46 +169,83 @@ pub(super) fn signals_off_workload(
     }
 }
 
-/// A fleet's egress through another region (a central egress VPC over a Transit Gateway peering):
-/// an AWS address out of its keys' delivery region used on two keys or more, from the first key of
-/// a function (or task) that uses it, and on half the keys of the functions that use it. A thief
-/// holding one function's key, or a few of thousands, is not; a holder of every key from the first
-/// is, as for an instance ([`super::baseline`]'s `far_egress`): such an address is still reported as
-/// out of the region, alone at low confidence.
-pub(super) fn fleet_far_egress(
-    d: &Detector,
-    g: &Group<'_>,
-    owns: &[bool],
-    key_region: impl Fn(&KeyState) -> Sym,
-) -> OriginMap<Origin, u32> {
-    let mut uses: OriginMap<Origin, Vec<usize>> = OriginMap::default();
-    let mut owns = owns;
-    for (i, (_, st)) in g.keys.iter().enumerate() {
-        let (key_owns, rest) = owns.split_at(st.origins.len().min(owns.len()));
-        owns = rest;
-        for (o, _) in st.origins.iter().zip(key_owns).filter(|(o, own)| !**own && matches!(o.origin, Origin::Ip(_))) {
-            if d.out_of_region(&d.cfg.classifier.classify(&o.origin), key_region(st)) {
-                uses.entry(o.origin).or_default().push(i);
+/// Where a fleet's functions leave from, to tell a thief's host of another region from the
+/// fleet's own egress through it (a central egress VPC over a Transit Gateway peering, with a NAT
+/// per zone). A function (a Lambda key's session name, an ECS task's; for a pod's web identity,
+/// whose session name its caller chooses, the role) in a delivery region is local over the hours
+/// its keys delivered there are used from AWS addresses of that region (not an endpoint, a trusted
+/// or a private network: a VPC function reaching S3 through its gateway endpoint may leave
+/// elsewhere for the rest). An address of another region used with its keys over those hours is a
+/// second holder's, as is one used with a key that itself left from its region. One used while the
+/// function is not seen leaving from its region (a function
+/// whose traffic all goes through another region, one with a single key in the window, one moved
+/// into such a VPC mid-window) is reported as out of the region alone, low.
+#[derive(Default)]
+pub(super) struct FleetRegions {
+    /// (function, delivery region) -> first and last use from that region's AWS addresses.
+    local: FxHashMap<(Sym, Sym), (i64, i64)>,
+}
+
+impl FleetRegions {
+    /// `owns` lists whether each origin of each key, in order, is the fleet's own.
+    pub(super) fn of(d: &Detector, g: &Group<'_>, owns: &[bool], key_region: impl Fn(&KeyState) -> Sym) -> Self {
+        let function = |st: &KeyState| if g.kind == Workload::EksWebIdentity { 0 } else { st.session };
+        // The functions with a key used from an address of another region than its delivery:
+        // usually none, and then nothing else is asked.
+        let mut wanted: FxHashSet<(Sym, Sym)> = FxHashSet::default();
+        let mut rest = owns;
+        let mut spans = Vec::with_capacity(g.keys.len());
+        for (_, st) in &g.keys {
+            let (key_owns, after) = rest.split_at(st.origins.len().min(rest.len()));
+            spans.push(key_owns);
+            rest = after;
+            let region = key_region(st);
+            let far = st.origins.iter().zip(key_owns).any(|(o, &own)| {
+                !own && matches!(o.origin, Origin::Ip(_))
+                    && d.out_of_region(&d.cfg.classifier.classify(&o.origin), region)
+            });
+            if far {
+                wanted.insert((function(st), region));
             }
         }
+        let mut out = FleetRegions::default();
+        if wanted.is_empty() {
+            return out;
+        }
+        for ((_, st), key_owns) in g.keys.iter().zip(spans) {
+            let f = (function(st), key_region(st));
+            if f.1 == 0 || !wanted.contains(&f) {
+                continue;
+            }
+            for (o, _) in st.origins.iter().zip(key_owns).filter(|(o, own)| **own && Self::regional(d, st, o)) {
+                let (first, last) = (o.first_ms.unwrap_or(i64::MAX), o.last_ms.unwrap_or(i64::MIN));
+                let span = out.local.entry(f).or_insert((first, last));
+                *span = (span.0.min(first), span.1.max(last));
+            }
+        }
+        out
     }
-    uses.retain(|_, keys| keys.len() >= 2);
-    if uses.is_empty() {
-        return OriginMap::default();
+
+    /// An own origin of a fleet key that is an AWS address (of its region, being its own).
+    fn regional(d: &Detector, st: &KeyState, o: &OriginUse) -> bool {
+        matches!(d.cfg.classifier.classify(&o.origin), OriginClass::Aws(_))
+            && matches!(d.path_of(&o.origin, st.account), Path::Address)
     }
-    // Each session's first key (keys are in issue order) and its number of keys.
-    let mut sessions: FxHashMap<Sym, (usize, u32)> = FxHashMap::default();
-    for (i, (_, st)) in g.keys.iter().enumerate() {
-        sessions.entry(st.session).or_insert((i, 0)).1 += 1;
+
+    /// Whether the key itself left from its region's AWS addresses (`owns`: its origins' ownness).
+    /// One Lambda environment, ECS task or pod runs in one place: a key of one used from there and
+    /// from another region has a second holder, whenever he used it.
+    pub(super) fn left_here(d: &Detector, st: &KeyState, owns: &[bool]) -> bool {
+        st.origins.iter().zip(owns).any(|(o, &own)| own && Self::regional(d, st, o))
     }
-    let session = |i: usize| sessions.get(&g.keys[i].1.session).copied().unwrap_or((usize::MAX, 0));
-    uses.into_iter()
-        .filter_map(|(o, keys)| {
-            let of: FxHashSet<Sym> = keys.iter().map(|&i| g.keys[i].1.session).collect();
-            let total: u32 = of.iter().map(|s| sessions.get(s).map_or(0, |x| x.1)).sum();
-            let from_first = keys.iter().any(|&i| session(i).0 == i);
-            let n = keys.len() as u32;
-            (from_first && n * 2 >= total).then_some((o, n))
-        })
-        .collect()
+
+    /// When the function of `st` (delivered in `region`) was seen leaving from that region: its
+    /// first and last use from there.
+    pub(super) fn span(&self, g: &Group<'_>, st: &KeyState, region: Sym) -> Option<(i64, i64)> {
+        if self.local.is_empty() {
+            return None;
+        }
+        let function = if g.kind == Workload::EksWebIdentity { 0 } else { st.session };
+        self.local.get(&(function, region)).copied()
+    }
 }

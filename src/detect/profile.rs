@@ -226,6 +226,11 @@ pub(super) struct KeyWide<'d> {
     pub(super) call_regions: Vec<&'d str>,
     /// The same, to ask about one.
     pub(super) called: FxHashSet<&'d str>,
+    /// For a fleet key, when its function was seen leaving from its delivery region's AWS addresses
+    /// (first and last use: [`super::judge_signals::FleetRegions`]); none for instances.
+    pub(super) fleet_span: Option<(i64, i64)>,
+    /// A fleet key itself used from its delivery region's AWS addresses.
+    pub(super) fleet_here: bool,
 }
 
 /// Regions a reason names; the rest are counted.
@@ -246,6 +251,8 @@ impl<'d> KeyWide<'d> {
             role_exec,
             call_regions,
             called,
+            fleet_span: None,
+            fleet_here: false,
         }
     }
 

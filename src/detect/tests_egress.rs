@@ -165,3 +165,155 @@ fn a_function_naming_its_runtime_flags_a_host_of_the_region_without_it_at_medium
     assert_eq!(flagged(&d), [keys[1].as_str()], "{:#?}", d.findings);
     assert_eq!(d.findings[0].confidence, "medium", "{:#?}", d.findings);
 }
+
+/// A function's keys delivered in `region` (key ids from `base`), used from `egress` in turn (a
+/// central egress VPC's NAT per zone), after `warm` keys whose delivery predates the window.
+fn routed_function(
+    tr: &mut Trail,
+    (session, region, base): (&str, &str, usize),
+    egress: &[&str],
+    keys: usize,
+    warm: usize,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for i in 0..warm + keys {
+        let k = key(base + out.len());
+        let m = i as i64 * 30;
+        if i >= warm {
+            tr.deliver("lambda.amazonaws.com", "resize-role", session, &k, region, m);
+        }
+        let ip = egress[i % egress.len()];
+        tr.call(&k, "resize-role", session, ip, LAMBDA_UA, "dynamodb.amazonaws.com", "PutItem", m + 1);
+        out.push(k);
+    }
+    out
+}
+
+#[test]
+fn a_function_that_never_leaves_from_its_own_region_is_not_judged_off_it() {
+    let usw2 = ["52.42.146.205", "54.148.10.10", "52.12.10.10"];
+    // A NAT per zone in the egress region; one key in the window; keys live before the window.
+    for (egress, keys, warm) in [(&usw2[..], 9, 0), (&usw2[..1], 1, 0), (&usw2[..1], 2, 4)] {
+        let mut tr = Trail::default();
+        routed_function(&mut tr, ("resize", "us-east-1", 5500), egress, keys, warm);
+        let d = run_both_ways(&tr);
+        assert!(d.findings.iter().all(|f| f.confidence == "low"), "{egress:?} {keys} {warm}: {:#?}", d.findings);
+    }
+    // A VPC function reaching DynamoDB through its own gateway endpoint, and the rest through
+    // another region.
+    let mut tr = Trail::default();
+    let keys = routed_function(&mut tr, ("resize", "us-east-1", 5500), &usw2[..1], 3, 0);
+    for (i, k) in keys.iter().enumerate() {
+        tr.call(
+            k,
+            "resize-role",
+            "resize",
+            "10.0.3.9",
+            LAMBDA_UA,
+            "dynamodb.amazonaws.com",
+            "GetItem",
+            i as i64 * 30 + 2,
+        );
+        let r = tr.last();
+        r["vpcEndpointId"] = "vpce-0a0a0a0a0a0a0a0a0".into();
+        r["vpcEndpointAccountId"] = ACCT.into();
+    }
+    let d = run_both_ways(&tr);
+    assert!(d.findings.iter().all(|f| f.confidence == "low"), "{:#?}", d.findings);
+    // Moved into such a VPC mid-window: its region's addresses before, the other region's after.
+    let mut tr = Trail::default();
+    routed_function(&mut tr, ("resize", "us-east-1", 5500), &USE1, 6, 0);
+    let moved = routed_function(&mut tr, ("resize", "us-east-1", 5540), &usw2, 6, 0);
+    for r in tr.records.iter_mut().filter(|r| moved.iter().any(|k| r.to_string().contains(k.as_str()))) {
+        let t = crate::time::parse_ms(r["eventTime"].as_str().unwrap()).unwrap() + 400 * 60_000;
+        r["eventTime"] = crate::time::format_ms(t).into();
+    }
+    let d = run_both_ways(&tr);
+    assert!(d.findings.iter().all(|f| f.confidence == "low"), "{:#?}", d.findings);
+    // The same name in eu-west-1, leaving from there, says nothing of the us-east-1 function.
+    let mut tr = Trail::default();
+    routed_function(&mut tr, ("resize", "us-east-1", 5500), &usw2[..1], 3, 0);
+    routed_function(&mut tr, ("resize", "eu-west-1", 5520), &["34.240.0.10", "34.241.7.7"], 8, 0);
+    let d = run_both_ways(&tr);
+    assert!(d.findings.iter().all(|f| f.confidence == "low"), "{:#?}", d.findings);
+}
+
+#[test]
+fn a_pods_keys_minted_under_new_session_names_from_another_region_are_high() {
+    // A thief with a pod's projected token mints keys under names of his own: a pod's session name
+    // is its caller's choice, so the role's pods, seen leaving from us-east-1, stand for them.
+    let issuer = "oidc.eks.us-east-1.amazonaws.com/id/ABCDEF";
+    let mut tr = Trail::default();
+    let mint = |tr: &mut Trail, k: &str, session: &str, ip: &str, m: i64| {
+        let id = tr.id();
+        tr.records.push(serde_json::json!({
+            "eventTime": t(m), "eventID": id, "eventSource": "sts.amazonaws.com",
+            "eventName": "AssumeRoleWithWebIdentity", "awsRegion": "us-east-1", "sourceIPAddress": ip,
+            "recipientAccountId": ACCT,
+            "userIdentity": {"type": "WebIdentityUser", "principalId": format!("arn:aws:iam::{ACCT}:oidc-provider/{issuer}:sts.amazonaws.com:system:serviceaccount:app:api"),
+                "userName": "system:serviceaccount:app:api",
+                "identityProvider": format!("arn:aws:iam::{ACCT}:oidc-provider/{issuer}")},
+            "requestParameters": {"roleArn": Trail::role_arn("pod-role"), "roleSessionName": session},
+            "responseElements": {"credentials": {"accessKeyId": k},
+                "assumedRoleUser": {"assumedRoleId": format!("{ROLE_ID}:{session}")}}
+        }));
+    };
+    // The role's pods, seen leaving from us-east-1 all along.
+    for (i, ip) in USE1.iter().enumerate() {
+        let (k, session) = (key(5600 + i), format!("botocore-session-{i}"));
+        mint(&mut tr, &k, &session, ip, i as i64 * 30);
+        for m in [1, 400] {
+            tr.call(&k, "pod-role", &session, ip, BOTO, "s3.amazonaws.com", "GetObject", i as i64 * 30 + m);
+        }
+    }
+    let mut stolen = Vec::new();
+    for i in 0..2 {
+        let (k, session) = (key(5650 + i), format!("x{i}"));
+        mint(&mut tr, &k, &session, EC2_USW2, 300 + i as i64);
+        tr.call(&k, "pod-role", &session, EC2_USW2, BOTO, "s3.amazonaws.com", "ListBuckets", 301 + i as i64);
+        stolen.push(k);
+    }
+    let d = run_both_ways(&tr);
+    assert_eq!(flagged(&d), [stolen[0].as_str(), stolen[1].as_str()], "{:#?}", d.findings);
+    assert!(d.findings.iter().all(|f| f.confidence == "high"), "{:#?}", d.findings);
+}
+
+#[test]
+fn a_thiefs_client_on_a_young_foreign_endpoint_is_still_new() {
+    // Only the SSM agent's client is excused on a foreign endpoint not yet taken as shared: a thief's
+    // CLI through his own endpoint on the first two of four keys is high.
+    let mut tr = Trail::default();
+    let inst = "i-0c0300000000000c3";
+    let keys = instance(&mut tr, inst, 5700, 4, EC2_USE1);
+    for (i, k) in keys.iter().take(2).enumerate() {
+        tr.call(k, "app-role", inst, "10.9.9.9", THIEF_CLI, "s3.amazonaws.com", "ListBuckets", i as i64 * 60 + 10);
+        let r = tr.last();
+        r["vpcEndpointId"] = "vpce-0bad0bad0bad0bad0".into();
+        r["vpcEndpointAccountId"] = "999988887777".into();
+    }
+    let d = run_both_ways(&tr);
+    assert_eq!(flagged(&d), [keys[0].as_str(), keys[1].as_str()], "{:#?}", d.findings);
+    assert!(d.findings.iter().all(|f| f.confidence == "high"), "{:#?}", d.findings);
+}
+
+#[test]
+fn keys_of_two_tasks_used_from_another_region_while_the_tasks_run_are_high() {
+    // Each ECS task is its own session: a thief with two tasks' keys is no egress of theirs.
+    let mut tr = Trail::default();
+    let ecs = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.10 exec-env/AWS_ECS_FARGATE";
+    let mut keys = Vec::new();
+    for (i, ip) in USE1.iter().enumerate() {
+        let (k, task) = (key(5800 + i), format!("5f3c9a1b2d4e6f7081000000000000{i:02}"));
+        tr.deliver("ecs-tasks.amazonaws.com", "orders-task-role", &task, &k, "us-east-1", i as i64);
+        for m in [1, 200] {
+            tr.call(&k, "orders-task-role", &task, ip, ecs, "sqs.amazonaws.com", "ReceiveMessage", i as i64 + m);
+        }
+        keys.push((k, task));
+    }
+    for (k, task) in &keys[1..3] {
+        tr.call(k, "orders-task-role", task, EC2_USW2, ecs, "s3.amazonaws.com", "ListBuckets", 100);
+    }
+    let d = run_both_ways(&tr);
+    assert_eq!(flagged(&d), [keys[1].0.as_str(), keys[2].0.as_str()], "{:#?}", d.findings);
+    assert!(d.findings.iter().all(|f| f.confidence == "high"), "{:#?}", d.findings);
+}
