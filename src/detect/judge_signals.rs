@@ -193,12 +193,16 @@ impl FleetRegions {
         // The functions with a key used from an address of another region than its delivery:
         // usually none, and then nothing else is asked.
         let mut wanted: FxHashSet<(Sym, Sym)> = FxHashSet::default();
-        let mut rest = owns;
-        let mut spans = Vec::with_capacity(g.keys.len());
-        for (_, st) in &g.keys {
-            let (key_owns, after) = rest.split_at(st.origins.len().min(rest.len()));
-            spans.push(key_owns);
-            rest = after;
+        // Each key's share of `owns`, in key order.
+        let each = || {
+            let mut rest = owns;
+            g.keys.iter().map(move |(_, st)| {
+                let (key_owns, after) = rest.split_at(st.origins.len().min(rest.len()));
+                rest = after;
+                (*st, key_owns)
+            })
+        };
+        for (st, key_owns) in each() {
             let region = key_region(st);
             let far = st.origins.iter().zip(key_owns).any(|(o, &own)| {
                 !own && matches!(o.origin, Origin::Ip(_))
@@ -212,7 +216,7 @@ impl FleetRegions {
         if wanted.is_empty() {
             return out;
         }
-        for ((_, st), key_owns) in g.keys.iter().zip(spans) {
+        for (st, key_owns) in each() {
             let f = (function(st), key_region(st));
             if f.1 == 0 || !wanted.contains(&f) {
                 continue;
