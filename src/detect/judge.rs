@@ -291,7 +291,9 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
         let mut w = KeyWide::of(st, d, function_exec(st.session), !exec_sessions.is_empty());
         if fleet {
             w.fleet_span = fleet_regions.span(g, st, key_region(st));
-            w.fleet_here = key_region(st) != 0 && super::judge_signals::FleetRegions::left_here(d, st, key_owns);
+            if key_region(st) != 0 {
+                w.fleet_here = super::judge_signals::FleetRegions::left_here(d, st, key_owns);
+            }
         }
         w
     };

@@ -23,12 +23,12 @@ pub(super) fn signals_off_workload(
     j: &mut Judged<'_>,
 ) {
     let name = j.label.clone();
-    // A key that itself left from its region, or used while its function was seen leaving from
-    // there (see `FleetRegions`).
-    let fleet_local = key.fleet_here
-        || key.fleet_span.is_some_and(|(first, last)| {
-            o.first_ms.is_some_and(|f| f <= last) && o.last_ms.is_some_and(|l| l >= first)
-        });
+    // A fleet key that itself left from its region over the same IP version, or one used while
+    // its function was seen leaving from there (see `FleetRegions`).
+    let v6 = matches!(o.origin, Origin::Ip(a) if a.is_ipv6());
+    let key_here = key.fleet_here[v6 as usize];
+    let function_here = key.fleet_span[v6 as usize]
+        .is_some_and(|(first, last)| o.first_ms.is_some_and(|f| f <= last) && o.last_ms.is_some_and(|l| l >= first));
     let mut push = |code, reason: String, weight, decisive| j.signals.push(Signal { code, reason, weight, decisive });
     if *class == OriginClass::Outside {
         push("outside_aws", format!("used from {name}, outside AWS"), 0.6, true);
@@ -71,20 +71,26 @@ pub(super) fn signals_off_workload(
             0.45,
             true,
         );
-    } else if g.kind.is_fleet() && fleet_local && d.out_of_region(class, region) {
-        // A fleet runs where its credentials were delivered, and this function is seen leaving from
-        // there: another region's AWS address is off its origins, as it is off an instance's (a
-        // thief's own cloud host, holding a function's keys). See `FleetRegions`.
+    } else if g.kind.is_fleet() && (key_here || function_here) && d.out_of_region(class, region) {
+        // A fleet runs where its credentials were delivered: another region's AWS address is off its
+        // origins (a thief's own cloud host, holding a function's keys) when the key itself left from
+        // its region, one environment, task or pod being in one place: as for an instance. Only its
+        // function seen leaving from there over the same hours is weaker (medium with the region):
+        // jobs and node groups share a session name or a role across networks. See `FleetRegions`.
+        let (seen, weight) = if key_here {
+            ("the key itself was used from there", 0.4)
+        } else {
+            ("its function was seen leaving from there over the same hours", 0.25)
+        };
         push(
             "not_workload_origin",
             format!(
-                "{name} ({}) is not an origin of the {} fleet, whose key was delivered in {}, where its function was \
-                 seen leaving from over the same hours",
+                "{name} ({}) is not an origin of the {} fleet, whose key was delivered in {}, and {seen}",
                 j.class,
                 g.kind.as_str(),
                 d.syms.name(region)
             ),
-            0.4,
+            weight,
             true,
         );
     } else if *class != OriginClass::Outside
@@ -175,15 +181,18 @@ pub(super) fn signals_off_workload(
 /// whose session name its caller chooses, the role) in a delivery region is local over the hours
 /// its keys delivered there are used from AWS addresses of that region (not an endpoint, a trusted
 /// or a private network: a VPC function reaching S3 through its gateway endpoint may leave
-/// elsewhere for the rest). An address of another region used with its keys over those hours is a
-/// second holder's, as is one used with a key that itself left from its region. One used while the
+/// elsewhere for the rest). An address of another region used with a key that itself left from its
+/// region, over the same IP version, is a second holder's (high with the region); one used with its
+/// function's keys over those hours is weaker (medium: Glue jobs share a session name, a pod's role
+/// spans node groups, a function's zones may route differently). One used while the
 /// function is not seen leaving from its region (a function
 /// whose traffic all goes through another region, one with a single key in the window, one moved
 /// into such a VPC mid-window) is reported as out of the region alone, low.
 #[derive(Default)]
 pub(super) struct FleetRegions {
-    /// (function, delivery region) -> first and last use from that region's AWS addresses.
-    local: FxHashMap<(Sym, Sym), (i64, i64)>,
+    /// (function, delivery region, over IPv6) -> first and last use from that region's AWS
+    /// addresses over that IP version.
+    local: FxHashMap<(Sym, Sym, bool), (i64, i64)>,
 }
 
 impl FleetRegions {
@@ -223,33 +232,42 @@ impl FleetRegions {
             }
             for (o, _) in st.origins.iter().zip(key_owns).filter(|(o, own)| **own && Self::regional(d, st, o)) {
                 let (first, last) = (o.first_ms.unwrap_or(i64::MAX), o.last_ms.unwrap_or(i64::MIN));
-                let span = out.local.entry(f).or_insert((first, last));
+                let v6 = matches!(o.origin, Origin::Ip(a) if a.is_ipv6());
+                let span = out.local.entry((f.0, f.1, v6)).or_insert((first, last));
                 *span = (span.0.min(first), span.1.max(last));
             }
         }
         out
     }
 
-    /// An own origin of a fleet key that is an AWS address (of its region, being its own).
+    /// An own origin of a fleet key that is an AWS address (of its region, being its own) where the
+    /// key's holder signed: a link opened or an identity checked there is someone else's doing.
     fn regional(d: &Detector, st: &KeyState, o: &OriginUse) -> bool {
-        matches!(d.cfg.classifier.classify(&o.origin), OriginClass::Aws(_))
+        o.has(flag::SIGNED_HERE)
+            && matches!(d.cfg.classifier.classify(&o.origin), OriginClass::Aws(_))
             && matches!(d.path_of(&o.origin, st.account), Path::Address)
     }
 
-    /// Whether the key itself left from its region's AWS addresses (`owns`: its origins' ownness).
-    /// One Lambda environment, ECS task or pod runs in one place: a key of one used from there and
-    /// from another region has a second holder, whenever he used it.
-    pub(super) fn left_here(d: &Detector, st: &KeyState, owns: &[bool]) -> bool {
-        st.origins.iter().zip(owns).any(|(o, &own)| own && Self::regional(d, st, o))
+    /// Whether the key itself left from its region's AWS addresses, over IPv4 and over IPv6
+    /// (`owns`: its origins' ownness). One Lambda environment, ECS task or pod runs in one place: a
+    /// key of one used from there and from another region over the same IP version has a second
+    /// holder, whenever he used it (a dual-stack function may leave over IPv6 at home and over IPv4
+    /// through another region).
+    pub(super) fn left_here(d: &Detector, st: &KeyState, owns: &[bool]) -> [bool; 2] {
+        let mut here = [false; 2];
+        for (o, _) in st.origins.iter().zip(owns).filter(|(o, own)| **own && Self::regional(d, st, o)) {
+            here[matches!(o.origin, Origin::Ip(a) if a.is_ipv6()) as usize] = true;
+        }
+        here
     }
 
-    /// When the function of `st` (delivered in `region`) was seen leaving from that region: its
-    /// first and last use from there.
-    pub(super) fn span(&self, g: &Group<'_>, st: &KeyState, region: Sym) -> Option<(i64, i64)> {
+    /// When the function of `st` (delivered in `region`) was seen leaving from that region, over
+    /// IPv4 and over IPv6: its first and last use from there.
+    pub(super) fn span(&self, g: &Group<'_>, st: &KeyState, region: Sym) -> [Option<(i64, i64)>; 2] {
         if self.local.is_empty() {
-            return None;
+            return [None; 2];
         }
         let function = if g.kind == Workload::EksWebIdentity { 0 } else { st.session };
-        self.local.get(&(function, region)).copied()
+        [false, true].map(|v6| self.local.get(&(function, region, v6)).copied())
     }
 }

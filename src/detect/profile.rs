@@ -58,7 +58,9 @@ impl Share {
     /// `own[i]` tells whether the key's `i`-th origin is the workload's own.
     pub(super) fn of(st: &KeyState, own: &[bool], d: &Detector) -> Share {
         let mut s = Share::default();
-        for (o, _) in st.origins.iter().zip(own).filter(|(_, own)| **own) {
+        // An origin where the key's signatures were only redeemed (links opened by browsers, a
+        // verifier's identity checks) shows their clients, not the workload's.
+        for (o, _) in st.origins.iter().zip(own).filter(|(o, own)| **own && o.has(flag::SIGNED_HERE)) {
             for c in o.clients() {
                 if !s.clients.contains(&c) {
                     s.clients.push(c);
@@ -227,10 +229,11 @@ pub(super) struct KeyWide<'d> {
     /// The same, to ask about one.
     pub(super) called: FxHashSet<&'d str>,
     /// For a fleet key, when its function was seen leaving from its delivery region's AWS addresses
-    /// (first and last use: [`super::judge_signals::FleetRegions`]); none for instances.
-    pub(super) fleet_span: Option<(i64, i64)>,
-    /// A fleet key itself used from its delivery region's AWS addresses.
-    pub(super) fleet_here: bool,
+    /// over IPv4 and over IPv6 (first and last use: [`super::judge_signals::FleetRegions`]); none
+    /// for instances.
+    pub(super) fleet_span: [Option<(i64, i64)>; 2],
+    /// A fleet key itself used from its delivery region's AWS addresses, over IPv4 and IPv6.
+    pub(super) fleet_here: [bool; 2],
 }
 
 /// Regions a reason names; the rest are counted.
@@ -251,8 +254,8 @@ impl<'d> KeyWide<'d> {
             role_exec,
             call_regions,
             called,
-            fleet_span: None,
-            fleet_here: false,
+            fleet_span: [None; 2],
+            fleet_here: [false; 2],
         }
     }
 
