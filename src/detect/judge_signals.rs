@@ -240,11 +240,12 @@ impl FleetRegions {
         out
     }
 
-    /// An own origin of a fleet key that is an AWS address (of its region, being its own) where the
+    /// An own origin of a fleet key that is an AWS address of a region (its own, being own) where the
     /// key's holder signed: a link opened or an identity checked there is someone else's doing.
     fn regional(d: &Detector, st: &KeyState, o: &OriginUse) -> bool {
+        // Not AWS's global ranges (CloudFront, Global Accelerator): an address of no region.
         o.has(flag::SIGNED_HERE)
-            && matches!(d.cfg.classifier.classify(&o.origin), OriginClass::Aws(_))
+            && matches!(d.cfg.classifier.classify(&o.origin), OriginClass::Aws(r) if r.region != "GLOBAL")
             && matches!(d.path_of(&o.origin, st.account), Path::Address)
     }
 

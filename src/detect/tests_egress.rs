@@ -337,11 +337,22 @@ fn a_key_seen_at_home_only_through_others_or_over_another_ip_version_is_not_high
     let d = run_both_ways(&tr);
     assert!(d.findings.iter().all(|f| f.signals == ["region_mismatch"]), "{:#?}", d.findings);
     // A dual-stack function: IPv6 out at home through an egress-only gateway, IPv4 through
-    // another region's NAT, on every key.
+    // another region's NAT, on every key; and a call through AWS's global ranges (Global
+    // Accelerator), which are of no region.
     let mut tr = Trail::default();
     let keys = routed_function(&mut tr, ("resize", "us-east-1", 5920), &usw2, 4, 0);
     for (i, k) in keys.iter().enumerate() {
         tr.call(k, "resize-role", "resize", USE1_V6, LAMBDA_UA, "s3.amazonaws.com", "GetObject", i as i64 * 30 + 6);
+        tr.call(
+            k,
+            "resize-role",
+            "resize",
+            "76.223.96.10",
+            LAMBDA_UA,
+            "s3.amazonaws.com",
+            "GetObject",
+            i as i64 * 30 + 7,
+        );
     }
     let d = run_both_ways(&tr);
     assert!(d.findings.iter().all(|f| f.confidence == "low"), "{:#?}", d.findings);
