@@ -101,7 +101,7 @@ pub(super) struct Baseline {
     /// [`SHARED_ENDPOINT_KEYS`] (a network account's central endpoints, seen by a young instance):
     /// reported, but the SSM agent's client, where only it uses them, is not new to the instance,
     /// so such a finding stays below high until they are taken as shared.
-    pub young_shared: OriginMap<Origin, u32>,
+    pub young_shared: std::collections::HashSet<Origin>,
 }
 
 /// What is known about one origin across an instance's keys.
@@ -259,7 +259,7 @@ impl Detector {
             }
         }
         let associated: &[std::net::IpAddr] = self.associated.get(&g.session).map_or(&[], |v| v.as_slice());
-        let mut young_shared = OriginMap::default();
+        let mut young_shared = std::collections::HashSet::new();
         let nkeys = g.keys.len() as u32;
         // Candidates per IP version: an instance egresses through one address of each at a time.
         let mut candidates: [Vec<Origin>; 2] = [Vec::new(), Vec::new()];
@@ -285,7 +285,7 @@ impl Detector {
                         own.insert(*o, Evidence::SharedEndpoint(owner));
                         shared.push(owner);
                     } else if f.keys * 2 >= nkeys && f.first_rank == 0 {
-                        young_shared.insert(*o, f.keys);
+                        young_shared.insert(*o);
                     }
                     continue;
                 }

@@ -243,7 +243,7 @@ impl UseFact {
 fn client_signature(user_agent: &str) -> String {
     let named = |s: &str| if user_agent.contains(s) { '1' } else { '0' };
     let mut sig = super::origin::client_family(user_agent);
-    sig.extend(['\n', named("exec-env/AWS_Lambda"), named("exec-env/AWS_ECS"), named("amazon-ssm-agent")]);
+    sig.extend(['\n', named("exec-env/AWS_Lambda"), named("exec-env/AWS_ECS"), named(super::origin::SSM_AGENT)]);
     sig
 }
 

@@ -189,7 +189,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
             beside_v4: OriginMap::default(),
             far_egress: OriginMap::default(),
             agent_at_own: true,
-            young_shared: OriginMap::default(),
+            young_shared: Default::default(),
         }
     } else {
         d.instance_baseline(g, &verifiers, shared)
@@ -331,8 +331,8 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
             let beside = if own { None } else { super::baseline::beside_on_key(d, st, key_owns, o, &baseline) };
             // The SSM agent alone on a network account's endpoints, before they are taken as shared,
             // is the instance's agent reaching SSM its way: its client is not new (any other is).
-            let agent_on_young_shared = baseline.young_shared.contains_key(&o.origin)
-                && o.clients().all(|c| d.syms.name(c).starts_with("amazon-ssm-agent"));
+            let agent_on_young_shared = baseline.young_shared.contains(&o.origin)
+                && o.clients().all(|c| super::origin::is_ssm_agent_family(d.syms.name(c)));
             let new_client =
                 others.any_clients() && o.clients().all(|c| !others.has_client(c)) && !agent_on_young_shared;
             // The thief behind the workload's own NAT: only the client and the IMDS version differ.

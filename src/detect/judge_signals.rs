@@ -1,5 +1,6 @@
-//! The signals an origin off a workload's own origins raises ([`signals_off_workload`]), and a
-//! fleet's egress through another region, which is off its region but not off its origins.
+//! The signals an origin off a workload's own origins raises ([`signals_off_workload`]), and where
+//! a fleet's functions sign from in their delivery region ([`FleetRegions`]), which tells a thief's
+//! host of another region from the fleet's own egress through it.
 
 use super::Detector;
 use super::baseline::{Baseline, Group, Path};
@@ -25,9 +26,9 @@ pub(super) fn signals_off_workload(
     let name = j.label.clone();
     // A fleet key that itself left from its region over the same IP version, or one used while
     // its function was seen leaving from there (see `FleetRegions`).
-    let v6 = matches!(o.origin, Origin::Ip(a) if a.is_ipv6());
-    let key_here = key.fleet_here[v6 as usize];
-    let function_here = key.fleet_span[v6 as usize]
+    let v6 = is_v6(&o.origin) as usize;
+    let key_here = key.fleet_here[v6];
+    let function_here = key.fleet_span[v6]
         .is_some_and(|(first, last)| o.first_ms.is_some_and(|f| f <= last) && o.last_ms.is_some_and(|l| l >= first));
     let mut push = |code, reason: String, weight, decisive| j.signals.push(Signal { code, reason, weight, decisive });
     if *class == OriginClass::Outside {
@@ -184,10 +185,10 @@ pub(super) fn signals_off_workload(
 /// elsewhere for the rest). An address of another region used with a key that itself left from its
 /// region, over the same IP version, is a second holder's (high with the region); one used with its
 /// function's keys over those hours is weaker (medium: Glue jobs share a session name, a pod's role
-/// spans node groups, a function's zones may route differently). One used while the
-/// function is not seen leaving from its region (a function
-/// whose traffic all goes through another region, one with a single key in the window, one moved
-/// into such a VPC mid-window) is reported as out of the region alone, low.
+/// spans node groups, a function's zones may route differently). One used while the function is not
+/// seen leaving from its region (a function whose traffic all goes through another region, one with
+/// a single key in the window, one moved into such a VPC mid-window) is reported as out of the
+/// region alone, low.
 #[derive(Default)]
 pub(super) struct FleetRegions {
     /// (function, delivery region, over IPv6) -> first and last use from that region's AWS
@@ -198,7 +199,6 @@ pub(super) struct FleetRegions {
 impl FleetRegions {
     /// `owns` lists whether each origin of each key, in order, is the fleet's own.
     pub(super) fn of(d: &Detector, g: &Group<'_>, owns: &[bool], key_region: impl Fn(&KeyState) -> Sym) -> Self {
-        let function = |st: &KeyState| if g.kind == Workload::EksWebIdentity { 0 } else { st.session };
         // The functions with a key used from an address of another region than its delivery:
         // usually none, and then nothing else is asked.
         let mut wanted: FxHashSet<(Sym, Sym)> = FxHashSet::default();
@@ -218,7 +218,7 @@ impl FleetRegions {
                     && d.out_of_region(&d.cfg.classifier.classify(&o.origin), region)
             });
             if far {
-                wanted.insert((function(st), region));
+                wanted.insert((function(g, st), region));
             }
         }
         let mut out = FleetRegions::default();
@@ -226,14 +226,13 @@ impl FleetRegions {
             return out;
         }
         for (st, key_owns) in each() {
-            let f = (function(st), key_region(st));
+            let f = (function(g, st), key_region(st));
             if f.1 == 0 || !wanted.contains(&f) {
                 continue;
             }
             for (o, _) in st.origins.iter().zip(key_owns).filter(|(o, own)| **own && Self::regional(d, st, o)) {
                 let (first, last) = (o.first_ms.unwrap_or(i64::MAX), o.last_ms.unwrap_or(i64::MIN));
-                let v6 = matches!(o.origin, Origin::Ip(a) if a.is_ipv6());
-                let span = out.local.entry((f.0, f.1, v6)).or_insert((first, last));
+                let span = out.local.entry((f.0, f.1, is_v6(&o.origin))).or_insert((first, last));
                 *span = (span.0.min(first), span.1.max(last));
             }
         }
@@ -257,7 +256,7 @@ impl FleetRegions {
     pub(super) fn left_here(d: &Detector, st: &KeyState, owns: &[bool]) -> [bool; 2] {
         let mut here = [false; 2];
         for (o, _) in st.origins.iter().zip(owns).filter(|(o, own)| **own && Self::regional(d, st, o)) {
-            here[matches!(o.origin, Origin::Ip(a) if a.is_ipv6()) as usize] = true;
+            here[is_v6(&o.origin) as usize] = true;
         }
         here
     }
@@ -268,7 +267,18 @@ impl FleetRegions {
         if self.local.is_empty() {
             return [None; 2];
         }
-        let function = if g.kind == Workload::EksWebIdentity { 0 } else { st.session };
+        let function = function(g, st);
         [false, true].map(|v6| self.local.get(&(function, region, v6)).copied())
     }
+}
+
+/// A key's function: its session name, which the service chose (a Lambda function's name, an ECS
+/// task's id); for a pod's web identity, whose session name its caller chooses, the role (0).
+fn function(g: &Group<'_>, st: &KeyState) -> Sym {
+    if g.kind == Workload::EksWebIdentity { 0 } else { st.session }
+}
+
+/// An IPv6 address (the two IP versions of a dual-stack workload may leave by different ways).
+fn is_v6(o: &Origin) -> bool {
+    matches!(o, Origin::Ip(a) if a.is_ipv6())
 }

@@ -314,7 +314,7 @@ impl Detector {
         if u.event_source == "ecs.amazonaws.com" {
             o.flags |= flag::ECS_AGENT;
         }
-        if u.heartbeats > 0 && u.user_agent.contains("amazon-ssm-agent") {
+        if u.heartbeats > 0 && u.user_agent.contains(origin::SSM_AGENT) {
             o.flags |= flag::SSM_HEARTBEAT;
         }
         if u.count > u.replayed {

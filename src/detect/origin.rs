@@ -300,13 +300,21 @@ pub fn is_global_service(event_source: &str) -> bool {
 /// Bytes of a user agent's product name kept in its client family.
 const MAX_PRODUCT: usize = 64;
 
+/// The SSM agent's name in its user agent (after the SDK's), and the product of its client family.
+pub const SSM_AGENT: &str = "amazon-ssm-agent";
+
+/// Whether a client family ([`client_family`]) is the SSM agent's.
+pub fn is_ssm_agent_family(family: &str) -> bool {
+    family.starts_with(SSM_AGENT)
+}
+
 /// A client family: the product and operating system in a user agent, without versions
 /// (`aws-cli linux`, `boto3 darwin`, `amazon-ssm-agent linux`). Versions change with upgrades; a
 /// different product or OS on the same credentials is what a thief's machine looks like.
 pub fn client_family(user_agent: &str) -> String {
     let ua = user_agent.to_ascii_lowercase();
-    let product = if ua.contains("amazon-ssm-agent") {
-        "amazon-ssm-agent"
+    let product = if ua.contains(SSM_AGENT) {
+        SSM_AGENT
     } else {
         let first = ua.trim_start_matches('[').split([' ', '/', '(']).next().unwrap_or("");
         match first {

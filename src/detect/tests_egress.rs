@@ -319,8 +319,6 @@ fn keys_of_two_tasks_used_from_another_region_while_the_tasks_run_are_high() {
     assert!(d.findings.iter().all(|f| f.confidence == "high"), "{:#?}", d.findings);
 }
 
-const USE1_V6: &str = "2600:1f19:8000:4c00:1a2b:3c4d:5e6f:7081";
-
 #[test]
 fn a_key_seen_at_home_only_through_others_or_over_another_ip_version_is_not_high() {
     let usw2 = ["52.42.146.205"];
@@ -342,7 +340,16 @@ fn a_key_seen_at_home_only_through_others_or_over_another_ip_version_is_not_high
     let mut tr = Trail::default();
     let keys = routed_function(&mut tr, ("resize", "us-east-1", 5920), &usw2, 4, 0);
     for (i, k) in keys.iter().enumerate() {
-        tr.call(k, "resize-role", "resize", USE1_V6, LAMBDA_UA, "s3.amazonaws.com", "GetObject", i as i64 * 30 + 6);
+        tr.call(
+            k,
+            "resize-role",
+            "resize",
+            super::tests_hostile::EC2_USE1_V6,
+            LAMBDA_UA,
+            "s3.amazonaws.com",
+            "GetObject",
+            i as i64 * 30 + 6,
+        );
         tr.call(
             k,
             "resize-role",

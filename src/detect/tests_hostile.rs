@@ -312,7 +312,7 @@ fn an_instance_with_more_than_sixteen_elastic_addresses_owns_them_all() {
 }
 
 /// From a second hostile review (trails written from AWS's behaviour, not the generator's).
-const EC2_USE1_V6: &str = "2600:1f19:8000:4c00:1a2b:3c4d:5e6f:7081";
+pub(super) const EC2_USE1_V6: &str = "2600:1f19:8000:4c00:1a2b:3c4d:5e6f:7081";
 
 #[test]
 fn an_imdsv1_thief_delivered_in_the_same_second_as_the_instance_loses_whatever_the_key_ids() {
