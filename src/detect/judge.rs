@@ -106,11 +106,15 @@ pub(super) fn judge(d: &Detector) -> (Vec<Finding>, Vec<String>) {
     // One sort groups the keys and puts each group in issue order: hashing every key into a map
     // of growing vectors, then sorting each by a time read through its state, cost more than the
     // judging itself on a trail of short-lived keys. The issue time is read once per key.
-    // Sized up front: a vector grown by doubling holds twice the memory at its peak.
-    let mut keyed: Vec<(GroupId, i64, KeyId, &KeyState)> = Vec::with_capacity(d.keys.len());
-    // In storage order: the hash index's order jumped to a random state at every key. One thread,
-    // as a parallel extend would hold a second copy of the list for a moment.
-    keyed.extend(d.keys.iter().filter_map(|(k, st)| Some((group_of(st)?, issue_time(st), k, st))));
+    // In storage order (the hash index's order jumped to a random state at every key), on every
+    // core, each key written in its place of a list sized up front: a vector grown by doubling, or
+    // a parallel extend's pieces, would hold twice the memory at its peak. The keys without a group
+    // are then dropped in place.
+    let mut placed: Vec<Option<(GroupId, i64, KeyId, &KeyState)>> = Vec::with_capacity(d.keys.len());
+    d.keys.par_iter().map(|(k, st)| Some((group_of(st)?, issue_time(st), k, st))).collect_into_vec(&mut placed);
+    // `filter_map`, not `flatten`: only the first reuses the list's memory (checked on Rust 1.95).
+    #[allow(clippy::filter_map_identity)]
+    let mut keyed: Vec<(GroupId, i64, KeyId, &KeyState)> = placed.into_iter().filter_map(|x| x).collect();
     keyed.par_sort_unstable_by_key(|&(g, t, k, _)| (g, t, k));
     let ordered: Vec<&[(GroupId, i64, KeyId, &KeyState)]> = keyed.chunk_by(|a, b| a.0 == b.0).collect();
     // The groups run on every core, so the largest bounds the wall time of judging.
@@ -123,7 +127,8 @@ pub(super) fn judge(d: &Detector) -> (Vec<Finding>, Vec<String>) {
     );
     // Groups are judged apart from each other, so on every core; the results are put back in
     // group order, and sorted below, so the output does not depend on the thread count.
-    let verifiers = Verifiers::by_role(|| keyed.iter().map(|&(g, _, _, st)| (g.account, g.role, st)));
+    let candidates = d.checked.iter().map(|&slot| d.keys.at(slot)).map(|st| (st.account, role_of(st))).collect();
+    let verifiers = Verifiers::by_role(&candidates, || keyed.iter().map(|&(g, _, _, st)| (g.account, g.role, st)));
     let none = Verifiers::default();
     let judged: Vec<(Vec<Finding>, Vec<Sym>)> = ordered
         .into_par_iter()

@@ -188,6 +188,10 @@ pub struct Detector {
     /// (key slot, origin) -> the origin's index, for keys with more than [`ORIGINS_SCANNED`] origins:
     /// searching the list on every call made a key used from thousands of addresses quadratic.
     many_origins: OriginMap<(u32, Origin), u16>,
+    /// Slots of keys whose signed identity checks were sent on from some origin: only their roles
+    /// can have verifiers ([`profile::Verifiers`]), and looking for them in every key's state read the
+    /// whole state once more after the scan.
+    pub(crate) checked: Vec<u32>,
     unparsable: Unparsable,
     /// Addresses read without their port or zone.
     repaired: Unparsable,
@@ -239,6 +243,7 @@ impl Detector {
             last_account: ("".into(), 0),
             delivered_sessions: FxHashMap::default(),
             many_origins: OriginMap::default(),
+            checked: Vec::new(),
             unparsable: Unparsable::default(),
             repaired: Unparsable::default(),
         }

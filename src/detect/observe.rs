@@ -326,7 +326,12 @@ impl Detector {
         // A group of calls shares its event source: S3's redeemed calls are presigned links, STS's
         // identity proofs.
         if u.replayed > 0 {
-            o.flags |= if origin::is_link_source(u.event_source) { flag::LINK_OPENED } else { flag::IDENTITY_CHECKED };
+            if origin::is_link_source(u.event_source) {
+                o.flags |= flag::LINK_OPENED;
+            } else if !o.has(flag::IDENTITY_CHECKED) {
+                o.flags |= flag::IDENTITY_CHECKED;
+                self.checked.push(slot);
+            }
         }
         o.flags |= if lambda_env || ecs_env { flag::EXEC_ENV } else { flag::NO_EXEC_ENV };
         for (t, ev_id, uuid) in ids {

@@ -138,8 +138,13 @@ const VERIFIER_KEYS: u32 = 3;
 impl Verifiers {
     /// Every role's verifiers, from its keys as `(account, role, state)` (asked for twice). An origin
     /// that also signed a call with any of the role's keys is no verifier: a thief checking the keys
-    /// he uses, or the workload's own address.
-    pub(super) fn by_role<'a, I>(keys: impl Fn() -> I) -> FxHashMap<(Sym, Sym), Self>
+    /// he uses, or the workload's own address. `candidates` holds every role with a key whose
+    /// signed identity checks were sent on (a superset of the roles with verifiers): the states of
+    /// other roles' keys are not read.
+    pub(super) fn by_role<'a, I>(
+        candidates: &FxHashSet<(Sym, Sym)>,
+        keys: impl Fn() -> I,
+    ) -> FxHashMap<(Sym, Sym), Self>
     where
         I: Iterator<Item = (Sym, Sym, &'a KeyState)>,
     {
@@ -148,15 +153,23 @@ impl Verifiers {
         // The keys come grouped by role: a role is looked up once per run of its keys, not per key
         // (a hash lookup for each of a Lambda-heavy trail's keys showed in the judging's wall time).
         let mut roles: FxHashMap<(Sym, Sym), (u32, OriginMap<Origin, u32>)> = FxHashMap::default();
-        let mut run: Option<((Sym, Sym), u32)> = None;
+        if candidates.is_empty() {
+            return FxHashMap::default();
+        }
+        // (role, keys so far, whether it is a candidate)
+        let mut run: Option<((Sym, Sym), u32, bool)> = None;
         for (account, role, st) in keys() {
             match &mut run {
-                Some((r, n)) if *r == (account, role) => *n += 1,
+                Some((r, n, _)) if *r == (account, role) => *n += 1,
                 _ => {
-                    if let Some((r, n)) = run.replace(((account, role), 1)) {
+                    let candidate = candidates.contains(&(account, role));
+                    if let Some((r, n, true)) = run.replace(((account, role), 1, candidate)) {
                         roles.entry(r).or_default().0 += n;
                     }
                 }
+            }
+            if !run.is_some_and(|(_, _, candidate)| candidate) {
+                continue;
             }
             if st.origins.iter().any(|o| only_checks(&o)) {
                 let checks = &mut roles.entry((account, role)).or_default().1;
@@ -165,7 +178,7 @@ impl Verifiers {
                 }
             }
         }
-        if let Some((r, n)) = run {
+        if let Some((r, n, true)) = run {
             roles.entry(r).or_default().0 += n;
         }
         roles.retain(|_, (_, checks)| !checks.is_empty());

@@ -409,6 +409,12 @@ impl KeyTable {
         self.chunks.iter().flatten().map(|(k, st)| (*k, st))
     }
 
+    /// [`KeyTable::iter`] on every core, in the same order.
+    pub fn par_iter(&self) -> impl rayon::iter::IndexedParallelIterator<Item = (KeyId, &KeyState)> {
+        use rayon::prelude::*;
+        (0..self.len).into_par_iter().map(|i| (self.key_at(i), self.at(i)))
+    }
+
     /// Every key's state, mutably, on every core (in no particular order).
     pub fn par_states_mut(&mut self) -> impl rayon::iter::ParallelIterator<Item = &mut KeyState> {
         use rayon::prelude::*;
