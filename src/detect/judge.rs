@@ -197,7 +197,7 @@ fn judge_group(d: &Detector, g: &Group<'_>, verifiers: &Verifiers, findings: &mu
             young_shared: Default::default(),
         }
     } else {
-        d.instance_baseline(g, &verifiers, shared)
+        d.instance_baseline(g, verifiers, shared)
     };
     // A fleet key's region is its own delivery's (one role may run in several regions, and a warm
     // environment's delivery may predate the window: then the region is unknown); an instance's is
