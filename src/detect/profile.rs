@@ -152,10 +152,10 @@ impl Verifiers {
             |o: &&OriginUse| o.has(flag::IDENTITY_CHECKED) && !o.has(flag::SIGNED_HERE) && !o.has(flag::LINK_OPENED);
         // The keys come grouped by role: a role is looked up once per run of its keys, not per key
         // (a hash lookup for each of a Lambda-heavy trail's keys showed in the judging's wall time).
-        let mut roles: FxHashMap<(Sym, Sym), (u32, OriginMap<Origin, u32>)> = FxHashMap::default();
         if candidates.is_empty() {
             return FxHashMap::default();
         }
+        let mut roles: FxHashMap<(Sym, Sym), (u32, OriginMap<Origin, u32>)> = FxHashMap::default();
         // (role, keys so far, whether it is a candidate)
         let mut run: Option<((Sym, Sym), u32, bool)> = None;
         for (account, role, st) in keys() {

@@ -74,6 +74,12 @@ impl Actor {
         }
     }
 
+    /// [`Actor::caller`] when it is known (an ARN); what stands in its place otherwise.
+    async fn caller_arn(&mut self) -> Result<String, String> {
+        let c = self.caller().await;
+        if c.starts_with("arn:") { Ok(c) } else { Err(c) }
+    }
+
     /// Appends the decision to the audit log as a `decided` record.
     async fn record(&mut self, d: &Decision) -> anyhow::Result<()> {
         let why = match &d.verdict {
@@ -146,14 +152,11 @@ impl Responder {
         }
         let form = screen(&self.policy, &d.finding, &d.roles)?;
         expired(&d.finding, d.at_ms)?;
-        let caller = self.act.caller().await;
         // A guardrail that cannot be checked holds, as unreadable tags do.
-        if !caller.starts_with("arn:") {
-            return Err((
-                "caller_unknown".into(),
-                format!("cannot tell which role this responder runs as ({caller}): it must never deny its own"),
-            ));
-        }
+        let caller = self.act.caller_arn().await.map_err(|unknown| {
+            let why = format!("cannot tell which role this responder runs as ({unknown}): it must never deny its own");
+            ("caller_unknown".to_owned(), why)
+        })?;
         if let Some(r) = d.roles.iter().find(|r| is_callers_role(&caller, r)) {
             return Err((
                 "self".into(),
@@ -214,9 +217,9 @@ impl Responder {
 
     /// Of `roles`, those of another account than the responder's (when it knows its own).
     async fn foreign(&mut self, roles: &[String]) -> Vec<(String, String)> {
-        let caller = self.act.caller().await;
+        let Ok(caller) = self.act.caller_arn().await else { return Vec::new() };
         let mine = account_of(&caller);
-        if !caller.starts_with("arn:") || mine.is_empty() {
+        if mine.is_empty() {
             return Vec::new();
         }
         roles

@@ -105,15 +105,17 @@ pub(super) async fn execute(
         Step::Policy { holder, policy_name, doc: None } => iam.delete_inline_policy(holder, policy_name).await,
         Step::KeyStatus { user, key, active } => iam.set_key_status(user, key, active).await,
     };
-    let mut read = None;
-    if let Err(e) = made {
-        // No answer (a timeout, a dropped connection): IAM may have made the change. What it holds
-        // now tells: made, or not (a failure, tried again later). Unreadable, it is unverified, so
-        // nothing retries it blindly (a retry after a person rolled it back would apply it again).
-        let now = if e.code.is_empty() { Some(read_back(iam, step).await) } else { None };
-        match now {
-            Some(Ok(true)) => read = Some(Ok(true)),
-            unknown => {
+    let read = match made {
+        Ok(()) => read_back(iam, step).await,
+        Err(e) => {
+            // No answer (a timeout, a dropped connection): IAM may have made the change. What it
+            // holds now tells: made, or not (a failure, tried again later). Unreadable, it is
+            // unverified, so nothing retries it blindly (a retry after a person rolled it back would
+            // apply it again).
+            let now = if e.code.is_empty() { Some(read_back(iam, step).await) } else { None };
+            if let Some(Ok(true)) = now {
+                Ok(true)
+            } else {
                 let mut out = AuditRecord { phase: Some(Phase::Failed), error: Some(e.to_string()), ..rec };
                 let noted = match log.append(&mut out) {
                     Ok(()) => format!("recorded as failed in {path} (audit id {id})"),
@@ -121,7 +123,7 @@ pub(super) async fn execute(
                         format!("the failure could not be recorded ({le}); the intent is in {path} (audit id {id})")
                     }
                 };
-                if let Some(Err(re)) = unknown {
+                if let Some(Err(re)) = now {
                     return Err(Unverified(format!(
                         "{e}; {noted}. The request did not complete and reading back failed too ({}), so IAM may \
                          or may not have made the change: check with {}",
@@ -133,10 +135,6 @@ pub(super) async fn execute(
                 anyhow::bail!("{e}; {noted}");
             }
         }
-    }
-    let read = match read {
-        Some(r) => r,
-        None => read_back(iam, step).await,
     };
     let (verified, error) = match read {
         Ok(true) => (true, None),
